@@ -1,0 +1,90 @@
+//! `baton config check` and `baton config show`.
+//!
+//! In: a cluster file path. Out: diagnostics (`FILE:LINE:COL: reason`) and exit 2, or
+//! a summary / the resolved configuration and exit 0. Also checks what the pure core
+//! cannot: that exec scripts exist (B133, a warning).
+
+use baton_core::config::{self, Checked, Config, DiagLevel, Diagnostic, ResourceKind};
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Reads and checks a cluster file; on failure prints every problem.
+pub fn load(file: &Path) -> Result<Checked, ExitCode> {
+    let name = file.display().to_string();
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{name}: cannot read the cluster file: {e}");
+            return Err(ExitCode::from(2));
+        }
+    };
+    match config::parse(&name, &text) {
+        Ok(mut c) => {
+            c.warnings.extend(missing_scripts(&c.config, file));
+            Ok(c)
+        }
+        Err(diags) => {
+            for d in &diags {
+                eprintln!("{d}");
+            }
+            eprintln!("{name}: {} problem(s); the file is refused as a whole", diags.len());
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
+/// B133: exec scripts that do not exist (paths relative to the config file).
+fn missing_scripts(cfg: &Config, file: &Path) -> Vec<Diagnostic> {
+    let dir = file.parent().unwrap_or(Path::new("."));
+    let mut out = Vec::new();
+    for r in &cfg.resources {
+        if let ResourceKind::Exec { start, stop, .. } = &r.kind {
+            for p in [start, stop].into_iter().flatten() {
+                if !dir.join(p).exists() {
+                    out.push(Diagnostic {
+                        file: file.display().to_string(),
+                        line: 1,
+                        col: 1,
+                        level: DiagLevel::Warning,
+                        message: format!("resource \"{}\": script {p} does not exist (activation will fail)", r.name),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+pub fn check(file: &Path) -> ExitCode {
+    let c = match load(file) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    for w in &c.warnings {
+        eprintln!("{w}");
+    }
+    let cfg = &c.config;
+    println!(
+        "{}: ok: cluster {}, {} servers, {} groups, {} resources, {} monitors ({} implied), {} resolvers, {} warning(s)",
+        file.display(),
+        cfg.cluster.name,
+        cfg.servers.len(),
+        cfg.groups.len(),
+        cfg.resources.len(),
+        cfg.monitors.len(),
+        cfg.monitors.iter().filter(|m| m.implied).count(),
+        cfg.nps.len(),
+        c.warnings.len()
+    );
+    ExitCode::SUCCESS
+}
+
+pub fn show(file: &Path) -> ExitCode {
+    match load(file) {
+        Ok(c) => {
+            print!("{}", config::render(&c.config));
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
+}

@@ -1,0 +1,195 @@
+//! Operator commands (B120–B122): the words of the `baton` command line after `baton`,
+//! parsed into a typed [`Command`]. The same words serve the CLI and the scenario
+//! language's `cmd` statement.
+//!
+//! In: words and the configuration (to resolve names). Out: a [`Command`] or a message
+//! saying what is wrong with the words. Whether a valid command is accepted is decided
+//! by the node (`node::command`), not here.
+
+use crate::config::{Config, GroupId, MonId, ResId, ServerId};
+use serde::{Deserialize, Serialize};
+
+/// A typed operator command.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    ClusterStart,
+    ClusterStop,
+    ClusterShutdown { reboot: bool },
+    ClusterSuspend { force: bool },
+    ClusterResume,
+    ServerShutdown { server: ServerId, reboot: bool },
+    ServerReturn { server: ServerId, force: bool },
+    GroupStart { group: GroupId, on: Option<ServerId> },
+    GroupStop { group: GroupId },
+    GroupMove { group: GroupId, to: Option<ServerId> },
+    MirrorRebuild { mirror: ResId },
+    MirrorForce { mirror: ResId, on: ServerId },
+    MonitorSuspend { monitor: MonId, on: Option<ServerId> },
+    MonitorResume { monitor: MonId, on: Option<ServerId> },
+}
+
+impl Command {
+    /// The command's words, as an operator would type them (for events and logs).
+    pub fn words(&self, cfg: &Config) -> String {
+        let s = |id: ServerId| cfg.server(id).name.clone();
+        let g = |id: GroupId| cfg.group(id).name.clone();
+        match self {
+            Command::ClusterStart => "cluster start".into(),
+            Command::ClusterStop => "cluster stop".into(),
+            Command::ClusterShutdown { reboot } => format!("cluster shutdown{}", flag(*reboot, " --reboot")),
+            Command::ClusterSuspend { force } => format!("cluster suspend{}", flag(*force, " --force")),
+            Command::ClusterResume => "cluster resume".into(),
+            Command::ServerShutdown { server, reboot } => {
+                format!("server shutdown {}{}", s(*server), flag(*reboot, " --reboot"))
+            }
+            Command::ServerReturn { server, force } => {
+                format!("server return {}{}", s(*server), flag(*force, " --force"))
+            }
+            Command::GroupStart { group, on } => {
+                format!("group start {}{}", g(*group), on.map(|o| format!(" --on {}", s(o))).unwrap_or_default())
+            }
+            Command::GroupStop { group } => format!("group stop {}", g(*group)),
+            Command::GroupMove { group, to } => {
+                format!("group move {}{}", g(*group), to.map(|o| format!(" --to {}", s(o))).unwrap_or_default())
+            }
+            Command::MirrorRebuild { mirror } => format!("mirror rebuild {}", cfg.resource(*mirror).name),
+            Command::MirrorForce { mirror, on } => {
+                format!("mirror force {} --on {}", cfg.resource(*mirror).name, s(*on))
+            }
+            Command::MonitorSuspend { monitor, on } => format!(
+                "monitor suspend {}{}",
+                cfg.monitor(*monitor).name,
+                on.map(|o| format!(" --on {}", s(o))).unwrap_or_default()
+            ),
+            Command::MonitorResume { monitor, on } => format!(
+                "monitor resume {}{}",
+                cfg.monitor(*monitor).name,
+                on.map(|o| format!(" --on {}", s(o))).unwrap_or_default()
+            ),
+        }
+    }
+
+    /// Parses the words after `baton`, resolving names against the configuration.
+    pub fn parse_words<S: AsRef<str>>(words: &[S], cfg: &Config) -> Result<Command, String> {
+        let w: Vec<&str> = words.iter().map(|s| s.as_ref()).collect();
+        let mut p = Words { w: &w, pos: 0, cfg };
+        let noun = p.next("a command (cluster, server, group, mirror, monitor)")?;
+        let cmd = match noun {
+            "cluster" => {
+                let verb = p.next("cluster start|stop|shutdown|suspend|resume")?;
+                match verb {
+                    "start" => Command::ClusterStart,
+                    "stop" => Command::ClusterStop,
+                    "shutdown" => Command::ClusterShutdown { reboot: p.flag("--reboot") },
+                    "suspend" => Command::ClusterSuspend { force: p.flag("--force") },
+                    "resume" => Command::ClusterResume,
+                    other => return Err(format!("unknown cluster command {other:?}: use start, stop, shutdown, suspend or resume")),
+                }
+            }
+            "server" => {
+                let verb = p.next("server shutdown|return SERVER")?;
+                let server = p.server()?;
+                match verb {
+                    "shutdown" => Command::ServerShutdown { server, reboot: p.flag("--reboot") },
+                    "return" => Command::ServerReturn { server, force: p.flag("--force") },
+                    other => return Err(format!("unknown server command {other:?}: use shutdown or return")),
+                }
+            }
+            "group" => {
+                let verb = p.next("group start|stop|move GROUP")?;
+                let group = p.group()?;
+                match verb {
+                    "start" => Command::GroupStart { group, on: p.option_server("--on")? },
+                    "stop" => Command::GroupStop { group },
+                    "move" => Command::GroupMove { group, to: p.option_server("--to")? },
+                    other => return Err(format!("unknown group command {other:?}: use start, stop or move")),
+                }
+            }
+            "mirror" => {
+                let verb = p.next("mirror rebuild|force MIRROR")?;
+                let mirror = p.mirror()?;
+                match verb {
+                    "rebuild" => Command::MirrorRebuild { mirror },
+                    "force" => match p.option_server("--on")? {
+                        Some(on) => Command::MirrorForce { mirror, on },
+                        None => return Err("mirror force needs --on SERVER (the side to declare latest)".into()),
+                    },
+                    other => return Err(format!("unknown mirror command {other:?}: use rebuild or force")),
+                }
+            }
+            "monitor" => {
+                let verb = p.next("monitor suspend|resume MONITOR")?;
+                let monitor = p.monitor()?;
+                let on = p.option_server("--on")?;
+                match verb {
+                    "suspend" => Command::MonitorSuspend { monitor, on },
+                    "resume" => Command::MonitorResume { monitor, on },
+                    other => return Err(format!("unknown monitor command {other:?}: use suspend or resume")),
+                }
+            }
+            other => return Err(format!("unknown command {other:?}: use cluster, server, group, mirror or monitor")),
+        };
+        match p.w.get(p.pos) {
+            Some(extra) => Err(format!("unexpected word {extra:?} after `{}`", cmd.words(cfg))),
+            None => Ok(cmd),
+        }
+    }
+}
+
+fn flag(on: bool, text: &str) -> &str {
+    if on {
+        text
+    } else {
+        ""
+    }
+}
+
+/// A cursor over command words.
+struct Words<'a> {
+    w: &'a [&'a str],
+    pos: usize,
+    cfg: &'a Config,
+}
+
+impl<'a> Words<'a> {
+    fn next(&mut self, what: &str) -> Result<&'a str, String> {
+        let word = self.w.get(self.pos).copied().ok_or_else(|| format!("missing {what}"))?;
+        self.pos += 1;
+        Ok(word)
+    }
+    /// Consumes `name` if it is the next word.
+    fn flag(&mut self, name: &str) -> bool {
+        let present = self.w.get(self.pos) == Some(&name);
+        if present {
+            self.pos += 1;
+        }
+        present
+    }
+    fn option_server(&mut self, name: &str) -> Result<Option<ServerId>, String> {
+        if self.flag(name) {
+            self.server().map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+    fn server(&mut self) -> Result<ServerId, String> {
+        let n = self.next("a server name")?;
+        self.cfg.server_id(n).ok_or_else(|| format!("no server {n:?} in the configuration"))
+    }
+    fn group(&mut self) -> Result<GroupId, String> {
+        let n = self.next("a group name")?;
+        self.cfg.group_id(n).ok_or_else(|| format!("no group {n:?} in the configuration"))
+    }
+    fn mirror(&mut self) -> Result<ResId, String> {
+        let n = self.next("a mirror or hybrid disk name")?;
+        match self.cfg.resource_id(n) {
+            Some(r) if self.cfg.resource(r).kind.mirror().is_some() => Ok(r),
+            Some(_) => Err(format!("resource {n:?} is not a mirror or hybrid disk")),
+            None => Err(format!("no mirror {n:?} in the configuration")),
+        }
+    }
+    fn monitor(&mut self) -> Result<MonId, String> {
+        let n = self.next("a monitor name")?;
+        self.cfg.monitor_id(n).ok_or_else(|| format!("no monitor {n:?} in the configuration"))
+    }
+}

@@ -1,0 +1,235 @@
+//! Leaving the cluster: the phases of a run, orderly departures (clean or for a
+//! failure, B14, B15, B67, B68) and self-fencing (B45, B130).
+//!
+//! In: a decision to leave (command, final action, np verdict, down notice). Out: group
+//! stops with the right `CLP_FACTOR`, the departure notice, the fencing event, the
+//! power action, and the record of a clean or unclean end.
+
+use super::Node;
+use crate::config::{FinalAction, GroupId, Ms, NpAction};
+use crate::event::{Event, EventKind};
+use crate::io::{Action, GroupState, Message, PowerAction, ServerState};
+use crate::script::ClpFactor;
+
+/// The phase of this server's run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Phase {
+    /// Before `Boot`.
+    Off,
+    /// Startup synchronisation (B3); `suspended` after an unclean end (B23).
+    Syncing { since_ms: Ms, suspended: bool },
+    /// Online cluster member.
+    Member,
+    /// Back after an unclean end, waiting for `server return` (B23).
+    Suspended,
+    /// Stopping groups before departing (B14, B15).
+    Leaving(Leave),
+    /// The run has ended.
+    Gone,
+}
+
+/// An orderly departure in progress.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Leave {
+    pub factor: ClpFactor,
+    pub power: PowerAction,
+    /// Every server is leaving (cluster stop or shutdown): nobody takes anything over.
+    pub cluster_wide: bool,
+    /// The groups this server stopped on its way out (peers start them, B14).
+    pub stopped: Vec<GroupId>,
+}
+
+impl Phase {
+    pub fn is_gone(&self) -> bool {
+        matches!(self, Phase::Gone)
+    }
+    pub fn is_member(&self) -> bool {
+        match self {
+            Phase::Member => true,
+            Phase::Off | Phase::Syncing { .. } | Phase::Suspended | Phase::Leaving(_) | Phase::Gone => false,
+        }
+    }
+    /// Service running (member, suspended, waiting or leaving).
+    pub fn is_running(&self) -> bool {
+        match self {
+            Phase::Syncing { .. } | Phase::Member | Phase::Suspended | Phase::Leaving(_) => true,
+            Phase::Off | Phase::Gone => false,
+        }
+    }
+    pub fn is_suspended(&self) -> bool {
+        match self {
+            Phase::Suspended | Phase::Syncing { suspended: true, .. } => true,
+            Phase::Syncing { suspended: false, .. } | Phase::Off | Phase::Member | Phase::Leaving(_) | Phase::Gone => {
+                false
+            }
+        }
+    }
+    /// The state this server reports for itself while its service runs.
+    pub fn reported(&self) -> ServerState {
+        match self {
+            Phase::Syncing { suspended: false, .. } => ServerState::Syncing,
+            Phase::Syncing { suspended: true, .. } | Phase::Suspended => ServerState::Suspended,
+            Phase::Member | Phase::Leaving(_) => ServerState::Online,
+            Phase::Off | Phase::Gone => ServerState::Off,
+        }
+    }
+}
+
+/// How a final action or `np_action` takes the server out.
+enum Exit {
+    /// Stop groups first, depart with a notice (B15).
+    Orderly { factor: ClpFactor, power: PowerAction, event: EventKind },
+    /// Release everything at once (B45).
+    Immediate { power: PowerAction, event: EventKind },
+}
+
+impl Node {
+    /// Starts an orderly departure: stop every group, then depart and power as named.
+    pub(super) fn begin_leave(&mut self, factor: ClpFactor, power: PowerAction, cluster_wide: bool) {
+        if let Phase::Leaving(_) = self.phase {
+            return; // already on the way out
+        }
+        let stopped: Vec<GroupId> = self
+            .cfg
+            .group_ids()
+            .filter(|g| match self.groups[g.idx()].state {
+                GroupState::Online | GroupState::Starting | GroupState::Error => true,
+                GroupState::Stopping | GroupState::Offline => false,
+            })
+            .collect();
+        self.stop_monitors_all();
+        self.phase = Phase::Leaving(Leave { factor, power, cluster_wide, stopped });
+        self.mark_dirty();
+        self.continue_leave();
+    }
+
+    /// Stops what can be stopped now (B54 order) and departs once everything is down.
+    pub(super) fn continue_leave(&mut self) {
+        let Phase::Leaving(leave) = &self.phase else { return };
+        let factor = leave.factor;
+        let mut busy = false;
+        for g in self.cfg.group_ids().rev() {
+            match self.groups[g.idx()].state {
+                GroupState::Offline => {}
+                GroupState::Online | GroupState::Error => {
+                    // B54: a group stops before the groups it names in start_after.
+                    if self.start_after_dependents_running(g) {
+                        busy = true;
+                        continue;
+                    }
+                    self.stop_group(g, factor, super::group::AfterStop::Nothing);
+                    busy = true;
+                }
+                GroupState::Starting | GroupState::Stopping => busy = true,
+            }
+        }
+        if !busy {
+            self.depart();
+        }
+    }
+
+    fn start_after_dependents_running(&self, g: GroupId) -> bool {
+        self.cfg.group_ids().any(|d| {
+            self.cfg.group(d).start_after.contains(&g) && self.groups[d.idx()].state != GroupState::Offline
+        })
+    }
+
+    /// The last act of an orderly departure: notice, end record, power.
+    fn depart(&mut self) {
+        let Phase::Leaving(leave) = std::mem::replace(&mut self.phase, Phase::Gone) else { return };
+        let clean = leave.power.is_clean();
+        let power_off = match leave.power {
+            PowerAction::CleanServiceStop | PowerAction::FailureServiceStop => false,
+            PowerAction::CleanPowerOff
+            | PowerAction::CleanReboot
+            | PowerAction::FailureShutdown
+            | PowerAction::FailureReboot
+            | PowerAction::EmergencyShutdown
+            | PowerAction::EmergencyReboot
+            | PowerAction::Panic => true,
+        };
+        let peers: Vec<_> = self.peer_ids().filter(|p| self.peers[p.idx()].may_hold()).collect();
+        for p in peers {
+            self.send(p, Message::Departure { clean, power_off, groups: leave.stopped.clone() });
+        }
+        if clean {
+            self.emit(Event::new(EventKind::ServiceStopped));
+        }
+        self.end_run(clean, !power_off);
+        self.execute(Action::Power(leave.power), super::Pending::Power, None);
+    }
+
+    /// Records how the run ends and stops every timer.
+    fn end_run(&mut self, clean: bool, service_stopped: bool) {
+        self.persisted.last_end_clean = Some(clean);
+        self.persisted.service_stopped = service_stopped;
+        self.phase = Phase::Gone;
+        self.timers.clear();
+        self.persist();
+    }
+
+    /// Self-fencing at once (B45): no stop scripts, the power action releases everything.
+    pub(super) fn fence(&mut self, power: PowerAction, event: EventKind, reason: &str) {
+        if self.phase.is_gone() {
+            return;
+        }
+        self.emit(Event::new(event).reason(reason));
+        self.end_run(false, matches!(power, PowerAction::FailureServiceStop));
+        self.execute(Action::Power(power), super::Pending::Power, None);
+    }
+
+    /// Runs `np_action` (B45) after a lost verdict or a down notice.
+    pub(super) fn run_np_action(&mut self, reason: &str) {
+        let (power, event) = match self.cfg.cluster.np_action {
+            NpAction::EmergencyShutdown => (PowerAction::EmergencyShutdown, EventKind::EmergencyShutdown),
+            NpAction::EmergencyReboot => (PowerAction::EmergencyReboot, EventKind::EmergencyReboot),
+            NpAction::StopService => (PowerAction::FailureServiceStop, EventKind::ServiceStopForFailure),
+            NpAction::Panic => (PowerAction::Panic, EventKind::Panic),
+        };
+        self.fence(power, event, reason);
+    }
+
+    /// Carries out a server-level final action (B71, B83 step 5). Returns false for the
+    /// actions that do not take the server out (`none`, `ignore`, `stop-group`).
+    pub(super) fn server_final_action(&mut self, action: FinalAction, reason: &str) -> bool {
+        let exit = match action {
+            FinalAction::None | FinalAction::Ignore | FinalAction::StopGroup => return false,
+            FinalAction::StopService => Exit::Orderly {
+                factor: ClpFactor::ClusterLeave,
+                power: PowerAction::FailureServiceStop,
+                event: EventKind::ServiceStopForFailure,
+            },
+            FinalAction::StopServiceAndShutdown => Exit::Orderly {
+                factor: ClpFactor::ServerShutdown,
+                power: PowerAction::FailureShutdown,
+                event: EventKind::ShutdownForFailure,
+            },
+            FinalAction::StopServiceAndReboot => Exit::Orderly {
+                factor: ClpFactor::ServerShutdown,
+                power: PowerAction::FailureReboot,
+                event: EventKind::RebootForFailure,
+            },
+            FinalAction::EmergencyShutdown => {
+                Exit::Immediate { power: PowerAction::EmergencyShutdown, event: EventKind::EmergencyShutdown }
+            }
+            FinalAction::EmergencyReboot => {
+                Exit::Immediate { power: PowerAction::EmergencyReboot, event: EventKind::EmergencyReboot }
+            }
+            FinalAction::Panic => Exit::Immediate { power: PowerAction::Panic, event: EventKind::Panic },
+        };
+        match exit {
+            Exit::Orderly { factor, power, event } => {
+                self.emit(Event::new(event).reason(reason));
+                self.begin_leave(factor, power, false);
+            }
+            Exit::Immediate { power, event } => self.fence(power, event, reason),
+        }
+        true
+    }
+
+    /// Whether a stop is part of this server's departure (deactivation failures are
+    /// then ignored: the power-off releases what is left, B71).
+    pub(super) fn leaving(&self) -> bool {
+        matches!(self.phase, Phase::Leaving(_))
+    }
+}

@@ -1,0 +1,617 @@
+//! Group lifecycle on this server (B60–B68): start, stop, move and handover, and the
+//! resource order inside a group (one resource at a time, dependencies first on start,
+//! dependants first on stop).
+//!
+//! In: decisions to start (placement, commands, `StartGroup` messages), stop or move a
+//! group; activation and deactivation results. Out: `Activate`/`Deactivate`/`RecoverRun`
+//! actions with their `CLP_*` environments, group and resource events, handovers to the
+//! next server, and failures into the ladders of `recovery`.
+
+use super::{Node, Pending};
+use crate::config::{GroupId, Ms, ResId, ResourceKind, ServerId};
+use crate::event::{Event, EventKind};
+use crate::io::{Action, ActionResult, GroupState, StartKind};
+use crate::script::{ClpEvent, ClpFactor, ScriptEnv};
+
+/// A resource's state on this server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum ResState {
+    Offline,
+    Activating,
+    Online,
+    Deactivating,
+    /// Activation failed and stopped there (final action `none`, B71).
+    Failed,
+    /// Activation failed and was skipped (final action `ignore`, B71).
+    Ignored,
+}
+
+#[derive(Clone, Debug)]
+pub(super) struct ResRun {
+    pub state: ResState,
+    /// The environment of the start that activated it (echoed by its stop, B94).
+    pub env: Option<ScriptEnv>,
+    pub act_retries: u32,
+    pub deact_retries: u32,
+}
+
+/// What happens once a stop completes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum AfterStop {
+    Nothing,
+    /// Start on `to` (move, failback, activation failover).
+    HandOver { to: ServerId, kind: StartKind },
+    /// Monitor failover: RECOVER run here, then start on a target chosen then (B83.4).
+    MonitorFailover,
+    /// Group reactivation: RECOVER run, then start here again (B83.3).
+    GroupRestart,
+    /// Resource reactivation: start the stopped resources again (B83.3).
+    ResourceRestart,
+}
+
+/// What happens once RECOVER runs complete (B93).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum AfterRecover {
+    /// Return: count down, then failbacks (B25).
+    Return,
+    MonitorFailover,
+    GroupRestart,
+}
+
+#[derive(Clone, Debug)]
+pub(super) enum Op {
+    Idle,
+    Starting,
+    /// Stopping the resources of `mask` (bit = position in the group).
+    Stopping { factor: ClpFactor, mask: u64, after: AfterStop },
+    Recovering { queue: Vec<ResId>, after: AfterRecover },
+}
+
+/// A group as this server runs it.
+#[derive(Clone, Debug)]
+pub(super) struct LocalGroup {
+    pub state: GroupState,
+    pub res: Vec<ResRun>,
+    pub op: Op,
+    /// Why the current run started (events at completion) and its `CLP_EVENT`.
+    pub kind: StartKind,
+    pub event: ClpEvent,
+    /// Start of the group's fault epoch for `stable` placement (B52).
+    pub epoch_ms: Ms,
+    /// Whether a disk-class resource failed to activate (ignored), for `CLP_DISK`.
+    pub disk_failed: bool,
+    /// A partial restart of some resources is in progress (group stays online).
+    pub restarting: bool,
+    /// A group reactivation's start is running (`group-restarted` at its end).
+    pub restart_pending: bool,
+}
+
+impl LocalGroup {
+    pub fn new(resources: usize) -> LocalGroup {
+        LocalGroup {
+            state: GroupState::Offline,
+            res: vec![ResRun { state: ResState::Offline, env: None, act_retries: 0, deact_retries: 0 }; resources],
+            op: Op::Idle,
+            kind: StartKind::Command,
+            event: ClpEvent::Start,
+            epoch_ms: 0,
+            disk_failed: false,
+            restarting: false,
+            restart_pending: false,
+        }
+    }
+
+    fn busy(&self) -> bool {
+        self.res.iter().any(|r| matches!(r.state, ResState::Activating | ResState::Deactivating))
+    }
+}
+
+impl Node {
+    fn group_res(&self, g: GroupId, pos: usize) -> ResId {
+        self.cfg.group(g).resources[pos]
+    }
+
+    fn pos_of(&self, g: GroupId, r: ResId) -> usize {
+        self.cfg.group(g).resources.iter().position(|x| *x == r).expect("resource of group")
+    }
+
+    /// The fault epoch to carry with a start of `g` (B52).
+    pub(super) fn group_epoch(&self, g: GroupId) -> Ms {
+        self.groups[g.idx()].epoch_ms
+    }
+
+    /// `StartGroup` from a coordinator, a source handing over, or a command taker.
+    pub(super) fn on_start_group_msg(&mut self, from: ServerId, g: GroupId, kind: StartKind, epoch_ms: Ms) {
+        if !self.phase.is_member() {
+            self.emit(Event::new(EventKind::CommandFailed).group(g).reason("start refused: this server is not an online member"));
+            return;
+        }
+        let held_elsewhere = self.holders(g).into_iter().any(|s| s != from && s != self.me);
+        if held_elsewhere || self.groups[g.idx()].state != GroupState::Offline {
+            // Only activate when no live peer reports holding it (architecture).
+            self.emit(Event::new(EventKind::CommandFailed).group(g).reason("start refused: the group is held by another server"));
+            return;
+        }
+        self.begin_start(g, kind, epoch_ms);
+    }
+
+    /// Starts `g` here (B63).
+    pub(super) fn begin_start(&mut self, g: GroupId, kind: StartKind, epoch_ms: Ms) {
+        assert_eq!(self.groups[g.idx()].state, GroupState::Offline, "start of a group that is not offline");
+        let event = match kind {
+            StartKind::ClusterStart => self.cluster_start_event(g),
+            StartKind::Command | StartKind::Move | StartKind::Failback => ClpEvent::Start,
+            StartKind::ServerFailover | StartKind::ActivationFailover | StartKind::MonitorFailover => ClpEvent::Failover,
+        };
+        let lg = &mut self.groups[g.idx()];
+        lg.state = GroupState::Starting;
+        lg.op = Op::Starting;
+        lg.kind = kind;
+        lg.event = event;
+        lg.disk_failed = false;
+        lg.restarting = false;
+        lg.epoch_ms = match kind {
+            StartKind::ClusterStart | StartKind::Command => self.now,
+            StartKind::Move
+            | StartKind::Failback
+            | StartKind::ServerFailover
+            | StartKind::ActivationFailover
+            | StartKind::MonitorFailover => epoch_ms,
+        };
+        for r in &mut lg.res {
+            r.act_retries = 0;
+            r.deact_retries = 0;
+            if r.state == ResState::Ignored || r.state == ResState::Failed {
+                r.state = ResState::Offline;
+            }
+        }
+        self.emit(Event::new(EventKind::GroupStarting).group(g));
+        match kind {
+            StartKind::ServerFailover | StartKind::ActivationFailover | StartKind::MonitorFailover => {
+                self.emit(Event::new(EventKind::GroupFailover).group(g).because(None, failover_rule(kind)));
+            }
+            StartKind::ClusterStart | StartKind::Command | StartKind::Move | StartKind::Failback => {}
+        }
+        self.mark_dirty();
+        self.step_start(g);
+    }
+
+    /// Activates the next resource whose dependencies are online, or completes the start.
+    pub(super) fn step_start(&mut self, g: GroupId) {
+        let lg = &self.groups[g.idx()];
+        if lg.busy() || !matches!(lg.op, Op::Starting) {
+            return;
+        }
+        let grp = self.cfg.group(g);
+        let ready = |r: ResId| {
+            let p = grp.resources.iter().position(|x| *x == r).expect("dependency in group");
+            matches!(lg.res[p].state, ResState::Online | ResState::Ignored)
+        };
+        let next = (0..grp.resources.len()).find(|p| {
+            lg.res[*p].state == ResState::Offline && self.cfg.resource(grp.resources[*p]).depends_on.iter().all(|d| ready(*d))
+        });
+        match next {
+            Some(pos) => self.activate(g, pos),
+            None => {
+                let complete = lg.res.iter().all(|r| matches!(r.state, ResState::Online | ResState::Ignored));
+                if complete {
+                    self.finish_start(g);
+                }
+            }
+        }
+    }
+
+    fn activate(&mut self, g: GroupId, pos: usize) {
+        let r = self.group_res(g, pos);
+        self.groups[g.idx()].res[pos].state = ResState::Activating;
+        self.emit(Event::new(EventKind::ResourceActivating).group(g).resource(r));
+        if self.cfg.resource(r).kind.mirror().is_some() {
+            if let Err(reason) = self.mirror_may_activate(r) {
+                // B106: refused before anything touches the device.
+                self.emit(Event::new(EventKind::MirrorStaleRefused).resource(r).reason(reason.clone()));
+                self.on_activated(g, pos, ActionResult::Failed(reason));
+                return;
+            }
+        }
+        let env = self.start_env(g, r);
+        if let Some(e) = &env {
+            self.emit(Event::new(EventKind::ScriptStarted).group(g).resource(r).reason(env_text(e)));
+        }
+        let timeout = self.cfg.resource(r).timeout_ms;
+        self.execute(Action::Activate { res: r, env }, Pending::Activate { group: g, pos }, Some(timeout));
+    }
+
+    /// The start environment for an exec resource of `g` (B91, B92).
+    fn start_env(&self, g: GroupId, r: ResId) -> Option<ScriptEnv> {
+        match self.cfg.resource(r).kind {
+            ResourceKind::Exec { .. } => {
+                let lg = &self.groups[g.idx()];
+                let rank = self.cfg.rank(g, self.me).unwrap_or(1);
+                Some(ScriptEnv::start(lg.event, rank, !lg.disk_failed, &self.cfg.group(g).name, &self.cfg.resource(r).name))
+            }
+            ResourceKind::FloatingIp { .. }
+            | ResourceKind::VirtualIp { .. }
+            | ResourceKind::Service { .. }
+            | ResourceKind::Disk { .. }
+            | ResourceKind::MirrorDisk(_)
+            | ResourceKind::HybridDisk(_) => None,
+        }
+    }
+
+    pub(super) fn on_activated(&mut self, g: GroupId, pos: usize, result: ActionResult) {
+        let r = self.group_res(g, pos);
+        let is_exec = matches!(self.cfg.resource(r).kind, ResourceKind::Exec { .. });
+        match result {
+            ActionResult::Ok | ActionResult::Probe(_) | ActionResult::Check { .. } => {
+                let env = self.start_env(g, r);
+                let rr = &mut self.groups[g.idx()].res[pos];
+                rr.state = ResState::Online;
+                rr.env = env;
+                if is_exec {
+                    self.emit(Event::new(EventKind::ScriptDone).group(g).resource(r));
+                }
+                self.emit(Event::new(EventKind::ResourceOnline).group(g).resource(r));
+                self.on_resource_online(r);
+                self.step_start(g);
+            }
+            ActionResult::Failed(reason) => {
+                self.groups[g.idx()].res[pos].state = ResState::Offline;
+                if is_exec {
+                    self.emit(Event::new(EventKind::ScriptFailed).group(g).resource(r).reason(reason.clone()));
+                }
+                self.emit(Event::new(EventKind::ResourceActivationFailed).group(g).resource(r).reason(reason));
+                self.record_fault(g);
+                self.activation_ladder(g, pos);
+            }
+        }
+    }
+
+    fn finish_start(&mut self, g: GroupId) {
+        let lg = &mut self.groups[g.idx()];
+        let restarting = std::mem::replace(&mut lg.restarting, false);
+        lg.state = GroupState::Online;
+        lg.op = Op::Idle;
+        let kind = lg.kind;
+        self.mark_dirty();
+        if restarting {
+            return; // a resource reactivation finished (events in `recovery`)
+        }
+        self.emit(Event::new(EventKind::GroupOnline).group(g));
+        match kind {
+            StartKind::ServerFailover | StartKind::ActivationFailover | StartKind::MonitorFailover => {
+                self.emit(Event::new(EventKind::GroupFailoverDone).group(g));
+            }
+            StartKind::Move | StartKind::Failback => self.emit(Event::new(EventKind::GroupMoved).group(g)),
+            StartKind::ClusterStart | StartKind::Command => {}
+        }
+        self.on_group_restart_done(g);
+    }
+
+    /// Marks a failed start as `error` (final action `none`, B71).
+    pub(super) fn start_failed(&mut self, g: GroupId, pos: usize) {
+        let lg = &mut self.groups[g.idx()];
+        lg.res[pos].state = ResState::Failed;
+        lg.state = GroupState::Error;
+        lg.op = Op::Idle;
+        let kind = lg.kind;
+        self.emit(Event::new(EventKind::GroupStartFailed).group(g));
+        match kind {
+            StartKind::ServerFailover | StartKind::ActivationFailover | StartKind::MonitorFailover => {
+                self.emit(Event::new(EventKind::GroupFailoverFailed).group(g));
+            }
+            StartKind::Move | StartKind::Failback => self.emit(Event::new(EventKind::GroupMoveFailed).group(g)),
+            StartKind::ClusterStart | StartKind::Command => {}
+        }
+        self.mark_dirty();
+    }
+
+    /// Final action `ignore`: skip the resource and carry on (B71).
+    pub(super) fn ignore_resource(&mut self, g: GroupId, pos: usize) {
+        let r = self.group_res(g, pos);
+        let disk = self.cfg.resource(r).kind.order_class() == 2;
+        let lg = &mut self.groups[g.idx()];
+        lg.res[pos].state = ResState::Ignored;
+        lg.disk_failed |= disk;
+        self.emit(Event::new(EventKind::ResourceActivationIgnored).group(g).resource(r));
+        self.step_start(g);
+    }
+
+    // ---- stop ------------------------------------------------------------------
+
+    /// Stops the whole group (B64), then does `after`.
+    pub(super) fn stop_group(&mut self, g: GroupId, factor: ClpFactor, after: AfterStop) {
+        let n = self.cfg.group(g).resources.len();
+        let mask = if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
+        self.stop_resources(g, factor, mask, after);
+    }
+
+    /// Stops the resources of `mask` (dependants first) then does `after`.
+    pub(super) fn stop_resources(&mut self, g: GroupId, factor: ClpFactor, mask: u64, after: AfterStop) {
+        let full = {
+            let n = self.cfg.group(g).resources.len();
+            (0..n).all(|p| mask & (1 << p) != 0)
+        };
+        let lg = &mut self.groups[g.idx()];
+        if full {
+            lg.state = GroupState::Stopping;
+            self.emit(Event::new(EventKind::GroupStopping).group(g));
+        } else {
+            lg.restarting = true;
+        }
+        self.groups[g.idx()].op = Op::Stopping { factor, mask, after };
+        self.mark_dirty();
+        self.step_stop(g);
+    }
+
+    pub(super) fn step_stop(&mut self, g: GroupId) {
+        let lg = &self.groups[g.idx()];
+        let Op::Stopping { mask, .. } = lg.op else { return };
+        if lg.busy() {
+            return;
+        }
+        let grp = self.cfg.group(g);
+        let online = |p: usize| lg.res[p].state == ResState::Online;
+        // A resource stops when nothing depending on it is still online (B64).
+        let next = (0..grp.resources.len()).rev().find(|p| {
+            mask & (1 << p) != 0
+                && online(*p)
+                && (0..grp.resources.len()).all(|q| {
+                    !online(q) || !self.cfg.resource(grp.resources[q]).depends_on.contains(&grp.resources[*p])
+                })
+        });
+        match next {
+            Some(pos) => self.deactivate(g, pos),
+            None => self.finish_stop(g),
+        }
+    }
+
+    fn deactivate(&mut self, g: GroupId, pos: usize) {
+        let r = self.group_res(g, pos);
+        let Op::Stopping { factor, .. } = self.groups[g.idx()].op else { unreachable!("deactivate outside a stop") };
+        self.groups[g.idx()].res[pos].state = ResState::Deactivating;
+        self.emit(Event::new(EventKind::ResourceDeactivating).group(g).resource(r));
+        let env = self.groups[g.idx()].res[pos].env.as_ref().map(|e| ScriptEnv::stop(e, factor));
+        if let Some(e) = &env {
+            self.emit(Event::new(EventKind::ScriptStarted).group(g).resource(r).reason(env_text(e)));
+        }
+        let timeout = self.cfg.resource(r).timeout_ms;
+        self.execute(Action::Deactivate { res: r, env }, Pending::Deactivate { group: g, pos }, Some(timeout));
+    }
+
+    pub(super) fn on_deactivated(&mut self, g: GroupId, pos: usize, result: ActionResult) {
+        let r = self.group_res(g, pos);
+        let is_exec = matches!(self.cfg.resource(r).kind, ResourceKind::Exec { .. });
+        match result {
+            ActionResult::Ok | ActionResult::Probe(_) | ActionResult::Check { .. } => {
+                self.groups[g.idx()].res[pos].state = ResState::Offline;
+                if is_exec {
+                    self.emit(Event::new(EventKind::ScriptDone).group(g).resource(r));
+                }
+                self.emit(Event::new(EventKind::ResourceOffline).group(g).resource(r));
+                self.step_stop(g);
+            }
+            ActionResult::Failed(reason) => {
+                self.groups[g.idx()].res[pos].state = ResState::Online;
+                if is_exec {
+                    self.emit(Event::new(EventKind::ScriptFailed).group(g).resource(r).reason(reason.clone()));
+                }
+                self.emit(Event::new(EventKind::ResourceDeactivationFailed).group(g).resource(r).reason(reason));
+                if self.leaving() {
+                    // B71: on the way out further failures are ignored; power-off releases it.
+                    self.groups[g.idx()].res[pos].state = ResState::Offline;
+                    self.step_stop(g);
+                    return;
+                }
+                self.deactivation_ladder(g, pos);
+            }
+        }
+    }
+
+    /// A stop ended with a resource still online (final action `none`, B72).
+    pub(super) fn stop_failed(&mut self, g: GroupId) {
+        let lg = &mut self.groups[g.idx()];
+        lg.state = GroupState::Error;
+        lg.op = Op::Idle;
+        lg.restarting = false;
+        self.emit(Event::new(EventKind::GroupStopFailed).group(g));
+        self.mark_dirty();
+    }
+
+    fn finish_stop(&mut self, g: GroupId) {
+        let Op::Stopping { after, .. } = std::mem::replace(&mut self.groups[g.idx()].op, Op::Idle) else {
+            return;
+        };
+        let partial = self.groups[g.idx()].restarting;
+        if !partial {
+            let lg = &mut self.groups[g.idx()];
+            lg.state = GroupState::Offline;
+            for r in &mut lg.res {
+                r.state = ResState::Offline;
+                r.env = None;
+            }
+            self.emit(Event::new(EventKind::GroupOffline).group(g));
+        }
+        self.mark_dirty();
+        match after {
+            AfterStop::Nothing => {}
+            AfterStop::HandOver { to, kind } => {
+                let epoch = self.groups[g.idx()].epoch_ms;
+                self.start_on(g, to, kind, epoch);
+            }
+            AfterStop::MonitorFailover => self.begin_recover(g, AfterRecover::MonitorFailover),
+            AfterStop::GroupRestart => self.begin_recover(g, AfterRecover::GroupRestart),
+            AfterStop::ResourceRestart => {
+                let lg = &mut self.groups[g.idx()];
+                lg.op = Op::Starting;
+                lg.event = ClpEvent::Start;
+                self.step_start(g);
+            }
+        }
+        if self.leaving() {
+            self.continue_leave();
+        }
+    }
+
+    // ---- RECOVER runs (B93) --------------------------------------------------------
+
+    /// Runs the exec start scripts of `g` with `CLP_EVENT=RECOVER`, then `after`.
+    pub(super) fn begin_recover(&mut self, g: GroupId, after: AfterRecover) {
+        let queue: Vec<ResId> = self.start_order(g).into_iter().filter(|r| matches!(self.cfg.resource(*r).kind, ResourceKind::Exec { .. })).collect();
+        self.groups[g.idx()].op = Op::Recovering { queue, after };
+        self.step_recover(g);
+    }
+
+    /// The group's resources in start order (B62, B63).
+    fn start_order(&self, g: GroupId) -> Vec<ResId> {
+        let grp = self.cfg.group(g);
+        let mut done: Vec<ResId> = Vec::new();
+        while done.len() < grp.resources.len() {
+            let next = grp.resources.iter().copied().find(|r| {
+                !done.contains(r) && self.cfg.resource(*r).depends_on.iter().all(|d| done.contains(d))
+            });
+            match next {
+                Some(r) => done.push(r),
+                None => break, // cycles are refused by the checker
+            }
+        }
+        done
+    }
+
+    fn step_recover(&mut self, g: GroupId) {
+        let Op::Recovering { queue, after } = &mut self.groups[g.idx()].op else { return };
+        if queue.is_empty() {
+            let after = after.clone();
+            self.groups[g.idx()].op = Op::Idle;
+            self.after_recover(g, after);
+            return;
+        }
+        let r = queue.remove(0);
+        let rank = self.cfg.rank(g, self.me).unwrap_or(1);
+        let env = ScriptEnv::start(ClpEvent::Recover, rank, true, &self.cfg.group(g).name, &self.cfg.resource(r).name);
+        self.emit(Event::new(EventKind::ScriptStarted).group(g).resource(r).reason(env_text(&env)));
+        let timeout = self.cfg.resource(r).timeout_ms;
+        self.execute(Action::RecoverRun { res: r, env }, Pending::Recover { group: g }, Some(timeout));
+    }
+
+    pub(super) fn on_recover_done(&mut self, g: GroupId, result: ActionResult) {
+        match result {
+            ActionResult::Failed(reason) => {
+                // B93: logged, no other effect.
+                self.emit(Event::new(EventKind::ScriptFailed).group(g).reason(reason));
+            }
+            ActionResult::Ok | ActionResult::Probe(_) | ActionResult::Check { .. } => {
+                self.emit(Event::new(EventKind::ScriptDone).group(g));
+            }
+        }
+        self.step_recover(g);
+    }
+
+    fn after_recover(&mut self, g: GroupId, after: AfterRecover) {
+        match after {
+            AfterRecover::Return => {
+                self.recovering_for_return = self.recovering_for_return.saturating_sub(1);
+                if self.recovering_for_return == 0 {
+                    self.check_failbacks();
+                }
+            }
+            AfterRecover::MonitorFailover => self.fail_over_after_failure(g, StartKind::MonitorFailover),
+            AfterRecover::GroupRestart => {
+                let epoch = self.groups[g.idx()].epoch_ms;
+                self.groups[g.idx()].restarting = false;
+                self.begin_start(g, StartKind::Command, epoch);
+                self.groups[g.idx()].restart_pending = true;
+            }
+        }
+    }
+
+    /// B25: RECOVER runs on a returning server for the groups that were online on it
+    /// when its last run ended; failbacks follow.
+    pub(super) fn start_recover_runs(&mut self) {
+        let groups = std::mem::take(&mut self.recover_groups);
+        let groups: Vec<GroupId> = groups.into_iter().filter(|g| self.groups[g.idx()].state == GroupState::Offline).collect();
+        self.recovering_for_return = groups.len();
+        if groups.is_empty() {
+            self.check_failbacks();
+            return;
+        }
+        for g in groups {
+            self.begin_recover(g, AfterRecover::Return);
+        }
+    }
+
+    // ---- move (B65) -----------------------------------------------------------------
+
+    /// `MoveGroup` on the current owner: stop here, then hand over.
+    pub(super) fn on_move_group_msg(&mut self, g: GroupId, to: ServerId, failback: bool) {
+        if self.groups[g.idx()].state != GroupState::Online || to == self.me {
+            self.emit(Event::new(EventKind::GroupMoveFailed).group(g).reason("the group is not online here"));
+            return;
+        }
+        let kind = if failback {
+            self.emit(Event::new(EventKind::GroupFailback).group(g).peer(to).because(None, "failback = \"auto\" and a higher-ranked server came online (B57)"));
+            StartKind::Failback
+        } else {
+            self.emit(Event::new(EventKind::GroupMoving).group(g).peer(to));
+            StartKind::Move
+        };
+        self.stop_group(g, ClpFactor::GroupMove, AfterStop::HandOver { to, kind });
+    }
+
+    /// Fails `g` over after an activation or monitor failure (B70.2, B83.4): the
+    /// group is already stopped here.
+    pub(super) fn fail_over_after_failure(&mut self, g: GroupId, kind: StartKind) {
+        let view = self.placement_view();
+        match view.target(&self.cfg, g, Some(self.me)) {
+            Some(t) => {
+                let epoch = self.groups[g.idx()].epoch_ms;
+                self.start_on(g, t, kind, epoch);
+            }
+            None => {
+                self.emit(Event::new(EventKind::GroupNoTarget).group(g).because(None, "no eligible server for the failover (B51)"));
+            }
+        }
+    }
+
+    pub(super) fn res_state(&self, r: ResId) -> ResState {
+        let g = self.cfg.resource(r).group;
+        self.groups[g.idx()].res[self.pos_of(g, r)].state
+    }
+
+    pub(super) fn res_pos(&self, r: ResId) -> (GroupId, usize) {
+        let g = self.cfg.resource(r).group;
+        (g, self.pos_of(g, r))
+    }
+
+    /// Positions of `r` and every resource that depends on it, transitively.
+    pub(super) fn dependants_mask(&self, r: ResId) -> u64 {
+        let g = self.cfg.resource(r).group;
+        let grp = self.cfg.group(g);
+        let mut mask = 1u64 << self.pos_of(g, r);
+        loop {
+            let before = mask;
+            for (q, rq) in grp.resources.iter().enumerate() {
+                let deps = &self.cfg.resource(*rq).depends_on;
+                if deps.iter().any(|d| mask & (1 << self.pos_of(g, *d)) != 0) {
+                    mask |= 1 << q;
+                }
+            }
+            if mask == before {
+                return mask;
+            }
+        }
+    }
+}
+
+fn failover_rule(kind: StartKind) -> &'static str {
+    match kind {
+        StartKind::ServerFailover => "its server was judged down or departed (B55)",
+        StartKind::ActivationFailover => "activation failed; failover threshold not reached (B70)",
+        StartKind::MonitorFailover => "monitor error; reactivations spent, failover threshold not reached (B83)",
+        StartKind::ClusterStart | StartKind::Command | StartKind::Move | StartKind::Failback => "",
+    }
+}
+
+/// `KEY=VALUE ...` of an environment, for events.
+pub(super) fn env_text(e: &ScriptEnv) -> String {
+    e.vars().iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+}

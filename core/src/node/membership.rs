@@ -1,0 +1,502 @@
+//! Membership: service start and startup synchronisation (B1–B6), heartbeats and peer
+//! loss (B10–B13), restarts (B18), departures (B14, B15), down notices (B16, B17),
+//! joining and returning (B22–B26), and the state exchange between servers.
+//!
+//! In: `Boot`, heartbeats, `Hello`/`State`/`Formed`/`Departure`/`DownNotice` messages,
+//! the heartbeat and liveness timers. Out: heartbeats, state messages, membership
+//! events, and calls into `np` (a peer is lost) and placement (failover of the groups
+//! of a server that went away).
+
+use super::fence::Phase;
+use super::Node;
+use crate::config::{GroupId, Ms, PathId, ServerId};
+use crate::event::{Event, EventKind};
+use crate::io::{Heartbeat, Message, Output, Persisted, ServerState, SharedState, StartKind, Timer};
+
+impl Node {
+    pub(super) fn on_boot(&mut self, persisted: Option<Persisted>) {
+        if self.phase != Phase::Off {
+            return; // a second Boot within one run is meaningless
+        }
+        let mut p = persisted.unwrap_or_default();
+        let prev_unclean = p.last_end_clean == Some(false);
+        p.runs += 1;
+        // Until a clean end is recorded, this run counts as unclean (B0 "Run").
+        p.last_end_clean = Some(false);
+        p.service_stopped = false;
+        self.run = p.runs;
+        self.recover_groups = if prev_unclean { p.groups_online.clone() } else { Vec::new() };
+        self.mirrors.load(&self.cfg, self.me, &p.mirrors);
+        self.persisted = p;
+        self.counters = Default::default(); // B27
+        self.faults.clear();
+
+        self.emit(Event::new(EventKind::ServiceStarted));
+        self.emit(Event::new(EventKind::ConfigLoaded).reason(self.cfg.cluster.name.clone()));
+        if self.cfg.cluster.insecure {
+            self.emit(Event::new(EventKind::InsecureMode));
+        }
+        if prev_unclean {
+            self.emit(Event::new(EventKind::UncleanRestart));
+        }
+        let suspended = prev_unclean && !self.cfg.cluster.auto_return;
+        self.auto_return_pending = prev_unclean && self.cfg.cluster.auto_return;
+        self.phase = Phase::Syncing { since_ms: self.now, suspended };
+        if suspended {
+            self.emit(Event::new(EventKind::ServerSuspended).because(Some(EventKind::UncleanRestart), "auto_return = false (B23)"));
+        }
+        self.mirrors.note_boot();
+        let hello = Message::Hello { run: self.run, state: self.phase.reported(), version: self.version };
+        let peers: Vec<_> = self.peer_ids().collect();
+        for p in peers {
+            self.send(p, hello.clone());
+        }
+        self.set_timer(Timer::SyncWait, self.now + self.cfg.cluster.sync_wait_ms);
+        self.on_heartbeat_tick();
+        self.start_np_watches();
+        self.mark_dirty();
+    }
+
+    // ---- heartbeats -------------------------------------------------------------
+
+    pub(super) fn heartbeat(&self) -> Heartbeat {
+        Heartbeat { run: self.run, state: self.phase.reported(), version: self.version }
+    }
+
+    pub(super) fn on_heartbeat_tick(&mut self) {
+        self.set_timer(Timer::HeartbeatTick, self.now + self.cfg.cluster.heartbeat_interval_ms);
+        self.watchdog_kick_ms = self.now;
+        if let Phase::Syncing { since_ms, .. } = self.phase {
+            // B3: still waiting one interval after service start: nobody is online.
+            if self.now > since_ms && !self.sync_announced {
+                self.sync_announced = true;
+                self.emit(Event::new(EventKind::StartupSyncWaiting));
+            }
+        }
+        if self.cluster_suspended {
+            return; // B20: no heartbeat is sent while the cluster is suspended
+        }
+        let hb = self.heartbeat();
+        let me = self.me;
+        for (i, h) in self.cfg.heartbeats.iter().enumerate() {
+            if !h.servers.contains(&me) {
+                continue;
+            }
+            for to in h.servers.iter().copied().filter(|s| *s != me) {
+                self.out.push(Output::Heartbeat { to, path: PathId(i as u16), hb });
+            }
+        }
+    }
+
+    pub(super) fn on_heartbeat(&mut self, from: ServerId, path: PathId, hb: Heartbeat) {
+        if from == self.me || from.idx() >= self.peers.len() || path.idx() >= self.cfg.heartbeats.len() {
+            return;
+        }
+        if hb.run != self.peers[from.idx()].run {
+            self.on_hello(from, hb.run, hb.state, hb.version);
+        }
+        if self.peers[from.idx()].judged_down {
+            self.send_down_notice(from); // B17: a peer judged down is told so
+            return;
+        }
+        let p = &mut self.peers[from.idx()];
+        if p.lost_at.is_some() {
+            // Heard again before the verdict: this peer is no longer lost.
+            p.lost_at = None;
+            self.unlose(from);
+        }
+        let p = &mut self.peers[from.idx()];
+        p.last_heard[path.idx()] = Some(self.now);
+        let was_down = std::mem::replace(&mut p.path_down[path.idx()], false);
+        let state_changed = p.state != hb.state;
+        p.state = hb.state;
+        let want_state = hb.version != p.shared.version && hb.version != p.version_seen;
+        if want_state {
+            p.version_seen = hb.version;
+        }
+        if was_down {
+            self.emit(Event::new(EventKind::HeartbeatPathUp).peer(from).reason(self.cfg.heartbeats[path.idx()].name.clone()));
+        }
+        if want_state {
+            self.send(from, Message::StateRequest);
+        }
+        if state_changed {
+            self.on_peer_state_changed(from);
+        }
+    }
+
+    /// A peer's service (re)started, or we first hear of this run of it.
+    pub(super) fn on_hello(&mut self, from: ServerId, run: u64, state: ServerState, version: u64) {
+        let p = &self.peers[from.idx()];
+        let old_run_alive = p.run != 0 && p.run != run && p.may_hold();
+        if run < p.run {
+            return; // an older run's packet arriving late
+        }
+        if old_run_alive {
+            let judged_lost = p.lost_at.is_some();
+            self.old_run_ended(from, judged_lost);
+        }
+        let now = self.now;
+        let paths: Vec<PathId> = self.paths_to(from).collect();
+        let p = &mut self.peers[from.idx()];
+        let is_new = p.run != run;
+        p.run = run;
+        p.state = state;
+        p.judged_down = false;
+        p.lost_at = None;
+        p.version_seen = version;
+        for path in paths {
+            p.last_heard[path.idx()] = Some(now);
+            p.path_down[path.idx()] = false;
+        }
+        if is_new {
+            self.send_state_to(from);
+        }
+        self.on_peer_state_changed(from);
+        self.schedule_liveness();
+    }
+
+    /// B18: a peer's previous run ended uncleanly and it started again before it was
+    /// judged down here. Its groups are gone: they fail over without resolution.
+    fn old_run_ended(&mut self, from: ServerId, judged_lost: bool) {
+        let groups: Vec<GroupId> = self.peers[from.idx()].shared.groups.iter().map(|(g, _)| *g).collect();
+        self.peers[from.idx()].forget_run();
+        self.peers[from.idx()].state = ServerState::Down;
+        if judged_lost {
+            self.unlose(from);
+        } else {
+            self.send(from, Message::RestartSeen);
+        }
+        if !groups.is_empty() && self.i_coordinate() {
+            self.fail_over_groups(&groups, StartKind::ServerFailover, Some(from));
+        }
+    }
+
+    pub(super) fn on_restart_seen(&mut self) {
+        if !self.restart_reported {
+            self.restart_reported = true;
+            self.emit(Event::new(EventKind::ServerRestarted).because(Some(EventKind::UncleanRestart), "restarted before any peer judged it lost (B18)"));
+        }
+    }
+
+    pub(super) fn on_state(&mut self, from: ServerId, s: SharedState) {
+        let p = &mut self.peers[from.idx()];
+        if s.run != p.run || p.judged_down || s.version < p.shared.version {
+            return; // another run's or an outdated state
+        }
+        if let Some(st) = s.state {
+            p.state = st;
+        }
+        p.shared = s;
+        self.on_peer_state_changed(from);
+    }
+
+    /// What this server shares with its peers.
+    pub(super) fn shared_state(&self) -> SharedState {
+        SharedState {
+            version: self.version,
+            run: self.run,
+            state: Some(self.phase.reported()),
+            groups: self
+                .cfg
+                .group_ids()
+                .map(|g| (g, self.groups[g.idx()].state))
+                .filter(|(_, st)| *st != crate::io::GroupState::Offline)
+                .collect(),
+            np_failing: self.np_failing(),
+            cluster_suspended: self.cluster_suspended,
+            faults: self.faults.iter().map(|(g, t)| (*g, *t)).collect(),
+            failover_counts: self.counters.own_failovers(),
+            mirrors: self.mirrors.own_records(&self.cfg, self.me),
+            mirror_full_next: self.mirrors.full_next_list(),
+            mirror_saw_go: self.mirrors.saw_go_list(),
+            rebuilding: self.mirrors.rebuilding_list(),
+            stop_record: self.persisted.stop_record.clone(),
+            judged_down: self.peer_ids().filter(|p| self.peers[p.idx()].judged_down).collect(),
+        }
+    }
+
+    pub(super) fn send_state_to(&mut self, to: ServerId) {
+        let s = self.shared_state();
+        self.send(to, Message::State(Box::new(s)));
+    }
+
+    pub(super) fn broadcast_state(&mut self) {
+        let s = self.shared_state();
+        let to: Vec<_> = self.peer_ids().filter(|p| self.peers[p.idx()].may_hold()).collect();
+        for p in to {
+            self.send(p, Message::State(Box::new(s.clone())));
+        }
+    }
+
+    /// Reacts to a change of a peer's reported state.
+    fn on_peer_state_changed(&mut self, from: ServerId) {
+        let st = self.peers[from.idx()].state;
+        match self.phase {
+            Phase::Syncing { .. } => {
+                if st == ServerState::Online {
+                    self.join(); // B2: someone is online already
+                } else {
+                    self.check_sync_complete();
+                }
+            }
+            Phase::Member => {
+                if st == ServerState::Online && !self.members_seen.contains(&from) {
+                    self.members_seen.insert(from);
+                    self.emit(Event::new(EventKind::ServerJoined).peer(from));
+                }
+            }
+            Phase::Off | Phase::Suspended | Phase::Leaving(_) | Phase::Gone => {}
+        }
+        if st != ServerState::Online {
+            self.members_seen.remove(&from);
+        }
+    }
+
+    // ---- liveness (B11, B13) ---------------------------------------------------
+
+    /// Arms the liveness timer at the earliest heartbeat deadline.
+    pub(super) fn schedule_liveness(&mut self) {
+        if self.cluster_suspended {
+            return;
+        }
+        let timeout = self.cfg.cluster.heartbeat_timeout_ms;
+        let mut next: Option<Ms> = None;
+        for p in self.peer_ids() {
+            let peer = &self.peers[p.idx()];
+            if !peer.watched() {
+                continue;
+            }
+            for path in self.paths_to(p) {
+                if peer.path_down[path.idx()] {
+                    continue;
+                }
+                if let Some(t) = peer.last_heard[path.idx()] {
+                    next = Some(next.map_or(t + timeout, |n: Ms| n.min(t + timeout)));
+                }
+            }
+        }
+        if let Some(at) = next {
+            self.set_timer(Timer::Liveness, at);
+        }
+    }
+
+    pub(super) fn on_liveness(&mut self) {
+        if self.cluster_suspended {
+            return;
+        }
+        let timeout = self.cfg.cluster.heartbeat_timeout_ms;
+        let now = self.now;
+        let peers: Vec<ServerId> = self.peer_ids().filter(|p| self.peers[p.idx()].watched()).collect();
+        for p in peers {
+            let paths: Vec<PathId> = self.paths_to(p).collect();
+            let peer = &self.peers[p.idx()];
+            let expired = |path: &PathId| peer.last_heard[path.idx()].is_none_or(|t| t + timeout <= now);
+            let alive_paths = paths.iter().filter(|path| !expired(path)).count();
+            if alive_paths == 0 {
+                let d = peer.last_heard_any().map_or(now, |t| t + timeout);
+                for path in &paths {
+                    self.peers[p.idx()].path_down[path.idx()] = true;
+                }
+                self.peer_lost(p, d);
+                continue;
+            }
+            let newly_down: Vec<PathId> =
+                paths.into_iter().filter(|path| !peer.path_down[path.idx()] && expired(path)).collect();
+            for path in newly_down {
+                {
+                    self.peers[p.idx()].path_down[path.idx()] = true;
+                    let name = self.cfg.heartbeats[path.idx()].name.clone();
+                    self.emit(Event::new(EventKind::HeartbeatPathDown).peer(p).reason(name));
+                }
+            }
+        }
+        self.schedule_liveness();
+    }
+
+    /// Counts every peer as heard now (B20: cluster resume).
+    pub(super) fn hear_everyone_now(&mut self) {
+        let now = self.now;
+        let peers: Vec<ServerId> = self.peer_ids().collect();
+        for p in peers {
+            let paths: Vec<PathId> = self.paths_to(p).collect();
+            let peer = &mut self.peers[p.idx()];
+            for path in paths {
+                if peer.last_heard[path.idx()].is_some() {
+                    peer.last_heard[path.idx()] = Some(now);
+                }
+            }
+        }
+        self.schedule_liveness();
+    }
+
+    // ---- startup synchronisation (B3) -------------------------------------------
+
+    fn check_sync_complete(&mut self) {
+        let Phase::Syncing { .. } = self.phase else { return };
+        // Every configured server started, and its shared state is known (so placement
+        // at formation sees every side's data, B106).
+        let all_started = self.peer_ids().all(|p| {
+            let peer = &self.peers[p.idx()];
+            matches!(peer.state, ServerState::Syncing | ServerState::Suspended | ServerState::Online)
+                && peer.shared.run == peer.run
+        });
+        if all_started {
+            self.form(false);
+        }
+    }
+
+    pub(super) fn on_sync_wait(&mut self) {
+        if let Phase::Syncing { .. } = self.phase {
+            self.form(true);
+        }
+    }
+
+    pub(super) fn on_formed(&mut self, _from: ServerId, timeout: bool) {
+        if let Phase::Syncing { .. } = self.phase {
+            self.form(timeout);
+        }
+    }
+
+    /// The waiting servers present form the cluster together (B3).
+    fn form(&mut self, timeout: bool) {
+        let Phase::Syncing { suspended, .. } = self.phase else { return };
+        let present: Vec<ServerId> = self
+            .peer_ids()
+            .filter(|p| matches!(self.peers[p.idx()].state, ServerState::Syncing | ServerState::Suspended))
+            .collect();
+        if timeout {
+            let missing: Vec<String> = self
+                .peer_ids()
+                .filter(|p| !present.contains(p))
+                .map(|p| self.cfg.server(p).name.clone())
+                .collect();
+            self.emit(Event::new(EventKind::StartupSyncTimeout).reason(format!("missing: {}", missing.join(", "))));
+        } else {
+            self.emit(Event::new(EventKind::StartupSyncDone));
+        }
+        for p in &present {
+            self.send(*p, Message::Formed { timeout });
+            // They form at this same instant by the same rule (or on our Formed).
+            let peer = &mut self.peers[p.idx()];
+            if peer.state == ServerState::Syncing {
+                peer.state = ServerState::Online;
+            }
+        }
+        self.cancel_timer(Timer::SyncWait);
+        if suspended {
+            self.phase = Phase::Suspended;
+            self.mark_dirty();
+            self.schedule_liveness();
+            return;
+        }
+        self.become_member();
+        if self.i_coordinate() {
+            self.emit(Event::new(EventKind::ClusterStarted));
+            self.place_at_formation();
+        }
+    }
+
+    /// B2: join a running cluster.
+    fn join(&mut self) {
+        let Phase::Syncing { suspended, .. } = self.phase else { return };
+        self.cancel_timer(Timer::SyncWait);
+        if suspended {
+            self.phase = Phase::Suspended;
+            self.mark_dirty();
+            self.schedule_liveness();
+            return;
+        }
+        self.become_member();
+    }
+
+    /// Becomes an online member: heartbeats watched, monitors and watches on (B6).
+    pub(super) fn become_member(&mut self) {
+        self.phase = Phase::Member;
+        self.members_seen.insert(self.me);
+        self.emit(Event::new(EventKind::ServerJoined).peer(self.me));
+        self.mark_dirty();
+        self.schedule_liveness();
+        if std::mem::take(&mut self.auto_return_pending) {
+            // B24: back after an unclean end with auto_return: as `server return`.
+            self.emit(Event::new(EventKind::ServerAutoReturned));
+            self.start_recover_runs();
+        } else {
+            self.check_failbacks();
+        }
+    }
+
+    /// `server return` on this server (B25, B26).
+    pub(super) fn do_return(&mut self, force: bool) {
+        debug_assert!(self.phase.is_suspended(), "return of a server that is not suspended");
+        self.cancel_timer(Timer::SyncWait);
+        self.phase = Phase::Member;
+        self.members_seen.insert(self.me);
+        if force {
+            self.emit(Event::new(EventKind::ServerForceReturned));
+            self.recover_groups.clear();
+        } else {
+            self.emit(Event::new(EventKind::ServerReturned));
+        }
+        self.mark_dirty();
+        self.schedule_liveness();
+        if !force {
+            self.start_recover_runs();
+        }
+    }
+
+    // ---- departures and down notices (B14–B17) -----------------------------------
+
+    pub(super) fn on_departure(&mut self, from: ServerId, clean: bool, power_off: bool, groups: Vec<GroupId>) {
+        let p = &mut self.peers[from.idx()];
+        p.forget_run();
+        p.state = match (clean, power_off) {
+            (false, _) => ServerState::Down,
+            (true, true) => ServerState::Off,
+            (true, false) => ServerState::Stopped,
+        };
+        self.members_seen.remove(&from);
+        self.unlose(from);
+        let kind = if clean { EventKind::ServerPlannedDown } else { EventKind::ServerFailureDown };
+        self.emit(Event::new(kind).peer(from));
+        self.mirror_peer_went(from);
+        let cluster_wide = match &self.phase {
+            Phase::Leaving(l) => l.cluster_wide,
+            Phase::Off | Phase::Syncing { .. } | Phase::Member | Phase::Suspended | Phase::Gone => false,
+        };
+        if !cluster_wide && !self.cluster_stopping && self.i_coordinate() {
+            self.fail_over_groups(&groups, StartKind::ServerFailover, Some(from));
+        }
+    }
+
+    pub(super) fn send_down_notice(&mut self, to: ServerId) {
+        let last = self.down_notice_sent.get(&to).copied();
+        if last.is_some_and(|t| t + self.cfg.cluster.heartbeat_interval_ms > self.now) {
+            return; // one notice per heartbeat interval is enough
+        }
+        self.down_notice_sent.insert(to, self.now);
+        self.send(to, Message::DownNotice);
+    }
+
+    /// B16, B17: told that a peer judged us down.
+    pub(super) fn on_down_notice(&mut self, from: ServerId) {
+        if !self.phase.is_running() {
+            return;
+        }
+        let mutual = self.peers[from.idx()].judged_down;
+        if mutual && from > self.me {
+            // B17: we both judged each other down; the later server in order yields.
+            let doubles: Vec<GroupId> = self
+                .cfg
+                .group_ids()
+                .filter(|g| self.groups[g.idx()].state == crate::io::GroupState::Online)
+                .collect();
+            for g in doubles {
+                self.emit(Event::new(EventKind::GroupDoubleOnline).group(g).peer(from));
+            }
+            return;
+        }
+        self.emit(Event::new(EventKind::ServerDownNotified).peer(from));
+        self.run_np_action("a peer judged this server down (B16)");
+    }
+}

@@ -1,0 +1,552 @@
+//! Mirror and hybrid disks (B100–B117): each side's record, which side holds the latest
+//! data, breaks, automatic and commanded rebuilds, forced recovery, disk errors, and
+//! the refusal to activate stale data.
+//!
+//! In: the mirror resource coming online, peers going away or coming back, writes,
+//! disk errors, copy results, record messages. Out: record changes (persisted and
+//! shared), `MirrorCopy` actions, `mirror-*` events, and the answers placement and
+//! activation need (`mirror_side_ready`, `mirror_may_activate`).
+
+use super::group::ResState;
+use super::{Node, Pending};
+use crate::config::{Config, HeartbeatKind, ResId, ServerId};
+use crate::event::{Event, EventKind};
+use crate::io::{Action, ActionId, ActionResult, Message, MirrorRecord};
+
+/// A mirror's state as `expect mirror` and status report it (B105).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MirrorStatus {
+    Normal,
+    Degraded,
+    Rebuilding,
+    Error,
+}
+
+impl MirrorStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            MirrorStatus::Normal => "normal",
+            MirrorStatus::Degraded => "degraded",
+            MirrorStatus::Rebuilding => "rebuilding",
+            MirrorStatus::Error => "error",
+        }
+    }
+}
+
+/// Which side holds the latest data (B106).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Latest {
+    Side(u8),
+    Both,
+    Undetermined,
+    /// No running side holds it (behind only, or nobody running).
+    Nobody,
+}
+
+#[derive(Clone, Debug)]
+pub(super) struct MirrorRun {
+    pub res: ResId,
+    pub my_side: Option<u8>,
+    pub record: MirrorRecord,
+    /// This server saw the other side go while it ran (B106, one side visible).
+    pub saw_other_go: bool,
+    /// The next rebuild must be full (B108).
+    pub full_next: bool,
+    /// A copy from this server in flight: (action, destination, full).
+    pub rebuild: Option<(ActionId, ServerId, bool)>,
+}
+
+/// Every mirror of the configuration, as this server tracks it.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Mirrors {
+    pub runs: Vec<MirrorRun>,
+    pub boot_check: bool,
+}
+
+impl Mirrors {
+    pub fn new(cfg: &Config) -> Mirrors {
+        let runs = cfg
+            .mirror_ids()
+            .map(|res| MirrorRun {
+                res,
+                my_side: None,
+                record: MirrorRecord::Synced, // B108: never paired → taken as identical
+                saw_other_go: false,
+                full_next: false,
+                rebuild: None,
+            })
+            .collect();
+        Mirrors { runs, boot_check: false }
+    }
+
+    pub fn load(&mut self, cfg: &Config, me: ServerId, records: &[(ResId, u8, MirrorRecord)]) {
+        for run in &mut self.runs {
+            let m = cfg.resource(run.res).kind.mirror().expect("mirror resource");
+            run.my_side = m.sides.iter().position(|s| s.servers.contains(&me)).map(|i| i as u8);
+            match records.iter().find(|(r, s, _)| *r == run.res && Some(*s) == run.my_side) {
+                Some((_, _, rec)) => run.record = *rec,
+                // B108: a side that never ran has nothing the other could have missed.
+                None => run.saw_other_go = run.my_side.is_some(),
+            }
+            if let MirrorRecord::Behind { full: true } = run.record {
+                run.full_next = true;
+            }
+        }
+    }
+
+    pub fn own_records(&self, _cfg: &Config, _me: ServerId) -> Vec<(ResId, u8, MirrorRecord)> {
+        self.runs.iter().filter_map(|r| r.my_side.map(|s| (r.res, s, r.record))).collect()
+    }
+
+    pub fn full_next_list(&self) -> Vec<ResId> {
+        self.runs.iter().filter(|r| r.full_next).map(|r| r.res).collect()
+    }
+
+    pub fn rebuilding_list(&self) -> Vec<ResId> {
+        self.runs.iter().filter(|r| r.rebuild.is_some()).map(|r| r.res).collect()
+    }
+
+    pub fn saw_go_list(&self) -> Vec<ResId> {
+        self.runs.iter().filter(|r| r.saw_other_go).map(|r| r.res).collect()
+    }
+
+    pub fn note_boot(&mut self) {
+        self.boot_check = true;
+    }
+
+    fn idx(&self, res: ResId) -> Option<usize> {
+        self.runs.iter().position(|r| r.res == res)
+    }
+}
+
+/// Whether `a` beats `b` as the holder of the latest data (both visible, B106).
+fn compare(a: MirrorRecord, b: MirrorRecord) -> std::cmp::Ordering {
+    use std::cmp::Ordering::*;
+    use MirrorRecord::*;
+    match (a, b) {
+        (Forced, Forced) => Equal,
+        (Forced, _) => Greater,
+        (_, Forced) => Less,
+        (Behind { .. }, Behind { .. }) => Equal,
+        (Behind { .. }, _) => Less,
+        (_, Behind { .. }) => Greater,
+        (Ahead { updated_ms: ua, .. }, Ahead { updated_ms: ub, .. }) => match (ua, ub) {
+            (Some(_), None) => Greater,
+            (None, Some(_)) => Less,
+            (Some(_), Some(_)) | (None, None) => Equal,
+        },
+        (Ahead { .. }, Synced | Closed) => Greater,
+        (Synced | Closed, Ahead { .. }) => Less,
+        (Synced | Closed, Synced | Closed) => Equal,
+    }
+}
+
+impl Node {
+    fn mirror_cfg(&self, res: ResId) -> &crate::config::Mirror {
+        self.cfg.resource(res).kind.mirror().expect("mirror resource")
+    }
+
+    fn side_of(&self, res: ResId, s: ServerId) -> Option<u8> {
+        self.mirror_cfg(res).sides.iter().position(|side| side.servers.contains(&s)).map(|i| i as u8)
+    }
+
+    /// The record of `side` as visible from here (its server running), and whether
+    /// that server saw the other side go.
+    fn visible_record(&self, res: ResId, side: u8) -> Option<(MirrorRecord, bool)> {
+        let i = self.mirrors.idx(res)?;
+        let run = &self.mirrors.runs[i];
+        if run.my_side == Some(side) && self.phase.is_running() {
+            return Some((run.record, run.saw_other_go));
+        }
+        for s in self.mirror_cfg(res).sides[side as usize].servers.clone() {
+            if s == self.me || !self.is_running(s) {
+                continue;
+            }
+            let shared = &self.peers[s.idx()].shared;
+            if let Some((_, _, rec)) = shared.mirrors.iter().find(|(r, sd, _)| *r == res && *sd == side) {
+                return Some((*rec, shared.mirror_saw_go.contains(&res)));
+            }
+        }
+        None
+    }
+
+    /// B106: which side holds the latest data.
+    pub(super) fn mirror_latest(&self, res: ResId) -> Latest {
+        match (self.visible_record(res, 0), self.visible_record(res, 1)) {
+            (Some((a, _)), Some((b, _))) => match compare(a, b) {
+                std::cmp::Ordering::Greater => Latest::Side(0),
+                std::cmp::Ordering::Less => Latest::Side(1),
+                std::cmp::Ordering::Equal => match (a, b) {
+                    (MirrorRecord::Behind { .. }, _) => Latest::Nobody,
+                    (MirrorRecord::Ahead { updated_ms: Some(_), .. }, _) | (MirrorRecord::Forced, _) => {
+                        Latest::Undetermined
+                    }
+                    (MirrorRecord::Ahead { .. } | MirrorRecord::Synced | MirrorRecord::Closed, _) => Latest::Both,
+                },
+            },
+            (Some((rec, saw)), None) => self.one_side_latest(0, rec, saw),
+            (None, Some((rec, saw))) => self.one_side_latest(1, rec, saw),
+            (None, None) => Latest::Nobody,
+        }
+    }
+
+    fn one_side_latest(&self, side: u8, rec: MirrorRecord, saw_other_go: bool) -> Latest {
+        match rec {
+            MirrorRecord::Ahead { .. } | MirrorRecord::Closed | MirrorRecord::Forced => Latest::Side(side),
+            MirrorRecord::Synced if saw_other_go => Latest::Side(side),
+            MirrorRecord::Synced => Latest::Undetermined,
+            MirrorRecord::Behind { .. } => Latest::Nobody,
+        }
+    }
+
+    fn holds_latest(&self, res: ResId, s: ServerId) -> bool {
+        match (self.mirror_latest(res), self.side_of(res, s)) {
+            (Latest::Both, Some(_)) => true,
+            (Latest::Side(l), Some(side)) => l == side,
+            (Latest::Undetermined | Latest::Nobody, _) | (_, None) => false,
+        }
+    }
+
+    fn rebuild_running(&self, res: ResId) -> bool {
+        self.mirrors.idx(res).is_some_and(|i| self.mirrors.runs[i].rebuild.is_some())
+            || self.peer_ids().any(|p| self.is_running(p) && self.peers[p.idx()].shared.rebuilding.contains(&res))
+    }
+
+    /// B51: `s` may take a group holding mirror `res`.
+    pub(super) fn mirror_side_ready(&self, res: ResId, s: ServerId) -> bool {
+        self.holds_latest(res, s) && !self.rebuild_running(res)
+    }
+
+    /// B106: whether the mirror may be activated here now.
+    pub(super) fn mirror_may_activate(&mut self, res: ResId) -> Result<(), String> {
+        if self.rebuild_running(res) {
+            return Err("a rebuild of this mirror is running".into());
+        }
+        let g = self.cfg.resource(res).group;
+        if self.holders(g).iter().any(|s| *s != self.me) {
+            return Err("the mirror is online on another server".into());
+        }
+        match self.mirror_latest(res) {
+            Latest::Undetermined => {
+                self.emit(Event::new(EventKind::MirrorLatestUndetermined).resource(res));
+                Err("the side holding the latest data cannot be determined".into())
+            }
+            Latest::Nobody => Err("no running side holds the latest data".into()),
+            Latest::Both | Latest::Side(_) if self.holds_latest(res, self.me) => Ok(()),
+            Latest::Both | Latest::Side(_) => Err("this side does not hold the latest data".into()),
+        }
+    }
+
+    /// Whether the mirror connect between the two sides carries traffic (B102).
+    pub(super) fn mirror_connected(&self, res: ResId) -> bool {
+        let m = self.mirror_cfg(res);
+        let running = |side: usize| m.sides[side].servers.iter().copied().filter(|s| self.is_running(*s)).collect::<Vec<_>>();
+        let (a, b) = (running(0), running(1));
+        if a.is_empty() || b.is_empty() {
+            return false;
+        }
+        // Seen from here: a heartbeat path on a mirror network to a server of the other side.
+        let Some(my_side) = self.side_of(res, self.me) else { return true };
+        let others = if my_side == 0 { b } else { a };
+        let mirror_paths: Vec<usize> = self
+            .cfg
+            .heartbeats
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| matches!(&h.kind, HeartbeatKind::Lan { network } if m.networks.contains(network)))
+            .map(|(i, _)| i)
+            .collect();
+        if mirror_paths.is_empty() {
+            return true; // no heartbeat on the mirror network: the running sides are taken as connected
+        }
+        others.iter().any(|o| {
+            mirror_paths.iter().any(|p| {
+                let h = &self.cfg.heartbeats[*p];
+                h.servers.contains(o) && h.servers.contains(&self.me) && !self.peers[o.idx()].path_down[*p]
+            })
+        })
+    }
+
+    /// B105, as seen from this server.
+    pub fn mirror_status(&self, res: ResId) -> MirrorStatus {
+        if self.rebuild_running(res) {
+            return MirrorStatus::Rebuilding;
+        }
+        let both_synced = matches!(
+            (self.visible_record(res, 0), self.visible_record(res, 1)),
+            (Some((MirrorRecord::Synced | MirrorRecord::Closed, _)), Some((MirrorRecord::Synced | MirrorRecord::Closed, _)))
+        );
+        if both_synced && self.mirror_connected(res) {
+            return MirrorStatus::Normal;
+        }
+        match self.mirror_latest(res) {
+            Latest::Side(_) | Latest::Both => MirrorStatus::Degraded,
+            Latest::Undetermined | Latest::Nobody => MirrorStatus::Error,
+        }
+    }
+
+    /// Whether `s` holds the latest data of `res`, as seen from here.
+    pub fn mirror_latest_on(&self, res: ResId, s: ServerId) -> bool {
+        self.holds_latest(res, s)
+    }
+
+    fn set_record(&mut self, res: ResId, rec: MirrorRecord) {
+        if let Some(i) = self.mirrors.idx(res) {
+            if self.mirrors.runs[i].record != rec {
+                self.mirrors.runs[i].record = rec;
+                self.mark_dirty();
+            }
+        }
+    }
+
+    fn my_record(&self, res: ResId) -> Option<MirrorRecord> {
+        self.mirrors.idx(res).map(|i| self.mirrors.runs[i].record)
+    }
+
+    /// The mirror came online here: pair with the other side, or break (B102).
+    pub(super) fn mirror_on_online(&mut self, res: ResId) {
+        if self.cfg.resource(res).kind.mirror().is_none() {
+            return;
+        }
+        let connected = self.mirror_connected(res);
+        match self.my_record(res) {
+            Some(MirrorRecord::Synced | MirrorRecord::Closed) if connected => {
+                self.set_record(res, MirrorRecord::Synced);
+                self.tell_other_side(res, MirrorRecord::Synced, |r| matches!(r, MirrorRecord::Closed));
+            }
+            Some(MirrorRecord::Synced | MirrorRecord::Closed) => self.mirror_break(res),
+            Some(MirrorRecord::Ahead { .. } | MirrorRecord::Forced | MirrorRecord::Behind { .. }) | None => {}
+        }
+    }
+
+    fn mirror_break(&mut self, res: ResId) {
+        let other_running = self.other_side_running(res);
+        self.set_record(res, MirrorRecord::Ahead { break_ms: self.now, updated_ms: None });
+        if other_running {
+            self.emit(Event::new(EventKind::MirrorConnectDown).resource(res));
+        }
+        self.emit(Event::new(EventKind::MirrorBreak).resource(res).because(None, "online while the other side is not connected (B102)"));
+    }
+
+    fn other_side_running(&self, res: ResId) -> bool {
+        let Some(mine) = self.side_of(res, self.me) else { return false };
+        let other = 1 - mine as usize;
+        self.mirror_cfg(res).sides[other].servers.iter().any(|s| self.is_running(*s))
+    }
+
+    fn other_side_servers(&self, res: ResId) -> Vec<ServerId> {
+        let Some(mine) = self.side_of(res, self.me) else { return Vec::new() };
+        self.mirror_cfg(res).sides[1 - mine as usize].servers.clone()
+    }
+
+    /// Sends a record to the running servers of the other side whose record matches `only`.
+    fn tell_other_side(&mut self, res: ResId, rec: MirrorRecord, only: impl Fn(MirrorRecord) -> bool) {
+        let Some(mine) = self.side_of(res, self.me) else { return };
+        let other = 1 - mine;
+        let matches = self.visible_record(res, other).is_some_and(|(r, _)| only(r));
+        if !matches {
+            return;
+        }
+        for s in self.other_side_servers(res) {
+            if s != self.me && self.is_running(s) {
+                self.send(s, Message::MirrorRecord { res, side: other, record: rec });
+            }
+        }
+    }
+
+    pub(super) fn on_mirror_record_msg(&mut self, res: ResId, side: u8, record: MirrorRecord) {
+        if self.side_of(res, self.me) == Some(side) {
+            if record == MirrorRecord::Synced {
+                if let Some(i) = self.mirrors.idx(res) {
+                    self.mirrors.runs[i].full_next = false;
+                    self.mirrors.runs[i].saw_other_go = false;
+                }
+            }
+            self.set_record(res, record);
+        }
+    }
+
+    /// A peer left (judged down or departed): note it for B106, stop copies to it (B110).
+    pub(super) fn mirror_peer_went(&mut self, peer: ServerId) {
+        for i in 0..self.mirrors.runs.len() {
+            let res = self.mirrors.runs[i].res;
+            if self.other_side_servers(res).contains(&peer) && self.phase.is_running() {
+                self.mirrors.runs[i].saw_other_go = true;
+            }
+            if let Some((id, to, _)) = self.mirrors.runs[i].rebuild {
+                if to == peer {
+                    self.mirrors.runs[i].rebuild = None;
+                    self.mirrors.runs[i].full_next = true;
+                    self.pending.remove(&id);
+                    self.out.push(crate::io::Output::Cancel { id });
+                    self.emit(Event::new(EventKind::MirrorRebuildFailed).resource(res).reason("the destination went away (B110)"));
+                }
+            }
+        }
+        self.mark_dirty();
+    }
+
+    /// B107, B102 on the side where the mirror is online; B108 full-copy bookkeeping.
+    pub(super) fn reevaluate_mirrors(&mut self) {
+        if self.mirrors.runs.is_empty() {
+            return;
+        }
+        if self.mirrors.boot_check && self.phase.is_running() && !matches!(self.phase, super::fence::Phase::Syncing { .. }) {
+            self.mirrors.boot_check = false;
+            for i in 0..self.mirrors.runs.len() {
+                let res = self.mirrors.runs[i].res;
+                if self.mirrors.runs[i].my_side.is_some() && !self.other_side_running(res) {
+                    self.mirrors.runs[i].full_next = true; // B108: both sides were down together
+                }
+            }
+        }
+        for i in 0..self.mirrors.runs.len() {
+            let res = self.mirrors.runs[i].res;
+            if self.res_state(res) != ResState::Online {
+                continue;
+            }
+            let connected = self.mirror_connected(res);
+            match self.my_record(res) {
+                Some(MirrorRecord::Synced | MirrorRecord::Closed) if !connected => self.mirror_break(res),
+                Some(_) | None => {}
+            }
+            if connected && self.mirrors.runs[i].rebuild.is_none() {
+                self.maybe_auto_rebuild(res);
+            }
+        }
+    }
+
+    fn maybe_auto_rebuild(&mut self, res: ResId) {
+        let Some(mine) = self.side_of(res, self.me) else { return };
+        let other = 1 - mine;
+        let Some(dest) = self.mirror_cfg(res).sides[other as usize].servers.iter().copied().find(|s| self.is_member(*s))
+        else {
+            return;
+        };
+        if self.mirror_latest(res) != Latest::Side(mine) {
+            return;
+        }
+        self.start_rebuild(res, dest);
+    }
+
+    /// Starts a copy from this side to `dest` (B107–B109).
+    pub(super) fn start_rebuild(&mut self, res: ResId, dest: ServerId) {
+        let i = self.mirrors.idx(res).expect("mirror");
+        let other = 1 - self.side_of(res, self.me).expect("a side of this mirror");
+        let dest_shared = &self.peers[dest.idx()].shared;
+        let full = self.mirrors.runs[i].full_next
+            || dest_shared.mirror_full_next.contains(&res)
+            || matches!(self.visible_record(res, other), Some((MirrorRecord::Behind { full: true }, _)))
+            || self.mirrors.runs[i].record == MirrorRecord::Forced;
+        let nothing_written = matches!(self.mirrors.runs[i].record, MirrorRecord::Ahead { updated_ms: None, .. });
+        if !full && nothing_written {
+            self.emit(Event::new(EventKind::MirrorNoCopyNeeded).resource(res));
+            self.finish_rebuild(res, dest);
+            return;
+        }
+        if full {
+            self.emit(Event::new(EventKind::MirrorFullCopy).resource(res).reason("both sides down together, forced recovery, disk error or interrupted rebuild (B108)"));
+        }
+        let mode = if full { "full" } else { "differential" };
+        self.emit(
+            Event::new(EventKind::MirrorRebuildStarted)
+                .resource(res)
+                .peer(dest)
+                .reason(format!("{mode} copy to {}", self.cfg.server(dest).name))
+                .because(None, "the other side is back and behind (B107)"),
+        );
+        let id = self.execute(Action::MirrorCopy { res, to: dest, full }, Pending::MirrorCopy { res, to: dest }, None);
+        self.mirrors.runs[i].rebuild = Some((id, dest, full));
+        self.mark_dirty();
+    }
+
+    pub(super) fn on_mirror_copy_done(&mut self, res: ResId, to: ServerId, result: ActionResult) {
+        let i = self.mirrors.idx(res).expect("mirror");
+        self.mirrors.runs[i].rebuild = None;
+        match result {
+            ActionResult::Ok | ActionResult::Probe(_) | ActionResult::Check { .. } => {
+                self.emit(Event::new(EventKind::MirrorRebuildDone).resource(res).peer(to));
+                self.finish_rebuild(res, to);
+            }
+            ActionResult::Failed(reason) => {
+                self.mirrors.runs[i].full_next = true;
+                self.emit(Event::new(EventKind::MirrorRebuildFailed).resource(res).reason(reason));
+                self.mark_dirty();
+            }
+        }
+    }
+
+    fn finish_rebuild(&mut self, res: ResId, to: ServerId) {
+        let i = self.mirrors.idx(res).expect("mirror");
+        self.mirrors.runs[i].full_next = false;
+        self.mirrors.runs[i].saw_other_go = false;
+        self.set_record(res, MirrorRecord::Synced);
+        let other = 1 - self.side_of(res, self.me).expect("a side");
+        if to != self.me {
+            self.send(to, Message::MirrorRecord { res, side: other, record: MirrorRecord::Synced });
+        }
+        self.mark_dirty();
+    }
+
+    /// B103: the first write after a break records the update time.
+    pub(super) fn on_mirror_written(&mut self, res: ResId, bytes: u64) {
+        let _ = bytes;
+        if let Some(MirrorRecord::Ahead { break_ms, updated_ms: None }) = self.my_record(res) {
+            self.set_record(res, MirrorRecord::Ahead { break_ms, updated_ms: Some(self.now) });
+        }
+    }
+
+    /// B116: an I/O error on this side's data device.
+    pub(super) fn on_mirror_disk_error(&mut self, res: ResId) {
+        let Some(i) = self.mirrors.idx(res) else { return };
+        self.emit(Event::new(EventKind::MirrorDiskError).resource(res));
+        self.mirrors.runs[i].full_next = true;
+        self.set_record(res, MirrorRecord::Behind { full: true });
+        if self.res_state(res) == ResState::Online {
+            self.fence(crate::io::PowerAction::EmergencyReboot, EventKind::EmergencyReboot, "I/O error on the data device of an online mirror (B116)");
+        }
+    }
+
+    /// B103: a cluster stop or shutdown while synced closes the side.
+    pub(super) fn close_mirrors(&mut self) {
+        for i in 0..self.mirrors.runs.len() {
+            if self.mirrors.runs[i].my_side.is_some() && self.mirrors.runs[i].record == MirrorRecord::Synced {
+                self.mirrors.runs[i].record = MirrorRecord::Closed;
+            }
+        }
+        self.mark_dirty();
+    }
+
+    /// B112: `mirror force` on this server.
+    pub(super) fn force_mirror(&mut self, res: ResId) {
+        let Some(i) = self.mirrors.idx(res) else { return };
+        self.mirrors.runs[i].full_next = true;
+        self.set_record(res, MirrorRecord::Forced);
+        self.emit(Event::new(EventKind::MirrorForced).resource(res));
+        let mine = self.side_of(res, self.me).expect("a side");
+        let other = 1 - mine;
+        for s in self.other_side_servers(res) {
+            if self.is_running(s) {
+                self.send(s, Message::MirrorRecord { res, side: other, record: MirrorRecord::Behind { full: true } });
+            }
+        }
+        let dest = self.other_side_servers(res).into_iter().find(|s| self.is_member(*s));
+        if let Some(dest) = dest {
+            if self.mirror_connected(res) {
+                self.start_rebuild(res, dest);
+            }
+        }
+    }
+
+    /// Servers of the side holding the latest data that run (for `mirror rebuild`).
+    pub(super) fn latest_side_server(&self, res: ResId) -> Option<ServerId> {
+        let Latest::Side(side) = self.mirror_latest(res) else { return None };
+        self.mirror_cfg(res).sides[side as usize].servers.iter().copied().find(|s| self.is_running(*s))
+    }
+
+    pub(super) fn mirror_behind_side_server(&self, res: ResId) -> Option<ServerId> {
+        let Latest::Side(side) = self.mirror_latest(res) else { return None };
+        self.mirror_cfg(res).sides[1 - side as usize].servers.iter().copied().find(|s| self.is_member(*s))
+    }
+}

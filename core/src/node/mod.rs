@@ -1,0 +1,372 @@
+//! The per-server state machine. `Node::handle(now, input, out)` is the only way in;
+//! everything the node wants done is pushed to `out`.
+//!
+//! In: [`Input`]s with the current time. Out: [`Output`]s. The node is split by
+//! concern, each a module with its own `impl Node` block:
+//! `membership` (service start, heartbeats, peer loss, departures, return),
+//! `np` (network-partition watches and verdicts), `placement` (pure target choice),
+//! `group` (start/stop/move and resource order), `recovery` (failure ladders and
+//! counters), `monitor` (checks), `mirror` (records and rebuilds), `command`
+//! (operator preconditions and routing), `fence` (leaving and self-fencing).
+
+mod command;
+mod fence;
+mod group;
+mod membership;
+mod mirror;
+mod monitor;
+mod np;
+pub mod placement;
+mod recovery;
+mod status;
+mod view;
+
+#[cfg(test)]
+pub(crate) mod test_support;
+
+pub use mirror::MirrorStatus;
+pub use monitor::MonitorStatus;
+pub use status::Status;
+
+use crate::config::{Config, GroupId, Ms, ServerId};
+use crate::event::{Event, EventKind};
+use crate::io::{Action, ActionId, GroupState, Input, Message, Output, Persisted, Timer};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use fence::Phase;
+use group::LocalGroup;
+use monitor::MonitorRun;
+use np::{NpWatch, Resolution};
+use recovery::Counters;
+use view::Peer;
+
+/// What an action in flight is for, so its result can be routed.
+#[derive(Clone, Debug)]
+enum Pending {
+    Activate { group: GroupId, pos: usize },
+    Deactivate { group: GroupId, pos: usize },
+    Recover { group: GroupId },
+    NpProbe { np: crate::config::NpId, started_ms: Ms },
+    MonitorCheck { mon: crate::config::MonId },
+    MirrorCopy { res: crate::config::ResId, to: ServerId },
+    Power,
+}
+
+/// One server's cluster service.
+pub struct Node {
+    cfg: Arc<Config>,
+    me: ServerId,
+    now: Ms,
+    phase: Phase,
+    run: u64,
+    persisted: Persisted,
+    /// Version of the state shared with peers; bumped on every change.
+    version: u64,
+    /// Whether the shared state changed during this input (broadcast once at the end).
+    dirty: bool,
+    peers: Vec<Peer>,
+    groups: Vec<LocalGroup>,
+    monitors: Vec<MonitorRun>,
+    nps: Vec<NpWatch>,
+    resolution: Option<Resolution>,
+    pending: BTreeMap<ActionId, Pending>,
+    next_action: ActionId,
+    timers: BTreeMap<Timer, Ms>,
+    counters: Counters,
+    /// Latest fault time of each group on this server (B52).
+    faults: BTreeMap<GroupId, Ms>,
+    /// Groups whose start waits for `start_after` groups (coordinator, B54).
+    waiting_starts: BTreeMap<GroupId, bool>,
+    cluster_suspended: bool,
+    mirrors: mirror::Mirrors,
+    /// Groups that were online here when the previous (unclean) run ended (B25).
+    recover_groups: Vec<GroupId>,
+    /// RECOVER runs of a return still going; failbacks wait for them (B57).
+    recovering_for_return: usize,
+    /// B24: return by itself once online.
+    auto_return_pending: bool,
+    /// B3: `startup-sync-waiting` already emitted this run.
+    sync_announced: bool,
+    /// B18: `server-restarted` already emitted this run.
+    restart_reported: bool,
+    /// When the service last kicked its watchdog (B87).
+    watchdog_kick_ms: Ms,
+    /// Members already reported by `server-joined`.
+    members_seen: BTreeSet<ServerId>,
+    /// When a down notice was last sent to each peer (one per interval).
+    down_notice_sent: BTreeMap<ServerId, Ms>,
+    /// A cluster stop or shutdown is in progress (B67: nothing is taken over).
+    cluster_stopping: bool,
+    /// Takeover instants T of peers judged down (B44).
+    takeovers: Vec<(Ms, ServerId)>,
+    /// The groups each judged-down peer held, placed at T.
+    lost_groups: BTreeMap<ServerId, Vec<GroupId>>,
+    /// The resource whose reactivation is running, per group.
+    restarting_resource: BTreeMap<GroupId, crate::config::ResId>,
+    /// Outputs produced while handling the current input.
+    out: Vec<Output>,
+}
+
+impl Node {
+    /// A node for server `me`; nothing happens until `Input::Boot`.
+    pub fn new(cfg: Arc<Config>, me: ServerId) -> Node {
+        assert!(me.idx() < cfg.servers.len(), "server id out of range");
+        let peers = cfg.server_ids().map(|_| Peer::new(cfg.heartbeats.len())).collect();
+        let groups = cfg.group_ids().map(|g| LocalGroup::new(cfg.group(g).resources.len())).collect();
+        let monitors = cfg.monitor_ids().map(|_| MonitorRun::default()).collect();
+        let nps = cfg.np_ids().map(|_| NpWatch::default()).collect();
+        let mirrors = mirror::Mirrors::new(&cfg);
+        Node {
+            cfg,
+            me,
+            now: 0,
+            phase: Phase::Off,
+            run: 0,
+            persisted: Persisted::default(),
+            version: 0,
+            dirty: false,
+            peers,
+            groups,
+            monitors,
+            nps,
+            resolution: None,
+            pending: BTreeMap::new(),
+            next_action: 1,
+            timers: BTreeMap::new(),
+            counters: Counters::default(),
+            faults: BTreeMap::new(),
+            waiting_starts: BTreeMap::new(),
+            cluster_suspended: false,
+            mirrors,
+            recover_groups: Vec::new(),
+            recovering_for_return: 0,
+            auto_return_pending: false,
+            restart_reported: false,
+            sync_announced: false,
+            watchdog_kick_ms: 0,
+            members_seen: BTreeSet::new(),
+            down_notice_sent: BTreeMap::new(),
+            cluster_stopping: false,
+            takeovers: Vec::new(),
+            lost_groups: BTreeMap::new(),
+            restarting_resource: BTreeMap::new(),
+            out: Vec::new(),
+        }
+    }
+
+    pub fn me(&self) -> ServerId {
+        self.me
+    }
+
+    pub fn config(&self) -> &Arc<Config> {
+        &self.cfg
+    }
+
+    /// Handles one input at time `now` and appends what the node wants done to `out`.
+    pub fn handle(&mut self, now: Ms, input: Input, out: &mut Vec<Output>) {
+        assert!(now >= self.now, "time went backwards: {} < {}", now, self.now);
+        self.now = now;
+        std::mem::swap(&mut self.out, out);
+        self.dispatch(input);
+        self.after_input();
+        std::mem::swap(&mut self.out, out);
+    }
+
+    fn dispatch(&mut self, input: Input) {
+        if self.phase.is_gone() {
+            return; // the run has ended: a powered-off or stopped service hears nothing
+        }
+        match input {
+            Input::Boot { persisted } => self.on_boot(persisted),
+            Input::TimerFired { timer } => self.on_timer(timer),
+            Input::Heartbeat { from, path, hb } => self.on_heartbeat(from, path, hb),
+            Input::Message { from, msg } => self.on_message(from, *msg),
+            Input::ActionDone { id, result } => self.on_action_done(id, result),
+            Input::Command { id, cmd } => self.on_command(id, cmd),
+            Input::ShutdownRequested => self.on_shutdown_requested(),
+            Input::MirrorWritten { res, bytes } => self.on_mirror_written(res, bytes),
+            Input::MirrorDiskError { res } => self.on_mirror_disk_error(res),
+        }
+    }
+
+    fn on_timer(&mut self, timer: Timer) {
+        // A timer is live only if it is still set for this instant; a re-armed or
+        // cancelled one is stale and ignored.
+        match self.timers.get(&timer) {
+            Some(at) if *at <= self.now => {
+                self.timers.remove(&timer);
+            }
+            Some(_) | None => return,
+        }
+        match timer {
+            Timer::HeartbeatTick => self.on_heartbeat_tick(),
+            Timer::Liveness => self.on_liveness(),
+            Timer::SyncWait => self.on_sync_wait(),
+            Timer::NpVerdict => self.on_np_verdict(),
+            Timer::Takeover => self.on_takeover(),
+            Timer::NpCheck(np) => self.on_np_check_due(np),
+            Timer::MonitorCheck(m) => self.on_monitor_due(m),
+            Timer::ActionTimeout(id) => self.on_action_timeout(id),
+            Timer::CounterReset => self.on_counter_reset(),
+        }
+    }
+
+    fn on_message(&mut self, from: ServerId, msg: Message) {
+        if from == self.me || from.idx() >= self.cfg.servers.len() {
+            return; // never trust a message claiming to come from ourselves or nobody
+        }
+        match msg {
+            Message::Hello { run, state, version } => self.on_hello(from, run, state, version),
+            Message::State(s) => self.on_state(from, *s),
+            Message::StateRequest => self.send_state_to(from),
+            Message::Formed { timeout } => self.on_formed(from, timeout),
+            Message::StartGroup { group, kind, stable_epoch_ms } => {
+                self.on_start_group_msg(from, group, kind, stable_epoch_ms)
+            }
+            Message::MoveGroup { group, to, failback } => self.on_move_group_msg(group, to, failback),
+            Message::Forward { cmd } => self.on_forwarded(from, cmd),
+            Message::Departure { clean, power_off, groups } => self.on_departure(from, clean, power_off, groups),
+            Message::DownNotice => self.on_down_notice(from),
+            Message::RestartSeen => self.on_restart_seen(),
+            Message::ClusterOp(op) => self.on_cluster_op(op),
+            Message::MirrorRecord { res, side, record } => self.on_mirror_record_msg(res, side, record),
+        }
+    }
+
+    fn on_action_done(&mut self, id: crate::io::ActionId, result: crate::io::ActionResult) {
+        let Some(p) = self.pending.remove(&id) else {
+            return; // timed out or from an earlier run: already handled
+        };
+        self.cancel_timer(Timer::ActionTimeout(id));
+        match p {
+            Pending::Activate { group, pos } => self.on_activated(group, pos, result),
+            Pending::Deactivate { group, pos } => self.on_deactivated(group, pos, result),
+            Pending::Recover { group } => self.on_recover_done(group, result),
+            Pending::NpProbe { np, started_ms } => self.on_np_probe_done(np, started_ms, result),
+            Pending::MonitorCheck { mon } => self.on_monitor_result(mon, result),
+            Pending::MirrorCopy { res, to } => self.on_mirror_copy_done(res, to, result),
+            Pending::Power => {}
+        }
+    }
+
+    fn on_action_timeout(&mut self, id: crate::io::ActionId) {
+        let Some(p) = self.pending.get(&id).cloned() else {
+            return;
+        };
+        match p {
+            Pending::Activate { group, .. } | Pending::Deactivate { group, .. } => {
+                let res = self.pending_res(&p).expect("resource action");
+                self.pending.remove(&id);
+                self.out.push(Output::Cancel { id });
+                self.emit(Event::new(EventKind::ResourceTimeout).group(group).resource(res));
+                let result = crate::io::ActionResult::Failed("timeout".into());
+                match p {
+                    Pending::Activate { group, pos } => self.on_activated(group, pos, result),
+                    Pending::Deactivate { group, pos } => self.on_deactivated(group, pos, result),
+                    Pending::Recover { .. }
+                    | Pending::NpProbe { .. }
+                    | Pending::MonitorCheck { .. }
+                    | Pending::MirrorCopy { .. }
+                    | Pending::Power => unreachable!("matched above"),
+                }
+            }
+            Pending::Recover { .. } | Pending::MirrorCopy { .. } | Pending::Power => {}
+            Pending::NpProbe { np, started_ms } => {
+                self.pending.remove(&id);
+                self.out.push(Output::Cancel { id });
+                self.on_np_probe_done(np, started_ms, crate::io::ActionResult::Failed("timeout".into()));
+            }
+            Pending::MonitorCheck { mon } => {
+                self.pending.remove(&id);
+                self.out.push(Output::Cancel { id });
+                self.on_monitor_result(mon, crate::io::ActionResult::Failed("timeout".into()));
+            }
+        }
+    }
+
+    fn pending_res(&self, p: &Pending) -> Option<crate::config::ResId> {
+        match p {
+            Pending::Activate { group, pos } | Pending::Deactivate { group, pos } => {
+                Some(self.cfg.group(*group).resources[*pos])
+            }
+            Pending::Recover { .. }
+            | Pending::NpProbe { .. }
+            | Pending::MonitorCheck { .. }
+            | Pending::MirrorCopy { .. }
+            | Pending::Power => None,
+        }
+    }
+
+    /// Work that follows any input: share a changed state once, re-evaluate the
+    /// conditions that depend on the whole view.
+    fn after_input(&mut self) {
+        if self.phase.is_gone() {
+            return;
+        }
+        self.reevaluate();
+        if self.dirty {
+            self.dirty = false;
+            self.version += 1;
+            self.broadcast_state();
+            self.persist();
+        }
+    }
+
+    /// Conditions that any change of view may satisfy: waiting starts (B54), mirror
+    /// breaks and rebuilds (B102, B107), monitors to start or stop (B80).
+    fn reevaluate(&mut self) {
+        self.reevaluate_waiting_starts();
+        self.reevaluate_mirrors();
+        self.reevaluate_monitors();
+    }
+
+    // ---- small output helpers ------------------------------------------------
+
+    fn emit(&mut self, e: Event) {
+        self.out.push(Output::Emit(e));
+    }
+
+    fn send(&mut self, to: ServerId, msg: Message) {
+        debug_assert!(to != self.me, "sending to ourselves");
+        self.out.push(Output::Send { to, msg: Box::new(msg) });
+    }
+
+    fn execute(&mut self, action: Action, pending: Pending, timeout_ms: Option<Ms>) -> ActionId {
+        let id = self.next_action;
+        self.next_action += 1;
+        self.pending.insert(id, pending);
+        self.out.push(Output::Execute { id, action });
+        if let Some(t) = timeout_ms {
+            self.set_timer(Timer::ActionTimeout(id), self.now + t);
+        }
+        id
+    }
+
+    fn set_timer(&mut self, timer: Timer, at_ms: Ms) {
+        let at_ms = at_ms.max(self.now);
+        if self.timers.get(&timer) == Some(&at_ms) {
+            return;
+        }
+        self.timers.insert(timer, at_ms);
+        self.out.push(Output::SetTimer { at_ms, timer });
+    }
+
+    fn cancel_timer(&mut self, timer: Timer) {
+        self.timers.remove(&timer);
+    }
+
+    fn mark_dirty(&mut self) {
+        self.dirty = true;
+    }
+
+    fn persist(&mut self) {
+        self.persisted.groups_online = self
+            .cfg
+            .group_ids()
+            .filter(|g| self.groups[g.idx()].state != GroupState::Offline)
+            .collect();
+        self.persisted.mirrors = self.mirrors.own_records(&self.cfg, self.me);
+        self.out.push(Output::Persist(Box::new(self.persisted.clone())));
+    }
+}

@@ -1,0 +1,328 @@
+//! Placement (B50–B57): which server runs a group. The choice itself is a pure
+//! function of a [`PlacementView`], so every server holding the same knowledge picks
+//! the same target; the coordinator applies it at formation and on server loss.
+//!
+//! In: the view (members, exclusive holdings, data readiness per mirror, fault times)
+//! and the group. Out: the target, or none. The `impl Node` part builds views and sends
+//! `StartGroup` to targets.
+
+use super::Node;
+use crate::config::{Config, FailoverMode, FailoverTarget, GroupId, Ms, ServerId, Startup};
+use crate::event::{Event, EventKind};
+use crate::io::{GroupState, Message, StartKind};
+use crate::script::ClpEvent;
+
+/// What placement needs to know, as bit sets over servers (at most 32, B132).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PlacementView {
+    /// Online members that are not lost (B51, B47).
+    pub online: u32,
+    /// Servers holding an exclusive group that is online, starting or stopping (B53).
+    pub exclusive_busy: u32,
+    /// Per group: servers that fail the data condition of its mirrors (B51, B106, B110).
+    pub data_blocked: Vec<u32>,
+    /// Per group: (server, latest fault time) since the group's last commanded start (B52).
+    pub faults: Vec<Vec<(ServerId, Ms)>>,
+}
+
+fn bit(s: ServerId) -> u32 {
+    1u32 << s.0
+}
+
+impl PlacementView {
+    /// An empty view for `groups` groups.
+    pub fn new(groups: usize) -> PlacementView {
+        PlacementView { data_blocked: vec![0; groups], faults: vec![Vec::new(); groups], ..Default::default() }
+    }
+
+    /// Whether `s` may run `g` (B51). `leaving`: the server the group is leaving.
+    pub fn eligible(&self, cfg: &Config, g: GroupId, s: ServerId, leaving: Option<ServerId>) -> bool {
+        let grp = cfg.group(g);
+        self.online & bit(s) != 0
+            && grp.policy.contains(&s)
+            && leaving != Some(s)
+            && !(grp.exclusive && self.exclusive_busy & bit(s) != 0)
+            && self.data_blocked.get(g.idx()).is_none_or(|m| m & bit(s) == 0)
+    }
+
+    /// The target of `g` (B52): first eligible in policy, or the `stable` choice.
+    pub fn target(&self, cfg: &Config, g: GroupId, leaving: Option<ServerId>) -> Option<ServerId> {
+        let grp = cfg.group(g);
+        let mut eligible = grp.policy.iter().copied().filter(|s| self.eligible(cfg, g, *s, leaving));
+        match grp.failover_target {
+            FailoverTarget::Priority => eligible.next(),
+            FailoverTarget::Stable => {
+                let faults = &self.faults[g.idx()];
+                let fault_of = |s: ServerId| faults.iter().find(|(f, _)| *f == s).map(|(_, t)| *t);
+                let all: Vec<ServerId> = eligible.collect();
+                all.iter()
+                    .copied()
+                    .find(|s| fault_of(*s).is_none())
+                    .or_else(|| all.iter().copied().min_by_key(|s| fault_of(*s).unwrap_or(0)))
+            }
+        }
+    }
+
+    /// Records that `g` now runs (or starts) on `s`, so later choices see it (B55).
+    pub fn place(&mut self, cfg: &Config, g: GroupId, s: ServerId) {
+        if cfg.group(g).exclusive {
+            self.exclusive_busy |= bit(s);
+        }
+    }
+}
+
+impl Node {
+    /// The placement view as this server knows the cluster now.
+    pub(super) fn placement_view(&self) -> PlacementView {
+        let mut v = PlacementView::new(self.cfg.groups.len());
+        for s in self.cfg.server_ids() {
+            if self.is_member(s) {
+                v.online |= bit(s);
+            }
+        }
+        for g in self.cfg.group_ids() {
+            let grp = self.cfg.group(g);
+            for s in self.cfg.server_ids() {
+                if grp.exclusive && self.group_state_on(g, s) != GroupState::Offline {
+                    v.exclusive_busy |= bit(s);
+                }
+            }
+            for m in self.cfg.group_mirrors(g).collect::<Vec<_>>() {
+                for s in grp.policy.iter().copied() {
+                    if !self.mirror_side_ready(m, s) {
+                        v.data_blocked[g.idx()] |= bit(s);
+                    }
+                }
+            }
+            v.faults[g.idx()] = self.group_faults(g);
+        }
+        v
+    }
+
+    /// Fault times of `g` per server known here (B52).
+    fn group_faults(&self, g: GroupId) -> Vec<(ServerId, Ms)> {
+        let mut out = Vec::new();
+        for s in self.cfg.server_ids() {
+            let t = if s == self.me {
+                self.faults.get(&g).copied()
+            } else {
+                self.peers[s.idx()].shared.faults.iter().find(|(fg, _)| *fg == g).map(|(_, t)| *t)
+            };
+            if let Some(t) = t {
+                out.push((s, t));
+            }
+        }
+        out
+    }
+
+    /// Sends (or runs here) the start of `g` on `target`.
+    pub(super) fn start_on(&mut self, g: GroupId, target: ServerId, kind: StartKind, epoch_ms: Ms) {
+        if target == self.me {
+            self.begin_start(g, kind, epoch_ms);
+        } else {
+            self.send(target, Message::StartGroup { group: g, kind, stable_epoch_ms: epoch_ms });
+        }
+    }
+
+    /// B5: at formation the coordinator places every `startup = auto` group.
+    pub(super) fn place_at_formation(&mut self) {
+        let mut view = self.placement_view();
+        for g in self.cfg.group_ids().collect::<Vec<_>>() {
+            if self.cfg.group(g).startup != Startup::Auto || !self.holders(g).is_empty() {
+                continue;
+            }
+            if !self.start_after_met(g) {
+                self.waiting_starts.insert(g, false);
+                self.emit(Event::new(EventKind::GroupStartWaiting).group(g));
+                continue;
+            }
+            self.place_one(&mut view, g, StartKind::ClusterStart, None);
+        }
+    }
+
+    fn place_one(&mut self, view: &mut PlacementView, g: GroupId, kind: StartKind, leaving: Option<ServerId>) -> bool {
+        match view.target(&self.cfg, g, leaving) {
+            Some(t) => {
+                view.place(&self.cfg, g, t);
+                let epoch = match kind {
+                    StartKind::ClusterStart => self.now,
+                    StartKind::Command
+                    | StartKind::Move
+                    | StartKind::Failback
+                    | StartKind::ServerFailover
+                    | StartKind::ActivationFailover
+                    | StartKind::MonitorFailover => self.group_epoch(g),
+                };
+                self.start_on(g, t, kind, epoch);
+                true
+            }
+            None => {
+                self.emit(Event::new(EventKind::GroupNoTarget).group(g).because(None, "no eligible server in the policy (B51)"));
+                false
+            }
+        }
+    }
+
+    /// B55: fail over the groups of a server that was lost or departed.
+    pub(super) fn fail_over_groups(&mut self, groups: &[GroupId], kind: StartKind, from: Option<ServerId>) {
+        let mut view = self.placement_view();
+        let mut sorted = groups.to_vec();
+        sorted.sort(); // file order (B55)
+        sorted.dedup();
+        for g in sorted {
+            if !self.holders(g).is_empty() {
+                continue; // already running elsewhere
+            }
+            if self.cfg.group(g).failover == FailoverMode::Manual {
+                self.emit(Event::new(EventKind::GroupFailoverHeld).group(g).because(Some(EventKind::ServerLost), "failover = \"manual\" (B55)"));
+                continue;
+            }
+            self.place_one(&mut view, g, kind, from);
+        }
+        if let Some(p) = from {
+            self.emit(Event::new(EventKind::ServerFailedOver).peer(p));
+        }
+    }
+
+    /// B54: whether every group named in `start_after` is online.
+    pub(super) fn start_after_met(&self, g: GroupId) -> bool {
+        self.cfg.group(g).start_after.iter().all(|d| self.group_online_anywhere(*d))
+    }
+
+    /// B54: start waiting groups whose dependencies came online; report blocked ones.
+    pub(super) fn reevaluate_waiting_starts(&mut self) {
+        if self.waiting_starts.is_empty() || !self.i_coordinate() {
+            return;
+        }
+        let waiting: Vec<(GroupId, bool)> = self.waiting_starts.iter().map(|(g, b)| (*g, *b)).collect();
+        for (g, blocked_reported) in waiting {
+            if self.start_after_met(g) {
+                self.waiting_starts.remove(&g);
+                let mut view = self.placement_view();
+                self.place_one(&mut view, g, StartKind::ClusterStart, None);
+                continue;
+            }
+            let blocked = self.cfg.group(g).start_after.iter().any(|d| {
+                self.holders(*d).is_empty() && !self.waiting_starts.contains_key(d)
+            });
+            if blocked && !blocked_reported {
+                self.waiting_starts.insert(g, true);
+                self.emit(Event::new(EventKind::GroupStartBlocked).group(g));
+            }
+        }
+    }
+
+    /// B57: groups with `failback = "auto"` move to this server when it ranks above
+    /// their current server.
+    pub(super) fn check_failbacks(&mut self) {
+        if !self.phase.is_member() {
+            return;
+        }
+        let view = self.placement_view();
+        for g in self.cfg.group_ids().collect::<Vec<_>>() {
+            let grp = self.cfg.group(g);
+            if grp.failback != crate::config::Failback::Auto {
+                continue;
+            }
+            let holders = self.holders(g);
+            let [current] = holders.as_slice() else { continue };
+            if self.group_state_on(g, *current) != GroupState::Online {
+                continue;
+            }
+            let (Some(my_rank), Some(cur_rank)) = (self.cfg.rank(g, self.me), self.cfg.rank(g, *current)) else {
+                continue;
+            };
+            if my_rank < cur_rank && view.eligible(&self.cfg, g, self.me, Some(*current)) {
+                self.send(*current, Message::MoveGroup { group: g, to: self.me, failback: true });
+            }
+        }
+    }
+
+    /// `CLP_EVENT` of a start at cluster formation (B92): from the stop record.
+    pub(super) fn cluster_start_event(&self, g: GroupId) -> ClpEvent {
+        let record = self
+            .persisted
+            .stop_record
+            .iter()
+            .chain(self.peer_ids().flat_map(|p| self.peers[p.idx()].shared.stop_record.iter()))
+            .find(|(rg, _)| *rg == g)
+            .map(|(_, s)| *s);
+        match (record.and_then(|s| self.cfg.rank(g, s)), self.cfg.rank(g, self.me)) {
+            (Some(rec), Some(mine)) if mine > rec => ClpEvent::Failover,
+            (Some(_), Some(_)) | (None, _) | (_, None) => ClpEvent::Start,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn cfg(servers: usize, groups: usize, exclusive: bool) -> Config {
+        crate::node::test_support::synthetic_config(servers, groups, exclusive)
+    }
+
+    proptest! {
+        /// A chosen target is always in the policy, eligible, and (priority) the first such.
+        #[test]
+        fn target_is_first_eligible_in_policy(online in any::<u32>(), busy in any::<u32>(), blocked in any::<u32>(), leaving in 0u16..8) {
+            let c = cfg(8, 3, true);
+            let mut v = PlacementView::new(3);
+            v.online = online & 0xff;
+            v.exclusive_busy = busy & 0xff;
+            v.data_blocked[0] = blocked & 0xff;
+            let g = GroupId(0);
+            let t = v.target(&c, g, Some(ServerId(leaving)));
+            let first = c.group(g).policy.iter().copied().find(|s| v.eligible(&c, g, *s, Some(ServerId(leaving))));
+            prop_assert_eq!(t, first);
+            if let Some(t) = t {
+                prop_assert!(c.group(g).policy.contains(&t));
+                prop_assert!(v.online & (1 << t.0) != 0);
+                prop_assert!(v.exclusive_busy & (1 << t.0) == 0);
+                prop_assert!(t != ServerId(leaving));
+            }
+        }
+
+        /// Placing exclusive groups one after another never puts two on one server.
+        #[test]
+        fn exclusive_groups_never_share(online in any::<u32>()) {
+            let c = cfg(6, 6, true);
+            let mut v = PlacementView::new(6);
+            v.online = online & 0x3f;
+            let mut used = 0u32;
+            for g in c.group_ids() {
+                if let Some(t) = v.target(&c, g, None) {
+                    prop_assert!(used & (1 << t.0) == 0);
+                    used |= 1 << t.0;
+                    v.place(&c, g, t);
+                }
+            }
+        }
+
+        /// The same view gives the same target, whoever computes it.
+        #[test]
+        fn same_view_same_target(online in any::<u32>(), busy in any::<u32>()) {
+            let c = cfg(8, 4, false);
+            let mut a = PlacementView::new(4);
+            a.online = online & 0xff;
+            a.exclusive_busy = busy & 0xff;
+            let b = a.clone();
+            for g in c.group_ids() {
+                prop_assert_eq!(a.target(&c, g, None), b.target(&c, g, None));
+            }
+        }
+    }
+
+    #[test]
+    fn stable_prefers_servers_without_faults_then_oldest_fault() {
+        let mut c = cfg(3, 1, false);
+        c.groups[0].failover_target = FailoverTarget::Stable;
+        let mut v = PlacementView::new(1);
+        v.online = 0b111;
+        v.faults[0] = vec![(ServerId(0), 50), (ServerId(1), 10)];
+        assert_eq!(v.target(&c, GroupId(0), None), Some(ServerId(2)));
+        v.faults[0].push((ServerId(2), 70));
+        assert_eq!(v.target(&c, GroupId(0), None), Some(ServerId(1)));
+    }
+}

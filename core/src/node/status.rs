@@ -1,0 +1,85 @@
+//! Read-only views of a node for the simulator, the CLI and the status page: the
+//! state this server reports, its groups, resources, monitors and mirrors, and a
+//! digest of its state for replay checks.
+//!
+//! In: nothing. Out: plain values and a serialisable [`Status`].
+
+use super::group::ResState;
+use super::{MirrorStatus, MonitorStatus, Node};
+use crate::config::{GroupId, MonId, Ms, ResId, ServerId};
+use crate::io::{GroupState, ServerState};
+use serde::Serialize;
+
+/// A snapshot of what one server knows, for `baton status` and JSON output.
+#[derive(Clone, Debug, Serialize)]
+pub struct Status {
+    pub server: String,
+    pub state: ServerState,
+    pub cluster_suspended: bool,
+    pub peers: Vec<(String, ServerState)>,
+    pub groups: Vec<(String, GroupState)>,
+    pub monitors: Vec<(String, MonitorStatus)>,
+    pub mirrors: Vec<(String, MirrorStatus)>,
+}
+
+impl Node {
+    /// Whether the run has ended (powered off, fenced or service stopped).
+    pub fn is_gone(&self) -> bool {
+        self.phase.is_gone()
+    }
+
+    /// Whether the service runs (waiting, member, suspended or leaving).
+    pub fn service_running(&self) -> bool {
+        self.phase.is_running()
+    }
+
+    /// The state this server reports for itself while its service runs (B21).
+    pub fn reported_state(&self) -> ServerState {
+        self.phase.reported()
+    }
+
+    /// The group's state on this server.
+    pub fn group_state(&self, g: GroupId) -> GroupState {
+        self.groups[g.idx()].state
+    }
+
+    /// Whether the resource is online on this server.
+    pub fn resource_online(&self, r: ResId) -> bool {
+        self.res_state(r) == ResState::Online
+    }
+
+    pub fn monitor(&self, m: MonId) -> MonitorStatus {
+        self.monitor_status(m)
+    }
+
+    /// When the service last kicked its watchdog (B87).
+    pub fn watchdog_kick_ms(&self) -> Ms {
+        self.watchdog_kick_ms
+    }
+
+    /// How this server sees a peer.
+    pub fn peer_state(&self, s: ServerId) -> ServerState {
+        if s == self.me {
+            self.reported_state()
+        } else {
+            self.peers[s.idx()].state
+        }
+    }
+
+    pub fn status(&self) -> Status {
+        let cfg = &self.cfg;
+        Status {
+            server: cfg.server(self.me).name.clone(),
+            state: self.reported_state(),
+            cluster_suspended: self.cluster_suspended,
+            peers: self.peer_ids().map(|p| (cfg.server(p).name.clone(), self.peers[p.idx()].state)).collect(),
+            groups: cfg.group_ids().map(|g| (cfg.group(g).name.clone(), self.groups[g.idx()].state)).collect(),
+            monitors: cfg
+                .monitor_ids()
+                .filter(|m| cfg.monitor(*m).servers.contains(&self.me))
+                .map(|m| (cfg.monitor(m).name.clone(), self.monitor_status(m)))
+                .collect(),
+            mirrors: cfg.mirror_ids().map(|r| (cfg.resource(r).name.clone(), self.mirror_status(r))).collect(),
+        }
+    }
+}

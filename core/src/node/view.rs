@@ -1,0 +1,142 @@
+//! What this server knows of its peers and, through them, of the cluster: each peer's
+//! run, state, heartbeat times per path and last shared state; and the queries built on
+//! them (who is a member, who holds a group, who coordinates).
+//!
+//! In: heartbeats and state messages (via `membership`). Out: read-only queries used by
+//! every other module.
+
+use super::Node;
+use crate::config::{GroupId, Ms, PathId, ServerId};
+use crate::io::{GroupState, ServerState, SharedState};
+
+/// One peer as this server sees it.
+#[derive(Clone, Debug)]
+pub(super) struct Peer {
+    pub run: u64,
+    /// The peer's state in this server's view (reported by it, or judged here).
+    pub state: ServerState,
+    /// The latest state it shared.
+    pub shared: SharedState,
+    /// The latest heartbeat version seen (a newer one than `shared.version` asks for state).
+    pub version_seen: u64,
+    /// Last heartbeat received per path (index = `PathId`).
+    pub last_heard: Vec<Option<Ms>>,
+    pub path_down: Vec<bool>,
+    /// Instant D at which it was found silent on every path, while resolution runs.
+    pub lost_at: Option<Ms>,
+    /// Judged down by this server's resolution (B35) or departed for a failure.
+    pub judged_down: bool,
+}
+
+impl Peer {
+    pub fn new(paths: usize) -> Peer {
+        Peer {
+            run: 0,
+            state: ServerState::Off,
+            shared: SharedState::default(),
+            version_seen: 0,
+            last_heard: vec![None; paths],
+            path_down: vec![false; paths],
+            lost_at: None,
+            judged_down: false,
+        }
+    }
+
+    /// Whether heartbeats from this peer are watched for loss (B13).
+    pub fn watched(&self) -> bool {
+        !self.judged_down
+            && self.lost_at.is_none()
+            && match self.state {
+                ServerState::Online | ServerState::Suspended => true,
+                ServerState::Syncing | ServerState::Down | ServerState::Stopped | ServerState::Off => false,
+            }
+    }
+
+    /// Whether the peer may still hold groups (running service, not judged down).
+    pub fn may_hold(&self) -> bool {
+        !self.judged_down
+            && match self.state {
+                ServerState::Online | ServerState::Suspended | ServerState::Syncing => true,
+                ServerState::Down | ServerState::Stopped | ServerState::Off => false,
+            }
+    }
+
+    /// The latest heartbeat on any path.
+    pub fn last_heard_any(&self) -> Option<Ms> {
+        self.last_heard.iter().flatten().copied().max()
+    }
+
+    /// Forget the run: what it held is gone (it went down, departed or restarted).
+    pub fn forget_run(&mut self) {
+        self.shared = SharedState::default();
+        self.version_seen = 0;
+        self.lost_at = None;
+    }
+}
+
+impl Node {
+    /// The paths that connect this server with `peer`.
+    pub(super) fn paths_to(&self, peer: ServerId) -> impl Iterator<Item = PathId> + '_ {
+        let me = self.me;
+        self.cfg
+            .heartbeats
+            .iter()
+            .enumerate()
+            .filter(move |(_, h)| h.servers.contains(&me) && h.servers.contains(&peer))
+            .map(|(i, _)| PathId(i as u16))
+    }
+
+    pub(super) fn peer_ids(&self) -> impl Iterator<Item = ServerId> + '_ {
+        let me = self.me;
+        self.cfg.server_ids().filter(move |s| *s != me)
+    }
+
+    /// Whether `s` is an online cluster member in this server's view.
+    pub(super) fn is_member(&self, s: ServerId) -> bool {
+        if s == self.me {
+            return self.phase.is_member();
+        }
+        let p = &self.peers[s.idx()];
+        p.state == ServerState::Online && !p.judged_down && p.lost_at.is_none()
+    }
+
+    /// Whether `s` runs its service (member or suspended) and is not lost or judged down.
+    pub(super) fn is_running(&self, s: ServerId) -> bool {
+        if s == self.me {
+            return self.phase.is_running();
+        }
+        let p = &self.peers[s.idx()];
+        p.may_hold() && p.lost_at.is_none()
+    }
+
+    /// The coordinator: the first online server in server order (B0).
+    pub(super) fn coordinator(&self) -> Option<ServerId> {
+        self.cfg.server_ids().find(|s| self.is_member(*s))
+    }
+
+    pub(super) fn i_coordinate(&self) -> bool {
+        self.coordinator() == Some(self.me)
+    }
+
+    /// The state of group `g` on server `s` as known here.
+    pub(super) fn group_state_on(&self, g: GroupId, s: ServerId) -> GroupState {
+        if s == self.me {
+            return self.groups[g.idx()].state;
+        }
+        let p = &self.peers[s.idx()];
+        if !p.may_hold() {
+            return GroupState::Offline;
+        }
+        p.shared.groups.iter().find(|(id, _)| *id == g).map(|(_, st)| *st).unwrap_or(GroupState::Offline)
+    }
+
+    /// Servers where `g` is not offline (normally at most one).
+    pub(super) fn holders(&self, g: GroupId) -> Vec<ServerId> {
+        self.cfg.server_ids().filter(|s| self.group_state_on(g, *s) != GroupState::Offline).collect()
+    }
+
+    /// Whether `g` is online somewhere.
+    pub(super) fn group_online_anywhere(&self, g: GroupId) -> bool {
+        self.cfg.server_ids().any(|s| self.group_state_on(g, s) == GroupState::Online)
+    }
+}

@@ -1,0 +1,461 @@
+//! The discrete-event loop: a priority queue of (time, sequence) events over the
+//! world, jumping straight from one event to the next. Each server's `Node` gets its
+//! inputs here, and its outputs become new events (packets after the network latency,
+//! timers at their instant, action results after the action's time).
+//!
+//! In: a world, knobs, and events pushed by the player (scenario steps, explorer
+//! faults). Out: the timeline of emitted events, script runs, command replies, and
+//! breaches of the invariants of `scenario.md`.
+
+use crate::world::{Power, World};
+use baton_core::config::{GroupId, Ms, ResId, ServerId};
+use baton_core::io::{ActionId, ActionResult, CommandId, Input, Output, PowerAction};
+use baton_core::script::ScriptEnv;
+use baton_core::{Event, EventKind, Node};
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::sync::Arc;
+
+/// Environment knobs (scenario.md § Knobs).
+pub use crate::scenario::Knobs;
+
+/// One emitted event, stamped with time and server.
+#[derive(Clone, Debug)]
+pub struct Emitted {
+    pub at_ms: Ms,
+    pub server: ServerId,
+    pub event: Event,
+}
+
+/// One exec script run (start, stop or RECOVER), as `expect script` sees it.
+#[derive(Clone, Debug)]
+pub struct ScriptRecord {
+    pub at_ms: Ms,
+    pub server: ServerId,
+    pub res: ResId,
+    /// true for the start script (including RECOVER runs), false for stop.
+    pub start: bool,
+    pub env: ScriptEnv,
+}
+
+/// A breach of an invariant: the run fails at this instant.
+#[derive(Clone, Debug)]
+pub struct Breach {
+    pub at_ms: Ms,
+    pub text: String,
+}
+
+/// What an event of the queue does.
+#[derive(Debug)]
+pub enum EvKind {
+    /// A player callback (scenario step, explorer fault), by index.
+    Step(usize),
+    /// The machine finished booting: the service starts.
+    ServiceStart { server: ServerId, epoch: u64 },
+    /// An input for a server: `epoch` = the run it is for (`None`: whatever runs).
+    Deliver { server: ServerId, epoch: Option<u64>, input: Input },
+    /// An action finished: apply its physical effect, then report it.
+    Complete { server: ServerId, epoch: u64, id: ActionId, effect: crate::actions::Effect, result: ActionResult },
+    /// A stall ends: queued inputs are handled in arrival order (B19).
+    StallEnd { server: ServerId, epoch: u64 },
+    /// The user-space watchdog of a frozen service expires (B87).
+    Watchdog { server: ServerId, epoch: u64 },
+}
+
+pub struct Ev {
+    pub at_ms: Ms,
+    pub seq: u64,
+    pub kind: EvKind,
+}
+
+impl PartialEq for Ev {
+    fn eq(&self, o: &Self) -> bool {
+        (self.at_ms, self.seq) == (o.at_ms, o.seq)
+    }
+}
+impl Eq for Ev {}
+impl PartialOrd for Ev {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Ev {
+    // Reversed: BinaryHeap is a max-heap and we want the earliest first.
+    fn cmp(&self, o: &Self) -> Ordering {
+        (o.at_ms, o.seq).cmp(&(self.at_ms, self.seq))
+    }
+}
+
+/// The simulator: world, queue, and what has been observed.
+pub struct Sim {
+    pub world: World,
+    pub knobs: Knobs,
+    queue: BinaryHeap<Ev>,
+    seq: u64,
+    pub now: Ms,
+    pub timeline: Vec<Emitted>,
+    pub scripts: Vec<ScriptRecord>,
+    pub replies: BTreeMap<CommandId, Result<(), String>>,
+    next_command: CommandId,
+    pub cancelled: BTreeSet<(ServerId, ActionId)>,
+    /// Groups seen online on two servers at once.
+    pub split_brain: BTreeSet<GroupId>,
+    pub allow_split_brain: bool,
+    pub breaches: Vec<Breach>,
+    /// Inputs handled (for speed reports).
+    pub inputs_handled: u64,
+    out: Vec<Output>,
+}
+
+impl Sim {
+    pub fn new(cfg: Arc<baton_core::Config>, knobs: Knobs, seed: u64) -> Sim {
+        Sim {
+            world: World::new(cfg, seed),
+            knobs,
+            queue: BinaryHeap::new(),
+            seq: 0,
+            now: 0,
+            timeline: Vec::new(),
+            scripts: Vec::new(),
+            replies: BTreeMap::new(),
+            next_command: 1,
+            cancelled: BTreeSet::new(),
+            split_brain: BTreeSet::new(),
+            allow_split_brain: false,
+            breaches: Vec::new(),
+            inputs_handled: 0,
+            out: Vec::new(),
+        }
+    }
+
+    pub fn cfg(&self) -> &Arc<baton_core::Config> {
+        &self.world.cfg
+    }
+
+    pub fn push(&mut self, at_ms: Ms, kind: EvKind) {
+        self.seq += 1;
+        self.queue.push(Ev { at_ms: at_ms.max(self.now), seq: self.seq, kind });
+    }
+
+    /// Runs events until the next one is later than `until_ms` or a player step is due;
+    /// returns the step index when one is reached.
+    pub fn run_until(&mut self, until_ms: Ms) -> Option<usize> {
+        while let Some(ev) = self.queue.peek() {
+            if ev.at_ms > until_ms {
+                break;
+            }
+            let ev = self.queue.pop().expect("peeked");
+            self.now = ev.at_ms;
+            match ev.kind {
+                EvKind::Step(i) => return Some(i),
+                kind => self.process(kind),
+            }
+            if !self.breaches.is_empty() {
+                return None;
+            }
+        }
+        self.now = self.now.max(until_ms);
+        None
+    }
+
+    fn process(&mut self, kind: EvKind) {
+        match kind {
+            EvKind::Step(_) => unreachable!("steps are returned to the player"),
+            EvKind::ServiceStart { server, epoch } => self.service_start(server, epoch),
+            EvKind::Deliver { server, epoch, input } => self.deliver(server, epoch, input),
+            EvKind::Complete { server, epoch, id, effect, result } => {
+                if self.cancelled.remove(&(server, id)) || self.world.machines[server.idx()].epoch != epoch {
+                    return;
+                }
+                let result = self.apply_effect(server, effect, result);
+                self.deliver(server, Some(epoch), Input::ActionDone { id, result });
+            }
+            EvKind::StallEnd { server, epoch } => self.stall_end(server, epoch),
+            EvKind::Watchdog { server, epoch } => self.watchdog(server, epoch),
+        }
+    }
+
+    // ---- machines ----------------------------------------------------------------
+
+    /// Powers a machine on: its service starts after `boot-time`.
+    pub fn power_on(&mut self, s: ServerId) {
+        let m = &mut self.world.machines[s.idx()];
+        if m.power != Power::Off {
+            return;
+        }
+        m.power = Power::Booting;
+        m.epoch += 1;
+        let epoch = m.epoch;
+        let at = self.now + self.knobs.boot_time_ms;
+        self.push(at, EvKind::ServiceStart { server: s, epoch });
+    }
+
+    /// Power loss: nothing more happens on the machine; what it held is released.
+    pub fn power_off(&mut self, s: ServerId) {
+        let m = &mut self.world.machines[s.idx()];
+        m.power = Power::Off;
+        m.node = None;
+        m.epoch += 1;
+        m.stalled_until = None;
+        m.stall_queue.clear();
+        self.world.release_all(s);
+    }
+
+    /// Starts the cluster service on a powered-on machine.
+    pub fn start_service_now(&mut self, s: ServerId) {
+        let m = &mut self.world.machines[s.idx()];
+        m.epoch += 1;
+        let epoch = m.epoch;
+        m.power = Power::Booting;
+        self.push(self.now, EvKind::ServiceStart { server: s, epoch });
+    }
+
+    fn service_start(&mut self, s: ServerId, epoch: u64) {
+        let cfg = self.world.cfg.clone();
+        let m = &mut self.world.machines[s.idx()];
+        if m.epoch != epoch || m.power != Power::Booting {
+            return; // crashed while booting
+        }
+        m.power = Power::On;
+        m.epoch += 1;
+        m.node = Some(Node::new(cfg, s));
+        let persisted = m.disk.clone();
+        let epoch = m.epoch;
+        self.deliver(s, Some(epoch), Input::Boot { persisted });
+    }
+
+    /// The state of a server as `expect server` reads it (B21).
+    pub fn server_state(&self, s: ServerId) -> baton_core::io::ServerState {
+        use baton_core::io::ServerState;
+        let m = &self.world.machines[s.idx()];
+        if let Some(n) = m.node.as_ref().filter(|n| !n.is_gone()) {
+            return n.reported_state();
+        }
+        let disk = m.disk.as_ref();
+        let unclean = disk.is_some_and(|d| d.last_end_clean == Some(false));
+        match m.power {
+            Power::Off | Power::Booting if unclean => ServerState::Down,
+            Power::Off | Power::Booting => ServerState::Off,
+            Power::On if unclean && !disk.is_some_and(|d| d.service_stopped) => ServerState::Down,
+            Power::On if disk.is_some_and(|d| d.service_stopped) => ServerState::Stopped,
+            Power::On => ServerState::Off,
+        }
+    }
+
+    // ---- inputs -------------------------------------------------------------------
+
+    fn deliver(&mut self, s: ServerId, epoch: Option<u64>, input: Input) {
+        let m = &mut self.world.machines[s.idx()];
+        if epoch.is_some_and(|e| e != m.epoch) {
+            return;
+        }
+        let Some(node) = m.node.as_ref() else { return };
+        if node.is_gone() {
+            return;
+        }
+        if m.stalled_until.is_some() {
+            m.stall_queue.push_back(input);
+            return;
+        }
+        self.handle(s, input);
+    }
+
+    /// Hands one input to a server's node and carries out its outputs.
+    pub fn handle(&mut self, s: ServerId, input: Input) {
+        let mut out = std::mem::take(&mut self.out);
+        let m = &mut self.world.machines[s.idx()];
+        let epoch = m.epoch;
+        let Some(node) = m.node.as_mut() else { return };
+        node.handle(self.now, input, &mut out);
+        self.inputs_handled += 1;
+        for o in out.drain(..) {
+            self.output(s, epoch, o);
+        }
+        self.out = out;
+    }
+
+    /// Gives an operator command to a server; returns its id (`None`: no service runs).
+    pub fn command(&mut self, s: ServerId, cmd: baton_core::Command) -> CommandId {
+        let id = self.next_command;
+        self.next_command += 1;
+        if self.world.service_running(s) {
+            let epoch = self.world.machines[s.idx()].epoch;
+            self.deliver(s, Some(epoch), Input::Command { id, cmd });
+        } else {
+            self.replies.insert(id, Err("the cluster service is not running on that server".into()));
+        }
+        id
+    }
+
+    /// Records a reply given by the simulator itself (`cluster start`).
+    pub fn reply_now(&mut self, result: Result<(), String>) -> CommandId {
+        let id = self.next_command;
+        self.next_command += 1;
+        self.replies.insert(id, result);
+        id
+    }
+
+    fn output(&mut self, s: ServerId, epoch: u64, o: Output) {
+        let latency = self.knobs.network_latency_ms;
+        match o {
+            Output::Heartbeat { to, path, hb } => {
+                if self.world.path_up(path.idx(), s, to) && !self.world.lose_packet(path.idx()) {
+                    let delay = match self.world.cfg.heartbeats[path.idx()].kind {
+                        baton_core::config::HeartbeatKind::Lan { .. } => latency,
+                        baton_core::config::HeartbeatKind::Disk { .. } => self.knobs.disk_latency_ms,
+                    };
+                    self.push(self.now + delay, EvKind::Deliver { server: to, epoch: None, input: Input::Heartbeat { from: s, path, hb } });
+                }
+            }
+            Output::Send { to, msg } => {
+                // Cluster messages are retransmitted until delivered (reliable over
+                // loss); they are lost only when no lan path carries them.
+                if self.world.message_path(s, to).is_some() {
+                    self.push(self.now + latency, EvKind::Deliver { server: to, epoch: None, input: Input::Message { from: s, msg } });
+                }
+            }
+            Output::Execute { id, action } => self.execute(s, epoch, id, action),
+            Output::Cancel { id } => {
+                self.cancelled.insert((s, id));
+            }
+            Output::SetTimer { at_ms, timer } => {
+                self.push(at_ms, EvKind::Deliver { server: s, epoch: Some(epoch), input: Input::TimerFired { timer } });
+            }
+            Output::Emit(event) => self.record(s, event),
+            Output::Reply { id, result } => {
+                self.replies.insert(id, result);
+            }
+            Output::Persist(p) => self.world.machines[s.idx()].disk = Some(*p),
+        }
+    }
+
+    /// Records an emitted event and checks what it may have broken.
+    pub fn record(&mut self, s: ServerId, event: Event) {
+        let group_online = event.kind == EventKind::GroupOnline;
+        let g = event.group;
+        self.timeline.push(Emitted { at_ms: self.now, server: s, event });
+        if let (true, Some(g)) = (group_online, g) {
+            self.check_group_single(g);
+        }
+    }
+
+    /// Invariant 1 for groups: online on at most one server.
+    fn check_group_single(&mut self, g: GroupId) {
+        let online: Vec<ServerId> = self
+            .world
+            .cfg
+            .server_ids()
+            .filter(|s| {
+                self.world.machines[s.idx()]
+                    .node
+                    .as_ref()
+                    .is_some_and(|n| !n.is_gone() && n.group_state(g) == baton_core::io::GroupState::Online)
+            })
+            .collect();
+        if online.len() > 1 {
+            let names: Vec<&str> = online.iter().map(|s| self.world.cfg.server(*s).name.as_str()).collect();
+            self.double(g, format!("group {} online on {}", self.world.cfg.group(g).name, names.join(" and ")));
+        }
+    }
+
+    /// A group or resource was found on two servers.
+    pub fn double(&mut self, g: GroupId, text: String) {
+        self.split_brain.insert(g);
+        if !self.allow_split_brain {
+            self.breaches.push(Breach { at_ms: self.now, text: format!("invariant 1 (nothing online twice): {text}") });
+        }
+    }
+
+    pub fn breach(&mut self, text: String) {
+        self.breaches.push(Breach { at_ms: self.now, text });
+    }
+
+    // ---- stalls (B19, B87) ---------------------------------------------------------
+
+    pub fn stall(&mut self, s: ServerId, duration_ms: Ms) {
+        if !self.world.service_running(s) {
+            return;
+        }
+        let epoch = self.world.machines[s.idx()].epoch;
+        let until = self.now + duration_ms;
+        let m = &mut self.world.machines[s.idx()];
+        m.stalled_until = Some(m.stalled_until.map_or(until, |u| u.max(until)));
+        self.push(until, EvKind::StallEnd { server: s, epoch });
+        let limit = self.world.cfg.cluster.heartbeat_timeout_ms;
+        // The watchdog runs outside the frozen service (B87): a freeze of
+        // heartbeat_timeout or more trips it at that instant.
+        if duration_ms >= limit {
+            self.push(self.now + limit, EvKind::Watchdog { server: s, epoch });
+        }
+    }
+
+    fn stall_end(&mut self, s: ServerId, epoch: u64) {
+        let m = &mut self.world.machines[s.idx()];
+        if m.epoch != epoch || m.stalled_until.is_none_or(|u| u > self.now) {
+            return;
+        }
+        m.stalled_until = None;
+        let queued: Vec<Input> = m.stall_queue.drain(..).collect();
+        for input in queued {
+            if !self.world.service_running(s) {
+                break;
+            }
+            self.handle(s, input);
+        }
+    }
+
+    fn watchdog(&mut self, s: ServerId, epoch: u64) {
+        let m = &self.world.machines[s.idx()];
+        if m.epoch != epoch || m.stalled_until.is_none() {
+            return;
+        }
+        let stall_action = self
+            .world
+            .cfg
+            .monitors
+            .iter()
+            .find_map(|mon| match mon.kind {
+                baton_core::config::MonitorKind::UserSpace { stall_action } if mon.servers.contains(&s) => Some(stall_action),
+                _ => None,
+            })
+            .unwrap_or(baton_core::config::FinalAction::EmergencyReboot);
+        self.record(s, Event::new(EventKind::UserSpaceStall).reason("frozen for heartbeat_timeout (B87)"));
+        let (power, kind) = match stall_action {
+            baton_core::config::FinalAction::EmergencyShutdown => (PowerAction::EmergencyShutdown, EventKind::EmergencyShutdown),
+            baton_core::config::FinalAction::Panic => (PowerAction::Panic, EventKind::Panic),
+            baton_core::config::FinalAction::None
+            | baton_core::config::FinalAction::Ignore
+            | baton_core::config::FinalAction::StopGroup
+            | baton_core::config::FinalAction::StopService
+            | baton_core::config::FinalAction::StopServiceAndShutdown
+            | baton_core::config::FinalAction::StopServiceAndReboot
+            | baton_core::config::FinalAction::EmergencyReboot => (PowerAction::EmergencyReboot, EventKind::EmergencyReboot),
+        };
+        self.record(s, Event::new(kind));
+        if let Some(d) = self.world.machines[s.idx()].disk.as_mut() {
+            d.last_end_clean = Some(false);
+        }
+        self.power(s, power);
+    }
+
+    /// Carries out a power action of a server's run (B45, B130).
+    pub fn power(&mut self, s: ServerId, p: PowerAction) {
+        match p {
+            PowerAction::CleanPowerOff
+            | PowerAction::FailureShutdown
+            | PowerAction::EmergencyShutdown
+            | PowerAction::Panic => self.power_off(s),
+            PowerAction::CleanReboot | PowerAction::FailureReboot | PowerAction::EmergencyReboot => {
+                self.power_off(s);
+                self.power_on(s);
+            }
+            PowerAction::CleanServiceStop | PowerAction::FailureServiceStop => {
+                let m = &mut self.world.machines[s.idx()];
+                m.node = None;
+                m.epoch += 1;
+                m.power = Power::On;
+                self.world.release_all(s);
+            }
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! baton-sim: the deterministic simulator. A discrete-event world of servers,
+//! networks, disks, resources and ping targets drives one `baton_core::Node` per
+//! server; scenario files script the world and state expectations; invariants are
+//! checked as the run goes.
+//!
+//! Modules: `world` (the simulated environment), `engine` (the event loop and the
+//! nodes' outputs), `actions` (what actions do in the world), `happen` (scenario
+//! happenings), `expect` (expectations), `player` (running a scenario, the report),
+//! `scenario` (the language).
+
+mod actions;
+pub mod engine;
+mod expect;
+mod happen;
+pub mod player;
+pub mod scenario;
+pub mod world;
+
+pub use player::{load, play, run_file, Report};

@@ -1,0 +1,282 @@
+//! The simulated world around the nodes: machines (power, service, local disk),
+//! networks (cuts, one-way blocks, loss), ping/http targets, the serial cable, disks
+//! (failed or slow per server), which server physically holds each resource, mirror
+//! data, injected failures, and the seeded random source.
+//!
+//! In: happenings (from `happen`) and the physical effects of actions (from
+//! `actions`). Out: facts the engine asks about: can a packet go from A to B on this
+//! network, does a target answer this server, what is this device's state.
+
+use baton_core::config::{Config, HeartbeatKind, Ms, NpKind, ResId, ServerId};
+use baton_core::io::Persisted;
+use baton_core::Node;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// A deterministic random source (SplitMix64): the only randomness of a run.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// True with probability `percent` / 100.
+    pub fn chance(&mut self, percent: u8) -> bool {
+        percent > 0 && self.next_u64() % 100 < u64::from(percent)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        if n == 0 {
+            0
+        } else {
+            self.next_u64() % n
+        }
+    }
+}
+
+/// How a machine is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Power {
+    Off,
+    /// Powered on, booting; the service starts at the instant given.
+    Booting,
+    On,
+}
+
+/// One machine.
+pub struct Machine {
+    pub power: Power,
+    /// The cluster service, while it runs.
+    pub node: Option<Node>,
+    /// Bumped at every power change and service start: events of an older epoch are void.
+    pub epoch: u64,
+    /// The local disk: what the node persisted.
+    pub disk: Option<Persisted>,
+    /// Frozen until this instant (user-space stall, B19); inputs wait in `stall_queue`.
+    pub stalled_until: Option<Ms>,
+    pub stall_queue: VecDeque<baton_core::Input>,
+}
+
+/// Link state of one network.
+#[derive(Clone, Debug, Default)]
+pub struct Net {
+    /// Servers whose link to this network is down.
+    pub down: BTreeSet<ServerId>,
+    /// Directed (from, to) pairs whose traffic is lost.
+    pub blocked: BTreeSet<(ServerId, ServerId)>,
+    pub loss_percent: u8,
+}
+
+/// A mirror's two copies, as bytes would be.
+#[derive(Clone, Debug, Default)]
+pub struct MirrorData {
+    /// Content fingerprint of each side.
+    pub content: [u64; 2],
+    /// Bytes written on each side since its copies last matched.
+    pub dirty: [u64; 2],
+    /// The side holding the newest acknowledged write, if the copies differ.
+    pub newest: Option<u8>,
+    /// An operator forced a side (invariant 2 then accepts it).
+    pub forced: Option<u8>,
+}
+
+/// The whole world.
+pub struct World {
+    pub cfg: std::sync::Arc<Config>,
+    pub machines: Vec<Machine>,
+    /// Networks by name (every network of `server.addresses`).
+    pub nets: BTreeMap<String, Net>,
+    /// Servers cut off from everything (isolate).
+    pub isolated: BTreeSet<ServerId>,
+    /// Targets down everywhere, and as seen from a server.
+    pub targets_down: BTreeSet<String>,
+    pub targets_down_from: BTreeSet<(String, ServerId)>,
+    /// Serial cable: failed, or split between these server pairs.
+    pub serial_failed: bool,
+    pub serial_cut: BTreeSet<(ServerId, ServerId)>,
+    /// Failed and slow devices per server.
+    pub disk_failed: BTreeSet<(String, ServerId)>,
+    pub disk_slow_ms: BTreeMap<(String, ServerId), Ms>,
+    /// Disk-np slot counters per (device, server).
+    pub slots: BTreeMap<(String, ServerId), u64>,
+    /// Servers physically holding each resource (address up, disk mounted, …).
+    pub active: BTreeMap<ResId, BTreeSet<ServerId>>,
+    pub mirrors: BTreeMap<ResId, MirrorData>,
+    /// Injected failures: remaining count (None = every time) per (resource, server).
+    pub fail_activation: BTreeMap<(ResId, ServerId), Option<u32>>,
+    pub fail_deactivation: BTreeMap<(ResId, ServerId), Option<u32>>,
+    /// Monitors made unhealthy per server.
+    pub monitor_failing: BTreeSet<(baton_core::config::MonId, ServerId)>,
+    pub rng: Rng,
+}
+
+impl World {
+    pub fn new(cfg: std::sync::Arc<Config>, seed: u64) -> World {
+        let mut nets = BTreeMap::new();
+        for s in &cfg.servers {
+            for n in s.addresses.keys() {
+                nets.entry(n.clone()).or_insert_with(Net::default);
+            }
+        }
+        let machines = cfg
+            .servers
+            .iter()
+            .map(|_| Machine {
+                power: Power::Off,
+                node: None,
+                epoch: 0,
+                disk: None,
+                stalled_until: None,
+                stall_queue: VecDeque::new(),
+            })
+            .collect();
+        let mirrors = cfg.mirror_ids().map(|r| (r, MirrorData::default())).collect();
+        World {
+            cfg,
+            machines,
+            nets,
+            isolated: BTreeSet::new(),
+            targets_down: BTreeSet::new(),
+            targets_down_from: BTreeSet::new(),
+            serial_failed: false,
+            serial_cut: BTreeSet::new(),
+            disk_failed: BTreeSet::new(),
+            disk_slow_ms: BTreeMap::new(),
+            slots: BTreeMap::new(),
+            active: BTreeMap::new(),
+            mirrors,
+            fail_activation: BTreeMap::new(),
+            fail_deactivation: BTreeMap::new(),
+            monitor_failing: BTreeSet::new(),
+            rng: Rng::new(seed),
+        }
+    }
+
+    /// Whether the service of `s` runs (and is not frozen).
+    pub fn service_running(&self, s: ServerId) -> bool {
+        self.machines[s.idx()].node.as_ref().is_some_and(|n| !n.is_gone())
+    }
+
+    /// Whether a packet can go from `a` to `b` on `network` right now.
+    pub fn link_up(&self, network: &str, a: ServerId, b: ServerId) -> bool {
+        if self.isolated.contains(&a) || self.isolated.contains(&b) {
+            return false;
+        }
+        match self.nets.get(network) {
+            Some(n) => !n.down.contains(&a) && !n.down.contains(&b) && !n.blocked.contains(&(a, b)),
+            None => false,
+        }
+    }
+
+    /// Whether heartbeat path `path` carries packets from `a` to `b`.
+    pub fn path_up(&self, path: usize, a: ServerId, b: ServerId) -> bool {
+        match &self.cfg.heartbeats[path].kind {
+            HeartbeatKind::Lan { network } => self.link_up(network, a, b),
+            HeartbeatKind::Disk { device } => {
+                !self.disk_failed.contains(&(device.clone(), a)) && !self.disk_failed.contains(&(device.clone(), b))
+            }
+        }
+    }
+
+    /// Random loss on the path's network for one heartbeat.
+    pub fn lose_packet(&mut self, path: usize) -> bool {
+        let percent = match &self.cfg.heartbeats[path].kind {
+            HeartbeatKind::Lan { network } => self.nets.get(network).map_or(0, |n| n.loss_percent),
+            HeartbeatKind::Disk { .. } => 0,
+        };
+        percent > 0 && self.rng.chance(percent)
+    }
+
+    /// The lan path with the lowest priority that carries a message from `a` to `b` (B12).
+    pub fn message_path(&self, a: ServerId, b: ServerId) -> Option<usize> {
+        let mut paths: Vec<(u32, usize)> = self
+            .cfg
+            .heartbeats
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| matches!(h.kind, HeartbeatKind::Lan { .. }) && h.servers.contains(&a) && h.servers.contains(&b))
+            .map(|(i, h)| (h.priority, i))
+            .collect();
+        paths.sort();
+        paths.into_iter().map(|(_, i)| i).find(|i| self.path_up(*i, a, b))
+    }
+
+    /// Whether target `address` answers server `s` (ping or http).
+    pub fn target_answers(&self, address: &str, s: ServerId) -> bool {
+        !self.isolated.contains(&s)
+            && !self.targets_down.contains(address)
+            && !self.targets_down_from.contains(&(address.to_string(), s))
+    }
+
+    /// Whether the serial cable carries traffic between `a` and `b`.
+    pub fn serial_up(&self, a: ServerId, b: ServerId) -> bool {
+        !self.serial_failed
+            && !self.isolated.contains(&a)
+            && !self.isolated.contains(&b)
+            && !self.serial_cut.contains(&(a, b))
+            && !self.serial_cut.contains(&(b, a))
+    }
+
+    pub fn device_failed(&self, device: &str, s: ServerId) -> bool {
+        self.disk_failed.contains(&(device.to_string(), s))
+    }
+
+    /// I/O duration on a device for server `s`.
+    pub fn io_ms(&self, device: &str, s: ServerId, latency_ms: Ms) -> Ms {
+        self.disk_slow_ms.get(&(device.to_string(), s)).copied().unwrap_or(latency_ms)
+    }
+
+    /// The peer of `s` in a serial resolver.
+    pub fn serial_peer(&self, np: usize, s: ServerId) -> Option<ServerId> {
+        match self.cfg.nps[np].kind {
+            NpKind::Serial { .. } => self.cfg.nps[np].servers.iter().copied().find(|p| *p != s),
+            NpKind::Ping { .. } | NpKind::Http { .. } | NpKind::Disk { .. } | NpKind::Majority => None,
+        }
+    }
+
+    /// Whether the mirror connect between the sides of `res` carries traffic.
+    pub fn mirror_connected(&self, res: ResId) -> bool {
+        let m = self.cfg.resource(res).kind.mirror().expect("mirror");
+        m.sides[0].servers.iter().any(|a| {
+            m.sides[1].servers.iter().any(|b| {
+                self.service_running(*a)
+                    && self.service_running(*b)
+                    && m.networks.iter().any(|n| self.link_up(n, *a, *b) && self.link_up(n, *b, *a))
+            })
+        })
+    }
+
+    /// The side of `res` that `s` belongs to.
+    pub fn mirror_side(&self, res: ResId, s: ServerId) -> Option<u8> {
+        let m = self.cfg.resource(res).kind.mirror()?;
+        m.sides.iter().position(|side| side.servers.contains(&s)).map(|i| i as u8)
+    }
+
+    /// Releases every resource `s` holds (power loss, emergency action).
+    pub fn release_all(&mut self, s: ServerId) {
+        for holders in self.active.values_mut() {
+            holders.remove(&s);
+        }
+    }
+
+    /// Takes one injected failure, if any applies.
+    pub fn take_failure(map: &mut BTreeMap<(ResId, ServerId), Option<u32>>, key: (ResId, ServerId)) -> bool {
+        match map.get_mut(&key) {
+            None => false,
+            Some(None) => true,
+            Some(Some(n)) => {
+                *n -= 1;
+                if *n == 0 {
+                    map.remove(&key);
+                }
+                true
+            }
+        }
+    }
+}

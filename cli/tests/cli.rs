@@ -1,0 +1,108 @@
+//! The `baton` command line as a user meets it: exit codes and messages.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+}
+
+fn baton() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_baton"))
+}
+use std::io::Write;
+
+fn tmp(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("baton-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let p = dir.join(name);
+    std::fs::File::create(&p).and_then(|mut f| f.write_all(text.as_bytes())).expect("write");
+    p
+}
+
+#[test]
+fn config_check_accepts_every_example() {
+    for f in std::fs::read_dir(root().join("examples/configs")).expect("examples") {
+        let p = f.expect("entry").path();
+        if p.extension().is_some_and(|x| x == "toml") {
+            let out = baton().args(["config", "check"]).arg(&p).output().expect("runs");
+            assert!(out.status.success(), "{}: {}", p.display(), String::from_utf8_lossy(&out.stderr));
+            assert!(String::from_utf8_lossy(&out.stdout).contains(": ok: cluster"));
+        }
+    }
+}
+
+#[test]
+fn config_check_lists_every_problem_with_positions_and_exits_2() {
+    let p = tmp(
+        "bad.toml",
+        "[cluster]\nname = \"c\"\nheartbeat_interval = \"20s\"\nheartbeat_timeout = \"30s\"\n\n[[server]]\nname = \"s1\"\naddresses = { lan1 = \"192.168.0.1\" }\n\n[[heartbeat]]\nname = \"lan1\"\n\n[[group]]\nname = \"g\"\nservers = [\"nobody\"]\nbogus = 1\n",
+    );
+    let out = baton().args(["config", "check"]).arg(&p).output().expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let name = p.display().to_string();
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with(&name)).collect();
+    assert!(lines.len() >= 3, "expected every problem listed, got:\n{err}");
+    assert!(err.contains(&format!("{name}:4:")), "heartbeat_timeout < 2 x interval at line 4:\n{err}");
+    assert!(err.contains("nobody"), "{err}");
+    assert!(err.contains("bogus"), "{err}");
+}
+
+#[test]
+fn config_show_prints_defaults() {
+    let p = root().join("examples/configs/2node-ping.toml");
+    let out = baton().args(["config", "show"]).arg(&p).output().expect("runs");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in ["np_action", "emergency-shutdown", "fip1-fipw", "userw", "counter_reset_after"] {
+        assert!(text.contains(needle), "missing {needle} in:\n{text}");
+    }
+}
+
+#[test]
+fn sim_run_passes_and_prints_a_digest() {
+    let p = root().join("examples/scenarios/04-failover-on-crash.scenario");
+    let out = baton().args(["sim", "run"]).arg(&p).output().expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.lines().last().is_some_and(|l| l.starts_with("digest: ")), "{text}");
+    assert!(text.contains("group-failover group=failover1"));
+}
+
+#[test]
+fn sim_run_exits_1_on_a_failed_expectation() {
+    let cfg = root().join("examples/configs/2node-ping.toml");
+    let p = tmp("wrong.scenario", &format!("config {}\nat 0s boot all\nat 2m expect group failover1 online on server2\n", cfg.display()));
+    let out = baton().args(["sim", "run"]).arg(&p).output().expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FAIL line 3"));
+}
+
+#[test]
+fn sim_run_reports_malformed_lines_and_exits_2() {
+    let cfg = root().join("examples/configs/2node-ping.toml");
+    let p = tmp("bad.scenario", &format!("config {}\nat 0s boot all\nat 1m explode server1\nat 30s boot all\n", cfg.display()));
+    let out = baton().args(["sim", "run"]).arg(&p).output().expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let name = p.display().to_string();
+    assert!(err.contains(&format!("{name}:3:")), "{err}");
+    assert!(err.contains(&format!("{name}:4:")), "time going backwards reported too:\n{err}");
+}
+
+#[test]
+fn sim_run_json_is_one_document() {
+    let p = root().join("examples/scenarios/01-normal-start.scenario");
+    let out = baton().args(["sim", "run", "--json"]).arg(&p).output().expect("runs");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.trim_start().starts_with('{') && text.trim_end().ends_with('}'));
+    assert!(text.contains("\"digest\"") && text.contains("\"expectations\""));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = baton().args(["sim", "frobnicate"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -160,18 +160,17 @@ fn formed_coordinator(cfg: &Arc<Config>) -> (Node, u64) {
         }
     }
     node.handle(1 + timeout, Input::TimerFired { timer: Timer::Liveness }, &mut out);
-    let v = out.iter().find_map(|o| match o {
-        Output::SetTimer { at_ms, timer: Timer::NpVerdict } => Some(*at_ms),
-        _ => None,
-    });
+    let v = timer_at(&out, Timer::NpVerdict);
     let v = v.expect("server1 must be found lost");
     out.clear();
     node.handle(v, Input::TimerFired { timer: Timer::NpVerdict }, &mut out);
-    let t = out.iter().find_map(|o| match o {
-        Output::SetTimer { at_ms, timer: Timer::Takeover } => Some(*at_ms),
-        _ => None,
-    });
+    let t = timer_at(&out, Timer::Takeover);
     (node, t.expect("a takeover must be scheduled"))
+}
+
+/// The instant a timer was set for in `out`.
+fn timer_at(out: &[Output], which: Timer) -> Option<u64> {
+    out.iter().find_map(|o| if let Output::SetTimer { at_ms, timer } = o { (*timer == which).then_some(*at_ms) } else { None })
 }
 
 /// A synthetic configuration beyond the file limits (placement at scale).

@@ -148,7 +148,11 @@ impl Sim {
             self.now = ev.at_ms;
             match ev.kind {
                 EvKind::Step(i) => return Some(i),
-                kind => self.process(kind),
+                kind @ (EvKind::ServiceStart { .. }
+                | EvKind::Deliver { .. }
+                | EvKind::Complete { .. }
+                | EvKind::StallEnd { .. }
+                | EvKind::Watchdog { .. }) => self.process(kind),
             }
             if !self.breaches.is_empty() {
                 return None;
@@ -414,9 +418,12 @@ impl Sim {
             .cfg
             .monitors
             .iter()
-            .find_map(|mon| match mon.kind {
-                baton_core::config::MonitorKind::UserSpace { stall_action } if mon.servers.contains(&s) => Some(stall_action),
-                _ => None,
+            .find_map(|mon| {
+                if let baton_core::config::MonitorKind::UserSpace { stall_action } = mon.kind {
+                    mon.servers.contains(&s).then_some(stall_action)
+                } else {
+                    None
+                }
             })
             .unwrap_or(baton_core::config::FinalAction::EmergencyReboot);
         self.record(s, Event::new(EventKind::UserSpaceStall).reason("frozen for heartbeat_timeout (B87)"));

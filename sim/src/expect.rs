@@ -38,7 +38,7 @@ pub fn check(sim: &Sim, e: &Expect, last_cmd: Option<CommandId>) -> (bool, Strin
             let r = cfg.resource_id(resource).expect("checked resource");
             let online = node(sid(server)).is_some_and(|n| n.resource_online(r));
             let want = matches!(state, ResourceState::Online);
-            (online == want, format!("{}", if online { "online" } else { "offline" }))
+            (online == want, if online { "online" } else { "offline" }.to_string())
         }
         Expect::Server { server, state } => {
             let got = sim.server_state(sid(server)).name();

@@ -80,16 +80,11 @@ pub fn play(sc: &Scenario, cfg: Arc<Config>, seed: u64) -> Report {
         if !sim.breaches.is_empty() {
             break;
         }
-        match &step.stmt {
-            Stmt::Expect(e) => {
-                let (ok, detail) = crate::expect::check(&sim, e, last_cmd);
-                outcomes.push(Outcome { line: step.line, at_ms: step.at_ms, text: e.to_string(), ok, detail });
-            }
-            stmt => {
-                if let Some(id) = sim.happen(stmt) {
-                    last_cmd = Some(id);
-                }
-            }
+        if let Stmt::Expect(e) = &step.stmt {
+            let (ok, detail) = crate::expect::check(&sim, e, last_cmd);
+            outcomes.push(Outcome { line: step.line, at_ms: step.at_ms, text: e.to_string(), ok, detail });
+        } else if let Some(id) = sim.happen(&step.stmt) {
+            last_cmd = Some(id);
         }
         if !sim.breaches.is_empty() {
             break;

@@ -119,20 +119,17 @@ fn check(sim: &Sim, cfg: &Config) -> Result<(), TestCaseError> {
     // Reactivations per (monitor, server) within one counting period stay within the threshold.
     let mut count: BTreeMap<(MonId, ServerId), u32> = BTreeMap::new();
     for e in &sim.timeline {
-        match e.event.kind {
-            EventKind::ServiceStarted => count.retain(|(_, s), _| *s != e.server),
-            EventKind::RecoveryCountersReset => {
-                if let Some(m) = e.event.monitor {
-                    count.remove(&(m, e.server));
-                }
+        if e.event.kind == EventKind::ServiceStarted {
+            count.retain(|(_, s), _| *s != e.server);
+        } else if e.event.kind == EventKind::RecoveryCountersReset {
+            if let Some(m) = e.event.monitor {
+                count.remove(&(m, e.server));
             }
-            EventKind::RecoveryReactivate => {
-                let m = e.event.monitor.expect("names its monitor");
-                let c = count.entry((m, e.server)).or_insert(0);
-                *c += 1;
-                prop_assert!(*c <= cfg.monitor(m).reactivations, "monitor {} reactivated {} times on {} (threshold {})", cfg.monitor(m).name, c, cfg.server(e.server).name, cfg.monitor(m).reactivations);
-            }
-            _ => {}
+        } else if e.event.kind == EventKind::RecoveryReactivate {
+            let m = e.event.monitor.expect("names its monitor");
+            let c = count.entry((m, e.server)).or_insert(0);
+            *c += 1;
+            prop_assert!(*c <= cfg.monitor(m).reactivations, "monitor {} reactivated {} times on {} (threshold {})", cfg.monitor(m).name, c, cfg.server(e.server).name, cfg.monitor(m).reactivations);
         }
     }
     Ok(())

@@ -109,10 +109,9 @@ impl Node {
         }
         let count = self.failover_count(key);
         let target = self.placement_view().target(&self.cfg, g, Some(self.me));
-        if count < policy.failovers && target.is_some() && !self.groups[g.idx()].restarting {
+        if let Some(to) = target.filter(|_| count < policy.failovers && !self.groups[g.idx()].restarting) {
             *self.counters.failovers.entry(key).or_insert(0) += 1;
             self.mark_dirty();
-            let to = target.expect("checked");
             self.stop_group(g, ClpFactor::GroupFailover, AfterStop::HandOver { to, kind: StartKind::ActivationFailover });
             return;
         }

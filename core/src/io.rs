@@ -293,6 +293,8 @@ pub struct SharedState {
     pub np_failing: Vec<NpId>,
     /// Whether the cluster is suspended, as the sender sees it.
     pub cluster_suspended: bool,
+    /// When each group the sender knows of was last started by cluster start or command (B52).
+    pub epochs: Vec<(GroupId, Ms)>,
     /// The sender's latest fault time per group (B52 `stable`).
     pub faults: Vec<(GroupId, Ms)>,
     /// The sender's failover counts per (monitor or resource) key (B58 cluster scope).

@@ -70,6 +70,7 @@ impl Node {
                     None => Ok(Routed::Cluster(ClusterOp::Suspend)),
                 }
             }
+            Command::ClusterResume if self.cluster_suspended => Ok(Routed::Cluster(ClusterOp::Resume)),
             Command::ClusterResume => Err("cluster is not suspended".into()),
             Command::ServerShutdown { server, .. } => {
                 if !self.is_member(*server) {

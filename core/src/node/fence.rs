@@ -106,6 +106,7 @@ impl Node {
     /// Stops what can be stopped now (B54 order) and departs once everything is down.
     pub(super) fn continue_leave(&mut self) {
         let Phase::Leaving(leave) = &self.phase else { return };
+        let leave = leave.clone();
         let factor = leave.factor;
         let mut busy = false;
         for g in self.cfg.group_ids().rev() {
@@ -113,7 +114,7 @@ impl Node {
                 GroupState::Offline => {}
                 GroupState::Online | GroupState::Error => {
                     // B54: a group stops before the groups it names in start_after.
-                    if self.start_after_dependents_running(g) {
+                    if self.start_after_dependents_running(g, leave.cluster_wide) {
                         busy = true;
                         continue;
                     }
@@ -128,9 +129,12 @@ impl Node {
         }
     }
 
-    fn start_after_dependents_running(&self, g: GroupId) -> bool {
+    /// B54: a group that names `g` in `start_after` still runs here, or anywhere when
+    /// every server is leaving (each waits for the others' dependants to stop).
+    fn start_after_dependents_running(&self, g: GroupId, cluster_wide: bool) -> bool {
         self.cfg.group_ids().any(|d| {
-            self.cfg.group(d).start_after.contains(&g) && self.groups[d.idx()].state != GroupState::Offline
+            self.cfg.group(d).start_after.contains(&g)
+                && if cluster_wide { !self.holders(d).is_empty() } else { self.groups[d.idx()].state != GroupState::Offline }
         })
     }
 

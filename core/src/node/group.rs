@@ -158,6 +158,10 @@ impl Node {
             | StartKind::ActivationFailover
             | StartKind::MonitorFailover => epoch_ms,
         };
+        let epoch = lg.epoch_ms;
+        let e = self.epochs.entry(g).or_insert(0);
+        *e = (*e).max(epoch);
+        let lg = &mut self.groups[g.idx()];
         for r in &mut lg.res {
             r.act_retries = 0;
             r.deact_retries = 0;

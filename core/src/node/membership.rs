@@ -115,6 +115,7 @@ impl Node {
             p.version_seen = hb.version;
         }
         if was_down {
+            self.recheck = true; // a mirror connect may be back (B102)
             self.emit(Event::new(EventKind::HeartbeatPathUp).peer(from).reason(self.cfg.heartbeats[path.idx()].name.clone()));
         }
         if want_state {
@@ -144,7 +145,8 @@ impl Node {
         p.state = state;
         p.judged_down = false;
         p.lost_at = None;
-        p.version_seen = version;
+        // A state of this run not yet received is asked for at the next heartbeat.
+        p.version_seen = if p.shared.run == run { version } else { 0 };
         for path in paths {
             p.last_heard[path.idx()] = Some(now);
             p.path_down[path.idx()] = false;
@@ -180,12 +182,21 @@ impl Node {
     }
 
     pub(super) fn on_state(&mut self, from: ServerId, s: SharedState) {
+        if s.run > self.peers[from.idx()].run {
+            // The first we hear of this run of the peer (its Hello predates our start).
+            let state = s.state.unwrap_or(ServerState::Online);
+            self.on_hello(from, s.run, state, s.version);
+        }
         let p = &mut self.peers[from.idx()];
         if s.run != p.run || p.judged_down || s.version < p.shared.version {
             return; // another run's or an outdated state
         }
         if let Some(st) = s.state {
             p.state = st;
+        }
+        for (g, t) in &s.epochs {
+            let e = self.epochs.entry(*g).or_insert(0);
+            *e = (*e).max(*t);
         }
         p.shared = s;
         self.on_peer_state_changed(from);
@@ -206,6 +217,7 @@ impl Node {
             np_failing: self.np_failing(),
             cluster_suspended: self.cluster_suspended,
             faults: self.faults.iter().map(|(g, t)| (*g, *t)).collect(),
+            epochs: self.epochs.iter().map(|(g, t)| (*g, *t)).collect(),
             failover_counts: self.counters.own_failovers(),
             mirrors: self.mirrors.own_records(&self.cfg, self.me),
             mirror_full_next: self.mirrors.full_next_list(),
@@ -232,10 +244,15 @@ impl Node {
     /// Reacts to a change of a peer's reported state.
     fn on_peer_state_changed(&mut self, from: ServerId) {
         let st = self.peers[from.idx()].state;
+        self.recheck = true;
+        self.schedule_liveness(); // it may have become watched (B13)
         match self.phase {
             Phase::Syncing { .. } => {
-                if st == ServerState::Online {
-                    self.join(); // B2: someone is online already
+                let known = self.peers[from.idx()].shared.run == self.peers[from.idx()].run;
+                if st == ServerState::Online && known {
+                    self.join(); // B2: someone is online already (and we know what it holds)
+                } else if st == ServerState::Online {
+                    // Wait for its state (already asked for) before joining.
                 } else {
                     self.check_sync_complete();
                 }
@@ -306,6 +323,7 @@ impl Node {
             for path in newly_down {
                 {
                     self.peers[p.idx()].path_down[path.idx()] = true;
+                    self.recheck = true;
                     let name = self.cfg.heartbeats[path.idx()].name.clone();
                     self.emit(Event::new(EventKind::HeartbeatPathDown).peer(p).reason(name));
                 }

@@ -65,6 +65,8 @@ pub struct Node {
     version: u64,
     /// Whether the shared state changed during this input (broadcast once at the end).
     dirty: bool,
+    /// Whether the view changed so that conditions must be re-evaluated.
+    recheck: bool,
     peers: Vec<Peer>,
     groups: Vec<LocalGroup>,
     monitors: Vec<MonitorRun>,
@@ -76,6 +78,8 @@ pub struct Node {
     counters: Counters,
     /// Latest fault time of each group on this server (B52).
     faults: BTreeMap<GroupId, Ms>,
+    /// When each group was last started by cluster start or command, as known here (B52).
+    epochs: BTreeMap<GroupId, Ms>,
     /// Groups whose start waits for `start_after` groups (coordinator, B54).
     waiting_starts: BTreeMap<GroupId, bool>,
     cluster_suspended: bool,
@@ -126,6 +130,7 @@ impl Node {
             persisted: Persisted::default(),
             version: 0,
             dirty: false,
+            recheck: false,
             peers,
             groups,
             monitors,
@@ -136,6 +141,7 @@ impl Node {
             timers: BTreeMap::new(),
             counters: Counters::default(),
             faults: BTreeMap::new(),
+            epochs: BTreeMap::new(),
             waiting_starts: BTreeMap::new(),
             cluster_suspended: false,
             mirrors,
@@ -304,7 +310,9 @@ impl Node {
         if self.phase.is_gone() {
             return;
         }
-        self.reevaluate();
+        if self.dirty || std::mem::take(&mut self.recheck) {
+            self.reevaluate();
+        }
         if self.dirty {
             self.dirty = false;
             self.version += 1;
@@ -316,6 +324,9 @@ impl Node {
     /// Conditions that any change of view may satisfy: waiting starts (B54), mirror
     /// breaks and rebuilds (B102, B107), monitors to start or stop (B80).
     fn reevaluate(&mut self) {
+        if self.leaving() {
+            self.continue_leave(); // a peer's dependant group may have stopped (B54)
+        }
         self.reevaluate_waiting_starts();
         self.reevaluate_mirrors();
         self.reevaluate_monitors();

@@ -209,8 +209,13 @@ impl Node {
         };
         let window = 2 * c.heartbeat_timeout_ms.max(io_wait);
         let disk_mode = if let Some(serial) = self.member_of_kind(unit, |k| matches!(k, NpKind::Serial { .. })) {
-            // serial+disk: disk rule unless the peer answered the latest serial check.
-            !(server == self.me && self.nps[serial.idx()].last_round.is_some_and(|(_, ok)| ok))
+            // serial+disk: disk rule unless the peer answered the latest serial check
+            // (for another server: unless its shared watch state shows the cable failing).
+            if server == self.me {
+                !self.nps[serial.idx()].last_round.is_some_and(|(_, ok)| ok)
+            } else {
+                self.pre_failed(serial, server, partition_start_ms)
+            }
         } else if let Some(ping) = self.member_of_kind(unit, |k| matches!(k, NpKind::Ping { .. })) {
             // ping+disk: disk rule when ping was pre-failed on every server of the unit.
             unit.servers.iter().all(|s| self.pre_failed(ping, *s, partition_start_ms))
@@ -237,13 +242,16 @@ impl Node {
             }
             Some(_) | None => {}
         }
-        let delay = self
-            .units_of(self.me)
-            .iter()
-            .filter(|u| u.servers.contains(&peer))
-            .map(|u| self.verdict_delay(u, self.me, partition_start))
-            .max()
-            .unwrap_or(self.cfg.cluster.heartbeat_interval_ms);
+        let units: Vec<Unit> = self.units_of(self.me).into_iter().filter(|u| u.servers.contains(&peer)).collect();
+        let settle = self.cfg.cluster.heartbeat_interval_ms;
+        let mut delay = settle;
+        let mut fallback = false;
+        for u in &units {
+            let d = self.verdict_delay(u, self.me, partition_start);
+            // A serial+disk or ping+disk unit that uses the disk window (B40, B41).
+            fallback |= u.members.len() == 2 && d > settle;
+            delay = delay.max(d);
+        }
         let v_ms = d_ms + delay;
         self.resolution = Some(Resolution {
             d_ms,
@@ -254,6 +262,9 @@ impl Node {
             disk_slow: false,
         });
         self.emit(Event::new(EventKind::NpResolutionStarted).peer(peer));
+        if fallback {
+            self.emit(Event::new(EventKind::NpFallbackDisk).because(Some(EventKind::ServerLost), "the serial peer did not answer, or ping was pre-failed everywhere (B40, B41)"));
+        }
         self.set_timer(Timer::NpVerdict, v_ms);
     }
 

@@ -99,8 +99,10 @@ impl Node {
         v
     }
 
-    /// Fault times of `g` per server known here (B52).
+    /// Fault times of `g` per server known here, since the group's last start by cluster
+    /// start or command (B52).
     fn group_faults(&self, g: GroupId) -> Vec<(ServerId, Ms)> {
+        let epoch = self.epochs.get(&g).copied().unwrap_or(0);
         let mut out = Vec::new();
         for s in self.cfg.server_ids() {
             let t = if s == self.me {
@@ -108,7 +110,7 @@ impl Node {
             } else {
                 self.peers[s.idx()].shared.faults.iter().find(|(fg, _)| *fg == g).map(|(_, t)| *t)
             };
-            if let Some(t) = t {
+            if let Some(t) = t.filter(|t| *t >= epoch) {
                 out.push((s, t));
             }
         }

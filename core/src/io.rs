@@ -38,6 +38,9 @@ pub enum Input {
     MirrorWritten { res: ResId, bytes: u64 },
     /// The data device of a mirror side on this server failed (B116).
     MirrorDiskError { res: ResId },
+    /// The mirror driver's connection to the other side on one of the mirror's connect
+    /// networks (index into `Mirror::networks`) went up or down (B102).
+    MirrorConnect { res: ResId, network: u8, up: bool },
 }
 
 /// Everything a node can ask for.
@@ -82,6 +85,8 @@ pub enum Timer {
     ActionTimeout(ActionId),
     /// Counter reset after `counter_reset_after`.
     CounterReset,
+    /// A mirror connect that went down has stayed down for `heartbeat_timeout` (B102).
+    MirrorConnectDown(ResId),
 }
 
 /// What a node asks a driver to do.
@@ -305,6 +310,8 @@ pub struct SharedState {
     pub mirror_full_next: Vec<ResId>,
     /// Mirrors whose other side the sender saw go while it ran (B106).
     pub mirror_saw_go: Vec<ResId>,
+    /// Mirrors whose side on the sender has a disk error not yet repaired (B116).
+    pub mirror_disk_error: Vec<ResId>,
     /// Mirrors being rebuilt from the sender.
     pub rebuilding: Vec<ResId>,
     /// The stop record of B92 the sender holds.

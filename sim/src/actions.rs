@@ -56,7 +56,12 @@ impl Sim {
             }
             Action::MonitorCheck { mon } => {
                 let (healthy, detail) = self.monitor_check(mon, s);
-                (latency, Effect::None, ActionResult::Check { healthy, detail })
+                // A disk check does real I/O: a slow device makes it slow (B81 timeout).
+                let delay = match &self.world.cfg.monitor(mon).kind {
+                    MonitorKind::Disk { device: Some(d), .. } => self.world.io_ms(d, s, self.knobs.disk_latency_ms),
+                    _ => latency,
+                };
+                (delay, Effect::None, ActionResult::Check { healthy, detail })
             }
             Action::MirrorCopy { res, to, full } => {
                 let data = self.world.mirrors.get(&res).cloned().unwrap_or_default();
@@ -108,6 +113,10 @@ impl Sim {
                 };
                 if !self.world.mirror_connected(res) {
                     return ActionResult::Failed("the mirror connect dropped".into());
+                }
+                let m = self.world.cfg.resource(res).kind.mirror().expect("mirror");
+                if self.world.device_failed(&m.sides[b as usize].data, to) {
+                    return ActionResult::Failed(format!("I/O error on {} of {}", m.sides[b as usize].data, self.world.cfg.server(to).name));
                 }
                 let d = self.world.mirrors.entry(res).or_default();
                 d.content[b as usize] = d.content[a as usize];

@@ -104,6 +104,8 @@ pub struct Sim {
     pub breaches: Vec<Breach>,
     /// Inputs handled (for speed reports).
     pub inputs_handled: u64,
+    /// Mirror connect states last reported to each side's node: (mirror, server, network) → (epoch, up).
+    link_reported: BTreeMap<(ResId, ServerId, u8), (u64, bool)>,
     out: Vec<Output>,
 }
 
@@ -124,6 +126,7 @@ impl Sim {
             allow_split_brain: false,
             breaches: Vec::new(),
             inputs_handled: 0,
+            link_reported: BTreeMap::new(),
             out: Vec::new(),
         }
     }
@@ -203,6 +206,7 @@ impl Sim {
         m.stalled_until = None;
         m.stall_queue.clear();
         self.world.release_all(s);
+        self.sync_mirror_links();
     }
 
     /// Starts the cluster service on a powered-on machine.
@@ -226,6 +230,41 @@ impl Sim {
         let persisted = m.disk.clone();
         let epoch = m.epoch;
         self.deliver(s, Some(epoch), Input::Boot { persisted });
+        self.sync_mirror_links();
+    }
+
+    /// Tells each running side server of each mirror which connect networks carry
+    /// traffic to the other side, when that changed (what a mirror driver reports).
+    pub fn sync_mirror_links(&mut self) {
+        let cfg = self.world.cfg.clone();
+        for res in cfg.mirror_ids() {
+            let m = cfg.resource(res).kind.mirror().expect("mirror");
+            for (side, other) in [(0usize, 1usize), (1, 0)] {
+                for s in m.sides[side].servers.iter().copied() {
+                    if !self.world.service_running(s) {
+                        continue;
+                    }
+                    let epoch = self.world.machines[s.idx()].epoch;
+                    for (i, net) in m.networks.iter().enumerate() {
+                        let up = m.sides[other].servers.iter().any(|o| {
+                            *o != s && self.world.service_running(*o) && self.world.link_up(net, s, *o) && self.world.link_up(net, *o, s)
+                        });
+                        let key = (res, s, i as u8);
+                        // A new run starts with every link taken as up.
+                        let last = match self.link_reported.get(&key) {
+                            Some((e, v)) if *e == epoch => *v,
+                            Some(_) | None => true,
+                        };
+                        if last != up {
+                            self.link_reported.insert(key, (epoch, up));
+                            self.deliver(s, Some(epoch), Input::MirrorConnect { res, network: i as u8, up });
+                        } else {
+                            self.link_reported.insert(key, (epoch, up));
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// The state of a server as `expect server` reads it (B21).
@@ -462,6 +501,7 @@ impl Sim {
                 m.epoch += 1;
                 m.power = Power::On;
                 self.world.release_all(s);
+                self.sync_mirror_links();
             }
         }
     }

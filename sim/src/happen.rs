@@ -139,9 +139,13 @@ impl Sim {
             }
             Stmt::Stall { server, duration_ms } => self.stall(self.sid(server), *duration_ms),
             Stmt::Write { resource, bytes } => self.write(self.rid(resource), *bytes),
-            Stmt::Cmd { on, words } => return Some(self.cmd(on.as_deref(), words)),
+            Stmt::Cmd { on, words } => {
+                let id = self.cmd(on.as_deref(), words);
+                return Some(id);
+            }
             Stmt::Expect(_) => unreachable!("expectations are checked by the player"),
         }
+        self.sync_mirror_links();
         None
     }
 

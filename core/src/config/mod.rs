@@ -105,7 +105,9 @@ pub fn parse(file: &str, text: &str) -> Result<Checked, Vec<Diagnostic>> {
         list.retain(|d| d.level == DiagLevel::Error);
         return Err(list);
     }
-    Ok(Checked { config: cx.cfg, warnings: list })
+    let mut config = cx.cfg;
+    config.warnings = list.iter().map(|d| d.message.clone()).collect();
+    Ok(Checked { config, warnings: list })
 }
 
 /// Parses a duration with a unit: `"100ms"`, `"3s"`, `"5m"`, `"1h"`, `"2m30s"`.

@@ -70,6 +70,9 @@ pub struct Config {
     pub resources: Vec<Resource>,
     /// Explicit monitors in file order, then the implied ones (B88).
     pub monitors: Vec<Monitor>,
+    /// The checker's warnings (B133), emitted as `config-warning` at service start.
+    #[serde(skip)]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]

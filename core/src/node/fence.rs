@@ -93,8 +93,8 @@ impl Node {
             .cfg
             .group_ids()
             .filter(|g| match self.groups[g.idx()].state {
-                GroupState::Online | GroupState::Starting | GroupState::Error => true,
-                GroupState::Stopping | GroupState::Offline => false,
+                GroupState::Online | GroupState::Starting | GroupState::Error | GroupState::Stopping => true,
+                GroupState::Offline => false,
             })
             .collect();
         self.stop_monitors_all();

@@ -33,6 +33,9 @@ impl Node {
 
         self.emit(Event::new(EventKind::ServiceStarted));
         self.emit(Event::new(EventKind::ConfigLoaded).reason(self.cfg.cluster.name.clone()));
+        for w in self.cfg.warnings.clone() {
+            self.emit(Event::new(EventKind::ConfigWarning).reason(w));
+        }
         if self.cfg.cluster.insecure {
             self.emit(Event::new(EventKind::InsecureMode));
         }
@@ -222,6 +225,7 @@ impl Node {
             mirrors: self.mirrors.own_records(&self.cfg, self.me),
             mirror_full_next: self.mirrors.full_next_list(),
             mirror_saw_go: self.mirrors.saw_go_list(),
+            mirror_disk_error: self.mirrors.disk_error_list(),
             rebuilding: self.mirrors.rebuilding_list(),
             stop_record: self.persisted.stop_record.clone(),
             judged_down: self.peer_ids().filter(|p| self.peers[p.idx()].judged_down).collect(),

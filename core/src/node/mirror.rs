@@ -9,7 +9,7 @@
 
 use super::group::ResState;
 use super::{Node, Pending};
-use crate::config::{Config, HeartbeatKind, ResId, ServerId};
+use crate::config::{Config, ResId, ServerId};
 use crate::event::{Event, EventKind};
 use crate::io::{Action, ActionId, ActionResult, Message, MirrorRecord};
 
@@ -55,6 +55,14 @@ pub(super) struct MirrorRun {
     pub full_next: bool,
     /// A copy from this server in flight: (action, destination, full).
     pub rebuild: Option<(ActionId, ServerId, bool)>,
+    /// The driver's connection on each connect network (as last reported; up until told).
+    pub links: Vec<bool>,
+    /// Since when no connect network carries traffic.
+    pub connect_down_since: Option<crate::config::Ms>,
+    /// This side's data device failed and has not been rebuilt since (B116).
+    pub disk_error: bool,
+    /// A rebuild to this server finished; its record is not yet seen synced.
+    pub awaiting_ack: Option<ServerId>,
 }
 
 /// Every mirror of the configuration, as this server tracks it.
@@ -75,6 +83,10 @@ impl Mirrors {
                 saw_other_go: false,
                 full_next: false,
                 rebuild: None,
+                links: vec![true; cfg.resource(res).kind.mirror().map_or(1, |m| m.networks.len().max(1))],
+                connect_down_since: None,
+                disk_error: false,
+                awaiting_ack: None,
             })
             .collect();
         Mirrors { runs, boot_check: false }
@@ -105,6 +117,10 @@ impl Mirrors {
 
     pub fn rebuilding_list(&self) -> Vec<ResId> {
         self.runs.iter().filter(|r| r.rebuild.is_some()).map(|r| r.res).collect()
+    }
+
+    pub fn disk_error_list(&self) -> Vec<ResId> {
+        self.runs.iter().filter(|r| r.disk_error).map(|r| r.res).collect()
     }
 
     pub fn saw_go_list(&self) -> Vec<ResId> {
@@ -238,33 +254,70 @@ impl Node {
         }
     }
 
-    /// Whether the mirror connect between the two sides carries traffic (B102).
+    /// Whether the other side's servers still count (running, or lost but not yet judged
+    /// down: B102 breaks only on servers not running, judged down or departed).
+    fn other_side_present(&self, res: ResId) -> bool {
+        self.other_side_servers(res).iter().any(|s| *s != self.me && self.peers[s.idx()].may_hold())
+    }
+
+    /// Whether the mirror connect carries traffic to a running server of the other side
+    /// (B102), as the mirror driver reports it per connect network.
     pub(super) fn mirror_connected(&self, res: ResId) -> bool {
-        let m = self.mirror_cfg(res);
-        let running = |side: usize| m.sides[side].servers.iter().copied().filter(|s| self.is_running(*s)).collect::<Vec<_>>();
-        let (a, b) = (running(0), running(1));
-        if a.is_empty() || b.is_empty() {
-            return false;
+        let Some(i) = self.mirrors.idx(res) else { return false };
+        let Some(mine) = self.side_of(res, self.me) else {
+            // Not a side: both sides' servers running is all this server can know.
+            let m = self.mirror_cfg(res);
+            return m.sides.iter().all(|side| side.servers.iter().any(|s| self.is_running(*s)));
+        };
+        let other_running =
+            self.mirror_cfg(res).sides[1 - mine as usize].servers.iter().any(|s| *s != self.me && self.is_running(*s));
+        other_running && self.mirrors.runs[i].links.iter().any(|up| *up)
+    }
+
+    /// The driver reports a connect network up or down (B102).
+    pub(super) fn on_mirror_connect(&mut self, res: ResId, network: u8, up: bool) {
+        let Some(i) = self.mirrors.idx(res) else { return };
+        let run = &mut self.mirrors.runs[i];
+        let Some(link) = run.links.get_mut(network as usize) else { return };
+        if *link == up {
+            return;
         }
-        // Seen from here: a heartbeat path on a mirror network to a server of the other side.
-        let Some(my_side) = self.side_of(res, self.me) else { return true };
-        let others = if my_side == 0 { b } else { a };
-        let mirror_paths: Vec<usize> = self
-            .cfg
-            .heartbeats
-            .iter()
-            .enumerate()
-            .filter(|(_, h)| matches!(&h.kind, HeartbeatKind::Lan { network } if m.networks.contains(network)))
-            .map(|(i, _)| i)
-            .collect();
-        if mirror_paths.is_empty() {
-            return true; // no heartbeat on the mirror network: the running sides are taken as connected
+        let was_any = run.links.iter().any(|u| *u);
+        run.links[network as usize] = up;
+        let now_any = run.links.iter().any(|u| *u);
+        let several = run.links.len() > 1;
+        let net = self.mirror_cfg(res).networks.get(network as usize).cloned().unwrap_or_default();
+        match (was_any, now_any) {
+            (true, false) => {
+                self.mirrors.runs[i].connect_down_since = Some(self.now);
+                self.emit(Event::new(EventKind::MirrorConnectDown).resource(res).reason(net));
+                self.set_timer(crate::io::Timer::MirrorConnectDown(res), self.now + self.cfg.cluster.heartbeat_timeout_ms);
+            }
+            (false, true) => {
+                self.mirrors.runs[i].connect_down_since = None;
+                self.cancel_timer(crate::io::Timer::MirrorConnectDown(res));
+                self.emit(Event::new(EventKind::MirrorConnectUp).resource(res).reason(net));
+            }
+            (true, true) if !up && several => {
+                self.emit(Event::new(EventKind::MirrorConnectPathDown).resource(res).reason(net));
+            }
+            (true, true) | (false, false) => {}
         }
-        others.iter().any(|o| {
-            mirror_paths.iter().any(|p| {
-                let h = &self.cfg.heartbeats[*p];
-                h.servers.contains(o) && h.servers.contains(&self.me) && !self.peers[o.idx()].path_down[*p]
-            })
+        self.recheck = true;
+    }
+
+    /// The connect stayed down for heartbeat_timeout: a break if online here (B102).
+    pub(super) fn on_mirror_connect_timeout(&mut self, res: ResId) {
+        self.recheck = true;
+        let _ = res; // `reevaluate_mirrors` applies the rule to every mirror online here
+    }
+
+    /// Whether the connect has been down for heartbeat_timeout.
+    fn connect_lost(&self, res: ResId) -> bool {
+        self.mirrors.idx(res).is_some_and(|i| {
+            self.mirrors.runs[i]
+                .connect_down_since
+                .is_some_and(|t| t + self.cfg.cluster.heartbeat_timeout_ms <= self.now)
         })
     }
 
@@ -310,22 +363,24 @@ impl Node {
             return;
         }
         let connected = self.mirror_connected(res);
+        let broken = !self.other_side_present(res) || self.connect_lost(res);
         match self.my_record(res) {
-            Some(MirrorRecord::Synced | MirrorRecord::Closed) if connected => {
+            Some(MirrorRecord::Synced | MirrorRecord::Closed) if connected && !broken => {
                 self.set_record(res, MirrorRecord::Synced);
                 self.tell_other_side(res, MirrorRecord::Synced, |r| matches!(r, MirrorRecord::Closed));
             }
-            Some(MirrorRecord::Synced | MirrorRecord::Closed) => self.mirror_break(res),
+            Some(MirrorRecord::Synced | MirrorRecord::Closed) if broken => self.mirror_break(res),
+            // Connect briefly down: the break waits for heartbeat_timeout (B102).
+            Some(MirrorRecord::Synced | MirrorRecord::Closed) => {}
             Some(MirrorRecord::Ahead { .. } | MirrorRecord::Forced | MirrorRecord::Behind { .. }) | None => {}
         }
     }
 
     fn mirror_break(&mut self, res: ResId) {
-        let other_running = self.other_side_running(res);
-        self.set_record(res, MirrorRecord::Ahead { break_ms: self.now, updated_ms: None });
-        if other_running {
-            self.emit(Event::new(EventKind::MirrorConnectDown).resource(res));
+        if self.cluster_stopping || self.leaving() {
+            return; // both sides stop together: the records close instead (B103)
         }
+        self.set_record(res, MirrorRecord::Ahead { break_ms: self.now, updated_ms: None });
         self.emit(Event::new(EventKind::MirrorBreak).resource(res).because(None, "online while the other side is not connected (B102)"));
     }
 
@@ -361,6 +416,7 @@ impl Node {
                 if let Some(i) = self.mirrors.idx(res) {
                     self.mirrors.runs[i].full_next = false;
                     self.mirrors.runs[i].saw_other_go = false;
+                    self.mirrors.runs[i].disk_error = false; // rebuilt onto a working device
                 }
             }
             self.set_record(res, record);
@@ -407,8 +463,9 @@ impl Node {
                 continue;
             }
             let connected = self.mirror_connected(res);
+            let broken = !self.other_side_present(res) || self.connect_lost(res);
             match self.my_record(res) {
-                Some(MirrorRecord::Synced | MirrorRecord::Closed) if !connected => self.mirror_break(res),
+                Some(MirrorRecord::Synced | MirrorRecord::Closed) if broken => self.mirror_break(res),
                 Some(_) | None => {}
             }
             if connected && self.mirrors.runs[i].rebuild.is_none() {
@@ -426,6 +483,16 @@ impl Node {
         };
         if self.mirror_latest(res) != Latest::Side(mine) {
             return;
+        }
+        let i = self.mirrors.idx(res).expect("mirror");
+        if self.mirrors.runs[i].awaiting_ack == Some(dest) {
+            if matches!(self.visible_record(res, other), Some((MirrorRecord::Behind { .. }, _))) {
+                return; // our copy finished; its record is on its way
+            }
+            self.mirrors.runs[i].awaiting_ack = None;
+        }
+        if self.peers[dest.idx()].shared.mirror_disk_error.contains(&res) {
+            return; // B116: a side with a disk error is rebuilt by `mirror rebuild` once repaired
         }
         self.start_rebuild(res, dest);
     }
@@ -479,6 +546,7 @@ impl Node {
 
     fn finish_rebuild(&mut self, res: ResId, to: ServerId) {
         let i = self.mirrors.idx(res).expect("mirror");
+        self.mirrors.runs[i].awaiting_ack = Some(to);
         self.mirrors.runs[i].full_next = false;
         self.mirrors.runs[i].saw_other_go = false;
         self.set_record(res, MirrorRecord::Synced);
@@ -502,6 +570,7 @@ impl Node {
         let Some(i) = self.mirrors.idx(res) else { return };
         self.emit(Event::new(EventKind::MirrorDiskError).resource(res));
         self.mirrors.runs[i].full_next = true;
+        self.mirrors.runs[i].disk_error = true;
         self.set_record(res, MirrorRecord::Behind { full: true });
         if self.res_state(res) == ResState::Online {
             self.fence(crate::io::PowerAction::EmergencyReboot, EventKind::EmergencyReboot, "I/O error on the data device of an online mirror (B116)");

@@ -88,6 +88,10 @@ pub struct Node {
     recover_groups: Vec<GroupId>,
     /// RECOVER runs of a return still going; failbacks wait for them (B57).
     recovering_for_return: usize,
+    /// B57: a failback check is open (this server became online recently).
+    failback_window: bool,
+    /// Groups whose failback was asked for in the current window.
+    failback_sent: BTreeSet<GroupId>,
     /// B24: return by itself once online.
     auto_return_pending: bool,
     /// B3: `startup-sync-waiting` already emitted this run.
@@ -148,6 +152,8 @@ impl Node {
             recover_groups: Vec::new(),
             recovering_for_return: 0,
             auto_return_pending: false,
+            failback_window: false,
+            failback_sent: BTreeSet::new(),
             restart_reported: false,
             sync_announced: false,
             watchdog_kick_ms: 0,
@@ -193,6 +199,7 @@ impl Node {
             Input::ShutdownRequested => self.on_shutdown_requested(),
             Input::MirrorWritten { res, bytes } => self.on_mirror_written(res, bytes),
             Input::MirrorDiskError { res } => self.on_mirror_disk_error(res),
+            Input::MirrorConnect { res, network, up } => self.on_mirror_connect(res, network, up),
         }
     }
 
@@ -215,6 +222,7 @@ impl Node {
             Timer::MonitorCheck(m) => self.on_monitor_due(m),
             Timer::ActionTimeout(id) => self.on_action_timeout(id),
             Timer::CounterReset => self.on_counter_reset(),
+            Timer::MirrorConnectDown(res) => self.on_mirror_connect_timeout(res),
         }
     }
 
@@ -328,6 +336,7 @@ impl Node {
             self.continue_leave(); // a peer's dependant group may have stopped (B54)
         }
         self.reevaluate_waiting_starts();
+        self.try_failbacks();
         self.reevaluate_mirrors();
         self.reevaluate_monitors();
     }

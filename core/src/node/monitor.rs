@@ -175,6 +175,7 @@ impl Node {
             return;
         }
         self.monitors[m.idx()].suspended = suspended;
+        self.recheck = true;
         let kind = if suspended { EventKind::MonitorSuspended } else { EventKind::MonitorResumed };
         self.emit(Event::new(kind).monitor(m));
     }

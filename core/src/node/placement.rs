@@ -214,29 +214,50 @@ impl Node {
         }
     }
 
-    /// B57: groups with `failback = "auto"` move to this server when it ranks above
-    /// their current server.
+    /// B57: this server became online: groups with `failback = "auto"` that it ranks
+    /// above their current server move to it. The window stays open while such a group
+    /// is still starting or stopping somewhere (e.g. its own failover after a restart).
     pub(super) fn check_failbacks(&mut self) {
+        self.failback_window = true;
+        self.failback_sent.clear();
+        self.try_failbacks();
+    }
+
+    pub(super) fn try_failbacks(&mut self) {
+        if !self.failback_window || self.recovering_for_return > 0 {
+            return;
+        }
         if !self.phase.is_member() {
+            self.failback_window = false;
             return;
         }
         let view = self.placement_view();
-        for g in self.cfg.group_ids().collect::<Vec<_>>() {
-            let grp = self.cfg.group(g);
-            if grp.failback != crate::config::Failback::Auto {
+        let mut unsettled = false;
+        for g in self.cfg.group_ids() {
+            if self.cfg.group(g).failback != crate::config::Failback::Auto || self.failback_sent.contains(&g) {
                 continue;
             }
             let holders = self.holders(g);
             let [current] = holders.as_slice() else { continue };
-            if self.group_state_on(g, *current) != GroupState::Online {
-                continue;
-            }
             let (Some(my_rank), Some(cur_rank)) = (self.cfg.rank(g, self.me), self.cfg.rank(g, *current)) else {
                 continue;
             };
-            if my_rank < cur_rank && view.eligible(&self.cfg, g, self.me, Some(*current)) {
-                self.send(*current, Message::MoveGroup { group: g, to: self.me, failback: true });
+            if my_rank >= cur_rank || *current == self.me {
+                continue;
             }
+            match self.group_state_on(g, *current) {
+                GroupState::Online => {
+                    if view.eligible(&self.cfg, g, self.me, Some(*current)) {
+                        self.failback_sent.insert(g);
+                        self.send(*current, Message::MoveGroup { group: g, to: self.me, failback: true });
+                    }
+                }
+                GroupState::Starting | GroupState::Stopping => unsettled = true,
+                GroupState::Offline | GroupState::Error => {}
+            }
+        }
+        if !unsettled {
+            self.failback_window = false;
         }
     }
 

@@ -177,8 +177,13 @@ impl Node {
             | FinalAction::EmergencyShutdown
             | FinalAction::EmergencyReboot
             | FinalAction::Panic => {
-                // The power action will release it: the stop carries on past it.
+                // The power action will release it: the stop carries on past it, and a
+                // move or failover in progress is abandoned: the group fails over after
+                // the departure like every group of the leaving server (B72, B55).
                 self.groups[g.idx()].res[pos].state = ResState::Offline;
+                if let super::group::Op::Stopping { after, .. } = &mut self.groups[g.idx()].op {
+                    *after = AfterStop::Nothing;
+                }
                 self.server_final_action(policy.final_action, "deactivation final action (B72)");
                 if !self.phase.is_gone() {
                     self.step_stop(g);

@@ -58,5 +58,6 @@ pub(crate) fn synthetic_config(servers: usize, groups: usize, exclusive: bool) -
         groups: grps,
         resources,
         monitors: vec![],
+        warnings: vec![],
     }
 }

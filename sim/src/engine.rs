@@ -246,8 +246,10 @@ impl Sim {
                     }
                     let epoch = self.world.machines[s.idx()].epoch;
                     for (i, net) in m.networks.iter().enumerate() {
+                        // The network between the sides, whether or not the peer's service runs
+                        // (the core knows that from membership).
                         let up = m.sides[other].servers.iter().any(|o| {
-                            *o != s && self.world.service_running(*o) && self.world.link_up(net, s, *o) && self.world.link_up(net, *o, s)
+                            *o != s && self.world.link_up(net, s, *o) && self.world.link_up(net, *o, s)
                         });
                         let key = (res, s, i as u8);
                         // A new run starts with every link taken as up.
@@ -376,6 +378,13 @@ impl Sim {
     pub fn record(&mut self, s: ServerId, event: Event) {
         let group_online = event.kind == EventKind::GroupOnline;
         let g = event.group;
+        if let (EventKind::MirrorForced, Some(res)) = (event.kind, event.resource) {
+            // The operator accepted this side's data as the latest (invariant 2 allows it).
+            let side = self.world.mirror_side(res, s);
+            let d = self.world.mirrors.entry(res).or_default();
+            d.forced = side;
+            d.newest = side;
+        }
         self.timeline.push(Emitted { at_ms: self.now, server: s, event });
         if let (true, Some(g)) = (group_online, g) {
             self.check_group_single(g);

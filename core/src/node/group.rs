@@ -126,6 +126,13 @@ impl Node {
             self.emit(Event::new(EventKind::CommandFailed).group(g).reason("start refused: this server is not an online member"));
             return;
         }
+        let exclusive_here = self.cfg.group(g).exclusive
+            && self.cfg.group_ids().any(|o| o != g && self.cfg.group(o).exclusive && self.groups[o.idx()].state != GroupState::Offline);
+        if exclusive_here {
+            // B53: never two exclusive groups here, whatever the sender believed.
+            self.emit(Event::new(EventKind::CommandFailed).group(g).reason("start refused: another exclusive group runs here (B53)"));
+            return;
+        }
         let held_elsewhere = self.holders(g).into_iter().any(|s| s != from && s != self.me);
         if held_elsewhere || self.groups[g.idx()].state != GroupState::Offline {
             // Only activate when no live peer reports holding it (architecture).

@@ -61,6 +61,8 @@ pub(super) struct MirrorRun {
     pub connect_down_since: Option<crate::config::Ms>,
     /// This side's data device failed and has not been rebuilt since (B116).
     pub disk_error: bool,
+    /// `mirror-latest-undetermined` was reported for the current undetermined spell.
+    pub undetermined_reported: bool,
     /// A rebuild to this server finished; its record is not yet seen synced.
     pub awaiting_ack: Option<ServerId>,
 }
@@ -86,6 +88,7 @@ impl Mirrors {
                 links: vec![true; cfg.resource(res).kind.mirror().map_or(1, |m| m.networks.len().max(1))],
                 connect_down_since: None,
                 disk_error: false,
+                undetermined_reported: false,
                 awaiting_ack: None,
             })
             .collect();
@@ -244,10 +247,7 @@ impl Node {
             return Err("the mirror is online on another server".into());
         }
         match self.mirror_latest(res) {
-            Latest::Undetermined => {
-                self.emit(Event::new(EventKind::MirrorLatestUndetermined).resource(res));
-                Err("the side holding the latest data cannot be determined".into())
-            }
+            Latest::Undetermined => Err("the side holding the latest data cannot be determined".into()),
             Latest::Nobody => Err("no running side holds the latest data".into()),
             Latest::Both | Latest::Side(_) if self.holds_latest(res, self.me) => Ok(()),
             Latest::Both | Latest::Side(_) => Err("this side does not hold the latest data".into()),
@@ -290,7 +290,16 @@ impl Node {
         match (was_any, now_any) {
             (true, false) => {
                 self.mirrors.runs[i].connect_down_since = Some(self.now);
+                self.mirrors.runs[i].saw_other_go = false;
                 self.emit(Event::new(EventKind::MirrorConnectDown).resource(res).reason(net));
+                if let Some((id, _, _)) = self.mirrors.runs[i].rebuild.take() {
+                    // B110: the copy cannot go on; the next one is full.
+                    self.mirrors.runs[i].full_next = true;
+                    self.pending.remove(&id);
+                    self.out.push(crate::io::Output::Cancel { id });
+                    self.emit(Event::new(EventKind::MirrorRebuildFailed).resource(res).reason("the mirror connect dropped (B110)"));
+                    self.mark_dirty();
+                }
                 self.set_timer(crate::io::Timer::MirrorConnectDown(res), self.now + self.cfg.cluster.heartbeat_timeout_ms);
             }
             (false, true) => {
@@ -330,7 +339,9 @@ impl Node {
             (self.visible_record(res, 0), self.visible_record(res, 1)),
             (Some((MirrorRecord::Synced | MirrorRecord::Closed, _)), Some((MirrorRecord::Synced | MirrorRecord::Closed, _)))
         );
-        if both_synced && self.mirror_connected(res) {
+        // A connect drop shorter than heartbeat_timeout is not yet a break (B102).
+        let other_running = self.mirror_cfg(res).sides.iter().all(|side| side.servers.iter().any(|s| self.is_running(*s)));
+        if both_synced && other_running && !self.connect_lost(res) {
             return MirrorStatus::Normal;
         }
         match self.mirror_latest(res) {
@@ -366,6 +377,10 @@ impl Node {
         let broken = !self.other_side_present(res) || self.connect_lost(res);
         match self.my_record(res) {
             Some(MirrorRecord::Synced | MirrorRecord::Closed) if connected && !broken => {
+                // Paired again with identical data: nothing for a later rebuild to redo.
+                if let Some(i) = self.mirrors.idx(res) {
+                    self.mirrors.runs[i].full_next = false;
+                }
                 self.set_record(res, MirrorRecord::Synced);
                 self.tell_other_side(res, MirrorRecord::Synced, |r| matches!(r, MirrorRecord::Closed));
             }
@@ -382,12 +397,6 @@ impl Node {
         }
         self.set_record(res, MirrorRecord::Ahead { break_ms: self.now, updated_ms: None });
         self.emit(Event::new(EventKind::MirrorBreak).resource(res).because(None, "online while the other side is not connected (B102)"));
-    }
-
-    fn other_side_running(&self, res: ResId) -> bool {
-        let Some(mine) = self.side_of(res, self.me) else { return false };
-        let other = 1 - mine as usize;
-        self.mirror_cfg(res).sides[other].servers.iter().any(|s| self.is_running(*s))
     }
 
     fn other_side_servers(&self, res: ResId) -> Vec<ServerId> {
@@ -427,8 +436,11 @@ impl Node {
     pub(super) fn mirror_peer_went(&mut self, peer: ServerId) {
         for i in 0..self.mirrors.runs.len() {
             let res = self.mirrors.runs[i].res;
+            // B106: it saw the other side go only if they were connected until then;
+            // after a connect loss the other side may have written alone.
+            let connected_until_now = self.mirrors.runs[i].links.iter().any(|u| *u);
             if self.other_side_servers(res).contains(&peer) && self.phase.is_running() {
-                self.mirrors.runs[i].saw_other_go = true;
+                self.mirrors.runs[i].saw_other_go = connected_until_now;
             }
             if let Some((id, to, _)) = self.mirrors.runs[i].rebuild {
                 if to == peer {
@@ -449,16 +461,27 @@ impl Node {
             return;
         }
         if self.mirrors.boot_check && self.phase.is_running() && !matches!(self.phase, super::fence::Phase::Syncing { .. }) {
+            // B108: when this service came up, was a server of the other side an online
+            // member all along? If not, both sides were down at the same time.
             self.mirrors.boot_check = false;
             for i in 0..self.mirrors.runs.len() {
                 let res = self.mirrors.runs[i].res;
-                if self.mirrors.runs[i].my_side.is_some() && !self.other_side_running(res) {
-                    self.mirrors.runs[i].full_next = true; // B108: both sides were down together
+                let other_up = self.other_side_servers(res).iter().any(|s| *s != self.me && self.is_member(*s));
+                if self.mirrors.runs[i].my_side.is_some() && !other_up {
+                    self.mirrors.runs[i].full_next = true;
                 }
             }
         }
         for i in 0..self.mirrors.runs.len() {
             let res = self.mirrors.runs[i].res;
+            // B106: each running side says so once when the latest data is undetermined.
+            let undetermined = self.mirrors.runs[i].my_side.is_some() && self.mirror_latest(res) == Latest::Undetermined;
+            if undetermined && !self.mirrors.runs[i].undetermined_reported {
+                self.mirrors.runs[i].undetermined_reported = true;
+                self.emit(Event::new(EventKind::MirrorLatestUndetermined).resource(res).because(None, "only a side whose run ended while synced is visible (B106)"));
+            } else if !undetermined {
+                self.mirrors.runs[i].undetermined_reported = false;
+            }
             if self.res_state(res) != ResState::Online {
                 continue;
             }

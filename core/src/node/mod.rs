@@ -88,6 +88,8 @@ pub struct Node {
     recover_groups: Vec<GroupId>,
     /// RECOVER runs of a return still going; failbacks wait for them (B57).
     recovering_for_return: usize,
+    /// Starts and moves sent to a target that does not show the group yet (B53).
+    in_transit: BTreeMap<GroupId, (ServerId, Ms)>,
     /// B57: a failback check is open (this server became online recently).
     failback_window: bool,
     /// Groups whose failback was asked for in the current window.
@@ -152,6 +154,7 @@ impl Node {
             recover_groups: Vec::new(),
             recovering_for_return: 0,
             auto_return_pending: false,
+            in_transit: BTreeMap::new(),
             failback_window: false,
             failback_sent: BTreeSet::new(),
             restart_reported: false,
@@ -335,6 +338,7 @@ impl Node {
         if self.leaving() {
             self.continue_leave(); // a peer's dependant group may have stopped (B54)
         }
+        self.settle_in_transit();
         self.reevaluate_waiting_starts();
         self.try_failbacks();
         self.reevaluate_mirrors();

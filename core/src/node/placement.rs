@@ -96,6 +96,12 @@ impl Node {
             }
             v.faults[g.idx()] = self.group_faults(g);
         }
+        // Starts and moves already sent but not yet visible at their target (B53).
+        for (g, (t, _)) in &self.in_transit {
+            if self.cfg.group(*g).exclusive {
+                v.exclusive_busy |= bit(*t);
+            }
+        }
         v
     }
 
@@ -119,6 +125,7 @@ impl Node {
 
     /// Sends (or runs here) the start of `g` on `target`.
     pub(super) fn start_on(&mut self, g: GroupId, target: ServerId, kind: StartKind, epoch_ms: Ms) {
+        self.in_transit.insert(g, (target, self.now));
         if target == self.me {
             self.begin_start(g, kind, epoch_ms);
         } else {
@@ -189,6 +196,21 @@ impl Node {
     /// B54: whether every group named in `start_after` is online.
     pub(super) fn start_after_met(&self, g: GroupId) -> bool {
         self.cfg.group(g).start_after.iter().all(|d| self.group_online_anywhere(*d))
+    }
+
+    /// Forgets starts and moves that reached their target (or were abandoned long ago).
+    pub(super) fn settle_in_transit(&mut self) {
+        let limit = 2 * self.cfg.cluster.heartbeat_timeout_ms;
+        let now = self.now;
+        let arrived: Vec<GroupId> = self
+            .in_transit
+            .iter()
+            .filter(|(g, (t, since))| self.group_state_on(**g, *t) != GroupState::Offline || *since + limit <= now)
+            .map(|(g, _)| *g)
+            .collect();
+        for g in arrived {
+            self.in_transit.remove(&g);
+        }
     }
 
     /// B54: start waiting groups whose dependencies came online; report blocked ones.

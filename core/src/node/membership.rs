@@ -25,6 +25,7 @@ impl Node {
         p.last_end_clean = Some(false);
         p.service_stopped = false;
         self.run = p.runs;
+        self.prev_unclean = prev_unclean;
         self.recover_groups = if prev_unclean { p.groups_online.clone() } else { Vec::new() };
         self.mirrors.load(&self.cfg, self.me, &p.mirrors);
         self.persisted = p;
@@ -73,6 +74,7 @@ impl Node {
             // B3: still waiting one interval after service start: nobody is online.
             if self.now > since_ms && !self.sync_announced {
                 self.sync_announced = true;
+                self.recheck = true;
                 self.emit(Event::new(EventKind::StartupSyncWaiting));
             }
         }
@@ -516,6 +518,7 @@ impl Node {
             for g in doubles {
                 self.emit(Event::new(EventKind::GroupDoubleOnline).group(g).peer(from));
             }
+            self.keep_mirrors_after_double_active(from);
             return;
         }
         self.emit(Event::new(EventKind::ServerDownNotified).peer(from));

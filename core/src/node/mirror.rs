@@ -290,7 +290,6 @@ impl Node {
         match (was_any, now_any) {
             (true, false) => {
                 self.mirrors.runs[i].connect_down_since = Some(self.now);
-                self.mirrors.runs[i].saw_other_go = false;
                 self.emit(Event::new(EventKind::MirrorConnectDown).resource(res).reason(net));
                 if let Some((id, _, _)) = self.mirrors.runs[i].rebuild.take() {
                     // B110: the copy cannot go on; the next one is full.
@@ -436,9 +435,13 @@ impl Node {
     pub(super) fn mirror_peer_went(&mut self, peer: ServerId) {
         for i in 0..self.mirrors.runs.len() {
             let res = self.mirrors.runs[i].res;
-            // B106: it saw the other side go only if they were connected until then;
-            // after a connect loss the other side may have written alone.
-            let connected_until_now = self.mirrors.runs[i].links.iter().any(|u| *u);
+            // B106: it saw the other side go only if they were connected until it went
+            // silent (a connect lost with the heartbeats, as in a crash or a partition,
+            // counts); a connect lost well before leaves the other side time to write alone.
+            let went_silent = self.peers[peer.idx()].last_heard_any().unwrap_or(self.now);
+            let margin = self.cfg.cluster.heartbeat_interval_ms;
+            let connected_until_now = self.mirrors.runs[i].links.iter().any(|u| *u)
+                || self.mirrors.runs[i].connect_down_since.is_some_and(|t| t + margin >= went_silent);
             if self.other_side_servers(res).contains(&peer) && self.phase.is_running() {
                 self.mirrors.runs[i].saw_other_go = connected_until_now;
             }
@@ -466,8 +469,10 @@ impl Node {
             self.mirrors.boot_check = false;
             for i in 0..self.mirrors.runs.len() {
                 let res = self.mirrors.runs[i].res;
+                // (choice) The record of what changed since the break survives a clean end;
+                // only an unclean end while the other side was down loses it.
                 let other_up = self.other_side_servers(res).iter().any(|s| *s != self.me && self.is_member(*s));
-                if self.mirrors.runs[i].my_side.is_some() && !other_up {
+                if self.mirrors.runs[i].my_side.is_some() && !other_up && self.prev_unclean {
                     self.mirrors.runs[i].full_next = true;
                 }
             }
@@ -475,7 +480,10 @@ impl Node {
         for i in 0..self.mirrors.runs.len() {
             let res = self.mirrors.runs[i].res;
             // B106: each running side says so once when the latest data is undetermined.
-            let undetermined = self.mirrors.runs[i].my_side.is_some() && self.mirror_latest(res) == Latest::Undetermined;
+            // (Not while waiting at start-up: the peers' records are not known yet.)
+            let settled = !matches!(self.phase, super::fence::Phase::Syncing { .. }) || self.sync_announced;
+            let undetermined =
+                settled && self.mirrors.runs[i].my_side.is_some() && self.mirror_latest(res) == Latest::Undetermined;
             if undetermined && !self.mirrors.runs[i].undetermined_reported {
                 self.mirrors.runs[i].undetermined_reported = true;
                 self.emit(Event::new(EventKind::MirrorLatestUndetermined).resource(res).because(None, "only a side whose run ended while synced is visible (B106)"));
@@ -628,6 +636,21 @@ impl Node {
             if self.mirror_connected(res) {
                 self.start_rebuild(res, dest);
             }
+        }
+    }
+
+    /// B117: after a mutual down judgement settled in this server's favour, mirrors
+    /// online here were online on both sides; this side is kept as the latest, as after
+    /// a forced recovery, and the other side's next rebuild is full.
+    pub(super) fn keep_mirrors_after_double_active(&mut self, peer: ServerId) {
+        for i in 0..self.mirrors.runs.len() {
+            let res = self.mirrors.runs[i].res;
+            if self.res_state(res) != ResState::Online || !self.other_side_servers(res).contains(&peer) {
+                continue;
+            }
+            self.emit(Event::new(EventKind::MirrorDoubleActive).resource(res).peer(peer).because(Some(EventKind::GroupDoubleOnline), "kept as the latest, as after a forced recovery (B117)"));
+            self.mirrors.runs[i].full_next = true;
+            self.set_record(res, MirrorRecord::Forced);
         }
     }
 

@@ -23,6 +23,7 @@ mod view;
 
 #[cfg(test)]
 pub(crate) mod test_support;
+#[cfg(test)] mod tests;
 
 pub use mirror::MirrorStatus;
 pub use monitor::MonitorStatus;
@@ -94,6 +95,8 @@ pub struct Node {
     failback_window: bool,
     /// Groups whose failback was asked for in the current window.
     failback_sent: BTreeSet<GroupId>,
+    /// The previous run ended uncleanly (found at `Boot`).
+    prev_unclean: bool,
     /// B24: return by itself once online.
     auto_return_pending: bool,
     /// B3: `startup-sync-waiting` already emitted this run.
@@ -154,6 +157,7 @@ impl Node {
             recover_groups: Vec::new(),
             recovering_for_return: 0,
             auto_return_pending: false,
+            prev_unclean: false,
             in_transit: BTreeMap::new(),
             failback_window: false,
             failback_sent: BTreeSet::new(),

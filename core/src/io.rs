@@ -38,6 +38,9 @@ pub enum Input {
     MirrorWritten { res: ResId, bytes: u64 },
     /// The data device of a mirror side on this server failed (B116).
     MirrorDiskError { res: ResId },
+    /// The mirror driver found, at activation, that this many bytes acknowledged by the
+    /// other side in async mode never reached this side (B101).
+    MirrorWritesLost { res: ResId, bytes: u64 },
     /// The mirror driver's connection to the other side on one of the mirror's connect
     /// networks (index into `Mirror::networks`) went up or down (B102).
     MirrorConnect { res: ResId, network: u8, up: bool },

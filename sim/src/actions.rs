@@ -118,8 +118,11 @@ impl Sim {
                 if self.world.device_failed(&m.sides[b as usize].data, to) {
                     return ActionResult::Failed(format!("I/O error on {} of {}", m.sides[b as usize].data, self.world.cfg.server(to).name));
                 }
+                let now = self.now;
                 let d = self.world.mirrors.entry(res).or_default();
+                d.settle(now);
                 d.content[b as usize] = d.content[a as usize];
+                d.unsent = 0;
                 d.dirty = [0, 0];
                 d.newest = None;
                 d.forced = None;
@@ -146,6 +149,14 @@ impl Sim {
         self.world.active.entry(res).or_default().insert(s);
         if r.kind.mirror().is_some() {
             let side = self.world.mirror_side(res, s).unwrap_or(0);
+            let now = self.now;
+            let d = self.world.mirrors.entry(res).or_default();
+            d.settle(now);
+            if let Some(bytes) = d.lost_unsent.take() {
+                // The driver tells the new online side what never reached it (B101).
+                let epoch = self.world.machines[s.idx()].epoch;
+                self.push(self.now, crate::engine::EvKind::Deliver { server: s, epoch: Some(epoch), input: baton_core::Input::MirrorWritesLost { res, bytes } });
+            }
             let d = self.world.mirrors.entry(res).or_default();
             let stale = d.newest.is_some_and(|n| n != side) && d.content[0] != d.content[1] && d.forced != Some(side);
             if stale {

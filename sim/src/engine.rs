@@ -205,7 +205,7 @@ impl Sim {
         m.epoch += 1;
         m.stalled_until = None;
         m.stall_queue.clear();
-        self.world.release_all(s);
+        self.world.release_all(s, self.now);
         self.sync_mirror_links();
     }
 
@@ -509,7 +509,7 @@ impl Sim {
                 m.node = None;
                 m.epoch += 1;
                 m.power = Power::On;
-                self.world.release_all(s);
+                self.world.release_all(s, self.now);
                 self.sync_mirror_links();
             }
         }

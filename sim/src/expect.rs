@@ -72,7 +72,8 @@ pub fn check(sim: &Sim, e: &Expect, last_cmd: Option<CommandId>) -> (bool, Strin
         }
         Expect::MirrorIdentical { mirror } => {
             let r = cfg.resource_id(mirror).expect("checked mirror");
-            let d = sim.world.mirrors.get(&r).cloned().unwrap_or_default();
+            let mut d = sim.world.mirrors.get(&r).cloned().unwrap_or_default();
+            d.settle(sim.now);
             (d.content[0] == d.content[1], "the copies differ".into())
         }
         Expect::Event { event, on, count } => {

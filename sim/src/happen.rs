@@ -203,10 +203,20 @@ impl Sim {
         };
         let Some(side) = self.world.mirror_side(res, s) else { return };
         let connected = self.world.mirror_connected(res);
+        let asynchronous = self.world.cfg.resource(res).kind.mirror().is_some_and(|m| m.mode == baton_core::config::MirrorMode::Async);
+        let bw = self.knobs.mirror_bandwidth_bytes_per_s.max(1);
+        let now = self.now;
+        let latency = self.knobs.network_latency_ms;
         let d = self.world.mirrors.entry(res).or_default();
+        d.settle(now);
         let i = side as usize;
         d.content[i] = d.content[i].wrapping_mul(0x100_0000_01B3).wrapping_add(bytes ^ 0xCBF2_9CE4_8422_2325);
-        if connected {
+        if connected && asynchronous {
+            // B101 async: acknowledged here, sent behind at the mirror bandwidth.
+            d.unsent += bytes;
+            d.async_from = side;
+            d.async_done_ms = d.async_done_ms.max(now) + latency + (bytes.saturating_mul(1000)).div_ceil(bw);
+        } else if connected {
             d.content[1 - i] = d.content[i];
         } else {
             d.dirty[i] += bytes;

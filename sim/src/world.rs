@@ -84,6 +84,23 @@ pub struct MirrorData {
     pub newest: Option<u8>,
     /// An operator forced a side (invariant 2 then accepts it).
     pub forced: Option<u8>,
+    /// async mode: bytes acknowledged on `async_from` but not yet sent, sent by `async_done_ms`.
+    pub unsent: u64,
+    pub async_from: u8,
+    pub async_done_ms: Ms,
+    /// async mode: bytes lost when the sending side failed, reported at the next activation.
+    pub lost_unsent: Option<u64>,
+}
+
+impl MirrorData {
+    /// async mode: what has been sent by `now` has reached the other side.
+    pub fn settle(&mut self, now: Ms) {
+        if self.unsent > 0 && now >= self.async_done_ms {
+            let i = self.async_from as usize;
+            self.content[1 - i] = self.content[i];
+            self.unsent = 0;
+        }
+    }
 }
 
 /// The whole world.
@@ -258,8 +275,19 @@ impl World {
         m.sides.iter().position(|side| side.servers.contains(&s)).map(|i| i as u8)
     }
 
-    /// Releases every resource `s` holds (power loss, emergency action).
-    pub fn release_all(&mut self, s: ServerId) {
+    /// Releases every resource `s` holds (power loss, emergency action). In async mode,
+    /// what the mirror had not yet sent from `s` is lost (B101).
+    pub fn release_all(&mut self, s: ServerId, now: Ms) {
+        for (res, d) in self.mirrors.iter_mut() {
+            d.settle(now);
+            let held = self.active.get(res).is_some_and(|h| h.contains(&s));
+            if held && d.unsent > 0 {
+                d.lost_unsent = Some(d.unsent);
+                d.unsent = 0;
+                // The loss is the documented price of async mode: not a stale activation.
+                d.newest = None;
+            }
+        }
         for holders in self.active.values_mut() {
             holders.remove(&s);
         }

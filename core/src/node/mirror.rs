@@ -588,6 +588,20 @@ impl Node {
         self.mark_dirty();
     }
 
+    /// B101: async writes of the failed side never arrived here. Which regions they
+    /// touched is unknown, so the other side's next rebuild must be full.
+    pub(super) fn on_mirror_writes_lost(&mut self, res: ResId, bytes: u64) {
+        let Some(i) = self.mirrors.idx(res) else { return };
+        self.mirrors.runs[i].full_next = true;
+        self.mark_dirty();
+        self.emit(
+            Event::new(EventKind::MirrorWritesLost)
+                .resource(res)
+                .reason(format!("{bytes} bytes"))
+                .because(None, "async writes not yet sent when the other side failed (B101)"),
+        );
+    }
+
     /// B103: the first write after a break records the update time.
     pub(super) fn on_mirror_written(&mut self, res: ResId, bytes: u64) {
         let _ = bytes;

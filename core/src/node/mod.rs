@@ -207,6 +207,7 @@ impl Node {
             Input::MirrorWritten { res, bytes } => self.on_mirror_written(res, bytes),
             Input::MirrorDiskError { res } => self.on_mirror_disk_error(res),
             Input::MirrorConnect { res, network, up } => self.on_mirror_connect(res, network, up),
+            Input::MirrorWritesLost { res, bytes } => self.on_mirror_writes_lost(res, bytes),
         }
     }
 

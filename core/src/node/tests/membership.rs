@@ -1,0 +1,292 @@
+//! Membership (B2, B3, B11, B13–B18, B23, B24): startup synchronisation, heartbeat
+//! paths, peer loss at D, departures, down notices, unclean restarts and auto return.
+
+use super::*;
+use crate::script::ClpEvent;
+use EventKind as E;
+
+fn two_servers(extra: &str, paths: &[&str]) -> String {
+    cluster_toml(2, extra, paths) + &group_toml("g1", &[1, 2], "") + &fip_toml("ip1", 11)
+}
+
+fn formed_on_one_path() -> H {
+    let mut h = formed(&two_servers("", &["lan1"]), 0);
+    h.clear();
+    h
+}
+
+/// Makes server2 fall silent after a heartbeat at `last` and fires the liveness timer
+/// until it is set for `last + timeout` (returns the outputs up to there, not firing it).
+fn silent_after(h: &mut H, last: Ms) -> Vec<Output> {
+    h.at(last);
+    let mut out = h.hb_all(S2);
+    out.extend(h.fire(Timer::Liveness)); // the deadline of the heartbeat at t = 1
+    out
+}
+
+#[test]
+fn b3_waits_for_a_missing_server_then_forms_at_sync_wait_with_startup_sync_timeout() {
+    let text = cluster_toml(3, "sync_wait = \"2m\"", &["lan1"]) + &group_toml("g1", &[1, 2, 3], "") + &fip_toml("ip1", 11);
+    let mut h = H::new(&text, 0);
+    let boot = h.boot(None);
+    assert_eq!(timer_set(&boot, Timer::SyncWait), Some(120_000));
+    h.at(1);
+    h.hello(S2, ServerState::Syncing);
+    h.share(S2, ServerState::Syncing, vec![]);
+    assert_eq!(h.node.reported_state(), ServerState::Syncing, "server3 has not started: still waiting");
+
+    // One interval after the service start nobody is online: the wait is announced.
+    let tick = h.fire(Timer::HeartbeatTick);
+    assert_event(&tick, E::StartupSyncWaiting);
+
+    // A timer fired before its instant is stale: nothing forms early.
+    h.at(119_999);
+    let early = h.input(Input::TimerFired { timer: Timer::SyncWait });
+    assert_no_event(&early, E::StartupSyncTimeout);
+    assert_eq!(h.node.reported_state(), ServerState::Syncing);
+
+    let out = h.fire(Timer::SyncWait);
+    assert_eq!(h.now, 120_000);
+    let e = event(&out, E::StartupSyncTimeout);
+    let reason = e.reason.clone().unwrap_or_default();
+    assert!(reason.contains("server3") && !reason.contains("server2"), "missing servers named: {reason}");
+    assert_no_event(&out, E::StartupSyncDone);
+    assert_event(&out, E::ClusterStarted);
+    assert!(sent(&out, S2).iter().any(|m| matches!(m, Message::Formed { timeout: true })), "server2 is told to form");
+    assert!(!sent(&out, S3).iter().any(|m| matches!(m, Message::Formed { .. })), "server3 never started");
+    assert_eq!(h.node.reported_state(), ServerState::Online);
+    assert_eq!(activated(&out), vec![h.r("ip1")], "the coordinator places g1 on itself");
+}
+
+#[test]
+fn b3_all_servers_present_form_at_once_with_startup_sync_done() {
+    let text = cluster_toml(3, "", &["lan1"]) + &group_toml("g1", &[1, 2, 3], "") + &fip_toml("ip1", 11);
+    let mut h = formed(&text, 0);
+    assert_eq!(h.now, 1, "formed as soon as the last server's state was known");
+    assert_event(&h.log, E::StartupSyncDone);
+    assert_event(&h.log, E::ClusterStarted);
+    assert_no_event(&h.log, E::StartupSyncTimeout);
+    assert_no_event(&h.log, E::StartupSyncWaiting);
+    for p in [S2, S3] {
+        assert!(sent(&h.log, p).iter().any(|m| matches!(m, Message::Formed { timeout: false })), "{p:?} told to form");
+    }
+    // The synchronisation timer is cancelled: firing it later changes nothing.
+    let late = h.fire(Timer::SyncWait);
+    assert_no_event(&late, E::StartupSyncTimeout);
+    assert_no_event(&late, E::ClusterStarted);
+}
+
+#[test]
+fn b2_joins_a_running_cluster_at_once_without_moving_any_group() {
+    let h = joined(&two_servers("", &["lan1"]), 1, None, &[(S1, "g1")]);
+    assert_eq!(h.node.reported_state(), ServerState::Online);
+    assert!(events(&h.log).iter().any(|e| e.kind == E::ServerJoined && e.peer == Some(S2)));
+    for k in [E::StartupSyncDone, E::StartupSyncTimeout, E::ClusterStarted, E::GroupStarting] {
+        assert_no_event(&h.log, k);
+    }
+    assert!(activated(&h.log).is_empty() && !start_sent_anywhere(&h.log, h.g("g1")));
+    assert_eq!(h.node.group_state(h.g("g1")), GroupState::Offline);
+}
+
+#[test]
+fn b11_peer_silent_on_one_of_two_paths_gives_heartbeat_path_down_only() {
+    let mut h = formed(&two_servers("", &["lan1", "public"]), 0);
+    h.clear();
+    for t in [10_000, 20_000, 30_000] {
+        h.at(t);
+        h.hb(S2, 0); // lan1 only; "public" stays silent after t = 1
+    }
+    let out = h.fire(Timer::Liveness);
+    assert_eq!(h.now, 30_001, "the deadline of the public path: 1 + heartbeat_timeout");
+    let down = event(&out, E::HeartbeatPathDown);
+    assert_eq!(down.peer, Some(S2));
+    assert_eq!(down.reason.as_deref(), Some("public"));
+    assert_eq!(count(&out, E::HeartbeatPathDown), 1, "lan1 still carries heartbeats");
+    assert_no_event(&out, E::ServerLost);
+    assert_no_event(&out, E::NpResolutionStarted);
+    assert_eq!(h.node.peer_state(S2), ServerState::Online);
+
+    // The first heartbeat on the path again gives heartbeat-path-up.
+    h.at(35_000);
+    let up = h.hb(S2, 1);
+    assert!(events(&up).iter().any(|e| e.kind == E::HeartbeatPathUp && e.reason.as_deref() == Some("public")));
+}
+
+#[test]
+fn b13_peer_lost_exactly_at_last_heartbeat_plus_timeout() {
+    let mut h = formed_on_one_path();
+    let early = silent_after(&mut h, 5_000);
+    assert_eq!(h.now, 30_001);
+    assert_no_event(&early, E::ServerLost);
+    assert_eq!(h.timer(Timer::Liveness), Some(35_000), "re-armed at the last heartbeat + heartbeat_timeout");
+
+    let out = h.fire(Timer::Liveness);
+    assert_eq!(h.now, 35_000);
+    let lost = event(&out, E::ServerLost);
+    assert_eq!(lost.peer, Some(S2));
+    assert_event(&out, E::NpResolutionStarted);
+    // No resolver: the verdict comes at V = D + heartbeat_interval (B34).
+    assert_eq!(timer_set(&out, Timer::NpVerdict), Some(38_000));
+}
+
+#[test]
+fn b13_loss_instant_is_last_heartbeat_plus_timeout_even_when_detected_late() {
+    let mut h = formed_on_one_path();
+    silent_after(&mut h, 5_000);
+    // The driver fires the liveness timer late: D is still 5 000 + 30 000.
+    h.at(36_500);
+    let out = h.fire_now(Timer::Liveness);
+    assert_event(&out, E::ServerLost);
+    assert_eq!(timer_set(&out, Timer::NpVerdict), Some(38_000), "V = D + interval with D = 35 000");
+}
+
+#[test]
+fn b13_peer_heard_again_before_the_verdict_gets_no_verdict() {
+    let mut h = formed_on_one_path();
+    silent_after(&mut h, 5_000);
+    h.fire(Timer::Liveness);
+    assert_eq!(h.timer(Timer::NpVerdict), Some(38_000));
+
+    h.at(36_000);
+    h.hb(S2, 0);
+    let out = h.fire(Timer::NpVerdict);
+    for k in [E::NpResolvedPeerDown, E::NpUnresolved, E::ServerFailedOver, E::EmergencyShutdown] {
+        assert_no_event(&out, k);
+    }
+    assert!(!sent(&out, S2).iter().any(|m| matches!(m, Message::DownNotice)));
+    assert_eq!(h.node.peer_state(S2), ServerState::Online);
+    assert!(!h.node.is_gone());
+}
+
+#[test]
+fn b13_peer_heard_again_before_the_verdict_is_watched_again() {
+    let mut h = formed_on_one_path();
+    silent_after(&mut h, 5_000);
+    h.fire(Timer::Liveness);
+    h.at(36_000);
+    h.hb(S2, 0);
+    // server2 falls silent again after t = 36 000: it must be lost at 66 000.
+    let out = h.run_until(66_000, |t| matches!(t, Timer::Liveness | Timer::HeartbeatTick));
+    let lost: Vec<_> = events(&out).into_iter().filter(|e| e.kind == E::ServerLost).collect();
+    assert_eq!(lost.len(), 1, "server2 silent for heartbeat_timeout again must be lost; got {:?}", kinds(&out));
+    assert_eq!(h.timer(Timer::NpVerdict), Some(69_000));
+}
+
+#[test]
+fn b14_planned_departure_marks_the_peer_off_and_fails_its_groups_over() {
+    let mut h = joined(&two_servers("", &["lan1"]), 1, None, &[(S1, "g1")]);
+    h.clear();
+    let g1 = h.g("g1");
+    let out = h.msg(S1, Message::Departure { clean: true, power_off: true, groups: vec![g1] });
+    assert_eq!(event(&out, E::ServerPlannedDown).peer, Some(S1));
+    assert_eq!(h.node.peer_state(S1), ServerState::Off);
+    assert_no_event(&out, E::ServerLost);
+    assert_no_event(&out, E::NpResolutionStarted);
+    assert!(has_for_group(&out, E::GroupFailover, g1), "server2 (now coordinator) starts g1: {:?}", kinds(&out));
+    assert_eq!(activated(&out), vec![h.r("ip1")]);
+    assert_eq!(h.node.group_state(g1), GroupState::Starting);
+}
+
+#[test]
+fn b14_planned_departure_with_the_machine_up_marks_the_peer_stopped() {
+    let mut h = joined(&two_servers("", &["lan1"]), 1, None, &[]);
+    let out = h.msg(S1, Message::Departure { clean: true, power_off: false, groups: vec![] });
+    assert_event(&out, E::ServerPlannedDown);
+    assert_eq!(h.node.peer_state(S1), ServerState::Stopped);
+}
+
+#[test]
+fn b15_failure_departure_marks_the_peer_down_and_fails_its_groups_over() {
+    let text = cluster_toml(2, "", &["lan1"]) + &group_toml("g1", &[1, 2], "") + &exec_toml("e1", "");
+    let mut h = joined(&text, 1, None, &[(S1, "g1")]);
+    let g1 = h.g("g1");
+    let out = h.msg(S1, Message::Departure { clean: false, power_off: true, groups: vec![g1] });
+    assert_eq!(event(&out, E::ServerFailureDown).peer, Some(S1));
+    assert_no_event(&out, E::ServerPlannedDown);
+    assert_eq!(h.node.peer_state(S1), ServerState::Down);
+    let env = start_env(&out, h.r("e1"));
+    assert_eq!(env.event, ClpEvent::Failover, "a start after a departure is a FAILOVER (B92)");
+    assert_eq!(vars(&env)["CLP_SERVER"], "OTHER");
+}
+
+#[test]
+fn b16_down_notice_gives_server_down_notified_and_runs_np_action() {
+    let mut h = formed(&two_servers("", &["lan1"]), 1);
+    h.clear();
+    let out = h.msg(S1, Message::DownNotice);
+    assert_eq!(event(&out, E::ServerDownNotified).peer, Some(S1));
+    assert_event(&out, E::EmergencyShutdown);
+    assert_eq!(power(&out), Some(PowerAction::EmergencyShutdown));
+    assert_eq!(persisted(&out).and_then(|p| p.last_end_clean), Some(false));
+    assert!(h.node.is_gone());
+}
+
+#[test]
+fn b17_peer_judged_down_and_heard_again_is_sent_a_down_notice() {
+    let mut h = formed_on_one_path();
+    silent_after(&mut h, 5_000);
+    h.fire(Timer::Liveness);
+    let verdict = h.fire(Timer::NpVerdict);
+    assert_event(&verdict, E::NpResolvedPeerDown);
+    assert_eq!(h.node.peer_state(S2), ServerState::Down);
+    h.at(42_000);
+    let out = h.hb(S2, 0);
+    assert!(sent(&out, S2).iter().any(|m| matches!(m, Message::DownNotice)), "B17: told it is counted out");
+    assert_eq!(h.node.peer_state(S2), ServerState::Down, "still judged down");
+}
+
+#[test]
+fn b18_peer_restarted_before_judged_lost_gets_restart_seen_and_its_groups_fail_over() {
+    let text = two_servers("", &["lan1"]) + &group_toml("g2", &[2, 1], "") + &fip_toml("ip2", 12);
+    let mut h = formed(&text, 0);
+    let g2 = h.g("g2");
+    assert_eq!(start_sent(&h.log, S2, g2), Some(StartKind::ClusterStart));
+    h.settle();
+    h.at(2_000);
+    h.share(S2, ServerState::Online, vec![(g2, GroupState::Online)]);
+    h.clear();
+    // server2 crashes and its service starts again (run 2) before anyone judged it lost.
+    h.at(10_000);
+    let out = h.msg(S2, Message::Hello { run: 2, state: ServerState::Suspended, version: 1 });
+    assert!(sent(&out, S2).iter().any(|m| matches!(m, Message::RestartSeen)));
+    assert_no_event(&out, E::ServerLost);
+    assert!(has_for_group(&out, E::GroupFailover, g2), "g2 fails over without resolution: {:?}", kinds(&out));
+    assert_eq!(activated(&out), vec![h.r("ip2")]);
+}
+
+#[test]
+fn b23_unclean_previous_end_comes_back_suspended() {
+    let mut h = joined(&two_servers("", &["lan1"]), 1, Some(unclean(vec![])), &[]);
+    assert_event(&h.log, E::UncleanRestart);
+    assert_event(&h.log, E::ServerSuspended);
+    assert_eq!(h.node.reported_state(), ServerState::Suspended);
+    assert!(!events(&h.log).iter().any(|e| e.kind == E::ServerJoined && e.peer == Some(S2)));
+    // Until a clean end is recorded, the run counts as unclean.
+    let p = persisted(&h.log).expect("persisted at boot");
+    assert_eq!((p.runs, p.last_end_clean), (2, Some(false)));
+    // A suspended server still sends heartbeats, saying so (B23).
+    let tick = h.fire(Timer::HeartbeatTick);
+    let hbs: Vec<_> = tick.iter().filter_map(|o| if let Output::Heartbeat { hb, .. } = o { Some(hb.state) } else { None }).collect();
+    assert_eq!(hbs, vec![ServerState::Suspended]);
+}
+
+#[test]
+fn b24_auto_return_returns_by_itself_with_recover_runs() {
+    let text = cluster_toml(2, "auto_return = true", &["lan1"]) + &group_toml("g1", &[1, 2], "") + &exec_toml("e1", "");
+    let g1 = config(&text).group_id("g1").expect("g1");
+    let h = joined(&text, 0, Some(unclean(vec![g1])), &[(S2, "g1")]);
+    assert_event(&h.log, E::UncleanRestart);
+    assert_no_event(&h.log, E::ServerSuspended);
+    assert_event(&h.log, E::ServerAutoReturned);
+    assert_eq!(h.node.reported_state(), ServerState::Online);
+    // B25: the start scripts of the groups online here at the unclean end run with RECOVER.
+    let recover: Vec<_> = actions(&h.log)
+        .into_iter()
+        .filter_map(|a| if let Action::RecoverRun { res, env } = a { Some((*res, env.clone())) } else { None })
+        .collect();
+    assert_eq!(recover.len(), 1);
+    assert_eq!(recover[0].0, h.r("e1"));
+    assert_eq!(recover[0].1.event, ClpEvent::Recover);
+    assert_eq!(vars(&recover[0].1)["CLP_SERVER"], "HOME");
+    assert!(activated(&h.log).is_empty(), "a RECOVER run activates nothing");
+}

@@ -105,7 +105,8 @@ impl Node {
             return;
         }
         let p = &mut self.peers[from.idx()];
-        if p.lost_at.is_some() {
+        let was_lost = p.lost_at.is_some();
+        if was_lost {
             // Heard again before the verdict: this peer is no longer lost.
             p.lost_at = None;
             self.unlose(from);
@@ -128,6 +129,8 @@ impl Node {
         }
         if state_changed {
             self.on_peer_state_changed(from);
+        } else if was_lost {
+            self.schedule_liveness(); // watched again (B13)
         }
     }
 

@@ -149,6 +149,7 @@ fn fixture() -> Config {
             ),
             monitor("userw", MonitorKind::UserSpace { stall_action: FinalAction::Panic }),
         ],
+        warnings: vec![],
     }
 }
 

@@ -18,7 +18,7 @@ pub type ActionId = u64;
 pub type CommandId = u64;
 
 /// Everything that can happen to a node.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Input {
     /// The cluster service starts, with what the previous run left on the local disk.
     Boot { persisted: Option<Persisted> },
@@ -47,7 +47,7 @@ pub enum Input {
 }
 
 /// Everything a node can ask for.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Output {
     /// Send a heartbeat to one peer on one path.
     Heartbeat { to: ServerId, path: PathId, hb: Heartbeat },
@@ -93,7 +93,7 @@ pub enum Timer {
 }
 
 /// What a node asks a driver to do.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Action {
     /// Bring a resource online (exec: run its start script with `env`).
     Activate { res: ResId, env: Option<ScriptEnv> },
@@ -252,7 +252,7 @@ pub enum StartKind {
 
 /// Cluster messages (reliable in the runtime; the simulator delivers or loses them
 /// per link like any packet, and the state exchange repairs what was lost).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Message {
     /// "My service just started": peers answer with their state at once.
     Hello { run: u64, state: ServerState, version: u64 },

@@ -11,6 +11,8 @@ pub mod event;
 mod event_kind;
 pub mod io;
 pub mod node;
+pub mod record;
+pub mod replay;
 pub mod script;
 
 pub use command::Command;

@@ -104,6 +104,9 @@ pub struct Sim {
     pub breaches: Vec<Breach>,
     /// Inputs handled (for speed reports).
     pub inputs_handled: u64,
+    /// When tracing: the configuration file's name and text, and each server's log records.
+    pub trace_config: Option<(String, String)>,
+    pub traces: Vec<Vec<baton_core::record::LogRecord>>,
     /// Mirror connect states last reported to each side's node: (mirror, server, network) → (epoch, up).
     link_reported: BTreeMap<(ResId, ServerId, u8), (u64, bool)>,
     out: Vec<Output>,
@@ -127,6 +130,8 @@ impl Sim {
             breaches: Vec::new(),
             inputs_handled: 0,
             link_reported: BTreeMap::new(),
+            trace_config: None,
+            traces: Vec::new(),
             out: Vec::new(),
         }
     }
@@ -229,6 +234,15 @@ impl Sim {
         m.node = Some(Node::new(cfg, s));
         let persisted = m.disk.clone();
         let epoch = m.epoch;
+        if let Some((name, text)) = &self.trace_config {
+            let record = baton_core::record::LogRecord::RunStart {
+                server: self.world.cfg.server(s).name.clone(),
+                config_name: name.clone(),
+                config_text: text.clone(),
+                at_ms: self.now,
+            };
+            self.trace(s, record);
+        }
         self.deliver(s, Some(epoch), Input::Boot { persisted });
         self.sync_mirror_links();
     }
@@ -308,15 +322,32 @@ impl Sim {
     /// Hands one input to a server's node and carries out its outputs.
     pub fn handle(&mut self, s: ServerId, input: Input) {
         let mut out = std::mem::take(&mut self.out);
+        let tracing = self.trace_config.is_some();
+        if tracing {
+            self.trace(s, baton_core::record::LogRecord::Input { at_ms: self.now, input: input.clone() });
+        }
         let m = &mut self.world.machines[s.idx()];
         let epoch = m.epoch;
         let Some(node) = m.node.as_mut() else { return };
         node.handle(self.now, input, &mut out);
         self.inputs_handled += 1;
+        if tracing {
+            for o in &out {
+                self.trace(s, baton_core::record::LogRecord::Output { at_ms: self.now, output: o.clone() });
+            }
+        }
         for o in out.drain(..) {
             self.output(s, epoch, o);
         }
         self.out = out;
+    }
+
+    /// Appends a record to a server's trace (the event log the simulator writes).
+    fn trace(&mut self, s: ServerId, record: baton_core::record::LogRecord) {
+        if self.traces.len() < self.world.cfg.servers.len() {
+            self.traces.resize_with(self.world.cfg.servers.len(), Vec::new);
+        }
+        self.traces[s.idx()].push(record);
     }
 
     /// Gives an operator command to a server; returns its id (`None`: no service runs).

@@ -11,9 +11,10 @@
 mod actions;
 pub mod engine;
 mod expect;
+pub mod explore;
 mod happen;
 pub mod player;
 pub mod scenario;
 pub mod world;
 
-pub use player::{load, play, run_file, Report};
+pub use player::{load, play, play_with, run_file, run_file_traced, Report};

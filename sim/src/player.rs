@@ -34,6 +34,8 @@ pub struct Report {
     pub end_ms: Ms,
     pub digest: String,
     pub inputs_handled: u64,
+    /// Each server's log records, when the run was traced.
+    pub traces: Vec<Vec<baton_core::record::LogRecord>>,
 }
 
 impl Report {
@@ -65,7 +67,14 @@ pub fn load(path: &Path) -> Result<(Scenario, Arc<Config>), Vec<String>> {
 
 /// Plays a scenario with a seed (the file's own unless overridden).
 pub fn play(sc: &Scenario, cfg: Arc<Config>, seed: u64) -> Report {
+    play_with(sc, cfg, seed, None)
+}
+
+/// Plays a scenario; with `trace = Some((config name, config text))` every server's
+/// inputs and outputs are kept for its event log (`Report::traces`).
+pub fn play_with(sc: &Scenario, cfg: Arc<Config>, seed: u64, trace: Option<(String, String)>) -> Report {
     let mut sim = Sim::new(cfg.clone(), sc.knobs.clone(), seed);
+    sim.trace_config = trace;
     sim.allow_split_brain = sc.expects_split_brain();
     let mut outcomes = Vec::new();
     let mut last_cmd: Option<CommandId> = None;
@@ -100,6 +109,7 @@ pub fn play(sc: &Scenario, cfg: Arc<Config>, seed: u64) -> Report {
         breaches: std::mem::take(&mut sim.breaches),
         digest,
         inputs_handled: sim.inputs_handled,
+        traces: std::mem::take(&mut sim.traces),
     }
 }
 
@@ -208,6 +218,15 @@ impl Report {
             "digest": self.digest,
         })
     }
+}
+
+/// Loads and plays a file, keeping every server's log records.
+pub fn run_file_traced(path: &Path, seed: Option<u64>) -> Result<Report, Vec<String>> {
+    let (sc, cfg) = load(path)?;
+    let cfg_path = sc.config_file(path);
+    let text = std::fs::read_to_string(&cfg_path).map_err(|e| vec![format!("{}: {e}", cfg_path.display())])?;
+    let seed = seed.unwrap_or(sc.seed);
+    Ok(play_with(&sc, cfg, seed, Some((cfg_path.display().to_string(), text))))
 }
 
 /// Convenience: load and play a file with its own seed or `seed`.

@@ -32,6 +32,7 @@ mod words;
 pub use keys::known_keys;
 pub use model::*;
 pub use render::render;
+pub use words::final_action as final_action_name;
 
 use std::fmt;
 

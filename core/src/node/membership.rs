@@ -412,9 +412,7 @@ impl Node {
         }
         self.cancel_timer(Timer::SyncWait);
         if suspended {
-            self.phase = Phase::Suspended;
-            self.mark_dirty();
-            self.schedule_liveness();
+            self.enter_suspended();
             return;
         }
         self.become_member();
@@ -429,12 +427,17 @@ impl Node {
         let Phase::Syncing { suspended, .. } = self.phase else { return };
         self.cancel_timer(Timer::SyncWait);
         if suspended {
-            self.phase = Phase::Suspended;
-            self.mark_dirty();
-            self.schedule_liveness();
+            self.enter_suspended();
             return;
         }
         self.become_member();
+    }
+
+    /// Waits for `server return` after an unclean end (B23), still heard and watching.
+    fn enter_suspended(&mut self) {
+        self.phase = Phase::Suspended;
+        self.mark_dirty();
+        self.schedule_liveness();
     }
 
     /// Becomes an online member: heartbeats watched, monitors and watches on (B6).

@@ -63,8 +63,9 @@ pub(super) struct MirrorRun {
     pub disk_error: bool,
     /// `mirror-latest-undetermined` was reported for the current undetermined spell.
     pub undetermined_reported: bool,
-    /// A rebuild to this server finished; its record is not yet seen synced.
-    pub awaiting_ack: Option<ServerId>,
+    /// A rebuild to this server finished at this instant; its record may still show
+    /// behind until its next state message (at most a heartbeat interval).
+    pub awaiting_ack: Option<(ServerId, crate::config::Ms)>,
 }
 
 /// Every mirror of the configuration, as this server tracks it.
@@ -418,9 +419,16 @@ impl Node {
         }
     }
 
-    pub(super) fn on_mirror_record_msg(&mut self, res: ResId, side: u8, record: MirrorRecord) {
+    pub(super) fn on_mirror_record_msg(&mut self, from: ServerId, res: ResId, side: u8, record: MirrorRecord) {
         if self.side_of(res, self.me) == Some(side) {
             if record == MirrorRecord::Synced {
+                // The sender finished a rebuild toward us and is synced itself; its next
+                // state message says so, but B104 must not read its old record meanwhile.
+                for (r, _, rec) in self.peers[from.idx()].shared.mirrors.iter_mut() {
+                    if *r == res {
+                        *rec = MirrorRecord::Synced;
+                    }
+                }
                 if let Some(i) = self.mirrors.idx(res) {
                     self.mirrors.runs[i].full_next = false;
                     self.mirrors.runs[i].saw_other_go = false;
@@ -428,6 +436,32 @@ impl Node {
                 }
             }
             self.set_record(res, record);
+        }
+    }
+
+    /// B104: a side that sees the other side ahead (or forced) records that it is
+    /// behind, so it still knows after the other side is gone; only a rebuild makes it
+    /// synced again.
+    fn note_behind(&mut self, i: usize) {
+        let res = self.mirrors.runs[i].res;
+        let Some(mine) = self.mirrors.runs[i].my_side else { return };
+        // The side where the mirror is online, or that just copied to the other side,
+        // holds the latest data: the other side's record may simply not be updated yet.
+        let just_copied =
+            self.mirrors.runs[i].awaiting_ack.is_some_and(|(_, at)| at + self.cfg.cluster.heartbeat_interval_ms > self.now);
+        if self.res_state(res) == ResState::Online || just_copied || self.mirrors.runs[i].rebuild.is_some() {
+            return;
+        }
+        let other = self.visible_record(res, 1 - mine).map(|(r, _)| r);
+        let full = match other {
+            Some(MirrorRecord::Forced) => true,
+            Some(MirrorRecord::Ahead { .. }) => false,
+            Some(MirrorRecord::Synced | MirrorRecord::Closed | MirrorRecord::Behind { .. }) | None => return,
+        };
+        match self.mirrors.runs[i].record {
+            MirrorRecord::Synced | MirrorRecord::Closed => self.set_record(res, MirrorRecord::Behind { full }),
+            MirrorRecord::Behind { full: false } if full => self.set_record(res, MirrorRecord::Behind { full }),
+            MirrorRecord::Behind { .. } | MirrorRecord::Ahead { .. } | MirrorRecord::Forced => {}
         }
     }
 
@@ -444,6 +478,14 @@ impl Node {
                 || self.mirrors.runs[i].connect_down_since.is_some_and(|t| t + margin >= went_silent);
             if self.other_side_servers(res).contains(&peer) && self.phase.is_running() {
                 self.mirrors.runs[i].saw_other_go = connected_until_now;
+            }
+            // B110: a copy toward this side stops when its source goes away.
+            let copying_to_me = self.peers[peer.idx()].shared.rebuilding.contains(&res)
+                && self.mirrors.runs[i].my_side.is_some()
+                && self.other_side_servers(res).contains(&peer);
+            if copying_to_me {
+                self.mirrors.runs[i].full_next = true;
+                self.emit(Event::new(EventKind::MirrorRebuildFailed).resource(res).peer(peer).reason("the source went away (B110)"));
             }
             if let Some((id, to, _)) = self.mirrors.runs[i].rebuild {
                 if to == peer {
@@ -479,6 +521,7 @@ impl Node {
         }
         for i in 0..self.mirrors.runs.len() {
             let res = self.mirrors.runs[i].res;
+            self.note_behind(i);
             // B106: each running side says so once when the latest data is undetermined.
             // (Not while waiting at start-up: the peers' records are not known yet.)
             let settled = !matches!(self.phase, super::fence::Phase::Syncing { .. }) || self.sync_announced;
@@ -516,9 +559,10 @@ impl Node {
             return;
         }
         let i = self.mirrors.idx(res).expect("mirror");
-        if self.mirrors.runs[i].awaiting_ack == Some(dest) {
-            if matches!(self.visible_record(res, other), Some((MirrorRecord::Behind { .. }, _))) {
-                return; // our copy finished; its record is on its way
+        if let Some((d, at)) = self.mirrors.runs[i].awaiting_ack {
+            let fresh = at + self.cfg.cluster.heartbeat_interval_ms > self.now;
+            if d == dest && fresh && matches!(self.visible_record(res, other), Some((MirrorRecord::Behind { .. }, _))) {
+                return; // our copy just finished; its new record is on its way
             }
             self.mirrors.runs[i].awaiting_ack = None;
         }
@@ -577,7 +621,7 @@ impl Node {
 
     fn finish_rebuild(&mut self, res: ResId, to: ServerId) {
         let i = self.mirrors.idx(res).expect("mirror");
-        self.mirrors.runs[i].awaiting_ack = Some(to);
+        self.mirrors.runs[i].awaiting_ack = Some((to, self.now));
         self.mirrors.runs[i].full_next = false;
         self.mirrors.runs[i].saw_other_go = false;
         self.set_record(res, MirrorRecord::Synced);

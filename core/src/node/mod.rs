@@ -252,7 +252,7 @@ impl Node {
             Message::DownNotice => self.on_down_notice(from),
             Message::RestartSeen => self.on_restart_seen(),
             Message::ClusterOp(op) => self.on_cluster_op(op),
-            Message::MirrorRecord { res, side, record } => self.on_mirror_record_msg(res, side, record),
+            Message::MirrorRecord { res, side, record } => self.on_mirror_record_msg(from, res, side, record),
         }
     }
 

@@ -451,7 +451,9 @@ impl Node {
             .shared
             .groups
             .iter()
-            .filter(|(_, st)| *st != GroupState::Offline)
+            // B55: what was online, starting or stopping there (a group in error is not
+            // online and waits for an operator, B61, B74).
+            .filter(|(_, st)| matches!(st, GroupState::Online | GroupState::Starting | GroupState::Stopping))
             .map(|(g, _)| *g)
             .collect();
         self.lost_groups.insert(p, held);

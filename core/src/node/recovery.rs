@@ -120,7 +120,7 @@ impl Node {
             Event::new(EventKind::ActivationFinalAction)
                 .group(g)
                 .resource(r)
-                .reason(final_name(policy.final_action))
+                .reason(crate::config::final_action_name(policy.final_action))
                 .because(Some(EventKind::ResourceActivationFailed), rule),
         );
         self.resource_final_action(g, pos, policy.final_action);
@@ -166,7 +166,7 @@ impl Node {
             Event::new(EventKind::DeactivationFinalAction)
                 .group(g)
                 .resource(r)
-                .reason(final_name(policy.final_action))
+                .reason(crate::config::final_action_name(policy.final_action))
                 .because(Some(EventKind::ResourceDeactivationFailed), format!("retries {} spent", policy.retries)),
         );
         match policy.final_action {
@@ -222,6 +222,9 @@ impl Node {
     pub(super) fn monitor_recovery(&mut self, m: MonId) {
         let mon = self.cfg.monitor(m).clone();
         let key = CounterKey::Monitor(m);
+        // B85: every error of the monitor holds off the counter reset, even one that
+        // takes no step (skipped, or after the final action).
+        self.note_failure(key);
         for g in self.target_groups(mon.recovery_target) {
             self.record_fault(g);
         }
@@ -235,7 +238,6 @@ impl Node {
         if self.counters.final_done.contains(&m) {
             return; // B84: the final action already ran for this fault
         }
-        self.note_failure(key);
         if mon.recovery_target == RecoveryTarget::LocalServer {
             self.monitor_final_action(m, "recovery_target = local-server (B83.2)".into());
             return;
@@ -280,7 +282,7 @@ impl Node {
         self.emit(
             Event::new(EventKind::RecoveryFinalAction)
                 .monitor(m)
-                .reason(final_name(mon.final_action))
+                .reason(crate::config::final_action_name(mon.final_action))
                 .because(Some(EventKind::MonitorError), rule),
         );
         match mon.final_action {
@@ -336,19 +338,5 @@ impl Node {
             self.emit(Event::new(EventKind::ResourceRestarted).group(g).resource(r));
         }
         self.mirror_on_online(r);
-    }
-}
-
-pub(super) fn final_name(a: FinalAction) -> &'static str {
-    match a {
-        FinalAction::None => "none",
-        FinalAction::Ignore => "ignore",
-        FinalAction::StopGroup => "stop-group",
-        FinalAction::StopService => "stop-service",
-        FinalAction::StopServiceAndShutdown => "stop-service-and-shutdown",
-        FinalAction::StopServiceAndReboot => "stop-service-and-reboot",
-        FinalAction::EmergencyShutdown => "emergency-shutdown",
-        FinalAction::EmergencyReboot => "emergency-reboot",
-        FinalAction::Panic => "panic",
     }
 }

@@ -66,6 +66,24 @@ impl Node {
         }
     }
 
+    /// A digest of the decision state (phase, peers, groups, resources, monitors,
+    /// mirrors, counters, pending timers and actions): two nodes fed the same inputs
+    /// have the same digest. FNV-1a over a fixed rendering; no hashing crate needed.
+    pub fn digest(&self) -> u64 {
+        let text = format!(
+            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{}",
+            self.phase,
+            self.peers.iter().map(|p| (p.run, p.state, p.judged_down, p.lost_at, &p.last_heard)).collect::<Vec<_>>(),
+            self.groups.iter().map(|g| (g.state, g.res.iter().map(|r| r.state).collect::<Vec<_>>())).collect::<Vec<_>>(),
+            self.monitors.iter().map(|m| (m.status, m.failures, m.suspended)).collect::<Vec<_>>(),
+            self.mirrors.own_records(&self.cfg, self.me),
+            self.counters.own_failovers(),
+            self.timers,
+            self.version
+        );
+        text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    }
+
     pub fn status(&self) -> Status {
         let cfg = &self.cfg;
         Status {

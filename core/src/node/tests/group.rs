@@ -8,7 +8,10 @@ use EventKind as E;
 
 /// `app` holds an exec resource written before its floating IP.
 fn app(n: usize) -> String {
-    cluster_toml(n, "", &["lan1"]) + &group_toml("app", &[1, 2], "") + &exec_toml("app-exec", "") + &fip_toml("app-ip", 31)
+    cluster_toml(n, "", &["lan1"])
+        + &group_toml("app", &[1, 2], "")
+        + &exec_toml("app-exec", "")
+        + &fip_toml("app-ip", 31)
 }
 
 /// The group and resource events of `out`, as (kind, resource name).
@@ -124,7 +127,10 @@ fn b92_failover_start_on_a_lower_ranked_server_is_failover_other() {
     assert!(has_for_group(&first, E::GroupFailover, g));
     let out = h.settle();
     let v = vars(&start_env(&out, h.r("app-exec")));
-    assert_eq!((v["CLP_EVENT"].as_str(), v["CLP_SERVER"].as_str(), v["CLP_PRIORITY"].as_str()), ("FAILOVER", "OTHER", "2"));
+    assert_eq!(
+        (v["CLP_EVENT"].as_str(), v["CLP_SERVER"].as_str(), v["CLP_PRIORITY"].as_str()),
+        ("FAILOVER", "OTHER", "2")
+    );
     assert!(has_for_group(&out, E::GroupFailoverDone, g));
 }
 
@@ -165,7 +171,8 @@ fn b92_cluster_start_below_the_recorded_server_is_failover_else_start() {
     for (recorded, expect) in [(S1, ClpEvent::Failover), (S2, ClpEvent::Start)] {
         let text = app(2);
         let g = config(&text).group_id("app").expect("app");
-        let p = Persisted { runs: 1, last_end_clean: Some(true), stop_record: vec![(g, recorded)], ..Default::default() };
+        let p =
+            Persisted { runs: 1, last_end_clean: Some(true), stop_record: vec![(g, recorded)], ..Default::default() };
         let mut h = alone(&text, 1, Some(p));
         let out = h.settle();
         assert_eq!(start_env(&out, h.r("app-exec")).event, expect, "record on {recorded:?} (B96 rows 16, 17)");

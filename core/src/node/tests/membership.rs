@@ -26,7 +26,8 @@ fn silent_after(h: &mut H, last: Ms) -> Vec<Output> {
 
 #[test]
 fn b3_waits_for_a_missing_server_then_forms_at_sync_wait_with_startup_sync_timeout() {
-    let text = cluster_toml(3, "sync_wait = \"2m\"", &["lan1"]) + &group_toml("g1", &[1, 2, 3], "") + &fip_toml("ip1", 11);
+    let text =
+        cluster_toml(3, "sync_wait = \"2m\"", &["lan1"]) + &group_toml("g1", &[1, 2, 3], "") + &fip_toml("ip1", 11);
     let mut h = H::new(&text, 0);
     let boot = h.boot(None);
     assert_eq!(timer_set(&boot, Timer::SyncWait), Some(120_000));
@@ -266,7 +267,8 @@ fn b23_unclean_previous_end_comes_back_suspended() {
     assert_eq!((p.runs, p.last_end_clean), (2, Some(false)));
     // A suspended server still sends heartbeats, saying so (B23).
     let tick = h.fire(Timer::HeartbeatTick);
-    let hbs: Vec<_> = tick.iter().filter_map(|o| if let Output::Heartbeat { hb, .. } = o { Some(hb.state) } else { None }).collect();
+    let hbs: Vec<_> =
+        tick.iter().filter_map(|o| if let Output::Heartbeat { hb, .. } = o { Some(hb.state) } else { None }).collect();
     assert_eq!(hbs, vec![ServerState::Suspended]);
 }
 
@@ -289,4 +291,40 @@ fn b24_auto_return_returns_by_itself_with_recover_runs() {
     assert_eq!(recover[0].1.event, ClpEvent::Recover);
     assert_eq!(vars(&recover[0].1)["CLP_SERVER"], "HOME");
     assert!(activated(&h.log).is_empty(), "a RECOVER run activates nothing");
+}
+
+#[test]
+fn b20_cluster_resume_counts_every_peer_as_heard_at_that_instant() {
+    let mut h = formed_on_one_path();
+    h.settle(); // `cluster suspend` waits for groups at rest
+    h.at(5_000);
+    h.hb_all(S2);
+    h.at(6_000);
+    let suspend = h.cmd(Command::ClusterSuspend { force: false });
+    assert_eq!(reply(&suspend), Ok(()));
+    // Silent far beyond heartbeat_timeout while suspended: nothing is detected (B123).
+    let quiet = h.run_until(100_000, |t| matches!(t, Timer::Liveness | Timer::HeartbeatTick));
+    assert_no_event(&quiet, E::ServerLost);
+    let resume = h.cmd(Command::ClusterResume);
+    assert_event(&resume, E::ClusterResumed);
+    assert_eq!(h.timer(Timer::Liveness), Some(130_000), "heard at the resume");
+    let out = h.fire(Timer::Liveness);
+    assert_event(&out, E::ServerLost);
+    assert_eq!(timer_set(&out, Timer::NpVerdict), Some(133_000));
+}
+
+#[test]
+fn b14_b67_departure_during_a_cluster_stop_starts_nothing() {
+    let text = two_servers("", &["lan1"]) + &group_toml("g2", &[2, 1], "") + &fip_toml("ip2", 12);
+    let mut h = joined(&text, 1, None, &[(S1, "g1")]);
+    let (g1, g2) = (h.g("g1"), h.g("g2"));
+    h.msg(S1, Message::StartGroup { group: g2, kind: StartKind::Command, stable_epoch_ms: 0 });
+    h.settle();
+    h.clear();
+    let stop = h.msg(S1, Message::ClusterOp(crate::io::ClusterOp::Stop));
+    assert_eq!(deactivated(&stop), vec![h.r("ip2")]);
+    let out = h.msg(S1, Message::Departure { clean: true, power_off: false, groups: vec![g1] });
+    assert_event(&out, E::ServerPlannedDown);
+    assert!(!has_for_group(&out, E::GroupStarting, g1), "every server leaves: nothing is taken over");
+    assert!(activated(&out).is_empty());
 }

@@ -1,1 +1,114 @@
+//! Mirror disks (B102, B106, B116): a side without the latest data never activates
+//! (`mirror-stale-refused`) and is never eligible; online without the other side is a
+//! break; a disk error under an online mirror reboots the server.
+
 use super::*;
+use crate::io::MirrorRecord;
+use EventKind as E;
+
+fn mirror2() -> String {
+    cluster_toml(2, "", &["lan1"])
+        + &group_toml("mg", &[1, 2], "")
+        + &fip_toml("mip", 61)
+        + "\n[[group.resource]]\nname = \"md1\"\nkind = \"mirror-disk\"\n\
+           data = { server1 = \"/dev/vdb1\", server2 = \"/dev/vdb1\" }\n\
+           metadata = { server1 = \"/dev/vdb2\", server2 = \"/dev/vdb2\" }\n\
+           mount_point = \"/mnt/md1\"\nnetwork = \"lan1\"\n"
+}
+
+/// What a server whose last run ended cleanly left, with its side's record.
+fn clean_with(side: u8, record: MirrorRecord) -> Persisted {
+    let md1 = config(&mirror2()).resource_id("md1").expect("md1");
+    Persisted { runs: 1, last_end_clean: Some(true), mirrors: vec![(md1, side, record)], ..Default::default() }
+}
+
+#[test]
+fn b106_side_that_is_behind_refuses_to_activate_with_mirror_stale_refused() {
+    let mut h = H::new(&mirror2(), 1);
+    h.boot(Some(clean_with(1, MirrorRecord::Behind { full: false })));
+    h.at(1);
+    let md1 = h.r("md1");
+    h.hello(S1, ServerState::Online);
+    h.share_with(S1, ServerState::Online, |s| {
+        s.mirrors = vec![(md1, 0, MirrorRecord::Ahead { break_ms: 10, updated_ms: Some(20) })]
+    });
+    assert_eq!(h.node.reported_state(), ServerState::Online);
+    let g = h.g("mg");
+    h.msg(S1, Message::StartGroup { group: g, kind: StartKind::Command, stable_epoch_ms: 0 });
+    let out = h.ok(h.activation_of(h.r("mip")));
+    assert_eq!(event(&out, E::MirrorStaleRefused).resource, Some(md1));
+    assert!(events(&out).iter().any(|e| e.kind == E::ResourceActivationFailed && e.resource == Some(md1)));
+    h.settle();
+    assert!(!activated(&h.log).contains(&md1), "the stale side is never activated");
+    assert!(!h.node.resource_online(md1));
+}
+
+#[test]
+fn b106_side_that_is_behind_alone_is_never_eligible() {
+    let mut h = alone(&mirror2(), 1, Some(clean_with(1, MirrorRecord::Behind { full: false })));
+    let (g, md1) = (h.g("mg"), h.r("md1"));
+    assert!(has_for_group(&h.log, E::GroupNoTarget, g), "{:?}", kinds(&h.log));
+    let out = h.cmd(Command::GroupStart { group: g, on: Some(S2) });
+    assert!(reply(&out).is_err());
+    assert_event(&out, E::CommandRefused);
+    h.settle();
+    assert!(!activated(&h.log).contains(&md1));
+}
+
+#[test]
+fn b106_side_alone_after_a_run_ended_synced_cannot_know_the_latest() {
+    let mut h = alone(&mirror2(), 0, Some(clean_with(0, MirrorRecord::Synced)));
+    let g = h.g("mg");
+    assert!(has_for_group(&h.log, E::GroupNoTarget, g), "undetermined: not eligible ({:?})", kinds(&h.log));
+    h.settle();
+    assert!(!activated(&h.log).contains(&h.r("md1")));
+}
+
+#[test]
+fn b102_online_while_the_other_side_is_not_running_is_a_break() {
+    let mut h = alone(&mirror2(), 0, None);
+    let md1 = h.r("md1");
+    let out = h.settle();
+    assert!(activated(&out).contains(&md1), "a side that never ran holds the latest data (B108)");
+    assert_eq!(event(&out, E::MirrorBreak).resource, Some(md1));
+    let p = persisted(&out).expect("the record is persisted");
+    assert!(
+        p.mirrors.iter().any(|(r, side, rec)| *r == md1 && *side == 0 && matches!(rec, MirrorRecord::Ahead { .. })),
+        "{:?}",
+        p.mirrors
+    );
+}
+
+#[test]
+fn b116_disk_error_under_an_online_mirror_reboots_the_server() {
+    let mut h = alone(&mirror2(), 0, None);
+    let md1 = h.r("md1");
+    h.settle();
+    h.clear();
+    let out = h.input(Input::MirrorDiskError { res: md1 });
+    assert_event(&out, E::MirrorDiskError);
+    assert_event(&out, E::EmergencyReboot);
+    assert_eq!(power(&out), Some(PowerAction::EmergencyReboot));
+    let p = persisted(&out).expect("persisted");
+    assert_eq!(p.last_end_clean, Some(false));
+    assert!(p.mirrors.iter().any(|(r, _, rec)| *r == md1 && matches!(rec, MirrorRecord::Behind { full: true })));
+}
+
+#[test]
+fn b102_connect_down_for_heartbeat_timeout_while_online_is_a_break() {
+    let mut h = formed(&mirror2(), 0);
+    let md1 = h.r("md1");
+    let on = h.settle();
+    assert!(activated(&on).contains(&md1));
+    assert_no_event(&on, E::MirrorBreak);
+    h.at(10_000);
+    let down = h.input(Input::MirrorConnect { res: md1, network: 0, up: false });
+    assert_eq!(event(&down, E::MirrorConnectDown).resource, Some(md1));
+    assert_no_event(&down, E::MirrorBreak);
+    assert_eq!(h.timer(Timer::MirrorConnectDown(md1)), Some(40_000));
+    h.at(20_000);
+    let meanwhile = h.hb_all(S2);
+    assert_no_event(&meanwhile, E::MirrorBreak);
+    let out = h.fire(Timer::MirrorConnectDown(md1));
+    assert_eq!(event(&out, E::MirrorBreak).resource, Some(md1));
+}

@@ -21,8 +21,8 @@ use crate::command::Command;
 use crate::config::{Config, GroupId, MonId, Ms, PathId, ResId, ServerId};
 use crate::event::{Event, EventKind};
 use crate::io::{
-    Action, ActionId, ActionResult, GroupState, Heartbeat, Input, Message, Output, Persisted, PowerAction,
-    ServerState, SharedState, StartKind, Timer,
+    Action, ActionId, ActionResult, GroupState, Heartbeat, Input, Message, Output, Persisted, PowerAction, ServerState,
+    SharedState, StartKind, Timer,
 };
 use crate::script::ScriptEnv;
 use std::collections::BTreeMap;
@@ -77,7 +77,9 @@ pub(super) fn fip_toml(name: &str, octet: u8) -> String {
 
 /// An exec resource of the group just above, with extra keys (activation, deactivation…).
 pub(super) fn exec_toml(name: &str, extra: &str) -> String {
-    format!("\n[[group.resource]]\nname = \"{name}\"\nkind = \"exec\"\nstart = \"start.sh\"\nstop = \"stop.sh\"\n{extra}\n")
+    format!(
+        "\n[[group.resource]]\nname = \"{name}\"\nkind = \"exec\"\nstart = \"start.sh\"\nstop = \"stop.sh\"\n{extra}\n"
+    )
 }
 
 // ---- the harness -----------------------------------------------------------------------
@@ -264,8 +266,9 @@ impl H {
 
     #[track_caller]
     pub fn deactivation_of(&self, res: ResId) -> ActionId {
-        self.find_action(|a| matches!(a, Action::Deactivate { res: r, .. } if *r == res))
-            .unwrap_or_else(|| panic!("no deactivation of {} in flight: {:?}", self.cfg.resource(res).name, self.actions))
+        self.find_action(|a| matches!(a, Action::Deactivate { res: r, .. } if *r == res)).unwrap_or_else(|| {
+            panic!("no deactivation of {} in flight: {:?}", self.cfg.resource(res).name, self.actions)
+        })
     }
 
     /// Answers Ok to every activation, deactivation and RECOVER run in flight, again
@@ -394,37 +397,38 @@ pub(super) fn has_for_group(out: &[Output], k: EventKind, g: GroupId) -> bool {
 
 /// The instant `timer` was set for in `out` (the last setting).
 pub(super) fn timer_set(out: &[Output], timer: Timer) -> Option<Ms> {
-    out.iter()
-        .filter_map(|o| match o {
-            Output::SetTimer { at_ms, timer: t } if *t == timer => Some(*at_ms),
-            Output::SetTimer { .. }
-            | Output::Heartbeat { .. }
-            | Output::Send { .. }
-            | Output::Execute { .. }
-            | Output::Cancel { .. }
-            | Output::Emit(_)
-            | Output::Reply { .. }
-            | Output::Persist(_) => None,
-        })
-        .last()
+    out.iter().rev().find_map(|o| {
+        if let Output::SetTimer { at_ms, timer: t } = o {
+            (*t == timer).then_some(*at_ms)
+        } else {
+            None
+        }
+    })
 }
 
 /// The messages sent to `to`.
 pub(super) fn sent(out: &[Output], to: ServerId) -> Vec<&Message> {
-    out.iter().filter_map(|o| if let Output::Send { to: t, msg } = o { (*t == to).then_some(&**msg) } else { None }).collect()
+    out.iter()
+        .filter_map(|o| if let Output::Send { to: t, msg } = o { (*t == to).then_some(&**msg) } else { None })
+        .collect()
 }
 
 /// The kind of the `StartGroup` of `g` sent to `to`, if any.
 pub(super) fn start_sent(out: &[Output], to: ServerId, g: GroupId) -> Option<StartKind> {
-    sent(out, to).into_iter().find_map(|m| match m {
-        Message::StartGroup { group, kind, .. } if *group == g => Some(*kind),
-        _ => None,
+    sent(out, to).into_iter().find_map(|m| {
+        if let Message::StartGroup { group, kind, .. } = m {
+            (*group == g).then_some(*kind)
+        } else {
+            None
+        }
     })
 }
 
 /// Whether a `StartGroup` of `g` was sent to anybody.
 pub(super) fn start_sent_anywhere(out: &[Output], g: GroupId) -> bool {
-    out.iter().any(|o| matches!(o, Output::Send { msg, .. } if matches!(**msg, Message::StartGroup { group, .. } if group == g)))
+    out.iter().any(
+        |o| matches!(o, Output::Send { msg, .. } if matches!(**msg, Message::StartGroup { group, .. } if group == g)),
+    )
 }
 
 pub(super) fn actions(out: &[Output]) -> Vec<&Action> {
@@ -433,12 +437,18 @@ pub(super) fn actions(out: &[Output]) -> Vec<&Action> {
 
 /// Resources activated, in order.
 pub(super) fn activated(out: &[Output]) -> Vec<ResId> {
-    actions(out).into_iter().filter_map(|a| if let Action::Activate { res, .. } = a { Some(*res) } else { None }).collect()
+    actions(out)
+        .into_iter()
+        .filter_map(|a| if let Action::Activate { res, .. } = a { Some(*res) } else { None })
+        .collect()
 }
 
 /// Resources deactivated, in order.
 pub(super) fn deactivated(out: &[Output]) -> Vec<ResId> {
-    actions(out).into_iter().filter_map(|a| if let Action::Deactivate { res, .. } = a { Some(*res) } else { None }).collect()
+    actions(out)
+        .into_iter()
+        .filter_map(|a| if let Action::Deactivate { res, .. } = a { Some(*res) } else { None })
+        .collect()
 }
 
 /// The environment of the (first) activation of `res`.
@@ -446,9 +456,12 @@ pub(super) fn deactivated(out: &[Output]) -> Vec<ResId> {
 pub(super) fn start_env(out: &[Output], res: ResId) -> ScriptEnv {
     actions(out)
         .into_iter()
-        .find_map(|a| match a {
-            Action::Activate { res: r, env } if *r == res => Some(env.clone().expect("an exec start has an environment")),
-            _ => None,
+        .find_map(|a| {
+            if let Action::Activate { res: r, env } = a {
+                (*r == res).then(|| env.clone().expect("an exec start has an environment"))
+            } else {
+                None
+            }
         })
         .unwrap_or_else(|| panic!("no activation of resource {res:?}"))
 }
@@ -458,9 +471,12 @@ pub(super) fn start_env(out: &[Output], res: ResId) -> ScriptEnv {
 pub(super) fn stop_env(out: &[Output], res: ResId) -> ScriptEnv {
     actions(out)
         .into_iter()
-        .find_map(|a| match a {
-            Action::Deactivate { res: r, env } if *r == res => Some(env.clone().expect("an exec stop has an environment")),
-            _ => None,
+        .find_map(|a| {
+            if let Action::Deactivate { res: r, env } = a {
+                (*r == res).then(|| env.clone().expect("an exec stop has an environment"))
+            } else {
+                None
+            }
         })
         .unwrap_or_else(|| panic!("no deactivation of resource {res:?}"))
 }
@@ -480,7 +496,7 @@ pub(super) fn reply(out: &[Output]) -> Result<(), String> {
 
 /// The last state written to the local disk.
 pub(super) fn persisted(out: &[Output]) -> Option<&Persisted> {
-    out.iter().filter_map(|o| if let Output::Persist(p) = o { Some(&**p) } else { None }).last()
+    out.iter().rev().find_map(|o| if let Output::Persist(p) = o { Some(&**p) } else { None })
 }
 
 /// The `KEY=VALUE` pairs of an environment.

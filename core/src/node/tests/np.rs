@@ -74,7 +74,13 @@ fn b31_resolver_fails_after_retries_failed_checks_and_recovers_on_the_next_good_
     let third = probe(&mut h, false);
     assert_event(&third, E::NpTargetDown);
     // The watch state is shared with the peers (B31, B32).
-    let shared = sent(&third, S2).into_iter().find_map(|m| if let Message::State(s) = m { Some(s.np_failing.clone()) } else { None });
+    let shared = sent(&third, S2).into_iter().find_map(|m| {
+        if let Message::State(s) = m {
+            Some(s.np_failing.clone())
+        } else {
+            None
+        }
+    });
     assert_eq!(shared, Some(vec![NP]));
     let good = probe(&mut h, true);
     assert_event(&good, E::NpTargetUp);
@@ -171,17 +177,6 @@ fn b42_majority_exact_half_without_the_first_server_loses_the_tie_break() {
 }
 
 #[test]
-fn b44_takeover_at_d_plus_w_plus_interval_with_ping() {
-    let mut h = formed(&ping2(), 0);
-    probe(&mut h, true);
-    h.clear();
-    lose_s2_after(&mut h, 5_000);
-    let out = h.fire(Timer::NpVerdict);
-    assert_eq!(h.now, 38_000);
-    assert_eq!(timer_set(&out, Timer::Takeover), Some(41_000), "T = D + W + interval = 35 000 + 3 000 + 3 000");
-}
-
-#[test]
 fn b34_b44_disk_unit_verdict_after_the_disk_window_and_takeover_after_it() {
     let text = cluster_toml(2, "", &["lan1"]) + "\n[[np]]\nname = \"disk1\"\nkind = \"disk\"\ndevice = \"/dev/sdc1\"\n";
     let mut h = formed(&text, 0);
@@ -247,4 +242,41 @@ fn b32_resolver_failing_only_after_the_partition_start_is_not_pre_failed() {
     assert_no_event(&out, E::NpUnresolved);
     assert_event(&out, E::NpLostSelfIsolated);
     assert!(h.node.is_gone());
+}
+
+#[test]
+fn b34_peers_lost_before_the_verdict_join_the_same_resolution() {
+    let text = cluster_toml(3, "", &["lan1"]);
+    let mut h = formed(&text, 0);
+    h.clear();
+    h.at(2_000);
+    h.hb_all(S3); // server2 falls silent after t = 1, server3 after t = 2 000
+    let first = h.fire(Timer::Liveness);
+    assert_eq!(event(&first, E::ServerLost).peer, Some(S2));
+    assert_eq!(h.timer(Timer::NpVerdict), Some(33_001), "V = D + interval, D = 30 001");
+    let second = h.fire(Timer::Liveness);
+    assert_eq!(h.now, 32_000);
+    assert_eq!(event(&second, E::ServerLost).peer, Some(S3), "lost before V");
+    assert_no_event(&second, E::NpResolutionStarted);
+    assert_eq!(h.timer(Timer::NpVerdict), Some(33_001), "V unchanged");
+    let verdict = h.fire(Timer::NpVerdict);
+    let down: Vec<_> = events(&verdict).iter().filter(|e| e.kind == E::NpResolvedPeerDown).map(|e| e.peer).collect();
+    assert_eq!(down, vec![Some(S2), Some(S3)]);
+    assert_eq!(count(&h.log, E::NpResolutionStarted), 1);
+}
+
+#[test]
+fn b55_group_in_error_on_a_judged_down_server_is_not_taken_over() {
+    let mut h = formed(&ping2(), 0);
+    let g2 = h.g("g2");
+    h.settle();
+    probe(&mut h, true);
+    h.at(2_000);
+    h.share(S2, ServerState::Online, vec![(g2, GroupState::Error)]);
+    h.clear();
+    lose_s2_after(&mut h, 5_000);
+    h.fire(Timer::NpVerdict);
+    let out = h.fire(Timer::Takeover);
+    assert!(!has_for_group(&out, E::GroupFailover, g2), "B55 concerns groups online, starting or stopping");
+    assert!(activated(&out).is_empty());
 }

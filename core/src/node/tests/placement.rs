@@ -124,7 +124,8 @@ fn b54_start_after_a_manual_group_is_blocked() {
 
 #[test]
 fn b55_failover_manual_group_is_held_after_its_server_departs() {
-    let text = cluster_toml(2, "", &["lan1"]) + &group_toml("gm", &[1, 2], "failover = \"manual\"") + &fip_toml("ip1", 11);
+    let text =
+        cluster_toml(2, "", &["lan1"]) + &group_toml("gm", &[1, 2], "failover = \"manual\"") + &fip_toml("ip1", 11);
     let mut h = joined(&text, 1, None, &[(S1, "gm")]);
     let gm = h.g("gm");
     let out = h.msg(S1, Message::Departure { clean: false, power_off: true, groups: vec![gm] });
@@ -141,4 +142,27 @@ fn b55_no_eligible_target_gives_group_no_target() {
     let out = h.msg(S1, Message::Departure { clean: true, power_off: true, groups: vec![g] });
     assert!(has_for_group(&out, E::GroupNoTarget, g));
     assert!(activated(&out).is_empty());
+}
+
+#[test]
+fn b57_auto_failback_asks_the_current_owner_to_move_the_group_to_the_returning_server() {
+    let text = cluster_toml(2, "", &["lan1"])
+        + &group_toml("auto", &[1, 2], "failback = \"auto\"")
+        + &fip_toml("ip1", 11)
+        + &group_toml("man", &[1, 2], "")
+        + &fip_toml("ip2", 12);
+    let h = joined(&text, 0, None, &[(S2, "auto"), (S2, "man")]);
+    let (auto, man) = (h.g("auto"), h.g("man"));
+    let moves: Vec<_> = sent(&h.log, S2)
+        .into_iter()
+        .filter_map(|m| {
+            if let Message::MoveGroup { group, to, failback } = m {
+                Some((*group, *to, *failback))
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert_eq!(moves, vec![(auto, S1, true)], "failback = manual: a returning server receives nothing");
+    assert!(!moves.iter().any(|(g, _, _)| *g == man));
 }

@@ -2,8 +2,8 @@
 //! final action `none`, deactivation failures, and the failover counter with its reset.
 
 use super::*;
-use crate::script::ClpFactor;
 use crate::io::CounterKey;
+use crate::script::ClpFactor;
 use EventKind as E;
 
 /// `app` = ip1, e1, e2 (e2 with `e2_extra`), on server1 then server2.
@@ -161,8 +161,30 @@ fn b72_failed_deactivation_with_none_abandons_the_move() {
     let accepted = h.cmd(Command::GroupMove { group: g, to: Some(S2) });
     assert_eq!(reply(&accepted), Ok(()));
     h.fail(h.deactivation_of(h.r("e2")));
-    let rest = h.settle();
+    h.settle();
     assert!(has_for_group(&h.log, E::GroupStopFailed, g));
     assert!(!start_sent_anywhere(&h.log, g), "started nowhere while a resource is online");
-    assert!(rest.is_empty() || !start_sent_anywhere(&rest, g));
+}
+
+#[test]
+fn b71_final_action_ignore_carries_on_without_the_resource() {
+    let mut h = up_to_e2(&rec("", "activation = { failovers = 0, final_action = \"ignore\" }"));
+    let g = h.g("app");
+    let out = fail_e2(&mut h);
+    assert_event(&out, E::ResourceActivationIgnored);
+    assert!(has_for_group(&out, E::GroupOnline, g), "online without it: {:?}", kinds(&out));
+    assert_eq!(h.node.group_state(g), GroupState::Online);
+    assert!(!h.node.resource_online(h.r("e2")));
+}
+
+#[test]
+fn b71_final_action_stop_group_stops_the_group() {
+    let mut h = up_to_e2(&rec("", "activation = { failovers = 0, final_action = \"stop-group\" }"));
+    let g = h.g("app");
+    let out = fail_e2(&mut h);
+    assert_eq!(stop_env(&out, h.r("e1")).factor, Some(ClpFactor::GroupStop));
+    let rest = h.settle();
+    assert!(has_for_group(&rest, E::GroupOffline, g));
+    assert_eq!(h.node.group_state(g), GroupState::Offline);
+    assert!(!start_sent_anywhere(&rest, g));
 }

@@ -1,0 +1,368 @@
+//! The fault kinds the explorer draws from, and what a configuration makes of them:
+//! which kinds apply at all (a `serial` fault needs a serial resolver, a `write` a
+//! mirror or disk resource), and which can make split brain a documented outcome.
+//!
+//! In: a [`Config`]. Out: [`FaultKind`] (with the names `--faults` takes) and a
+//! [`ConfigFacts`] summary the schedule generator and the runner read.
+//!
+//! Split brain is documented (behaviour.md B36, B37, B38, B41, B43) when two live
+//! servers lose each other and every resolver unit covering the pair lets both sides
+//! survive: ping or http with targets both sides reach (or pre-failed ping), a serial
+//! cable cut together with the networks, ping+disk on the ping rule, or no resolver.
+//! Majority, disk and serial+disk units always fence one side, so a split brain where
+//! such a unit covers the pair is never documented.
+
+use baton_core::config::{Config, NpKind, ResourceKind, ServerId};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// One kind of fault. The explorer's swarm draw enables a subset per seed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FaultKind {
+    /// Power loss, the machine boots again later.
+    Crash,
+    /// Planned shutdown (OS shutdown or `server shutdown [--reboot]`), booted later.
+    Shutdown,
+    /// Every network and the serial cable split between two sides.
+    Partition,
+    /// Every network of one server cut; no target answers it.
+    Isolate,
+    /// One direction of one network between two servers.
+    OneWay,
+    /// A heartbeat network: a server's link, or a pair, both directions.
+    HbCut,
+    /// Random packet loss on a network.
+    Loss,
+    /// A ping/http target stops answering (everywhere or from one server).
+    Target,
+    /// A device's I/O fails on one server.
+    DiskFail,
+    /// A device's I/O becomes slow on one server.
+    DiskSlow,
+    /// The next activations of a resource fail on a server.
+    Activation,
+    /// The next deactivations of a resource fail on a server.
+    Deactivation,
+    /// A monitored thing becomes unhealthy on a server.
+    Monitor,
+    /// The cluster service freezes (shorter or longer than the watchdog limit).
+    Stall,
+    /// The serial cable of a serial resolver fails.
+    Serial,
+    /// The application writes to a mirror or shared disk.
+    Write,
+    /// `group move|start|stop`.
+    GroupCmd,
+    /// `server return`.
+    Return,
+    /// `monitor suspend`, resumed later.
+    MonitorCmd,
+    /// `cluster suspend [--force]`, resumed later.
+    Suspend,
+}
+
+impl FaultKind {
+    pub const ALL: &'static [FaultKind] = &[
+        FaultKind::Crash,
+        FaultKind::Shutdown,
+        FaultKind::Partition,
+        FaultKind::Isolate,
+        FaultKind::OneWay,
+        FaultKind::HbCut,
+        FaultKind::Loss,
+        FaultKind::Target,
+        FaultKind::DiskFail,
+        FaultKind::DiskSlow,
+        FaultKind::Activation,
+        FaultKind::Deactivation,
+        FaultKind::Monitor,
+        FaultKind::Stall,
+        FaultKind::Serial,
+        FaultKind::Write,
+        FaultKind::GroupCmd,
+        FaultKind::Return,
+        FaultKind::MonitorCmd,
+        FaultKind::Suspend,
+    ];
+
+    /// The name `--faults` takes and the summary prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Crash => "crash",
+            FaultKind::Shutdown => "shutdown",
+            FaultKind::Partition => "partition",
+            FaultKind::Isolate => "isolate",
+            FaultKind::OneWay => "one-way",
+            FaultKind::HbCut => "hb-cut",
+            FaultKind::Loss => "loss",
+            FaultKind::Target => "target",
+            FaultKind::DiskFail => "disk-fail",
+            FaultKind::DiskSlow => "disk-slow",
+            FaultKind::Activation => "activation",
+            FaultKind::Deactivation => "deactivation",
+            FaultKind::Monitor => "monitor",
+            FaultKind::Stall => "stall",
+            FaultKind::Serial => "serial",
+            FaultKind::Write => "write",
+            FaultKind::GroupCmd => "group-cmd",
+            FaultKind::Return => "return",
+            FaultKind::MonitorCmd => "monitor-cmd",
+            FaultKind::Suspend => "suspend",
+        }
+    }
+
+    pub fn from_name(text: &str) -> Option<FaultKind> {
+        FaultKind::ALL.iter().copied().find(|k| k.name() == text)
+    }
+
+    /// Parses a `--faults` list (`crash,partition,loss`); `all` means every kind.
+    pub fn parse_list(text: &str) -> Result<Vec<FaultKind>, String> {
+        let mut out = Vec::new();
+        for word in text.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+            if word == "all" {
+                return Ok(FaultKind::ALL.to_vec());
+            }
+            match FaultKind::from_name(word) {
+                Some(k) if !out.contains(&k) => out.push(k),
+                Some(_) => {}
+                None => {
+                    let names: Vec<&str> = FaultKind::ALL.iter().map(|k| k.name()).collect();
+                    return Err(format!("unknown fault kind {word:?}: use a comma list of {} (or all)", names.join(", ")));
+                }
+            }
+        }
+        if out.is_empty() {
+            return Err("--faults names no fault kind".into());
+        }
+        Ok(out)
+    }
+
+    /// Whether this kind can make two live servers lose each other (and so, on a
+    /// split-prone pair, lead to a documented split brain).
+    pub fn can_split(self, facts: &ConfigFacts) -> bool {
+        match self {
+            FaultKind::Partition | FaultKind::Isolate | FaultKind::OneWay | FaultKind::HbCut | FaultKind::Loss => true,
+            // B38: a pure serial unit sees a silent peer when the cable fails with the networks.
+            FaultKind::Serial => facts.pure_serial,
+            FaultKind::Crash
+            | FaultKind::Shutdown
+            | FaultKind::Target
+            | FaultKind::DiskFail
+            | FaultKind::DiskSlow
+            | FaultKind::Activation
+            | FaultKind::Deactivation
+            | FaultKind::Monitor
+            | FaultKind::Stall
+            | FaultKind::Write
+            | FaultKind::GroupCmd
+            | FaultKind::Return
+            | FaultKind::MonitorCmd
+            | FaultKind::Suspend => false,
+        }
+    }
+}
+
+impl fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What the explorer needs to know about a configuration, computed once.
+#[derive(Clone, Debug)]
+pub struct ConfigFacts {
+    /// Names of the lan networks (heartbeat paths and mirror connects).
+    pub networks: Vec<String>,
+    /// Ping and http targets (resolvers and monitors), as scenarios write them.
+    pub targets: Vec<String>,
+    /// Devices with the servers that use them (a fault elsewhere does nothing).
+    pub devices: Vec<(String, Vec<ServerId>)>,
+    /// Mirror, hybrid and disk resources (for `write`).
+    pub writable: Vec<String>,
+    /// Monitors that `monitor … fail` makes sense for (every one but the user-space watchdog).
+    pub monitors: Vec<(String, Vec<ServerId>)>,
+    /// Every resource with the servers of its group's policy.
+    pub resources: Vec<(String, Vec<ServerId>)>,
+    /// A serial resolver exists.
+    pub serial: bool,
+    /// A serial resolver that is not paired with a disk resolver (B38's hazard).
+    pub pure_serial: bool,
+    /// Server pairs (a < b) that no always-fencing unit covers: split brain between
+    /// them is a documented outcome of losing each other.
+    pub split_prone: Vec<(ServerId, ServerId)>,
+}
+
+impl ConfigFacts {
+    pub fn new(cfg: &Config) -> ConfigFacts {
+        let mut networks: Vec<String> = cfg.servers.iter().flat_map(|s| s.addresses.keys().cloned()).collect();
+        networks.sort();
+        networks.dedup();
+        let mut targets = Vec::new();
+        for np in &cfg.nps {
+            match &np.kind {
+                NpKind::Ping { targets: t } | NpKind::Http { targets: t } => targets.extend(t.iter().cloned()),
+                NpKind::Disk { .. } | NpKind::Majority | NpKind::Serial { .. } => {}
+            }
+        }
+        let mut monitors = Vec::new();
+        for m in &cfg.monitors {
+            match &m.kind {
+                baton_core::config::MonitorKind::Ip { targets: t } => targets.extend(t.iter().cloned()),
+                baton_core::config::MonitorKind::Http { url } => targets.push(url.clone()),
+                baton_core::config::MonitorKind::FloatingIp { .. }
+                | baton_core::config::MonitorKind::Process { .. }
+                | baton_core::config::MonitorKind::Exec { .. }
+                | baton_core::config::MonitorKind::Disk { .. }
+                | baton_core::config::MonitorKind::NicLink { .. }
+                | baton_core::config::MonitorKind::MirrorDisk { .. }
+                | baton_core::config::MonitorKind::MirrorConnect { .. }
+                | baton_core::config::MonitorKind::UserSpace { .. } => {}
+            }
+            let watchdog = matches!(m.kind, baton_core::config::MonitorKind::UserSpace { .. });
+            if !watchdog {
+                monitors.push((m.name.clone(), m.servers.clone()));
+            }
+        }
+        targets.sort();
+        targets.dedup();
+        let devices = devices(cfg);
+        let mut writable = Vec::new();
+        let mut resources = Vec::new();
+        for r in &cfg.resources {
+            resources.push((r.name.clone(), cfg.group(r.group).policy.clone()));
+            match r.kind {
+                ResourceKind::MirrorDisk(_) | ResourceKind::HybridDisk(_) | ResourceKind::Disk { .. } => {
+                    writable.push(r.name.clone())
+                }
+                ResourceKind::FloatingIp { .. }
+                | ResourceKind::VirtualIp { .. }
+                | ResourceKind::Exec { .. }
+                | ResourceKind::Service { .. } => {}
+            }
+        }
+        let serial = cfg.nps.iter().any(|n| matches!(n.kind, NpKind::Serial { .. }));
+        let units = units(cfg);
+        let pure_serial = units.iter().any(|u| u.kinds == [UnitKind::Serial]);
+        let mut split_prone = Vec::new();
+        for a in cfg.server_ids() {
+            for b in cfg.server_ids().filter(|b| *b > a) {
+                let safe = units.iter().any(|u| u.servers.contains(&a) && u.servers.contains(&b) && u.fences_one_side());
+                if !safe {
+                    split_prone.push((a, b));
+                }
+            }
+        }
+        ConfigFacts { networks, targets, devices, writable, monitors, resources, serial, pure_serial, split_prone }
+    }
+
+    pub fn pair_split_prone(&self, a: ServerId, b: ServerId) -> bool {
+        let key = if a < b { (a, b) } else { (b, a) };
+        self.split_prone.contains(&key)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum UnitKind {
+    Ping,
+    Http,
+    Serial,
+    Disk,
+    Majority,
+    SerialDisk,
+    PingDisk,
+}
+
+struct Unit {
+    servers: Vec<ServerId>,
+    kinds: Vec<UnitKind>,
+}
+
+impl Unit {
+    /// Whether the unit's verdicts never let both sides of a partition survive
+    /// (B39 disk, B40 serial+disk, B42 majority). Ping+disk follows the ping rule
+    /// unless ping was pre-failed everywhere (B41), so it does not count.
+    fn fences_one_side(&self) -> bool {
+        self.kinds.iter().all(|k| match k {
+            UnitKind::Disk | UnitKind::Majority | UnitKind::SerialDisk => true,
+            UnitKind::Ping | UnitKind::Http | UnitKind::Serial | UnitKind::PingDisk => false,
+        })
+    }
+}
+
+/// The resolver units of B33, as `core/src/node/np.rs` forms them: resolvers with
+/// identical server sets pair up as serial+disk or ping+disk, otherwise each is a unit.
+fn units(cfg: &Config) -> Vec<Unit> {
+    let mut by_set: BTreeMap<Vec<ServerId>, Vec<&NpKind>> = BTreeMap::new();
+    for np in &cfg.nps {
+        by_set.entry(np.servers.clone()).or_default().push(&np.kind);
+    }
+    let single = |k: &NpKind| match k {
+        NpKind::Ping { .. } => UnitKind::Ping,
+        NpKind::Http { .. } => UnitKind::Http,
+        NpKind::Serial { .. } => UnitKind::Serial,
+        NpKind::Disk { .. } => UnitKind::Disk,
+        NpKind::Majority => UnitKind::Majority,
+    };
+    let mut out = Vec::new();
+    for (servers, kinds) in by_set {
+        let disk = kinds.iter().any(|k| matches!(k, NpKind::Disk { .. }));
+        let serial = kinds.iter().any(|k| matches!(k, NpKind::Serial { .. }));
+        let ping = kinds.iter().any(|k| matches!(k, NpKind::Ping { .. }));
+        if kinds.len() == 2 && disk && serial {
+            out.push(Unit { servers, kinds: vec![UnitKind::SerialDisk] });
+        } else if kinds.len() == 2 && disk && ping {
+            out.push(Unit { servers, kinds: vec![UnitKind::PingDisk] });
+        } else {
+            for k in kinds {
+                out.push(Unit { servers: servers.clone(), kinds: vec![single(k)] });
+            }
+        }
+    }
+    out
+}
+
+/// Every device a `disk` happening can name, with the servers that use it.
+fn devices(cfg: &Config) -> Vec<(String, Vec<ServerId>)> {
+    let mut map: BTreeMap<String, Vec<ServerId>> = BTreeMap::new();
+    let mut add = |d: &str, servers: &[ServerId]| {
+        let e = map.entry(d.to_string()).or_default();
+        e.extend_from_slice(servers);
+        e.sort();
+        e.dedup();
+    };
+    for r in &cfg.resources {
+        match &r.kind {
+            ResourceKind::Disk { device, .. } => add(device, &cfg.group(r.group).policy),
+            ResourceKind::MirrorDisk(m) | ResourceKind::HybridDisk(m) => {
+                for side in &m.sides {
+                    add(&side.data, &side.servers);
+                    if let Some(meta) = &side.metadata {
+                        add(meta, &side.servers);
+                    }
+                }
+            }
+            ResourceKind::FloatingIp { .. }
+            | ResourceKind::VirtualIp { .. }
+            | ResourceKind::Exec { .. }
+            | ResourceKind::Service { .. } => {}
+        }
+    }
+    for np in &cfg.nps {
+        match &np.kind {
+            NpKind::Disk { device, .. } => add(device, &np.servers),
+            NpKind::Ping { .. } | NpKind::Http { .. } | NpKind::Majority | NpKind::Serial { .. } => {}
+        }
+    }
+    for hb in &cfg.heartbeats {
+        match &hb.kind {
+            baton_core::config::HeartbeatKind::Disk { device } => add(device, &hb.servers),
+            baton_core::config::HeartbeatKind::Lan { .. } => {}
+        }
+    }
+    for m in &cfg.monitors {
+        if let baton_core::config::MonitorKind::Disk { device: Some(device), .. } = &m.kind {
+            add(device, &m.servers);
+        }
+    }
+    map.into_iter().filter(|(_, s)| !s.is_empty()).collect()
+}

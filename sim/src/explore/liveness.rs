@@ -1,0 +1,157 @@
+//! The liveness check after the heal: every `startup = auto` group online on exactly
+//! one eligible server (in its policy, reported online), or a documented reason why
+//! it is not.
+//!
+//! In: the played run (simulator, steps, command ids) at the check instant, and the
+//! heal instant. Out: one [`Verdict`] per `startup = auto` group. Only
+//! `Unexplained` verdicts are failures; `Explained` ones are counted by reason in
+//! the summary so that a reason that explains too much shows up.
+//!
+//! The reasons, each a documented behaviour that leaves a group offline until an
+//! operator acts: in `error` (B74, `group stop`); held by `failover = "manual"`
+//! (B55); no eligible target when it was placed (B55, B56, `group start`); stopped by
+//! an accepted `group stop`; left by a final action (B71, B83); waiting for a
+//! `start_after` group that is itself offline (B54); the cluster re-formed by a forced
+//! return (B26, `group start`); a mirror whose latest data no running side holds
+//! determinably (B106, `mirror force`); no server of the policy online.
+
+use super::run::Play;
+use crate::scenario::Stmt;
+use baton_core::config::{GroupId, Ms, ServerId, Startup};
+use baton_core::io::{GroupState, ServerState};
+use baton_core::EventKind;
+
+/// The outcome for one group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Ok,
+    /// `key` names the reason's kind for the summary's counts; `reason` says it in full.
+    Explained { group: String, key: &'static str, reason: String },
+    /// A failure: what was found, and the server it was expected on (for the
+    /// `expect group G online on S` line that reproduces it).
+    Unexplained { group: String, found: String, expect_on: String },
+}
+
+/// Checks every `startup = auto` group.
+pub fn check(p: &Play, heal_ms: Ms) -> Vec<Verdict> {
+    let cfg = p.sim.cfg().clone();
+    cfg.group_ids().filter(|g| cfg.group(*g).startup == Startup::Auto).map(|g| group(p, g, heal_ms)).collect()
+}
+
+fn group(p: &Play, g: GroupId, heal_ms: Ms) -> Verdict {
+    let cfg = p.sim.cfg().clone();
+    let grp = cfg.group(g);
+    let name = grp.name.clone();
+    let sim = &p.sim;
+    let node = |s: ServerId| sim.world.machines[s.idx()].node.as_ref().filter(|n| !n.is_gone());
+    let in_state = |st: GroupState| -> Vec<ServerId> {
+        cfg.server_ids().filter(|s| node(*s).is_some_and(|n| n.group_state(g) == st)).collect()
+    };
+    let names = |v: &[ServerId]| v.iter().map(|s| cfg.server(*s).name.clone()).collect::<Vec<_>>().join(", ");
+    let online = in_state(GroupState::Online);
+    let eligible = |s: ServerId| grp.policy.contains(&s) && sim.server_state(s) == ServerState::Online;
+    // Where the group belongs: the first online server of its policy.
+    let expect_on = grp.policy.iter().copied().find(|s| eligible(*s)).unwrap_or(grp.policy[0]);
+    let expect_on = cfg.server(expect_on).name.clone();
+    let fail = |found: String| Verdict::Unexplained { group: name.clone(), found, expect_on: expect_on.clone() };
+    let explained = |key: &'static str, reason: String| Verdict::Explained { group: name.clone(), key, reason };
+    match online.as_slice() {
+        [s] if eligible(*s) => return Verdict::Ok,
+        [s] => return fail(format!("online on {} which is {}", cfg.server(*s).name, sim.server_state(*s).name())),
+        [] => {}
+        more => return fail(format!("online on {}", names(more))),
+    }
+    let error = in_state(GroupState::Error);
+    if !error.is_empty() {
+        return explained("in error (B74)", format!("in error on {} (B74): needs group stop", names(&error)));
+    }
+    let moving: Vec<ServerId> = [GroupState::Starting, GroupState::Stopping].into_iter().flat_map(in_state).collect();
+    if !moving.is_empty() {
+        return fail(format!("still starting or stopping on {} at the bound", names(&moving)));
+    }
+    let last_online = sim
+        .timeline
+        .iter()
+        .rev()
+        .find(|e| e.event.group == Some(g) && e.event.kind == EventKind::GroupOnline)
+        .map(|e| e.at_ms);
+    let since = last_online.unwrap_or(0);
+    // An accepted `group stop G` after the group was last online.
+    let stopped_by_command = p.steps.iter().enumerate().any(|(i, st)| {
+        st.at_ms >= since
+            && matches!(&st.stmt, Stmt::Cmd { words, .. } if words.len() >= 3 && words[0] == "group" && words[1] == "stop" && words[2] == name)
+            && p.cmds.get(&i).and_then(|id| sim.replies.get(id)).is_some_and(|r| r.is_ok())
+    });
+    if stopped_by_command {
+        return explained("stopped by group stop", "stopped by an accepted group stop".into());
+    }
+    let forced = sim.timeline.iter().any(|e| e.event.kind == EventKind::ServerForceReturned && e.at_ms >= since.max(heal_ms));
+    if forced {
+        return explained("forced return (B26)", "cluster re-formed by a forced return (B26): needs group start".into());
+    }
+    let last = sim.timeline.iter().rev().find(|e| {
+        e.event.group == Some(g)
+            && matches!(
+                e.event.kind,
+                EventKind::GroupOnline
+                    | EventKind::GroupOffline
+                    | EventKind::GroupFailoverHeld
+                    | EventKind::GroupNoTarget
+                    | EventKind::GroupStartBlocked
+                    | EventKind::GroupStartWaiting
+                    | EventKind::GroupStartFailed
+                    | EventKind::ActivationFinalAction
+                    | EventKind::RecoveryFinalAction
+                    | EventKind::DeactivationFinalAction
+                    | EventKind::MirrorStaleRefused
+            )
+    });
+    if let Some(e) = last {
+        // If-chains rather than a match: `EventKind` has a hundred variants and only
+        // these few explain anything.
+        let k = e.event.kind;
+        let reason = if k == EventKind::GroupFailoverHeld {
+            Some(("failover manual (B55)", "held offline by failover = manual (B55): needs group start".to_string()))
+        } else if k == EventKind::GroupNoTarget {
+            Some(("no target (B56)", "no eligible target when it was placed (B55, B56): needs group start".into()))
+        } else if [EventKind::ActivationFinalAction, EventKind::RecoveryFinalAction, EventKind::GroupStartFailed].contains(&k) {
+            Some(("final action (B71, B83)", format!("left offline by a final action or failed start ({}) (B71, B83)", k.name())))
+        } else if k == EventKind::GroupStartBlocked || k == EventKind::GroupStartWaiting {
+            let waiting: Vec<String> = grp
+                .start_after
+                .iter()
+                .filter(|a| !cfg.server_ids().any(|s| node(s).is_some_and(|n| n.group_state(**a) == GroupState::Online)))
+                .map(|a| cfg.group(*a).name.clone())
+                .collect();
+            (!waiting.is_empty()).then(|| ("start_after (B54)", format!("waits for start_after group {} (B54)", waiting.join(", "))))
+        } else if k == EventKind::MirrorStaleRefused {
+            Some(("stale mirror refused (B106)", "its mirror refused stale data (B106)".into()))
+        } else {
+            None
+        };
+        if let Some((key, r)) = reason {
+            return explained(key, r);
+        }
+    }
+    for m in cfg.group_mirrors(g) {
+        let undetermined = cfg
+            .server_ids()
+            .filter_map(node)
+            .find(|n| n.resource_online(m))
+            .or_else(|| grp.policy.iter().copied().find_map(node))
+            .is_some_and(|n| n.mirror_status(m) == baton_core::node::MirrorStatus::Error);
+        if undetermined {
+            return explained("mirror undetermined (B106)", format!(
+                "mirror {}: no running side holds determinable latest data (B106): needs mirror force",
+                cfg.resource(m).name
+            ));
+        }
+    }
+    if !grp.policy.iter().any(|s| eligible(*s)) {
+        let states: Vec<String> =
+            grp.policy.iter().map(|s| format!("{} {}", cfg.server(*s).name, sim.server_state(*s).name())).collect();
+        return explained("no policy server online", format!("no server of its policy is online ({})", states.join(", ")));
+    }
+    let last_text = last.map_or("none".to_string(), |e| format!("{} on {} at {}", e.event.kind.name(), cfg.server(e.server).name, crate::player::fmt_time(e.at_ms)));
+    fail(format!("offline everywhere (last group event: {last_text})"))
+}

@@ -1,0 +1,384 @@
+//! Running one schedule as a scenario: boot, the faults, the heal, the liveness check.
+//!
+//! In: the configuration context, a seed, the faults (possibly a shrunk subset) and the
+//! knobs. Out: a [`RunResult`]: the scenario steps actually played, the failure (an
+//! invariant breach, or groups not online after the heal without an explanation),
+//! the documented hazard if split brain was allowed and happened, and statistics.
+//!
+//! [`Play`] steps the simulator exactly as `player::play` does (one `Step` event
+//! pushed per statement, just before it is due), so the steps it records, written as
+//! a file, replay the same run under `baton sim run`. The heal statements are chosen
+//! while playing (only what is broken is healed, suspended servers are returned by
+//! whichever server is online), which is equivalent because `play` also pushes each
+//! step only when it comes to it.
+
+use super::faults::{ConfigFacts, FaultKind};
+use super::liveness::{self, Verdict};
+use super::schedule::{Fault, Limits, Schedule};
+use crate::engine::{EvKind, Sim};
+use crate::scenario::{DiskAction, Expect, Knobs, MonitorHealth, SerialAction, Step, Stmt, Target, TargetState};
+use baton_core::config::{Config, Ms, NpKind, ServerId};
+use baton_core::io::{CommandId, ServerState};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// What exploration knows about one configuration.
+pub struct Ctx {
+    pub cfg: Arc<Config>,
+    pub facts: ConfigFacts,
+    pub limits: Limits,
+}
+
+impl Ctx {
+    pub fn new(cfg: Arc<Config>, limits: Limits) -> Ctx {
+        let facts = ConfigFacts::new(&cfg);
+        Ctx { cfg, facts, limits }
+    }
+}
+
+/// How a run failed, reduced to what must stay the same while shrinking.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Signature {
+    /// An invariant breach: the invariant and its subject (`invariant 1 (…): group web`).
+    Invariant(String),
+    /// `startup = auto` groups not online after the heal, without an explanation.
+    Liveness(Vec<String>),
+}
+
+impl std::fmt::Display for Signature {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Signature::Invariant(s) => f.write_str(s),
+            Signature::Liveness(groups) => write!(f, "liveness: {} not online after the heal", groups.join(", ")),
+        }
+    }
+}
+
+impl Signature {
+    /// The signature of an invariant breach text: its invariant and the first two
+    /// words after the colon (`group web`, `mirror md1`), which name the subject
+    /// whatever servers are involved.
+    pub fn of_breach(text: &str) -> Signature {
+        match text.split_once(": ") {
+            Some((head, rest)) => {
+                let subject: Vec<&str> = rest.split_whitespace().take(2).collect();
+                Signature::Invariant(format!("{head}: {}", subject.join(" ")))
+            }
+            None => Signature::Invariant(text.to_string()),
+        }
+    }
+
+    /// The signature of a replayed scenario's report (`None`: it passed).
+    pub fn of_report(report: &crate::Report) -> Option<Signature> {
+        if let Some(b) = report.breaches.first() {
+            return Some(Signature::of_breach(&b.text));
+        }
+        let mut groups: Vec<String> = report
+            .outcomes
+            .iter()
+            .filter(|o| !o.ok)
+            .filter_map(|o| o.text.strip_prefix("group ").and_then(|t| t.split_whitespace().next()).map(str::to_string))
+            .collect();
+        groups.sort();
+        groups.dedup();
+        let failed = report.outcomes.iter().any(|o| !o.ok);
+        failed.then_some(Signature::Liveness(groups))
+    }
+}
+
+/// A failure found by a run.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    pub sig: Signature,
+    /// What was found (the breach text, or each group's state).
+    pub detail: String,
+    pub at_ms: Ms,
+    /// The expectations that fail at the check instant (liveness failures only).
+    pub expects: Vec<Expect>,
+}
+
+/// Everything one run produced.
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    pub seed: u64,
+    pub knobs: Knobs,
+    /// The statements played, in order (faults and heal), as scenario steps.
+    pub steps: Vec<Step>,
+    /// The check instant (where expectations of a liveness failure go).
+    pub check_ms: Ms,
+    pub failure: Option<Failure>,
+    /// Split brain was allowed for this run (a split-capable fault on a split-prone
+    /// configuration, see `faults.rs`).
+    pub allowed_split: bool,
+    /// Groups seen online twice in an allowed run: a documented hazard.
+    pub split_groups: Vec<String>,
+    /// Whether two split-prone servers each judged the other down (B35): the
+    /// documented mechanism. A split without it is flagged in the summary.
+    pub mutual_verdict: bool,
+    /// Groups offline at the check for a documented reason: (group, reason kind, reason).
+    pub explained: Vec<(String, &'static str, String)>,
+    pub faults: BTreeMap<FaultKind, u32>,
+    pub end_ms: Ms,
+    pub inputs: u64,
+}
+
+/// A run in progress: the simulator and the steps played so far.
+pub struct Play {
+    pub sim: Sim,
+    pub steps: Vec<Step>,
+    /// The command id of each `cmd` step, by step index.
+    pub cmds: BTreeMap<usize, CommandId>,
+}
+
+impl Play {
+    pub fn new(cfg: Arc<Config>, knobs: Knobs, seed: u64, allow_split: bool) -> Play {
+        let mut sim = Sim::new(cfg, knobs, seed);
+        sim.allow_split_brain = allow_split;
+        Play { sim, steps: Vec::new(), cmds: BTreeMap::new() }
+    }
+
+    /// Runs the world to `at_ms` the way `player::play` reaches a step. False when
+    /// an invariant broke on the way (the run ends there, as `play` ends it).
+    fn reach(&mut self, at_ms: Ms) -> bool {
+        let i = self.steps.len();
+        self.sim.push(at_ms, EvKind::Step(i));
+        while self.sim.run_until(at_ms).is_none() {
+            if !self.sim.breaches.is_empty() {
+                break;
+            }
+        }
+        self.sim.breaches.is_empty()
+    }
+
+    /// Plays one happening at `at_ms` (never earlier than the previous step).
+    pub fn step(&mut self, at_ms: Ms, stmt: Stmt) -> bool {
+        let at_ms = at_ms.max(self.steps.last().map_or(0, |s| s.at_ms));
+        if !self.reach(at_ms) {
+            return false;
+        }
+        let i = self.steps.len();
+        if let Some(id) = self.sim.happen(&stmt) {
+            self.cmds.insert(i, id);
+        }
+        self.steps.push(Step { at_ms, line: i + 1, stmt });
+        self.sim.breaches.is_empty()
+    }
+
+    /// Reaches `at_ms` as the first expectation there would, without a statement.
+    pub fn check_point(&mut self, at_ms: Ms) -> bool {
+        self.reach(at_ms)
+    }
+
+    fn state(&self, s: ServerId) -> ServerState {
+        self.sim.server_state(s)
+    }
+
+    fn cluster_suspended(&self) -> bool {
+        self.sim.world.machines.iter().any(|m| m.node.as_ref().is_some_and(|n| !n.is_gone() && n.status().cluster_suspended))
+    }
+
+    fn someone_online(&self) -> bool {
+        self.sim.cfg().server_ids().any(|s| self.state(s) == ServerState::Online)
+    }
+}
+
+/// The longest network-partition verdict delay of the configuration (B34).
+fn verdict_delay(cfg: &Config) -> Ms {
+    let c = &cfg.cluster;
+    cfg.nps
+        .iter()
+        .map(|n| match n.kind {
+            NpKind::Disk { io_wait_ms, .. } => 2 * c.heartbeat_timeout_ms.max(io_wait_ms),
+            NpKind::Ping { .. } | NpKind::Http { .. } | NpKind::Majority | NpKind::Serial { .. } => c.heartbeat_interval_ms,
+        })
+        .max()
+        .unwrap_or(c.heartbeat_interval_ms)
+}
+
+/// How long after the last return every `startup = auto` group must be online:
+/// start-up synchronisation, a few heartbeat timeouts, the longest verdict, then
+/// every resource of every group stopped and started through its whole activation
+/// ladder (retries and failovers) twice over (a failover, then a failback), and a
+/// full rebuild of every mirror.
+pub fn liveness_bound(cfg: &Config, knobs: &Knobs) -> Ms {
+    let c = &cfg.cluster;
+    let ladders: Ms = cfg
+        .resources
+        .iter()
+        .map(|r| {
+            let attempt = knobs.activation_time_ms.min(r.timeout_ms).max(knobs.network_latency_ms);
+            attempt * Ms::from(r.activation.retries + 1) * Ms::from(r.activation.failovers + 1)
+        })
+        .sum();
+    let rebuilds = cfg.mirror_ids().count() as Ms * (knobs.mirror_size_bytes * 1000).div_ceil(knobs.mirror_bandwidth_bytes_per_s.max(1));
+    c.sync_wait_ms + 4 * c.heartbeat_timeout_ms + verdict_delay(cfg) + c.heartbeat_interval_ms + 4 * ladders + 2 * rebuilds + 60_000
+}
+
+/// Plays `faults` with `seed`, heals, and checks liveness.
+pub fn run(ctx: &Ctx, seed: u64, faults: &[Fault], knobs: &Knobs) -> RunResult {
+    let cfg = ctx.cfg.clone();
+    let allowed_split = !ctx.facts.split_prone.is_empty() && faults.iter().any(|f| f.kind.can_split(&ctx.facts));
+    let mut p = Play::new(cfg.clone(), knobs.clone(), seed, allowed_split);
+    let mut counts: BTreeMap<FaultKind, u32> = BTreeMap::new();
+    for f in faults {
+        *counts.entry(f.kind).or_default() += 1;
+    }
+    let steps = Schedule::steps(faults);
+    let last = steps.last().map_or(0, |(t, _)| *t);
+    let heal_ms = ctx.limits.fault_window_end_ms.max(last) + 1_000;
+    let mut ok = p.step(0, Stmt::Boot(Target::All));
+    for (at, stmt) in steps {
+        if !ok {
+            break;
+        }
+        ok = p.step(at, stmt);
+    }
+    let c = &cfg.cluster;
+    let return_ms = heal_ms + knobs.boot_time_ms + 2 * c.heartbeat_timeout_ms + verdict_delay(&cfg);
+    let second_ms = return_ms + c.heartbeat_timeout_ms + c.heartbeat_interval_ms;
+    let check_ms = second_ms + liveness_bound(&cfg, knobs);
+    if ok {
+        ok = heal(&mut p, heal_ms) && return_all(&mut p, return_ms) && return_all(&mut p, second_ms);
+    }
+    let mut failure = None;
+    let mut explained = Vec::new();
+    if ok && p.check_point(check_ms) {
+        let verdicts = liveness::check(&p, heal_ms);
+        let mut expects = Vec::new();
+        let mut groups = Vec::new();
+        let mut detail = Vec::new();
+        for v in verdicts {
+            match v {
+                Verdict::Ok => {}
+                Verdict::Explained { group, key, reason } => explained.push((group, key, reason)),
+                Verdict::Unexplained { group, found, expect_on } => {
+                    detail.push(format!("group {group}: {found}"));
+                    expects.push(Expect::GroupOnline { group: group.clone(), server: expect_on });
+                    groups.push(group);
+                }
+            }
+        }
+        if !groups.is_empty() {
+            failure = Some(Failure { sig: Signature::Liveness(groups), detail: detail.join("; "), at_ms: check_ms, expects });
+        }
+    }
+    if let Some(b) = p.sim.breaches.first() {
+        failure = Some(Failure { sig: Signature::of_breach(&b.text), detail: b.text.clone(), at_ms: b.at_ms, expects: Vec::new() });
+    }
+    let split_groups: Vec<String> = p.sim.split_brain.iter().map(|g| cfg.group(*g).name.clone()).collect();
+    let mutual_verdict = !split_groups.is_empty() && mutual_verdict(&p.sim, &ctx.facts);
+    RunResult {
+        seed,
+        knobs: knobs.clone(),
+        steps: p.steps,
+        check_ms,
+        failure,
+        allowed_split,
+        split_groups,
+        mutual_verdict,
+        explained,
+        faults: counts,
+        end_ms: p.sim.now,
+        inputs: p.sim.inputs_handled,
+    }
+}
+
+/// Whether two servers of a split-prone pair each judged the other down (B35).
+fn mutual_verdict(sim: &Sim, facts: &ConfigFacts) -> bool {
+    let downs: Vec<(ServerId, ServerId)> = sim
+        .timeline
+        .iter()
+        .filter(|e| e.event.kind == baton_core::EventKind::NpResolvedPeerDown)
+        .filter_map(|e| e.event.peer.map(|p| (e.server, p)))
+        .collect();
+    downs.iter().any(|(a, b)| facts.pair_split_prone(*a, *b) && downs.contains(&(*b, *a)))
+}
+
+/// Heals everything that is still broken at `at`, then boots every server and starts
+/// stopped services. Only what is broken gets a statement, so a shrunk scenario
+/// stays short.
+fn heal(p: &mut Play, at: Ms) -> bool {
+    let cfg = p.sim.cfg().clone();
+    let w = &p.sim.world;
+    let mut stmts = vec![Stmt::HealAll];
+    for (name, net) in &w.nets {
+        if net.loss_percent > 0 {
+            stmts.push(Stmt::Loss { network: name.clone(), percent: 0 });
+        }
+    }
+    if w.serial_failed {
+        stmts.push(Stmt::Serial(SerialAction::Heal));
+    }
+    let mut targets: Vec<String> = w.targets_down.iter().cloned().collect();
+    targets.extend(w.targets_down_from.iter().map(|(a, _)| a.clone()));
+    targets.sort();
+    targets.dedup();
+    for address in targets {
+        stmts.push(Stmt::Target { address, state: TargetState::Up, from: None });
+    }
+    let mut disks: Vec<(String, ServerId)> = w.disk_failed.iter().cloned().collect();
+    disks.extend(w.disk_slow_ms.keys().cloned());
+    disks.sort();
+    disks.dedup();
+    for (device, s) in disks {
+        stmts.push(Stmt::Disk { device, action: DiskAction::Heal, server: cfg.server(s).name.clone() });
+    }
+    for (m, s) in &w.monitor_failing {
+        stmts.push(Stmt::Monitor {
+            monitor: cfg.monitor(*m).name.clone(),
+            health: MonitorHealth::Ok,
+            server: cfg.server(*s).name.clone(),
+        });
+    }
+    for stmt in stmts {
+        if !p.step(at, stmt) {
+            return false;
+        }
+    }
+    if p.cluster_suspended() && !p.step(at, cmd(&["cluster", "resume"])) {
+        return false;
+    }
+    if !p.step(at, Stmt::Boot(Target::All)) {
+        return false;
+    }
+    let stopped = cfg.server_ids().any(|s| {
+        let m = &p.sim.world.machines[s.idx()];
+        m.power == crate::world::Power::On && !p.sim.world.service_running(s)
+    });
+    if stopped && !p.step(at, cmd(&["cluster", "start"])) {
+        return false;
+    }
+    true
+}
+
+/// Returns every suspended server (B25); when no server is online, the first
+/// suspended one whose forced return is accepted forms the cluster (B26).
+fn return_all(p: &mut Play, at: Ms) -> bool {
+    let cfg = p.sim.cfg().clone();
+    if p.cluster_suspended() && !p.step(at, cmd(&["cluster", "resume"])) {
+        return false;
+    }
+    for s in cfg.server_ids() {
+        if p.state(s) != ServerState::Suspended {
+            continue;
+        }
+        let name = cfg.server(s).name.clone();
+        let stmt = if p.someone_online() {
+            cmd(&["server", "return", &name])
+        } else {
+            Stmt::Cmd { on: Some(name.clone()), words: words(&["server", "return", &name, "--force"]) }
+        };
+        if !p.step(at, stmt) {
+            return false;
+        }
+    }
+    true
+}
+
+fn words(w: &[&str]) -> Vec<String> {
+    w.iter().map(|s| s.to_string()).collect()
+}
+
+fn cmd(w: &[&str]) -> Stmt {
+    Stmt::Cmd { on: None, words: words(w) }
+}

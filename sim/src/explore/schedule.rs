@@ -1,0 +1,295 @@
+//! Drawing a random fault schedule for one seed, swarm-testing style: the seed first
+//! draws which fault kinds are enabled, their relative weights, the mean gap between
+//! faults and the activation time, then the faults themselves. A seed that enables
+//! only a few kinds hits their interactions far more often than a uniform mix would,
+//! and a seed without partitions keeps split brain a failure on split-prone
+//! configurations (see `faults.rs`).
+//!
+//! In: the configuration, its [`ConfigFacts`], the allowed kinds, the seed and the
+//! [`Limits`]. Out: a [`Schedule`]: faults, each one happening plus, for lasting
+//! faults, the step that undoes it, all as scenario statements at scenario times.
+
+use super::faults::{ConfigFacts, FaultKind};
+use crate::scenario::{DiskAction, Knobs, MonitorHealth, SerialAction, Stmt, Target, TargetState};
+use crate::world::Rng;
+use baton_core::config::{Config, Ms, ServerId};
+
+/// Time bounds of one run (simulated milliseconds).
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Faults start this long after `boot all` (some land during start-up on purpose).
+    pub first_fault_ms: Ms,
+    /// Faults are drawn until this instant; undo steps may come later.
+    pub fault_window_end_ms: Ms,
+    /// The longest a lasting fault lasts before its undo step.
+    pub max_fault_duration_ms: Ms,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        // About 15 minutes of faults; with the heal and the liveness bound a run
+        // covers 25-35 simulated minutes (see `docs/testing.md` for the CI budget).
+        Limits { first_fault_ms: 30_000, fault_window_end_ms: 15 * 60_000, max_fault_duration_ms: 4 * 60_000 }
+    }
+}
+
+/// One fault: its kind and its statements (the happening, then its undo if any).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fault {
+    pub kind: FaultKind,
+    pub steps: Vec<(Ms, Stmt)>,
+}
+
+/// What the seed drew.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Schedule {
+    /// Enabled kinds with their weights.
+    pub swarm: Vec<(FaultKind, u32)>,
+    pub mean_gap_ms: Ms,
+    pub knobs: Knobs,
+    pub faults: Vec<Fault>,
+}
+
+impl Schedule {
+    /// Every step of the faults in time order; steps at the same instant keep the
+    /// order in which they were drawn.
+    pub fn steps(faults: &[Fault]) -> Vec<(Ms, Stmt)> {
+        let mut all: Vec<(Ms, usize, usize, &Stmt)> = Vec::new();
+        for (i, f) in faults.iter().enumerate() {
+            for (j, (at, s)) in f.steps.iter().enumerate() {
+                all.push((*at, i, j, s));
+            }
+        }
+        all.sort_by_key(|(at, i, j, _)| (*at, *i, *j));
+        all.into_iter().map(|(at, _, _, s)| (at, s.clone())).collect()
+    }
+}
+
+/// The kinds that can do something on this configuration.
+pub fn applicable(kind: FaultKind, cfg: &Config, facts: &ConfigFacts) -> bool {
+    let servers = cfg.servers.len();
+    match kind {
+        FaultKind::Crash | FaultKind::Shutdown | FaultKind::Stall | FaultKind::Return => true,
+        FaultKind::Partition | FaultKind::Isolate | FaultKind::OneWay | FaultKind::HbCut | FaultKind::Loss => {
+            servers >= 2 && !facts.networks.is_empty()
+        }
+        FaultKind::Suspend => servers >= 2,
+        FaultKind::Target => !facts.targets.is_empty(),
+        FaultKind::DiskFail | FaultKind::DiskSlow => !facts.devices.is_empty(),
+        FaultKind::Activation | FaultKind::Deactivation => !facts.resources.is_empty(),
+        FaultKind::Monitor | FaultKind::MonitorCmd => !facts.monitors.is_empty(),
+        FaultKind::Serial => facts.serial,
+        FaultKind::Write => !facts.writable.is_empty(),
+        FaultKind::GroupCmd => !cfg.groups.is_empty(),
+    }
+}
+
+/// Draws the schedule of `seed`. Only kinds in `allowed` that apply are used.
+pub fn draw(cfg: &Config, facts: &ConfigFacts, allowed: &[FaultKind], seed: u64, limits: &Limits) -> Schedule {
+    // Distinct from the world's stream (seeded with `seed` itself) so that the
+    // packet-loss draws of the run do not mirror the schedule's draws.
+    let mut rng = Rng::new(seed.wrapping_mul(0xA24B_AED4_963E_E407) ^ 0x5EED_E7F1_0E5E_ED00);
+    let usable: Vec<FaultKind> = allowed.iter().copied().filter(|k| applicable(*k, cfg, facts)).collect();
+    let mut swarm: Vec<(FaultKind, u32)> = Vec::new();
+    for k in &usable {
+        if rng.chance(55) {
+            swarm.push((*k, 1 + rng.below(4) as u32));
+        }
+    }
+    if swarm.is_empty() && !usable.is_empty() {
+        let k = usable[rng.below(usable.len() as u64) as usize];
+        swarm.push((k, 1));
+    }
+    let mean_gap_ms = [20_000, 45_000, 90_000, 180_000][rng.below(4) as usize];
+    let mut knobs = Knobs::default();
+    knobs.activation_time_ms = [1_000, 1_000, 3_000, 10_000][rng.below(4) as usize];
+    let total: u32 = swarm.iter().map(|(_, w)| w).sum();
+    let mut faults = Vec::new();
+    let mut t = limits.first_fault_ms;
+    while total > 0 {
+        // Gaps in [mean/2, 3·mean/2), on a 100 ms grid: readable times, yet not all
+        // aligned with heartbeats (which start at boot-time + latency).
+        t += (mean_gap_ms / 2 + rng.below(mean_gap_ms)) / 100 * 100;
+        if t >= limits.fault_window_end_ms {
+            break;
+        }
+        let mut pick = rng.below(u64::from(total)) as u32;
+        let kind = swarm
+            .iter()
+            .find(|(_, w)| {
+                if pick < *w {
+                    true
+                } else {
+                    pick -= w;
+                    false
+                }
+            })
+            .map(|(k, _)| *k)
+            .expect("weights sum to total");
+        faults.push(Fault { kind, steps: fault(kind, cfg, facts, &mut rng, t, limits) });
+    }
+    Schedule { swarm, mean_gap_ms, knobs, faults }
+}
+
+fn pick<'a, T>(rng: &mut Rng, items: &'a [T]) -> &'a T {
+    &items[rng.below(items.len() as u64) as usize]
+}
+
+/// How long a lasting fault lasts: mostly short, sometimes long.
+fn duration(rng: &mut Rng, limits: &Limits) -> Ms {
+    let d = [5_000, 15_000, 40_000, 90_000, 180_000, 240_000][rng.below(6) as usize];
+    d.min(limits.max_fault_duration_ms)
+}
+
+/// The statements of one fault of `kind` starting at `t`.
+fn fault(kind: FaultKind, cfg: &Config, facts: &ConfigFacts, rng: &mut Rng, t: Ms, limits: &Limits) -> Vec<(Ms, Stmt)> {
+    let name = |s: ServerId| cfg.server(s).name.clone();
+    let servers: Vec<ServerId> = cfg.server_ids().collect();
+    let server = |rng: &mut Rng| name(*pick(rng, &servers));
+    let two = |rng: &mut Rng| {
+        let a = *pick(rng, &servers);
+        let others: Vec<ServerId> = servers.iter().copied().filter(|s| *s != a).collect();
+        (name(a), name(*pick(rng, &others)))
+    };
+    let end = t + duration(rng, limits);
+    let cmd = |words: &[&str]| Stmt::Cmd { on: None, words: words.iter().map(|w| w.to_string()).collect() };
+    match kind {
+        FaultKind::Crash => {
+            let s = server(rng);
+            vec![(t, Stmt::Crash { server: s.clone() }), (end, Stmt::Boot(Target::Server(s)))]
+        }
+        FaultKind::Shutdown => {
+            let s = server(rng);
+            let first = match rng.below(3) {
+                0 => Stmt::Shutdown { server: s.clone() },
+                1 => cmd(&["server", "shutdown", &s]),
+                _ => cmd(&["server", "shutdown", &s, "--reboot"]),
+            };
+            vec![(t, first), (end, Stmt::Boot(Target::Server(s)))]
+        }
+        FaultKind::Partition => {
+            // A random split with both sides non-empty, each side in server order.
+            let mut order = servers.clone();
+            for i in (1..order.len()).rev() {
+                order.swap(i, rng.below(i as u64 + 1) as usize);
+            }
+            let k = 1 + rng.below(order.len() as u64 - 1) as usize;
+            let mut left: Vec<ServerId> = order[..k].to_vec();
+            let mut right: Vec<ServerId> = order[k..].to_vec();
+            left.sort();
+            right.sort();
+            let left = left.into_iter().map(name).collect();
+            let right = right.into_iter().map(name).collect();
+            vec![(t, Stmt::Partition { left, right }), (end, Stmt::HealAll)]
+        }
+        FaultKind::Isolate => vec![(t, Stmt::Isolate { server: server(rng) }), (end, Stmt::HealAll)],
+        FaultKind::OneWay => {
+            let network = pick(rng, &facts.networks).clone();
+            let (from, to) = two(rng);
+            vec![
+                (t, Stmt::CutOneWay { network: network.clone(), from: from.clone(), to: to.clone() }),
+                (end, Stmt::HealOneWay { network, from, to }),
+            ]
+        }
+        FaultKind::HbCut => {
+            let network = pick(rng, &facts.networks).clone();
+            if rng.chance(50) {
+                let s = server(rng);
+                vec![
+                    (t, Stmt::Cut { network: network.clone(), server: s.clone() }),
+                    (end, Stmt::Heal { network, server: s }),
+                ]
+            } else {
+                let (a, b) = two(rng);
+                vec![
+                    (t, Stmt::CutPair { network: network.clone(), a: a.clone(), b: b.clone() }),
+                    (end, Stmt::HealPair { network, a, b }),
+                ]
+            }
+        }
+        FaultKind::Loss => {
+            let network = pick(rng, &facts.networks).clone();
+            let percent = *pick(rng, &[5u8, 20, 50, 80, 100]);
+            vec![(t, Stmt::Loss { network: network.clone(), percent }), (end, Stmt::Loss { network, percent: 0 })]
+        }
+        FaultKind::Target => {
+            let address = pick(rng, &facts.targets).clone();
+            let from = rng.chance(50).then(|| server(rng));
+            vec![
+                (t, Stmt::Target { address: address.clone(), state: TargetState::Down, from: from.clone() }),
+                (end, Stmt::Target { address, state: TargetState::Up, from }),
+            ]
+        }
+        FaultKind::DiskFail | FaultKind::DiskSlow => {
+            let (device, users) = pick(rng, &facts.devices).clone();
+            let s = name(*pick(rng, &users));
+            let action = if kind == FaultKind::DiskSlow {
+                DiskAction::Slow { duration_ms: *pick(rng, &[50, 2_000, 20_000, 90_000]) }
+            } else if rng.chance(20) {
+                DiskAction::Replace
+            } else {
+                DiskAction::Fail
+            };
+            let first = (t, Stmt::Disk { device: device.clone(), action, server: s.clone() });
+            match action {
+                DiskAction::Replace => vec![first],
+                DiskAction::Fail | DiskAction::Slow { .. } | DiskAction::Heal => {
+                    vec![first, (end, Stmt::Disk { device, action: DiskAction::Heal, server: s })]
+                }
+            }
+        }
+        FaultKind::Activation | FaultKind::Deactivation => {
+            let (resource, policy) = pick(rng, &facts.resources).clone();
+            let s = name(*pick(rng, &policy));
+            // Always a bounded count: an injected failure cannot be healed, and one
+            // that fails forever would only prove the same offline group every time.
+            let times = Some(1 + rng.below(2) as u32);
+            let stmt = if kind == FaultKind::Activation {
+                Stmt::FailActivation { resource, server: s, times }
+            } else {
+                Stmt::FailDeactivation { resource, server: s, times }
+            };
+            vec![(t, stmt)]
+        }
+        FaultKind::Monitor => {
+            let (monitor, on) = pick(rng, &facts.monitors).clone();
+            let s = name(*pick(rng, &on));
+            vec![
+                (t, Stmt::Monitor { monitor: monitor.clone(), health: MonitorHealth::Fail, server: s.clone() }),
+                (end, Stmt::Monitor { monitor, health: MonitorHealth::Ok, server: s }),
+            ]
+        }
+        FaultKind::Stall => {
+            let limit = cfg.cluster.heartbeat_timeout_ms;
+            let d = *pick(rng, &[2_000, limit / 2, limit.saturating_sub(1_000).max(1_000), limit + 5_000]);
+            vec![(t, Stmt::Stall { server: server(rng), duration_ms: d })]
+        }
+        FaultKind::Serial => vec![(t, Stmt::Serial(SerialAction::Fail)), (end, Stmt::Serial(SerialAction::Heal))],
+        FaultKind::Write => {
+            let resource = pick(rng, &facts.writable).clone();
+            let bytes = *pick(rng, &[4_000u64, 1_000_000, 50_000_000]);
+            vec![(t, Stmt::Write { resource, bytes })]
+        }
+        FaultKind::GroupCmd => {
+            let g = &cfg.groups[rng.below(cfg.groups.len() as u64) as usize];
+            let other = name(*pick(rng, &g.policy));
+            let words: Vec<&str> = match rng.below(5) {
+                0 => vec!["group", "move", &g.name],
+                1 => vec!["group", "move", &g.name, "--to", &other],
+                2 => vec!["group", "start", &g.name],
+                3 => vec!["group", "start", &g.name, "--on", &other],
+                _ => vec!["group", "stop", &g.name],
+            };
+            vec![(t, cmd(&words))]
+        }
+        FaultKind::Return => vec![(t, cmd(&["server", "return", &server(rng)]))],
+        FaultKind::MonitorCmd => {
+            let (m, _) = pick(rng, &facts.monitors).clone();
+            vec![(t, cmd(&["monitor", "suspend", &m])), (end, cmd(&["monitor", "resume", &m]))]
+        }
+        FaultKind::Suspend => {
+            let first = if rng.chance(50) { cmd(&["cluster", "suspend"]) } else { cmd(&["cluster", "suspend", "--force"]) };
+            vec![(t, first), (end, cmd(&["cluster", "resume"]))]
+        }
+    }
+}

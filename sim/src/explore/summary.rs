@@ -1,0 +1,190 @@
+//! The totals of an exploration and their text.
+//!
+//! In: one [`SeedOutcome`] per seed, in seed order (the compact part of a
+//! `RunResult` that the totals need). Out: a [`Summary`] whose equality ignores the
+//! wall-clock time, so runs with different thread counts compare equal, and its
+//! rendering for the terminal.
+
+use super::faults::FaultKind;
+use super::run::{RunResult, Signature};
+use baton_core::config::Ms;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// What the totals keep of one seed's run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeedOutcome {
+    pub seed: u64,
+    pub sim_ms: Ms,
+    pub inputs: u64,
+    pub faults: BTreeMap<FaultKind, u32>,
+    pub failure: Option<(Signature, String)>,
+    /// Split brain allowed for this run.
+    pub allowed_split: bool,
+    /// Groups seen online twice in an allowed run (a documented hazard).
+    pub split_groups: Vec<String>,
+    pub mutual_verdict: bool,
+    /// Reason kinds of the groups found offline with a documented reason.
+    pub explained: Vec<&'static str>,
+}
+
+impl SeedOutcome {
+    pub fn of(r: &RunResult) -> SeedOutcome {
+        SeedOutcome {
+            seed: r.seed,
+            sim_ms: r.end_ms,
+            inputs: r.inputs,
+            faults: r.faults.clone(),
+            failure: r.failure.as_ref().map(|f| (f.sig.clone(), f.detail.clone())),
+            allowed_split: r.allowed_split,
+            split_groups: r.split_groups.clone(),
+            mutual_verdict: r.mutual_verdict,
+            explained: r.explained.iter().map(|(_, k, _)| *k).collect(),
+        }
+    }
+}
+
+/// A documented hazard seen on one seed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hazard {
+    pub seed: u64,
+    pub groups: Vec<String>,
+    /// Two split-prone servers each judged the other down (B35, B36, B43): the
+    /// documented mechanism. A hazard without it deserves a look.
+    pub mutual_verdict: bool,
+}
+
+/// The totals of an exploration.
+#[derive(Clone, Debug, Default)]
+pub struct Summary {
+    pub seeds: u64,
+    pub first_seed: Option<u64>,
+    pub last_seed: Option<u64>,
+    pub sim_ms: u128,
+    pub inputs: u64,
+    pub faults: BTreeMap<FaultKind, u64>,
+    /// Failing seeds with their signature and detail, in seed order.
+    pub failures: Vec<(u64, Signature, String)>,
+    /// Seeds run with split brain allowed.
+    pub allowed_split_runs: u64,
+    pub hazards: Vec<Hazard>,
+    /// Groups found offline after the heal for a documented reason, by reason kind.
+    pub explained: BTreeMap<&'static str, u64>,
+    /// Wall-clock time (not part of equality).
+    pub wall: Duration,
+}
+
+impl PartialEq for Summary {
+    fn eq(&self, o: &Summary) -> bool {
+        (
+            self.seeds,
+            self.first_seed,
+            self.last_seed,
+            self.sim_ms,
+            self.inputs,
+            &self.faults,
+            &self.failures,
+            self.allowed_split_runs,
+            &self.hazards,
+            &self.explained,
+        ) == (
+            o.seeds,
+            o.first_seed,
+            o.last_seed,
+            o.sim_ms,
+            o.inputs,
+            &o.faults,
+            &o.failures,
+            o.allowed_split_runs,
+            &o.hazards,
+            &o.explained,
+        )
+    }
+}
+
+impl Summary {
+    pub fn add(&mut self, o: &SeedOutcome) {
+        self.seeds += 1;
+        self.first_seed.get_or_insert(o.seed);
+        self.last_seed = Some(o.seed);
+        self.sim_ms += u128::from(o.sim_ms);
+        self.inputs += o.inputs;
+        for (k, n) in &o.faults {
+            *self.faults.entry(*k).or_default() += u64::from(*n);
+        }
+        if let Some((sig, detail)) = &o.failure {
+            self.failures.push((o.seed, sig.clone(), detail.clone()));
+        }
+        if o.allowed_split {
+            self.allowed_split_runs += 1;
+        }
+        if !o.split_groups.is_empty() {
+            self.hazards.push(Hazard { seed: o.seed, groups: o.split_groups.clone(), mutual_verdict: o.mutual_verdict });
+        }
+        for k in &o.explained {
+            *self.explained.entry(k).or_default() += 1;
+        }
+    }
+
+    /// Distinct failure signatures with their seeds, in order of first appearance.
+    pub fn failure_kinds(&self) -> Vec<(Signature, Vec<u64>)> {
+        let mut out: Vec<(Signature, Vec<u64>)> = Vec::new();
+        for (seed, sig, _) in &self.failures {
+            match out.iter_mut().find(|(s, _)| s == sig) {
+                Some((_, seeds)) => seeds.push(*seed),
+                None => out.push((sig.clone(), vec![*seed])),
+            }
+        }
+        out
+    }
+
+    /// The summary as printed at the end of `baton sim explore`.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        let hours = self.sim_ms as f64 / 3_600_000.0;
+        let wall = self.wall.as_secs_f64().max(1e-9);
+        let range = match (self.first_seed, self.last_seed) {
+            (Some(a), Some(b)) => format!(" (seeds {a}..={b})"),
+            _ => String::new(),
+        };
+        let _ = writeln!(out, "seeds run:       {}{range}", self.seeds);
+        let _ = writeln!(out, "simulated time:  {hours:.1} h ({} node inputs)", self.inputs);
+        let _ = writeln!(
+            out,
+            "speed:           {:.1} seeds/s, {:.1} simulated hours per wall second ({:.1} s wall)",
+            self.seeds as f64 / wall,
+            hours / wall,
+            wall
+        );
+        let faults: Vec<String> = self.faults.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        let total: u64 = self.faults.values().sum();
+        let _ = writeln!(out, "faults injected: {total} ({})", faults.join(", "));
+        let explained: Vec<String> = self.explained.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        if explained.is_empty() {
+            let _ = writeln!(out, "offline after the heal, explained: none");
+        } else {
+            let _ = writeln!(out, "offline after the heal, explained: {}", explained.join(", "));
+        }
+        let _ = writeln!(
+            out,
+            "documented hazards: {} seed(s) with split brain, out of {} run(s) where it was allowed",
+            self.hazards.len(),
+            self.allowed_split_runs
+        );
+        for h in self.hazards.iter().take(10) {
+            let note = if h.mutual_verdict { "" } else { "  (no mutual down verdict: worth a look)" };
+            let _ = writeln!(out, "  seed {}: split brain of {}{note}", h.seed, h.groups.join(", "));
+        }
+        if self.hazards.len() > 10 {
+            let _ = writeln!(out, "  … {} more", self.hazards.len() - 10);
+        }
+        let _ = writeln!(out, "failures:        {}", self.failures.len());
+        for (sig, seeds) in self.failure_kinds() {
+            let shown: Vec<String> = seeds.iter().take(8).map(|s| s.to_string()).collect();
+            let more = if seeds.len() > 8 { format!(" … ({} seeds)", seeds.len()) } else { String::new() };
+            let _ = writeln!(out, "  {sig}: seed {}{more}", shown.join(", "));
+        }
+        out
+    }
+}

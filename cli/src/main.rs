@@ -6,6 +6,8 @@
 
 mod bench;
 mod config_cmd;
+mod explore_cmd;
+mod log_cmd;
 mod sim_cmd;
 
 use clap::{Parser, Subcommand};
@@ -31,6 +33,11 @@ enum Top {
         #[command(subcommand)]
         command: SimCmd,
     },
+    /// Read, verify, replay and explain event logs (one directory per server).
+    Log {
+        #[command(subcommand)]
+        command: LogCmd,
+    },
     /// Measure the core and the simulator (see docs/benchmarks.md).
     Bench {
         /// Only run the named benchmark: core, sim, placement.
@@ -51,6 +58,51 @@ enum ConfigCmd {
 }
 
 #[derive(Subcommand)]
+enum LogCmd {
+    /// Check every record's CRC and the hash chain; print each log's head.
+    Verify { dir: PathBuf },
+    /// Print records readably.
+    Show {
+        dir: PathBuf,
+        /// Only records at or after this instant (a duration from the run start: 2m30s).
+        #[arg(long, value_parser = duration)]
+        from: Option<u64>,
+        /// Only records at or before this instant.
+        #[arg(long, value_parser = duration)]
+        to: Option<u64>,
+        /// Only this server's log.
+        #[arg(long)]
+        server: Option<String>,
+        /// One JSON object per record.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-run the core over the logged inputs and check every logged output comes out again.
+    Replay { dir: PathBuf },
+    /// The causal chain of an event: an event name (its last emission) or a record number.
+    Why {
+        event_or_seq: String,
+        dir: PathBuf,
+        /// Only look in this server's log.
+        #[arg(long)]
+        server: Option<String>,
+    },
+    /// The cluster as each server saw it at an instant.
+    State {
+        dir: PathBuf,
+        /// The instant (a duration from the run start: 2m30s).
+        #[arg(long, value_parser = duration)]
+        at: u64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn duration(text: &str) -> Result<u64, String> {
+    baton_core::config::parse_duration_ms(text)
+}
+
+#[derive(Subcommand)]
 enum SimCmd {
     /// Play a scenario file: timeline, expectation results, digest.
     Run {
@@ -61,10 +113,14 @@ enum SimCmd {
         /// Print one JSON document instead of text.
         #[arg(long)]
         json: bool,
-        /// Write the run's events (every server) to this file as JSON lines.
-        #[arg(long)]
+        /// Write every server's event log under this directory (DIR/SERVER/), for
+        /// `baton log verify|show|replay|why|state`.
+        #[arg(long, value_name = "DIR")]
         trace: Option<PathBuf>,
     },
+    /// Explore random fault schedules: invariants at every step, liveness after healing;
+    /// failures are written as scenario files (docs/testing.md).
+    Explore(explore_cmd::ExploreArgs),
 }
 
 fn main() -> ExitCode {
@@ -80,6 +136,16 @@ fn main() -> ExitCode {
         Top::Config { command: ConfigCmd::Check { file } } => config_cmd::check(&file),
         Top::Config { command: ConfigCmd::Show { file } } => config_cmd::show(&file),
         Top::Sim { command: SimCmd::Run { file, seed, json, trace } } => sim_cmd::run(&file, seed, json, trace.as_deref()),
+        Top::Sim { command: SimCmd::Explore(args) } => explore_cmd::run(&args),
         Top::Bench { only, quick } => bench::run(only.as_deref(), quick),
+        Top::Log { command } => match command {
+            LogCmd::Verify { dir } => log_cmd::verify(&dir),
+            LogCmd::Show { dir, from, to, server, json } => {
+                log_cmd::show(&dir, &log_cmd::ShowOptions { from_ms: from, to_ms: to, server: server.as_deref(), json })
+            }
+            LogCmd::Replay { dir } => log_cmd::replay_cmd(&dir),
+            LogCmd::Why { event_or_seq, dir, server } => log_cmd::why(&event_or_seq, &dir, server.as_deref()),
+            LogCmd::State { dir, at, json } => log_cmd::state(&dir, at, json),
+        },
     }
 }

@@ -4,12 +4,15 @@
 //! every expectation holds, 1 when one fails or an invariant breaks, 2 when a file is
 //! malformed (each problem as `FILE:LINE: reason`).
 
-use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
 pub fn run(file: &Path, seed: Option<u64>, json: bool, trace: Option<&Path>) -> ExitCode {
-    let report = match baton_sim::run_file(file, seed) {
+    let result = match trace {
+        Some(_) => baton_sim::run_file_traced(file, seed),
+        None => baton_sim::run_file(file, seed),
+    };
+    let report = match result {
         Ok(r) => r,
         Err(problems) => {
             for p in &problems {
@@ -18,9 +21,9 @@ pub fn run(file: &Path, seed: Option<u64>, json: bool, trace: Option<&Path>) -> 
             return ExitCode::from(2);
         }
     };
-    if let Some(path) = trace {
-        if let Err(e) = write_trace(&report, path) {
-            eprintln!("{}: cannot write the trace: {e}", path.display());
+    if let Some(dir) = trace {
+        if let Err(e) = crate::log_cmd::write_traces(&report, dir) {
+            eprintln!("cannot write the event logs: {e}");
             return ExitCode::from(2);
         }
     }
@@ -34,15 +37,4 @@ pub fn run(file: &Path, seed: Option<u64>, json: bool, trace: Option<&Path>) -> 
     } else {
         ExitCode::from(1)
     }
-}
-
-/// The run's events, one JSON object a line.
-fn write_trace(report: &baton_sim::Report, path: &Path) -> std::io::Result<()> {
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
-    if let Some(events) = report.json().get("timeline").and_then(|t| t.as_array()) {
-        for e in events {
-            writeln!(f, "{e}")?;
-        }
-    }
-    f.flush()
 }

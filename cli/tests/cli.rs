@@ -106,3 +106,65 @@ fn usage_errors_exit_2() {
     let out = baton().args(["sim", "frobnicate"]).output().expect("runs");
     assert_eq!(out.status.code(), Some(2));
 }
+
+fn traced(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("baton-trace-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let p = root().join("examples/scenarios/07-monitor-reactivate-then-failover.scenario");
+    let out = baton().args(["sim", "run"]).arg(&p).arg("--trace").arg(&dir).output().expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    dir
+}
+
+#[test]
+fn traced_run_verifies_and_replays() {
+    let dir = traced("ok");
+    let v = baton().args(["log", "verify"]).arg(&dir).output().expect("runs");
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+    assert_eq!(String::from_utf8_lossy(&v.stdout).matches(": ok:").count(), 2, "one log per server");
+    let r = baton().args(["log", "replay"]).arg(&dir).output().expect("runs");
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stdout));
+    assert!(String::from_utf8_lossy(&r.stdout).contains("outputs reproduced"));
+}
+
+#[test]
+fn why_explains_a_failover_by_its_causes() {
+    let dir = traced("why");
+    let out = baton().args(["log", "why", "recovery-failover"]).arg(&dir).output().expect("runs");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("recovery-failover monitor=appw1"), "{text}");
+    assert!(text.contains("reactivations 1 of 1 spent"), "{text}");
+    assert!(text.contains("<- #") && text.contains("monitor-error monitor=appw1"), "{text}");
+}
+
+#[test]
+fn state_at_an_instant_shows_each_server() {
+    let dir = traced("state");
+    let out = baton().args(["log", "state"]).arg(&dir).args(["--at", "1m30s"]).output().expect("runs");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("server1 at 0:01:30.000: online"), "{text}");
+    assert!(text.contains("group failover1: online"), "{text}");
+}
+
+#[test]
+fn a_flipped_byte_is_reported_with_file_and_offset() {
+    let dir = traced("flip");
+    let seg = dir.join("server1").join("00000000000000000001.log");
+    let mut bytes = std::fs::read(&seg).expect("segment");
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x40;
+    std::fs::write(&seg, bytes).expect("write");
+    let out = baton().args(["log", "verify"]).arg(&dir).output().expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("DAMAGED") && text.contains("00000000000000000001.log"), "{text}");
+}
+
+#[test]
+fn log_commands_on_a_missing_directory_exit_2() {
+    let out = baton().args(["log", "verify", "/nonexistent/baton-logs"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!out.stderr.is_empty());
+}

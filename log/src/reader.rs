@@ -68,7 +68,15 @@ impl Reader {
     pub fn open(dir: impl AsRef<Path>) -> Result<Reader, Error> {
         let dir = dir.as_ref().to_path_buf();
         let segments = segment::list(&dir)?;
-        Ok(Reader { dir, segments, current: 0, data: Vec::new(), offset: 0, chain: Chain::GENESIS, state: State::Unread })
+        Ok(Reader {
+            dir,
+            segments,
+            current: 0,
+            data: Vec::new(),
+            offset: 0,
+            chain: Chain::GENESIS,
+            state: State::Unread,
+        })
     }
 
     /// The directory being read.

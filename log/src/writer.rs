@@ -93,7 +93,14 @@ impl Writer {
     pub fn open(dir: impl AsRef<Path>, options: WriterOptions) -> Result<(Writer, Recovery), Error> {
         options.check()?;
         let dir = dir.as_ref().to_path_buf();
-        fs::create_dir_all(&dir).map_err(Error::io("create directory", &dir))?;
+        if !dir.is_dir() {
+            fs::create_dir_all(&dir).map_err(Error::io("create directory", &dir))?;
+            // The new directory's own name must be durable too, or a crash could lose
+            // the whole log along with its entry in the parent.
+            if let Some(parent) = dir.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+                sync_dir(parent)?;
+            }
+        }
         let scan = segment::scan_log(&dir)?;
         let dropped_tail_bytes = scan.torn.as_ref().map_or(0, |torn| torn.dropped_bytes);
         let (segment, segment_written_bytes) = match scan.last {
@@ -273,7 +280,8 @@ impl Writer {
 
     /// Starts a new segment named for the next sequence number. The batch is empty.
     fn roll(&mut self) -> Result<(), Error> {
-        let segment = Segment { first_seq: self.last_seq + 1, path: segment::segment_path(&self.dir, self.last_seq + 1) };
+        let segment =
+            Segment { first_seq: self.last_seq + 1, path: segment::segment_path(&self.dir, self.last_seq + 1) };
         let created = create_segment(&self.dir, &segment.path);
         match created {
             Ok(file) => {
@@ -305,8 +313,12 @@ fn create_segment(dir: &Path, path: &Path) -> Result<File, Error> {
     // `create_new`: a file already there would be a segment the scan did not account
     // for; never write into it.
     let file = OpenOptions::new().append(true).create_new(true).open(path).map_err(Error::io("create", path))?;
-    File::open(dir).and_then(|dir_file| dir_file.sync_all()).map_err(Error::io("fsync directory", dir))?;
+    sync_dir(dir)?;
     Ok(file)
+}
+
+fn sync_dir(dir: &Path) -> Result<(), Error> {
+    File::open(dir).and_then(|dir_file| dir_file.sync_all()).map_err(Error::io("fsync directory", dir))
 }
 
 /// Cuts a torn tail: truncates `path` to its `valid_bytes` of whole records, durably.

@@ -68,12 +68,8 @@ fn every_bit_flip_is_detected() {
                 handle.write_at(&pristine, 0).unwrap();
             } else {
                 let error = verify(&work).expect_err(&context);
-                match &error {
-                    Error::Corrupt { file: at, offset, seq, .. } => {
-                        assert_eq!((at, *offset, *seq), (&target, span.start, span.seq), "{context}");
-                    }
-                    other => panic!("{context}: {other}"),
-                }
+                let Error::Corrupt { file: at, offset, seq, .. } = &error else { panic!("{context}: {error}") };
+                assert_eq!((at, *offset, *seq), (&target, span.start, span.seq), "{context}");
                 let message = error.to_string();
                 assert!(message.contains(&format!("byte offset {}", span.start)), "{context}: {message}");
                 assert!(message.contains(file.file_name().unwrap().to_str().unwrap()), "{context}: {message}");

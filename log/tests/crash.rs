@@ -66,7 +66,8 @@ fn every_cut_in_the_last_three_records_recovers_a_valid_prefix() {
     let ends: Vec<u64> = spans.iter().map(|span| global(span) + span.end).collect();
     let tail_start = global(&spans[spans.len() - 3]) + spans[spans.len() - 3].start;
     let total = *ends.last().unwrap();
-    let segments_in_tail = spans[spans.len() - 3..].iter().map(|span| &span.file).collect::<std::collections::BTreeSet<_>>();
+    let segments_in_tail =
+        spans[spans.len() - 3..].iter().map(|span| &span.file).collect::<std::collections::BTreeSet<_>>();
     assert!(segments_in_tail.len() > 1, "the last three records should straddle segments");
 
     let mut checked = 0;
@@ -85,7 +86,10 @@ fn every_cut_in_the_last_three_records_recovers_a_valid_prefix() {
 
             // Before recovery: verify reports the torn tail, a reader stops before it.
             match verify(&copy) {
-                Ok(head) => assert!(dropped == 0 && head.seq == whole && head.hash == head_hash, "{context}: {head:?} whole {whole} dropped {dropped}"),
+                Ok(head) => assert!(
+                    dropped == 0 && head.seq == whole && head.hash == head_hash,
+                    "{context}: {head:?} whole {whole} dropped {dropped}"
+                ),
                 Err(Error::TornTail { dropped_bytes, last_seq, offset, .. }) => {
                     assert_eq!((dropped_bytes, last_seq), (dropped, whole), "{context}");
                     assert!(dropped > 0 && offset < cut, "{context}");

@@ -1,0 +1,169 @@
+//! `baton sim explore`: random fault schedules against a configuration, with the
+//! invariants checked at every step and liveness after healing (docs/testing.md).
+//!
+//! In: a cluster file and the options below. Out: a progress bar on stderr (on a
+//! terminal, unless `--quiet`), the summary on stdout, one full and one shrunk
+//! `.scenario` file per distinct failure in `--out`; exit 0 when no seed failed, 1
+//! when one did, 2 on bad input (an invalid cluster file, an unknown fault kind, a
+//! bad duration).
+
+use baton_sim::explore::{self, Ctx, FaultKind, Limits, Options, SeedOutcome, Stop};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args)]
+pub struct ExploreArgs {
+    /// The cluster file to explore.
+    config: PathBuf,
+    /// How many seeds to run (default 1000 unless --time is given).
+    #[arg(long, conflicts_with = "time")]
+    seeds: Option<u64>,
+    /// Run seeds until this much wall-clock time has passed (e.g. 10m, 1h).
+    #[arg(long)]
+    time: Option<String>,
+    /// Only these fault kinds, a comma list (default: all). Kinds: crash, shutdown,
+    /// partition, isolate, one-way, hb-cut, loss, target, disk-fail, disk-slow,
+    /// activation, deactivation, monitor, stall, serial, write, group-cmd, return,
+    /// monitor-cmd, suspend.
+    #[arg(long)]
+    faults: Option<String>,
+    /// Threads (default: one per core). Results do not depend on it.
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// The first seed.
+    #[arg(long, default_value_t = 0)]
+    seed_start: u64,
+    /// Where failing seeds are written as scenario files.
+    #[arg(long, default_value = "explore-failures")]
+    out: PathBuf,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+    /// Wall-clock budget for shrinking each failure.
+    #[arg(long, default_value = "1m")]
+    shrink_time: String,
+    /// At most this many distinct failures are written and shrunk.
+    #[arg(long, default_value_t = 10)]
+    max_written: usize,
+}
+
+fn bad(message: String) -> ExitCode {
+    eprintln!("baton sim explore: {message}");
+    ExitCode::from(2)
+}
+
+pub fn run(args: &ExploreArgs) -> ExitCode {
+    // Loaded exactly as the scenario player loads it, so that written scenarios replay
+    // the same configuration.
+    let name = args.config.display().to_string();
+    let text = match std::fs::read_to_string(&args.config) {
+        Ok(t) => t,
+        Err(e) => return bad(format!("{name}: cannot read the cluster file: {e}")),
+    };
+    let cfg = match baton_core::config::parse(&name, &text) {
+        Ok(c) => Arc::new(c.config),
+        Err(diags) => {
+            for d in &diags {
+                eprintln!("{d}");
+            }
+            return bad(format!("{name}: {} problem(s); fix them with `baton config check`", diags.len()));
+        }
+    };
+    let allowed = match &args.faults {
+        Some(list) => match FaultKind::parse_list(list) {
+            Ok(k) => k,
+            Err(e) => return bad(e),
+        },
+        None => FaultKind::ALL.to_vec(),
+    };
+    let stop = match (&args.time, args.seeds) {
+        (Some(t), _) => match baton_sim::scenario::parse_duration_ms(t) {
+            Ok(ms) if ms > 0 => Stop::Wall(Duration::from_millis(ms)),
+            Ok(_) => return bad("--time must be positive".into()),
+            Err(e) => return bad(format!("--time: {e}")),
+        },
+        (None, Some(n)) => Stop::Seeds(n),
+        (None, None) => Stop::Seeds(1000),
+    };
+    let shrink_time = match baton_sim::scenario::parse_duration_ms(&args.shrink_time) {
+        Ok(ms) => Duration::from_millis(ms),
+        Err(e) => return bad(format!("--shrink-time: {e}")),
+    };
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let ctx = Ctx::new(cfg, Limits::default());
+    let opts = Options { allowed: allowed.clone(), seed_start: args.seed_start, stop, jobs };
+
+    let bar = progress_bar(stop, args.quiet);
+    let started = Instant::now();
+    let failures = AtomicU64::new(0);
+    let seeds = AtomicU64::new(0);
+    let progress = |o: &SeedOutcome| {
+        let n = seeds.fetch_add(1, Ordering::Relaxed) + 1;
+        let f = failures.fetch_add(u64::from(o.failure.is_some()), Ordering::Relaxed) + u64::from(o.failure.is_some());
+        match stop {
+            Stop::Seeds(_) => bar.set_position(n),
+            Stop::Wall(_) => bar.set_position(started.elapsed().as_secs()),
+        }
+        bar.set_message(format!("{n} seeds, {f} failing"));
+    };
+    let summary = explore::explore(&ctx, &opts, &progress);
+    bar.finish_and_clear();
+
+    println!("baton sim explore {} ({} thread(s))", args.config.display(), jobs);
+    print!("{}", summary.text());
+    if summary.failures.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    write_failures(&ctx, &args.config, &allowed, &summary, &args.out, shrink_time, args.max_written);
+    ExitCode::from(1)
+}
+
+fn progress_bar(stop: Stop, quiet: bool) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let (len, unit) = match stop {
+        Stop::Seeds(n) => (n, "seeds"),
+        Stop::Wall(d) => (d.as_secs().max(1), "s"),
+    };
+    let bar = ProgressBar::new(len);
+    let template = format!("{{elapsed_precise}} [{{bar:40}}] {{pos}}/{{len}} {unit}  {{msg}}  eta {{eta}}");
+    if let Ok(style) = ProgressStyle::with_template(&template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+/// Writes and shrinks the first seed of each distinct failure.
+fn write_failures(
+    ctx: &Ctx,
+    config: &Path,
+    allowed: &[FaultKind],
+    summary: &explore::Summary,
+    out: &Path,
+    budget: Duration,
+    max: usize,
+) {
+    println!();
+    for (sig, seeds) in summary.failure_kinds().into_iter().take(max) {
+        let seed = seeds[0];
+        match explore::write_failure(ctx, config, allowed, seed, out, budget) {
+            Ok(w) => {
+                let verdict = if w.reproduced { "both replay the failure".to_string() } else { format!("REPLAY MISMATCH: {}", w.note) };
+                println!("{sig}");
+                println!("  {} ({} happenings)", w.full.display(), w.happenings_full);
+                println!("  {} ({} happenings, shrunk): {verdict}", w.min.display(), w.happenings_min);
+            }
+            Err(e) => println!("{sig}: seed {seed}: {e}"),
+        }
+    }
+    let kinds = summary.failure_kinds().len();
+    if kinds > max {
+        println!("({} more distinct failures not written: raise --max-written)", kinds - max);
+    }
+}

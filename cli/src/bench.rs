@@ -17,8 +17,8 @@ use std::time::Instant;
 pub fn run(only: Option<&str>, quick: bool) -> ExitCode {
     let all = only.is_none();
     let want = |n: &str| all || only == Some(n);
-    if !all && !matches!(only, Some("core" | "sim" | "placement")) {
-        eprintln!("unknown benchmark {:?}: use core, sim or placement", only.unwrap_or(""));
+    if !all && !matches!(only, Some("core" | "sim" | "placement" | "log")) {
+        eprintln!("unknown benchmark {:?}: use core, sim, placement or log", only.unwrap_or(""));
         return ExitCode::from(2);
     }
     if want("core") {
@@ -30,7 +30,63 @@ pub fn run(only: Option<&str>, quick: bool) -> ExitCode {
     if want("placement") {
         placement(if quick { 20 } else { 200 });
     }
+    if want("log") {
+        if let Err(e) = log_bench(if quick { 100_000 } else { 2_000_000 }, if quick { 1 } else { 6 }) {
+            eprintln!("log benchmark failed: {e}");
+            return ExitCode::from(1);
+        }
+    }
     ExitCode::SUCCESS
+}
+
+/// The event log: group-commit appends and verification of ~100-byte records, then
+/// `log replay` (read, CRC and chain checks, MessagePack decoding, core re-run) of a
+/// real simulated run's records.
+fn log_bench(records: u64, sim_hours: u64) -> Result<(), String> {
+    let dir = std::env::temp_dir().join(format!("baton-log-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let r = baton_log::bench(&dir.join("raw"), records).map_err(|e| e.to_string())?;
+    println!(
+        "log: append with group commit ({} records of {} bytes, batches of 1024, one fsync each): {:.0} records/s; verify: {:.0} records/s",
+        r.records, r.body_bytes, r.append_per_s, r.verify_per_s
+    );
+    // A real log: a traced simulated run of the 3-server, 100 ms cluster.
+    let text = cluster_toml(3, 10, "100ms", "1s");
+    let cfg = parse(&text);
+    let mut sim = baton_sim::engine::Sim::new(cfg.clone(), baton_sim::scenario::Knobs::default(), 1);
+    sim.trace_config = Some(("bench.toml".into(), text));
+    for s in cfg.server_ids() {
+        sim.power_on(s);
+    }
+    sim.run_until(sim_hours * 3_600_000);
+    let log_dir = dir.join("server1");
+    let (mut w, _) = baton_log::Writer::open(&log_dir, baton_log::WriterOptions::default()).map_err(|e| e.to_string())?;
+    for rec in &sim.traces[0] {
+        w.append(rec).map_err(|e| e.to_string())?;
+    }
+    w.commit().map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    let head = baton_log::verify(&log_dir).map_err(|e| e.to_string())?;
+    let verify_s = start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    let mut records_read = Vec::with_capacity(head.seq as usize);
+    for rec in baton_log::Reader::open(&log_dir).map_err(|e| e.to_string())? {
+        let rec = rec.map_err(|e| e.to_string())?;
+        records_read.push((rec.seq, rec.decode::<baton_core::record::LogRecord>().map_err(|e| e.to_string())?));
+    }
+    let summary = baton_core::replay::replay(records_read).map_err(|e| e.to_string())?;
+    let replay_s = start.elapsed().as_secs_f64();
+    println!(
+        "log: {} hours of server1's simulated log = {} records: verify {:.0} records/s; replay (read + decode + core re-run + compare) {:.0} records/s ({} inputs, {} outputs)",
+        sim_hours,
+        head.seq,
+        head.seq as f64 / verify_s,
+        head.seq as f64 / replay_s,
+        summary.inputs,
+        summary.outputs
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
 }
 
 /// A cluster file for `servers` servers and `groups` groups (floating IP + exec each).

@@ -150,23 +150,32 @@ impl Play {
         self.sim.breaches.is_empty()
     }
 
-    /// Plays one happening at `at_ms` (never earlier than the previous step).
+    /// Plays one happening at `at_ms` (never earlier than the previous step). The
+    /// step is recorded even when an invariant broke on the way to it: the replay
+    /// needs it to run up to the breach (and, like the explorer, stops before it).
     pub fn step(&mut self, at_ms: Ms, stmt: Stmt) -> bool {
         let at_ms = at_ms.max(self.steps.last().map_or(0, |s| s.at_ms));
-        if !self.reach(at_ms) {
-            return false;
-        }
+        let reached = self.reach(at_ms);
         let i = self.steps.len();
-        if let Some(id) = self.sim.happen(&stmt) {
-            self.cmds.insert(i, id);
+        if reached {
+            if let Some(id) = self.sim.happen(&stmt) {
+                self.cmds.insert(i, id);
+            }
         }
         self.steps.push(Step { at_ms, line: i + 1, stmt });
-        self.sim.breaches.is_empty()
+        reached && self.sim.breaches.is_empty()
     }
 
     /// Reaches `at_ms` as the first expectation there would, without a statement.
-    pub fn check_point(&mut self, at_ms: Ms) -> bool {
-        self.reach(at_ms)
+    /// When an invariant breaks on the way, `marker` is recorded as the step so that
+    /// the replay runs as far (it is never evaluated: the replay stops at the breach).
+    pub fn check_point(&mut self, at_ms: Ms, marker: Stmt) -> bool {
+        let reached = self.reach(at_ms);
+        if !reached {
+            let line = self.steps.len() + 1;
+            self.steps.push(Step { at_ms, line, stmt: marker });
+        }
+        reached
     }
 
     fn state(&self, s: ServerId) -> ServerState {
@@ -242,7 +251,8 @@ pub fn run(ctx: &Ctx, seed: u64, faults: &[Fault], knobs: &Knobs) -> RunResult {
     }
     let mut failure = None;
     let mut explained = Vec::new();
-    if ok && p.check_point(check_ms) {
+    let marker = Stmt::Expect(Expect::Event { event: "group-online".into(), on: None, count: None });
+    if ok && p.check_point(check_ms, marker) {
         let verdicts = liveness::check(&p, heal_ms);
         let mut expects = Vec::new();
         let mut groups = Vec::new();

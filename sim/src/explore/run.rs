@@ -167,15 +167,26 @@ impl Play {
     }
 
     /// Reaches `at_ms` as the first expectation there would, without a statement.
-    /// When an invariant breaks on the way, `marker` is recorded as the step so that
-    /// the replay runs as far (it is never evaluated: the replay stops at the breach).
-    pub fn check_point(&mut self, at_ms: Ms, marker: Stmt) -> bool {
+    /// When an invariant breaks on the way, a stand-in expectation is recorded as the
+    /// step so that the replay runs as far (it is never evaluated: the replay stops
+    /// at the breach, as the explorer did).
+    pub fn check_point(&mut self, at_ms: Ms) -> bool {
         let reached = self.reach(at_ms);
         if !reached {
             let line = self.steps.len() + 1;
-            self.steps.push(Step { at_ms, line, stmt: marker });
+            let stand_in = Stmt::Expect(Expect::Event { event: "group-online".into(), on: None, count: None });
+            self.steps.push(Step { at_ms, line, stmt: stand_in });
         }
         reached
+    }
+
+    /// Runs to `at_ms` to look at the world before choosing the statements due
+    /// there. The replay has no step here; that changes nothing, since a reached
+    /// step only splits the event loop's run at an instant without reordering
+    /// anything (and `write_failure` replays every file to check it).
+    pub fn observe(&mut self, at_ms: Ms) -> bool {
+        let at_ms = at_ms.max(self.steps.last().map_or(0, |s| s.at_ms));
+        self.check_point(at_ms)
     }
 
     fn state(&self, s: ServerId) -> ServerState {
@@ -251,8 +262,7 @@ pub fn run(ctx: &Ctx, seed: u64, faults: &[Fault], knobs: &Knobs) -> RunResult {
     }
     let mut failure = None;
     let mut explained = Vec::new();
-    let marker = Stmt::Expect(Expect::Event { event: "group-online".into(), on: None, count: None });
-    if ok && p.check_point(check_ms, marker) {
+    if ok && p.check_point(check_ms) {
         let verdicts = liveness::check(&p, heal_ms);
         let mut expects = Vec::new();
         let mut groups = Vec::new();
@@ -365,6 +375,9 @@ fn heal(p: &mut Play, at: Ms) -> bool {
 /// suspended one whose forced return is accepted forms the cluster (B26).
 fn return_all(p: &mut Play, at: Ms) -> bool {
     let cfg = p.sim.cfg().clone();
+    if !p.observe(at) {
+        return false;
+    }
     if p.cluster_suspended() && !p.step(at, cmd(&["cluster", "resume"])) {
         return false;
     }

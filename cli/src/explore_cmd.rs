@@ -47,7 +47,8 @@ pub struct ExploreArgs {
     /// Wall-clock budget for shrinking each failure.
     #[arg(long, default_value = "1m")]
     shrink_time: String,
-    /// At most this many distinct failures are written and shrunk.
+    /// At most this many failing seeds are written and shrunk (the first of each
+    /// distinct failure first).
     #[arg(long, default_value_t = 10)]
     max_written: usize,
 }
@@ -139,7 +140,8 @@ fn progress_bar(stop: Stop, quiet: bool) -> ProgressBar {
     bar
 }
 
-/// Writes and shrinks the first seed of each distinct failure.
+/// Writes and shrinks failing seeds: the first seed of each distinct failure first,
+/// then further seeds in order, `max` in all.
 fn write_failures(
     ctx: &Ctx,
     config: &Path,
@@ -150,20 +152,21 @@ fn write_failures(
     max: usize,
 ) {
     println!();
-    for (sig, seeds) in summary.failure_kinds().into_iter().take(max) {
-        let seed = seeds[0];
+    let kinds = summary.failure_kinds();
+    let mut seeds: Vec<u64> = kinds.iter().map(|(_, s)| s[0]).collect();
+    seeds.extend(summary.failures.iter().map(|(s, _, _)| *s).filter(|s| !kinds.iter().any(|(_, k)| k[0] == *s)));
+    for seed in seeds.iter().copied().take(max) {
         match explore::write_failure(ctx, config, allowed, seed, out, budget) {
             Ok(w) => {
                 let verdict = if w.reproduced { "both replay the failure".to_string() } else { format!("REPLAY MISMATCH: {}", w.note) };
-                println!("{sig}");
+                println!("seed {seed}: {}", w.sig);
                 println!("  {} ({} happenings)", w.full.display(), w.happenings_full);
                 println!("  {} ({} happenings, shrunk): {verdict}", w.min.display(), w.happenings_min);
             }
-            Err(e) => println!("{sig}: seed {seed}: {e}"),
+            Err(e) => println!("seed {seed}: {e}"),
         }
     }
-    let kinds = summary.failure_kinds().len();
-    if kinds > max {
-        println!("({} more distinct failures not written: raise --max-written)", kinds - max);
+    if seeds.len() > max {
+        println!("({} more failing seeds not written: raise --max-written)", seeds.len() - max);
     }
 }

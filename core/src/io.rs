@@ -88,6 +88,8 @@ pub enum Timer {
     ActionTimeout(ActionId),
     /// Counter reset after `counter_reset_after`.
     CounterReset,
+    /// An exec script has been running for 3 minutes (`script-slow`).
+    ScriptSlow(ActionId),
     /// A mirror connect that went down has stayed down for `heartbeat_timeout` (B102).
     MirrorConnectDown(ResId),
 }

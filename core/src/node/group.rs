@@ -229,7 +229,31 @@ impl Node {
             self.emit(Event::new(EventKind::ScriptStarted).group(g).resource(r).reason(env_text(e)));
         }
         let timeout = self.cfg.resource(r).timeout_ms;
-        self.execute(Action::Activate { res: r, env }, Pending::Activate { group: g, pos }, Some(timeout));
+        let script = env.is_some();
+        let id = self.execute(Action::Activate { res: r, env }, Pending::Activate { group: g, pos }, Some(timeout));
+        self.watch_script(id, script);
+    }
+
+    /// Arms the `script-slow` report of an exec script run.
+    fn watch_script(&mut self, id: crate::io::ActionId, script: bool) {
+        if script {
+            self.set_timer(crate::io::Timer::ScriptSlow(id), self.now + SCRIPT_SLOW_MS);
+        }
+    }
+
+    /// `script-slow`: the run is still going 3 minutes after it began (once per run).
+    pub(super) fn on_script_slow(&mut self, id: crate::io::ActionId) {
+        let (group, res) = match self.pending.get(&id) {
+            Some(p @ (Pending::Activate { group, .. } | Pending::Deactivate { group, .. })) => (*group, self.pending_res(p)),
+            Some(Pending::Recover { group }) => (*group, None),
+            Some(Pending::NpProbe { .. } | Pending::MonitorCheck { .. } | Pending::MirrorCopy { .. } | Pending::Power)
+            | None => return,
+        };
+        let mut e = Event::new(EventKind::ScriptSlow).group(group).reason("running for 3 minutes");
+        if let Some(r) = res {
+            e = e.resource(r);
+        }
+        self.emit(e);
     }
 
     /// The start environment for an exec resource of `g` (B91, B92).
@@ -386,7 +410,9 @@ impl Node {
             self.emit(Event::new(EventKind::ScriptStarted).group(g).resource(r).reason(env_text(e)));
         }
         let timeout = self.cfg.resource(r).timeout_ms;
-        self.execute(Action::Deactivate { res: r, env }, Pending::Deactivate { group: g, pos }, Some(timeout));
+        let script = env.is_some();
+        let id = self.execute(Action::Deactivate { res: r, env }, Pending::Deactivate { group: g, pos }, Some(timeout));
+        self.watch_script(id, script);
     }
 
     pub(super) fn on_deactivated(&mut self, g: GroupId, pos: usize, result: ActionResult) {
@@ -501,7 +527,8 @@ impl Node {
         let env = ScriptEnv::start(ClpEvent::Recover, rank, true, &self.cfg.group(g).name, &self.cfg.resource(r).name);
         self.emit(Event::new(EventKind::ScriptStarted).group(g).resource(r).reason(env_text(&env)));
         let timeout = self.cfg.resource(r).timeout_ms;
-        self.execute(Action::RecoverRun { res: r, env }, Pending::Recover { group: g }, Some(timeout));
+        let id = self.execute(Action::RecoverRun { res: r, env }, Pending::Recover { group: g }, Some(timeout));
+        self.watch_script(id, true);
     }
 
     pub(super) fn on_recover_done(&mut self, g: GroupId, result: ActionResult) {
@@ -612,6 +639,9 @@ impl Node {
         }
     }
 }
+
+/// When a still-running exec script is reported slow (catalogue event 518).
+const SCRIPT_SLOW_MS: Ms = 180_000;
 
 fn failover_rule(kind: StartKind) -> &'static str {
     match kind {

@@ -231,6 +231,7 @@ impl Node {
             Timer::ActionTimeout(id) => self.on_action_timeout(id),
             Timer::CounterReset => self.on_counter_reset(),
             Timer::MirrorConnectDown(res) => self.on_mirror_connect_timeout(res),
+            Timer::ScriptSlow(id) => self.on_script_slow(id),
         }
     }
 
@@ -261,6 +262,7 @@ impl Node {
             return; // timed out or from an earlier run: already handled
         };
         self.cancel_timer(Timer::ActionTimeout(id));
+        self.cancel_timer(Timer::ScriptSlow(id));
         match p {
             Pending::Activate { group, pos } => self.on_activated(group, pos, result),
             Pending::Deactivate { group, pos } => self.on_deactivated(group, pos, result),
@@ -293,7 +295,13 @@ impl Node {
                     | Pending::Power => unreachable!("matched above"),
                 }
             }
-            Pending::Recover { .. } | Pending::MirrorCopy { .. } | Pending::Power => {}
+            Pending::Recover { group } => {
+                // B73: a RECOVER run past its timeout is killed; B93: that only logs.
+                self.pending.remove(&id);
+                self.out.push(Output::Cancel { id });
+                self.on_recover_done(group, crate::io::ActionResult::Failed("timeout".into()));
+            }
+            Pending::MirrorCopy { .. } | Pending::Power => {}
             Pending::NpProbe { np, started_ms } => {
                 self.pending.remove(&id);
                 self.out.push(Output::Cancel { id });

@@ -99,6 +99,17 @@ impl Node {
         let policy = self.cfg.resource(r).activation;
         let key = CounterKey::Resource(r);
         self.note_failure(key);
+        // A reactivation (B83.3) whose start failed did not complete.
+        // The partial restart is over: from here the whole group is what the ladder moves.
+        self.groups[g.idx()].restarting = false;
+        if let Some(target) = self.restarting_resource.remove(&g) {
+            self.emit(Event::new(EventKind::ResourceRestartFailed).group(g).resource(target));
+            self.emit(Event::new(EventKind::RecoveryFailed).group(g).resource(target).reason("the reactivation's start failed"));
+        }
+        if std::mem::take(&mut self.groups[g.idx()].restart_pending) {
+            self.emit(Event::new(EventKind::GroupRestartFailed).group(g));
+            self.emit(Event::new(EventKind::RecoveryFailed).group(g).reason("the group reactivation's start failed"));
+        }
         let rr = &mut self.groups[g.idx()].res[pos];
         if rr.act_retries < policy.retries {
             rr.act_retries += 1;
@@ -109,7 +120,7 @@ impl Node {
         }
         let count = self.failover_count(key);
         let target = self.placement_view().target(&self.cfg, g, Some(self.me));
-        if let Some(to) = target.filter(|_| count < policy.failovers && !self.groups[g.idx()].restarting) {
+        if let Some(to) = target.filter(|_| count < policy.failovers) {
             *self.counters.failovers.entry(key).or_insert(0) += 1;
             self.mark_dirty();
             self.stop_group(g, ClpFactor::GroupFailover, AfterStop::HandOver { to, kind: StartKind::ActivationFailover });

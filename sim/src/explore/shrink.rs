@@ -153,7 +153,21 @@ pub fn write_failure(
     out_dir: &Path,
     budget: Duration,
 ) -> Result<Written, String> {
-    let (schedule, result) = super::explore_seed(ctx, allowed, seed);
+    let schedule = super::draw(&ctx.cfg, &ctx.facts, allowed, seed, &ctx.limits);
+    write_schedule(ctx, config_path, seed, &schedule.faults, &schedule.knobs, out_dir, budget)
+}
+
+/// [`write_failure`] for a given schedule (the explorer's, or a test's).
+pub fn write_schedule(
+    ctx: &Ctx,
+    config_path: &Path,
+    seed: u64,
+    faults: &[Fault],
+    knobs: &Knobs,
+    out_dir: &Path,
+    budget: Duration,
+) -> Result<Written, String> {
+    let result = run::run(ctx, seed, faults, knobs);
     let Some(failure) = result.failure.clone() else {
         return Err(format!("seed {seed} does not fail"));
     };
@@ -164,8 +178,8 @@ pub fn write_failure(
     let min = out_dir.join(format!("{stem}-seed{seed}.min.scenario"));
     let write = |path: &Path, text: String| std::fs::write(path, text).map_err(|e| format!("{}: cannot write: {e}", path.display()));
     write(&full, header(config_path, seed, &failure.sig, &failure.detail, false) + &scenario_of(&result, &rel).to_string())?;
-    let shrunk = shrink(ctx, seed, schedule.faults.clone(), &schedule.knobs, &failure.sig, budget);
-    let small = run::run(ctx, seed, &shrunk, &schedule.knobs);
+    let shrunk = shrink(ctx, seed, faults.to_vec(), knobs, &failure.sig, budget);
+    let small = run::run(ctx, seed, &shrunk, knobs);
     let detail = small.failure.as_ref().map_or(failure.detail.clone(), |f| f.detail.clone());
     write(&min, header(config_path, seed, &failure.sig, &detail, true) + &scenario_of(&small, &rel).to_string())?;
     let notes: Vec<String> = [replay(&full, &failure.sig), replay(&min, &failure.sig)].into_iter().flatten().collect();
@@ -174,7 +188,7 @@ pub fn write_failure(
         sig: failure.sig,
         full,
         min,
-        happenings_full: happenings(&schedule.faults),
+        happenings_full: happenings(faults),
         happenings_min: happenings(&shrunk),
         reproduced: notes.is_empty(),
         note: notes.join("; "),

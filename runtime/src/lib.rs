@@ -1,0 +1,4 @@
+//! The production runtime of baton: everything that does I/O around the pure
+//! `baton_core::Node`. So far: the authenticated cluster transport ([`transport`]).
+
+pub mod transport;

@@ -211,6 +211,9 @@ pub fn replay_cmd(dir: &Path) -> ExitCode {
     }
 }
 
+/// The chain found in one server's log: its instant, the server, the steps, the config.
+type Found = (Ms, String, Vec<replay::Step>, Option<Arc<Config>>);
+
 pub fn why(what: &str, dir: &Path, server: Option<&str>) -> ExitCode {
     let target = match what.parse::<u64>() {
         Ok(seq) => Target::Seq(seq),
@@ -224,7 +227,7 @@ pub fn why(what: &str, dir: &Path, server: Option<&str>) -> ExitCode {
         Err(e) => return fail(e),
     };
     // The latest matching event across the servers' logs (or the named server's).
-    let mut best: Option<(Ms, String, Vec<replay::Step>, Option<Arc<Config>>)> = None;
+    let mut best: Option<Found> = None;
     for d in dirs {
         let records = match read_log(&d) {
             Ok(r) => r,

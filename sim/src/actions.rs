@@ -57,9 +57,10 @@ impl Sim {
             Action::MonitorCheck { mon } => {
                 let (healthy, detail) = self.monitor_check(mon, s);
                 // A disk check does real I/O: a slow device makes it slow (B81 timeout).
-                let delay = match &self.world.cfg.monitor(mon).kind {
-                    MonitorKind::Disk { device: Some(d), .. } => self.world.io_ms(d, s, self.knobs.disk_latency_ms),
-                    _ => latency,
+                let delay = if let MonitorKind::Disk { device: Some(d), .. } = &self.world.cfg.monitor(mon).kind {
+                    self.world.io_ms(d, s, self.knobs.disk_latency_ms)
+                } else {
+                    latency
                 };
                 (delay, Effect::None, ActionResult::Check { healthy, detail })
             }

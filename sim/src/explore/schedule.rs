@@ -108,12 +108,12 @@ pub fn draw(cfg: &Config, facts: &ConfigFacts, allowed: &[FaultKind], seed: u64,
         swarm.push((k, 1));
     }
     let mean_gap_ms = [20_000, 45_000, 90_000, 180_000][rng.below(4) as usize];
-    let mut knobs = Knobs::default();
-    knobs.activation_time_ms = [1_000, 1_000, 3_000, 10_000][rng.below(4) as usize];
+    let knobs = Knobs { activation_time_ms: [1_000, 1_000, 3_000, 10_000][rng.below(4) as usize], ..Knobs::default() };
     let total: u32 = swarm.iter().map(|(_, w)| w).sum();
     let mut faults = Vec::new();
     let mut t = limits.first_fault_ms;
-    while total > 0 {
+    // `total` is 0 only when no kind applies: then the run is boot, heal and check.
+    while total > 0 && t < limits.fault_window_end_ms {
         // Gaps in [mean/2, 3·mean/2), on a 100 ms grid: readable times, yet not all
         // aligned with heartbeats (which start at boot-time + latency).
         t += (mean_gap_ms / 2 + rng.below(mean_gap_ms)) / 100 * 100;

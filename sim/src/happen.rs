@@ -203,6 +203,16 @@ impl Sim {
         };
         let Some(side) = self.world.mirror_side(res, s) else { return };
         let connected = self.world.mirror_connected(res);
+        let broken = self.world.machines[s.idx()]
+            .node
+            .as_ref()
+            .and_then(|n| n.mirror_record(res))
+            .is_some_and(|r| matches!(r, baton_core::io::MirrorRecord::Ahead { .. } | baton_core::io::MirrorRecord::Forced));
+        if !connected && !broken {
+            // B101: with the connect down and no break yet, a write waits for the other
+            // side and is not acknowledged: the application's write does not complete.
+            return;
+        }
         let asynchronous = self.world.cfg.resource(res).kind.mirror().is_some_and(|m| m.mode == baton_core::config::MirrorMode::Async);
         let bw = self.knobs.mirror_bandwidth_bytes_per_s.max(1);
         let now = self.now;

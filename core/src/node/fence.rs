@@ -94,7 +94,15 @@ impl Node {
             .group_ids()
             .filter(|g| match self.groups[g.idx()].state {
                 GroupState::Online | GroupState::Starting | GroupState::Error | GroupState::Stopping => true,
-                GroupState::Offline => false,
+                // Stopped here for a failover or restart still on its way (RECOVER run):
+                // the peers must take it.
+                GroupState::Offline => matches!(
+                    self.groups[g.idx()].op,
+                    super::group::Op::Recovering {
+                        after: super::group::AfterRecover::MonitorFailover | super::group::AfterRecover::GroupRestart,
+                        ..
+                    }
+                ),
             })
             .collect();
         self.stop_monitors_all();

@@ -355,6 +355,9 @@ impl Node {
 
     /// Stops the whole group (B64), then does `after`.
     pub(super) fn stop_group(&mut self, g: GroupId, factor: ClpFactor, after: AfterStop) {
+        // A whole-group stop supersedes a resource reactivation in progress.
+        self.groups[g.idx()].restarting = false;
+        self.restarting_resource.remove(&g);
         let n = self.cfg.group(g).resources.len();
         let mask = if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
         self.stop_resources(g, factor, mask, after);
@@ -471,6 +474,12 @@ impl Node {
         self.mark_dirty();
         match after {
             AfterStop::Nothing => {}
+            AfterStop::HandOver { to, kind } if to != self.me && !self.is_member(to) => {
+                // The target went away while we stopped: place the group again (B65 with B55).
+                self.emit(Event::new(EventKind::GroupMoveFailed).group(g).peer(to).reason("the target is no longer an online member"));
+                let _ = kind;
+                self.replace_orphan(g, None);
+            }
             AfterStop::HandOver { to, kind } => {
                 let epoch = self.groups[g.idx()].epoch_ms;
                 self.start_on(g, to, kind, epoch);

@@ -321,9 +321,13 @@ impl Node {
         let _ = res; // `reevaluate_mirrors` applies the rule to every mirror online here
     }
 
-    /// Whether the connect has been down for heartbeat_timeout.
+    /// Whether the connect has been down for heartbeat_timeout. While the other side's
+    /// server is lost and its resolution is pending, the connect is not judged: if this
+    /// server survives, the peer is judged down and the break follows; if not, it fences.
+    /// Breaking earlier would acknowledge writes here that the survivor never sees.
     fn connect_lost(&self, res: ResId) -> bool {
-        self.mirrors.idx(res).is_some_and(|i| {
+        let peer_pending = self.other_side_servers(res).iter().any(|s| *s != self.me && self.peers[s.idx()].lost_at.is_some());
+        !peer_pending && self.mirrors.idx(res).is_some_and(|i| {
             self.mirrors.runs[i]
                 .connect_down_since
                 .is_some_and(|t| t + self.cfg.cluster.heartbeat_timeout_ms <= self.now)

@@ -462,6 +462,17 @@ impl Node {
         self.mark_dirty();
     }
 
+    /// Who places the groups of `lost` at T: the first online server in server order
+    /// among those that judged it down themselves (a server that joined after the loss
+    /// never knew what `lost` held, so it cannot be the one to place its groups).
+    fn takeover_coordinator(&self, lost: ServerId) -> Option<ServerId> {
+        self.cfg.server_ids().find(|s| {
+            self.is_member(*s)
+                && (*s == self.me && self.peers[lost.idx()].judged_down
+                    || *s != self.me && self.peers[s.idx()].shared.judged_down.contains(&lost))
+        })
+    }
+
     /// The takeover instant T (B44): the coordinator places the lost peers' groups.
     pub(super) fn on_takeover(&mut self) {
         let now = self.now;
@@ -473,7 +484,7 @@ impl Node {
         for (_, p) in due {
             let groups = self.lost_groups.remove(&p).unwrap_or_default();
             self.peers[p.idx()].forget_run();
-            if self.i_coordinate() {
+            if self.takeover_coordinator(p) == Some(self.me) {
                 self.fail_over_groups(&groups, StartKind::ServerFailover, Some(p));
             }
         }

@@ -198,19 +198,46 @@ impl Node {
         self.cfg.group(g).start_after.iter().all(|d| self.group_online_anywhere(*d))
     }
 
-    /// Forgets starts and moves that reached their target (or were abandoned long ago).
+    /// Settles starts and moves sent from here: forgotten once the target shows the
+    /// group; placed again when the group is offline everywhere and the target is gone
+    /// (judged down, departed) or never started it (refused, lost message) within
+    /// 2 × heartbeat_timeout. Without this a group handed to a server that fails at that
+    /// moment would stay offline for good.
     pub(super) fn settle_in_transit(&mut self) {
+        if self.in_transit.is_empty() || !self.phase.is_member() {
+            return;
+        }
         let limit = 2 * self.cfg.cluster.heartbeat_timeout_ms;
         let now = self.now;
-        let arrived: Vec<GroupId> = self
-            .in_transit
-            .iter()
-            .filter(|(g, (t, since))| self.group_state_on(**g, *t) != GroupState::Offline || *since + limit <= now)
-            .map(|(g, _)| *g)
-            .collect();
-        for g in arrived {
+        let entries: Vec<(GroupId, ServerId, Ms)> = self.in_transit.iter().map(|(g, (t, s))| (*g, *t, *s)).collect();
+        for (g, t, since) in entries {
+            if self.group_state_on(g, t) != GroupState::Offline {
+                self.in_transit.remove(&g);
+                continue;
+            }
+            let target_gone = t != self.me && {
+                let p = &self.peers[t.idx()];
+                p.judged_down || matches!(p.state, crate::io::ServerState::Down | crate::io::ServerState::Off | crate::io::ServerState::Stopped)
+            };
+            let expired = since + limit <= now;
+            if !(target_gone || expired) {
+                continue;
+            }
             self.in_transit.remove(&g);
+            if self.holders(g).is_empty() {
+                self.replace_orphan(g, if target_gone { Some(t) } else { None });
+            }
         }
+    }
+
+    /// Places a group that a failed handover left offline everywhere (as a failover).
+    pub(super) fn replace_orphan(&mut self, g: GroupId, gone: Option<ServerId>) {
+        if self.cfg.group(g).failover == FailoverMode::Manual {
+            self.emit(Event::new(EventKind::GroupFailoverHeld).group(g).because(None, "failover = \"manual\" (B55)"));
+            return;
+        }
+        let mut view = self.placement_view();
+        self.place_one(&mut view, g, StartKind::ServerFailover, gone);
     }
 
     /// B54: start waiting groups whose dependencies came online; report blocked ones.

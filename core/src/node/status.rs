@@ -84,6 +84,11 @@ impl Node {
         text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
     }
 
+    /// This server's record of a mirror side it holds (B103).
+    pub fn mirror_record(&self, r: ResId) -> Option<crate::io::MirrorRecord> {
+        self.mirrors.own_records(&self.cfg, self.me).into_iter().find(|(res, _, _)| *res == r).map(|(_, _, rec)| rec)
+    }
+
     pub fn status(&self) -> Status {
         let cfg = &self.cfg;
         Status {

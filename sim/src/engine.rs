@@ -104,6 +104,8 @@ pub struct Sim {
     pub breaches: Vec<Breach>,
     /// Inputs handled (for speed reports).
     pub inputs_handled: u64,
+    /// Replaced mirror devices found by the driver at the next service start.
+    pub pending_disk_errors: BTreeSet<(ResId, ServerId)>,
     /// When tracing: the configuration file's name and text, and each server's log records.
     pub trace_config: Option<(String, String)>,
     pub traces: Vec<Vec<baton_core::record::LogRecord>>,
@@ -130,6 +132,7 @@ impl Sim {
             breaches: Vec::new(),
             inputs_handled: 0,
             link_reported: BTreeMap::new(),
+            pending_disk_errors: BTreeSet::new(),
             trace_config: None,
             traces: Vec::new(),
             out: Vec::new(),
@@ -244,6 +247,11 @@ impl Sim {
             self.trace(s, record);
         }
         self.deliver(s, Some(epoch), Input::Boot { persisted });
+        let found: Vec<ResId> = self.pending_disk_errors.iter().filter(|(_, srv)| *srv == s).map(|(r, _)| *r).collect();
+        for res in found {
+            self.pending_disk_errors.remove(&(res, s));
+            self.deliver(s, Some(epoch), Input::MirrorDiskError { res });
+        }
         self.sync_mirror_links();
     }
 

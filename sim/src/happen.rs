@@ -176,6 +176,9 @@ impl Sim {
                     }
                     if self.world.service_running(s) {
                         self.handle(s, Input::MirrorDiskError { res });
+                    } else {
+                        // Found by the mirror driver when the service next starts.
+                        self.pending_disk_errors.insert((res, s));
                     }
                 }
             }

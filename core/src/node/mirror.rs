@@ -191,8 +191,25 @@ impl Node {
         None
     }
 
+    /// Whether `side`'s device failed (its own flag, or shared by a server of that side).
+    fn side_disk_error(&self, res: ResId, side: u8) -> bool {
+        let mine = self.mirrors.idx(res).is_some_and(|i| self.mirrors.runs[i].my_side == Some(side) && self.mirrors.runs[i].disk_error);
+        mine || self.mirror_cfg(res).sides[side as usize]
+            .servers
+            .iter()
+            .any(|s| *s != self.me && self.is_running(*s) && self.peers[s.idx()].shared.mirror_disk_error.contains(&res))
+    }
+
     /// B106: which side holds the latest data.
     pub(super) fn mirror_latest(&self, res: ResId) -> Latest {
+        // The latest data lost with its device (B116): no side can take its place.
+        for side in 0..2u8 {
+            if let Some((MirrorRecord::Ahead { .. } | MirrorRecord::Forced, _)) = self.visible_record(res, side) {
+                if self.side_disk_error(res, side) {
+                    return Latest::Nobody;
+                }
+            }
+        }
         match (self.visible_record(res, 0), self.visible_record(res, 1)) {
             (Some((a, _)), Some((b, _))) => match compare(a, b) {
                 std::cmp::Ordering::Greater => Latest::Side(0),
@@ -425,6 +442,9 @@ impl Node {
 
     pub(super) fn on_mirror_record_msg(&mut self, from: ServerId, res: ResId, side: u8, record: MirrorRecord) {
         if self.side_of(res, self.me) == Some(side) {
+            if let (MirrorRecord::Behind { full: true }, Some(i)) = (record, self.mirrors.idx(res)) {
+                self.mirrors.runs[i].full_next = true;
+            }
             if record == MirrorRecord::Synced {
                 // The sender finished a rebuild toward us and is synced itself; its next
                 // state message says so, but B104 must not read its old record meanwhile.
@@ -664,7 +684,25 @@ impl Node {
         self.emit(Event::new(EventKind::MirrorDiskError).resource(res));
         self.mirrors.runs[i].full_next = true;
         self.mirrors.runs[i].disk_error = true;
-        self.set_record(res, MirrorRecord::Behind { full: true });
+        // (choice) A side that held the only newer data keeps its ahead record with the
+        // disk error: the latest data is lost, not moved to the other side (B106: the
+        // mirror is in error until `mirror force`).
+        let was_latest = matches!(self.mirrors.runs[i].record, MirrorRecord::Ahead { .. } | MirrorRecord::Forced);
+        if !was_latest {
+            self.set_record(res, MirrorRecord::Behind { full: true });
+        }
+        // A hybrid side is one device for its whole server group: tell the others.
+        if let Some(side) = self.mirrors.runs[i].my_side {
+            let same_side: Vec<ServerId> = self.mirror_cfg(res).sides[side as usize]
+                .servers
+                .iter()
+                .copied()
+                .filter(|s| *s != self.me && self.is_running(*s))
+                .collect();
+            for s in same_side {
+                self.send(s, Message::MirrorRecord { res, side, record: MirrorRecord::Behind { full: true } });
+            }
+        }
         if self.res_state(res) == ResState::Online {
             self.fence(crate::io::PowerAction::EmergencyReboot, EventKind::EmergencyReboot, "I/O error on the data device of an online mirror (B116)");
         }

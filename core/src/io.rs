@@ -345,6 +345,9 @@ pub enum MirrorRecord {
     Closed,
     /// Declared latest by `mirror force` (B112).
     Forced,
+    /// This side held the only latest data and lost it with its device (B116): no side
+    /// holds the latest data until an operator forces one (B106, B112).
+    Lost,
 }
 
 /// What a server keeps on its local disk between runs.

@@ -148,6 +148,9 @@ fn compare(a: MirrorRecord, b: MirrorRecord) -> std::cmp::Ordering {
         (Forced, Forced) => Equal,
         (Forced, _) => Greater,
         (_, Forced) => Less,
+        (Lost, Lost) => Equal,
+        (Lost, _) => Less,
+        (_, Lost) => Greater,
         (Behind { .. }, Behind { .. }) => Equal,
         (Behind { .. }, _) => Less,
         (_, Behind { .. }) => Greater,
@@ -191,23 +194,16 @@ impl Node {
         None
     }
 
-    /// Whether `side`'s device failed (its own flag, or shared by a server of that side).
-    fn side_disk_error(&self, res: ResId, side: u8) -> bool {
-        let mine = self.mirrors.idx(res).is_some_and(|i| self.mirrors.runs[i].my_side == Some(side) && self.mirrors.runs[i].disk_error);
-        mine || self.mirror_cfg(res).sides[side as usize]
-            .servers
-            .iter()
-            .any(|s| *s != self.me && self.is_running(*s) && self.peers[s.idx()].shared.mirror_disk_error.contains(&res))
-    }
-
     /// B106: which side holds the latest data.
     pub(super) fn mirror_latest(&self, res: ResId) -> Latest {
-        // The latest data lost with its device (B116): no side can take its place.
+        // The latest data lost with its device (B116): no side can take its place
+        // unless an operator forced one.
         for side in 0..2u8 {
-            if let Some((MirrorRecord::Ahead { .. } | MirrorRecord::Forced, _)) = self.visible_record(res, side) {
-                if self.side_disk_error(res, side) {
-                    return Latest::Nobody;
-                }
+            if let Some((MirrorRecord::Lost, _)) = self.visible_record(res, side) {
+                return match self.visible_record(res, 1 - side) {
+                    Some((MirrorRecord::Forced, _)) => Latest::Side(1 - side),
+                    Some(_) | None => Latest::Nobody,
+                };
             }
         }
         match (self.visible_record(res, 0), self.visible_record(res, 1)) {
@@ -219,6 +215,7 @@ impl Node {
                     (MirrorRecord::Ahead { updated_ms: Some(_), .. }, _) | (MirrorRecord::Forced, _) => {
                         Latest::Undetermined
                     }
+                    (MirrorRecord::Lost, _) => Latest::Nobody,
                     (MirrorRecord::Ahead { .. } | MirrorRecord::Synced | MirrorRecord::Closed, _) => Latest::Both,
                 },
             },
@@ -233,7 +230,7 @@ impl Node {
             MirrorRecord::Ahead { .. } | MirrorRecord::Closed | MirrorRecord::Forced => Latest::Side(side),
             MirrorRecord::Synced if saw_other_go => Latest::Side(side),
             MirrorRecord::Synced => Latest::Undetermined,
-            MirrorRecord::Behind { .. } => Latest::Nobody,
+            MirrorRecord::Behind { .. } | MirrorRecord::Lost => Latest::Nobody,
         }
     }
 
@@ -408,7 +405,8 @@ impl Node {
             Some(MirrorRecord::Synced | MirrorRecord::Closed) if broken => self.mirror_break(res),
             // Connect briefly down: the break waits for heartbeat_timeout (B102).
             Some(MirrorRecord::Synced | MirrorRecord::Closed) => {}
-            Some(MirrorRecord::Ahead { .. } | MirrorRecord::Forced | MirrorRecord::Behind { .. }) | None => {}
+            Some(MirrorRecord::Ahead { .. } | MirrorRecord::Forced | MirrorRecord::Behind { .. } | MirrorRecord::Lost)
+            | None => {}
         }
     }
 
@@ -442,7 +440,7 @@ impl Node {
 
     pub(super) fn on_mirror_record_msg(&mut self, from: ServerId, res: ResId, side: u8, record: MirrorRecord) {
         if self.side_of(res, self.me) == Some(side) {
-            if let (MirrorRecord::Behind { full: true }, Some(i)) = (record, self.mirrors.idx(res)) {
+            if let (MirrorRecord::Behind { full: true } | MirrorRecord::Lost, Some(i)) = (record, self.mirrors.idx(res)) {
                 self.mirrors.runs[i].full_next = true;
             }
             if record == MirrorRecord::Synced {
@@ -476,16 +474,38 @@ impl Node {
         if self.res_state(res) == ResState::Online || just_copied || self.mirrors.runs[i].rebuild.is_some() {
             return;
         }
+        // A hybrid side is one device for several servers: a same-side server's worse
+        // record (a disk error, a loss) is this server's too.
+        let same_side_worse = self.mirror_cfg(res).sides[mine as usize].servers.iter().find_map(|s| {
+            if *s == self.me || !self.is_running(*s) {
+                return None;
+            }
+            self.peers[s.idx()].shared.mirrors.iter().find(|(r, sd, _)| *r == res && *sd == mine).and_then(|(_, _, rec)| match rec {
+                MirrorRecord::Behind { full: true } | MirrorRecord::Lost => Some(*rec),
+                MirrorRecord::Behind { full: false }
+                | MirrorRecord::Synced
+                | MirrorRecord::Closed
+                | MirrorRecord::Ahead { .. }
+                | MirrorRecord::Forced => None,
+            })
+        });
+        if let Some(rec) = same_side_worse {
+            if self.mirrors.runs[i].record != rec {
+                self.mirrors.runs[i].full_next = true;
+                self.set_record(res, rec);
+            }
+            return;
+        }
         let other = self.visible_record(res, 1 - mine).map(|(r, _)| r);
         let full = match other {
             Some(MirrorRecord::Forced) => true,
             Some(MirrorRecord::Ahead { .. }) => false,
-            Some(MirrorRecord::Synced | MirrorRecord::Closed | MirrorRecord::Behind { .. }) | None => return,
+            Some(MirrorRecord::Synced | MirrorRecord::Closed | MirrorRecord::Behind { .. } | MirrorRecord::Lost) | None => return,
         };
         match self.mirrors.runs[i].record {
             MirrorRecord::Synced | MirrorRecord::Closed => self.set_record(res, MirrorRecord::Behind { full }),
             MirrorRecord::Behind { full: false } if full => self.set_record(res, MirrorRecord::Behind { full }),
-            MirrorRecord::Behind { .. } | MirrorRecord::Ahead { .. } | MirrorRecord::Forced => {}
+            MirrorRecord::Behind { .. } | MirrorRecord::Ahead { .. } | MirrorRecord::Forced | MirrorRecord::Lost => {}
         }
     }
 
@@ -650,8 +670,16 @@ impl Node {
         self.mirrors.runs[i].saw_other_go = false;
         self.set_record(res, MirrorRecord::Synced);
         let other = 1 - self.side_of(res, self.me).expect("a side");
-        if to != self.me {
-            self.send(to, Message::MirrorRecord { res, side: other, record: MirrorRecord::Synced });
+        // Every server of the destination side (a hybrid side is one shared device).
+        let _ = to;
+        let dest: Vec<ServerId> = self.mirror_cfg(res).sides[other as usize]
+            .servers
+            .iter()
+            .copied()
+            .filter(|s| *s != self.me && self.is_running(*s))
+            .collect();
+        for s in dest {
+            self.send(s, Message::MirrorRecord { res, side: other, record: MirrorRecord::Synced });
         }
         self.mark_dirty();
     }
@@ -688,9 +716,8 @@ impl Node {
         // disk error: the latest data is lost, not moved to the other side (B106: the
         // mirror is in error until `mirror force`).
         let was_latest = matches!(self.mirrors.runs[i].record, MirrorRecord::Ahead { .. } | MirrorRecord::Forced);
-        if !was_latest {
-            self.set_record(res, MirrorRecord::Behind { full: true });
-        }
+        let record = if was_latest { MirrorRecord::Lost } else { MirrorRecord::Behind { full: true } };
+        self.set_record(res, record);
         // A hybrid side is one device for its whole server group: tell the others.
         if let Some(side) = self.mirrors.runs[i].my_side {
             let same_side: Vec<ServerId> = self.mirror_cfg(res).sides[side as usize]
@@ -700,7 +727,7 @@ impl Node {
                 .filter(|s| *s != self.me && self.is_running(*s))
                 .collect();
             for s in same_side {
-                self.send(s, Message::MirrorRecord { res, side, record: MirrorRecord::Behind { full: true } });
+                self.send(s, Message::MirrorRecord { res, side, record });
             }
         }
         if self.res_state(res) == ResState::Online {

@@ -169,16 +169,20 @@ impl Sim {
             DiskAction::Replace => {
                 self.world.disk_failed.remove(&key);
                 for res in self.mirrors_on_device(device, s) {
-                    if let Some(side) = self.world.mirror_side(res, s) {
-                        let d = self.world.mirrors.entry(res).or_default();
-                        d.content[side as usize] = 0xB1A4C;
-                        d.newest = Some(1 - side);
-                    }
-                    if self.world.service_running(s) {
-                        self.handle(s, Input::MirrorDiskError { res });
-                    } else {
-                        // Found by the mirror driver when the service next starts.
-                        self.pending_disk_errors.insert((res, s));
+                    let Some(side) = self.world.mirror_side(res, s) else { continue };
+                    let d = self.world.mirrors.entry(res).or_default();
+                    d.content[side as usize] = 0xB1A4C;
+                    d.newest = Some(1 - side);
+                    // A hybrid side is one device shared by its server group: every
+                    // server of the side finds the blank device.
+                    let side_servers = self.world.cfg.resource(res).kind.mirror().expect("mirror").sides[side as usize].servers.clone();
+                    for srv in side_servers {
+                        if self.world.service_running(srv) {
+                            self.handle(srv, Input::MirrorDiskError { res });
+                        } else {
+                            // Found by the mirror driver when the service next starts.
+                            self.pending_disk_errors.insert((res, srv));
+                        }
                     }
                 }
             }

@@ -715,7 +715,8 @@ impl Node {
         // (choice) A side that held the only newer data keeps its ahead record with the
         // disk error: the latest data is lost, not moved to the other side (B106: the
         // mirror is in error until `mirror force`).
-        let was_latest = matches!(self.mirrors.runs[i].record, MirrorRecord::Ahead { .. } | MirrorRecord::Forced);
+        let was_latest =
+            matches!(self.mirrors.runs[i].record, MirrorRecord::Ahead { .. } | MirrorRecord::Forced | MirrorRecord::Lost);
         let record = if was_latest { MirrorRecord::Lost } else { MirrorRecord::Behind { full: true } };
         self.set_record(res, record);
         // A hybrid side is one device for its whole server group: tell the others.
@@ -730,7 +731,8 @@ impl Node {
                 self.send(s, Message::MirrorRecord { res, side, record });
             }
         }
-        if self.res_state(res) == ResState::Online {
+        // Online here, or coming online: the device under the application failed.
+        if matches!(self.res_state(res), ResState::Online | ResState::Activating) {
             self.fence(crate::io::PowerAction::EmergencyReboot, EventKind::EmergencyReboot, "I/O error on the data device of an online mirror (B116)");
         }
     }

@@ -274,8 +274,11 @@ impl Node {
             }
             Phase::Off | Phase::Suspended | Phase::Leaving(_) | Phase::Gone => {}
         }
-        if st != ServerState::Online {
+        if st == ServerState::Online && !self.peers[from.idx()].judged_down {
+            self.member_since.entry(from).or_insert(self.now);
+        } else {
             self.members_seen.remove(&from);
+            self.member_since.remove(&from);
         }
     }
 
@@ -408,6 +411,7 @@ impl Node {
             let peer = &mut self.peers[p.idx()];
             if peer.state == ServerState::Syncing {
                 peer.state = ServerState::Online;
+                self.member_since.insert(*p, self.now);
             }
         }
         self.cancel_timer(Timer::SyncWait);
@@ -443,6 +447,7 @@ impl Node {
     /// Becomes an online member: heartbeats watched, monitors and watches on (B6).
     pub(super) fn become_member(&mut self) {
         self.phase = Phase::Member;
+        self.member_since.insert(self.me, self.now);
         self.members_seen.insert(self.me);
         self.emit(Event::new(EventKind::ServerJoined).peer(self.me));
         self.mark_dirty();
@@ -461,6 +466,7 @@ impl Node {
         debug_assert!(self.phase.is_suspended(), "return of a server that is not suspended");
         self.cancel_timer(Timer::SyncWait);
         self.phase = Phase::Member;
+        self.member_since.insert(self.me, self.now);
         self.members_seen.insert(self.me);
         if force {
             self.emit(Event::new(EventKind::ServerForceReturned));
@@ -486,6 +492,7 @@ impl Node {
             (true, false) => ServerState::Stopped,
         };
         self.members_seen.remove(&from);
+        self.member_since.remove(&from);
         self.unlose(from);
         let kind = if clean { EventKind::ServerPlannedDown } else { EventKind::ServerFailureDown };
         self.emit(Event::new(kind).peer(from));

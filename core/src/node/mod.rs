@@ -113,6 +113,10 @@ pub struct Node {
     cluster_stopping: bool,
     /// Takeover instants T of peers judged down (B44).
     takeovers: Vec<(Ms, ServerId)>,
+    /// Instant D of each judged-down peer awaiting takeover.
+    lost_since: BTreeMap<ServerId, Ms>,
+    /// Since when each server (this one included) has been an online member here.
+    member_since: BTreeMap<ServerId, Ms>,
     /// The groups each judged-down peer held, placed at T.
     lost_groups: BTreeMap<ServerId, Vec<GroupId>>,
     /// The resource whose reactivation is running, per group.
@@ -169,6 +173,8 @@ impl Node {
             cluster_stopping: false,
             takeovers: Vec::new(),
             lost_groups: BTreeMap::new(),
+            lost_since: BTreeMap::new(),
+            member_since: BTreeMap::new(),
             restarting_resource: BTreeMap::new(),
             out: Vec::new(),
         }

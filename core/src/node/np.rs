@@ -311,6 +311,8 @@ impl Node {
         }
         let t_ms = r.d_ms + w + self.cfg.cluster.heartbeat_interval_ms;
         for p in r.lost.clone() {
+            // Members since before the peer's last heartbeat knew what it held.
+            self.lost_since.insert(p, r.partition_start_ms);
             self.emit(Event::new(EventKind::NpResolvedPeerDown).peer(p).because(Some(EventKind::ServerLost), "this server survives the verdict (B35)"));
             self.judge_down(p);
             self.takeovers.push((t_ms, p));
@@ -443,6 +445,7 @@ impl Node {
 
     /// Marks a peer down after a survive verdict and tells it so (B16).
     fn judge_down(&mut self, p: ServerId) {
+        self.member_since.remove(&p);
         let peer = &mut self.peers[p.idx()];
         peer.judged_down = true;
         peer.lost_at = None;
@@ -463,13 +466,21 @@ impl Node {
     }
 
     /// Who places the groups of `lost` at T: the first online server in server order
-    /// among those that judged it down themselves (a server that joined after the loss
-    /// never knew what `lost` held, so it cannot be the one to place its groups).
-    fn takeover_coordinator(&self, lost: ServerId) -> Option<ServerId> {
+    /// among those that were already members when it was lost (a server that joined
+    /// after the loss never knew what `lost` held, so it cannot be the one to place its
+    /// groups; and a quick restart of `lost` must not leave nobody in charge).
+    /// This server qualifies by having judged `lost` down itself; a peer by saying so
+    /// in its state, or by having been a member since before `lost` fell silent.
+    fn takeover_coordinator(&self, lost: ServerId, lost_at_ms: Ms) -> Option<ServerId> {
         self.cfg.server_ids().find(|s| {
-            self.is_member(*s)
-                && (*s == self.me && self.peers[lost.idx()].judged_down
-                    || *s != self.me && self.peers[s.idx()].shared.judged_down.contains(&lost))
+            *s != lost
+                && self.is_member(*s)
+                && if *s == self.me {
+                    true // only called for a peer this server judged down itself
+                } else {
+                    self.peers[s.idx()].shared.judged_down.contains(&lost)
+                        || self.member_since.get(s).is_some_and(|since| *since <= lost_at_ms)
+                }
         })
     }
 
@@ -484,7 +495,8 @@ impl Node {
         for (_, p) in due {
             let groups = self.lost_groups.remove(&p).unwrap_or_default();
             self.peers[p.idx()].forget_run();
-            if self.takeover_coordinator(p) == Some(self.me) {
+            let d = self.lost_since.remove(&p).unwrap_or(self.now);
+            if self.takeover_coordinator(p, d) == Some(self.me) {
                 self.fail_over_groups(&groups, StartKind::ServerFailover, Some(p));
             }
         }

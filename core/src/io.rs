@@ -88,6 +88,8 @@ pub enum Timer {
     ActionTimeout(ActionId),
     /// Counter reset after `counter_reset_after`.
     CounterReset,
+    /// A start or move sent from here is due to have reached its target.
+    TransitCheck,
     /// An exec script has been running for 3 minutes (`script-slow`).
     ScriptSlow(ActionId),
     /// A mirror connect that went down has stayed down for `heartbeat_timeout` (B102).

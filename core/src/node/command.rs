@@ -215,7 +215,7 @@ impl Node {
             }
             Routed::Start(g, target) => self.start_on(g, target, StartKind::Command, self.now),
             Routed::Move(g, current, target) => {
-                self.in_transit.insert(g, (target, self.now));
+                self.track_transit(g, target);
                 if current == self.me {
                     self.on_move_group_msg(g, target, false);
                 } else {

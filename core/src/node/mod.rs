@@ -238,6 +238,7 @@ impl Node {
             Timer::CounterReset => self.on_counter_reset(),
             Timer::MirrorConnectDown(res) => self.on_mirror_connect_timeout(res),
             Timer::ScriptSlow(id) => self.on_script_slow(id),
+            Timer::TransitCheck => self.recheck = true, // `settle_in_transit` runs after this input
         }
     }
 

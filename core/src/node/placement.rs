@@ -125,7 +125,7 @@ impl Node {
 
     /// Sends (or runs here) the start of `g` on `target`.
     pub(super) fn start_on(&mut self, g: GroupId, target: ServerId, kind: StartKind, epoch_ms: Ms) {
-        self.in_transit.insert(g, (target, self.now));
+        self.track_transit(g, target);
         if target == self.me {
             self.begin_start(g, kind, epoch_ms);
         } else {
@@ -198,6 +198,19 @@ impl Node {
         self.cfg.group(g).start_after.iter().all(|d| self.group_online_anywhere(*d))
     }
 
+    /// Remembers a start or move sent to `target` until it shows there.
+    pub(super) fn track_transit(&mut self, g: GroupId, target: ServerId) {
+        self.in_transit.insert(g, (target, self.now));
+        self.arm_transit_check();
+    }
+
+    fn arm_transit_check(&mut self) {
+        let limit = 2 * self.cfg.cluster.heartbeat_timeout_ms;
+        if let Some(first) = self.in_transit.values().map(|(_, since)| *since).min() {
+            self.set_timer(crate::io::Timer::TransitCheck, first + limit);
+        }
+    }
+
     /// Settles starts and moves sent from here: forgotten once the target shows the
     /// group; placed again when the group is offline everywhere and the target is gone
     /// (judged down, departed) or never started it (refused, lost message) within
@@ -228,6 +241,7 @@ impl Node {
                 self.replace_orphan(g, if target_gone { Some(t) } else { None });
             }
         }
+        self.arm_transit_check();
     }
 
     /// Places a group that a failed handover left offline everywhere (as a failover).

@@ -42,6 +42,11 @@ fn behaviour_scenarios_pass_and_replay_identically() {
 }
 
 #[test]
+fn bugs_found_by_exploration_stay_fixed() {
+    run_all("tests/explore-found");
+}
+
+#[test]
 fn another_seed_changes_nothing_without_randomness_but_is_honoured() {
     // No loss knob in the example: the seed has nothing to draw, the outcome holds.
     let f = baton_tests::root().join("examples/scenarios/04-failover-on-crash.scenario");

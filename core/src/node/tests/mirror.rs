@@ -91,7 +91,21 @@ fn b116_disk_error_under_an_online_mirror_reboots_the_server() {
     assert_eq!(power(&out), Some(PowerAction::EmergencyReboot));
     let p = persisted(&out).expect("persisted");
     assert_eq!(p.last_end_clean, Some(false));
-    assert!(p.mirrors.iter().any(|(r, _, rec)| *r == md1 && matches!(rec, MirrorRecord::Behind { full: true })));
+    // Alone, this side was ahead: it held the only latest data, now lost with the
+    // device (no side holds it until `mirror force`, B106, B112).
+    assert!(p.mirrors.iter().any(|(r, _, rec)| *r == md1 && matches!(rec, MirrorRecord::Lost)), "{:?}", p.mirrors);
+}
+
+#[test]
+fn b116_disk_error_on_a_synced_side_marks_it_behind_full() {
+    let mut h = formed(&mirror2(), 1);
+    let md1 = h.r("md1");
+    h.settle();
+    h.clear();
+    let out = h.input(Input::MirrorDiskError { res: md1 });
+    assert_event(&out, E::MirrorDiskError);
+    let p = persisted(&out).expect("persisted");
+    assert!(p.mirrors.iter().any(|(r, _, rec)| *r == md1 && matches!(rec, MirrorRecord::Behind { full: true })), "{:?}", p.mirrors);
 }
 
 #[test]

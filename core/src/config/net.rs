@@ -4,7 +4,7 @@
 //! addresses and prefixes, and whether two IPv4 addresses share a subnet (the
 //! floating-IP warning of B133). Uses only `std::net`: no I/O.
 
-use std::net::{IpAddr, Ipv4Addr};
+use core::net::{IpAddr, Ipv4Addr};
 
 /// `ADDRESS/PREFIX` (`prefix_required`) or `ADDRESS[/PREFIX]`.
 pub fn parse_cidr(text: &str, prefix_required: bool) -> Result<(IpAddr, Option<u8>), String> {

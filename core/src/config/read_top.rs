@@ -79,7 +79,7 @@ pub(crate) fn read_servers(cx: &mut Ctx<'_>) {
         let mut addresses = BTreeMap::new();
         if let Some(map) = cx.w.string_map(o, "addresses") {
             for (net, addr) in map.v {
-                if addr.v.parse::<std::net::IpAddr>().is_err() {
+                if addr.v.parse::<core::net::IpAddr>().is_err() {
                     let msg =
                         format!("{}: address \"{}\" on network \"{}\" is not an IP address", o.label, addr.v, net.v);
                     cx.w.diags.error(addr.at, msg);

@@ -10,7 +10,7 @@ use super::ctx::Ctx;
 use super::net::{parse_cidr, same_subnet_v4};
 use super::toml_walk::{ObjRef, Pos};
 use super::{NpKind, ResourceKind};
-use std::net::IpAddr;
+use core::net::IpAddr;
 
 /// Below this a disk or majority verdict races ordinary I/O stalls (000 §1.4.1).
 const SAFE_HEARTBEAT_TIMEOUT_MS: u64 = 30_000;

@@ -452,6 +452,54 @@ impl Config {
             .copied()
             .filter(|r| self.resource(*r).kind.mirror().is_some())
     }
+    /// Every device the file names (disk resources, mirror data and metadata, disk
+    /// resolvers and heartbeats, disk monitors' devices) with the servers that use it.
+    pub fn devices(&self) -> Vec<(String, Vec<ServerId>)> {
+        let cfg = self;
+        let mut map: BTreeMap<String, Vec<ServerId>> = BTreeMap::new();
+        let mut add = |d: &str, servers: &[ServerId]| {
+            let e = map.entry(d.to_string()).or_default();
+            e.extend_from_slice(servers);
+            e.sort();
+            e.dedup();
+        };
+        for r in &cfg.resources {
+            match &r.kind {
+                ResourceKind::Disk { device, .. } => add(device, &cfg.group(r.group).policy),
+                ResourceKind::MirrorDisk(m) | ResourceKind::HybridDisk(m) => {
+                    for side in &m.sides {
+                        add(&side.data, &side.servers);
+                        if let Some(meta) = &side.metadata {
+                            add(meta, &side.servers);
+                        }
+                    }
+                }
+                ResourceKind::FloatingIp { .. }
+                | ResourceKind::VirtualIp { .. }
+                | ResourceKind::Exec { .. }
+                | ResourceKind::Service { .. } => {}
+            }
+        }
+        for np in &cfg.nps {
+            match &np.kind {
+                NpKind::Disk { device, .. } => add(device, &np.servers),
+                NpKind::Ping { .. } | NpKind::Http { .. } | NpKind::Majority | NpKind::Serial { .. } => {}
+            }
+        }
+        for hb in &cfg.heartbeats {
+            match &hb.kind {
+                HeartbeatKind::Disk { device } => add(device, &hb.servers),
+                HeartbeatKind::Lan { .. } => {}
+            }
+        }
+        for m in &cfg.monitors {
+            if let MonitorKind::Disk { device: Some(device), .. } = &m.kind {
+                add(device, &m.servers);
+            }
+        }
+        map.into_iter().filter(|(_, s)| !s.is_empty()).collect()
+    }
+
     /// Mirror/hybrid resources in file order.
     pub fn mirror_ids(&self) -> impl Iterator<Item = ResId> + '_ {
         (0..self.resources.len())

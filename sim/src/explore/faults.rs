@@ -225,7 +225,7 @@ impl ConfigFacts {
         }
         targets.sort();
         targets.dedup();
-        let devices = devices(cfg);
+        let devices = cfg.devices();
         let mut writable = Vec::new();
         let mut resources = Vec::new();
         for r in &cfg.resources {
@@ -321,48 +321,3 @@ fn units(cfg: &Config) -> Vec<Unit> {
     out
 }
 
-/// Every device a `disk` happening can name, with the servers that use it.
-fn devices(cfg: &Config) -> Vec<(String, Vec<ServerId>)> {
-    let mut map: BTreeMap<String, Vec<ServerId>> = BTreeMap::new();
-    let mut add = |d: &str, servers: &[ServerId]| {
-        let e = map.entry(d.to_string()).or_default();
-        e.extend_from_slice(servers);
-        e.sort();
-        e.dedup();
-    };
-    for r in &cfg.resources {
-        match &r.kind {
-            ResourceKind::Disk { device, .. } => add(device, &cfg.group(r.group).policy),
-            ResourceKind::MirrorDisk(m) | ResourceKind::HybridDisk(m) => {
-                for side in &m.sides {
-                    add(&side.data, &side.servers);
-                    if let Some(meta) = &side.metadata {
-                        add(meta, &side.servers);
-                    }
-                }
-            }
-            ResourceKind::FloatingIp { .. }
-            | ResourceKind::VirtualIp { .. }
-            | ResourceKind::Exec { .. }
-            | ResourceKind::Service { .. } => {}
-        }
-    }
-    for np in &cfg.nps {
-        match &np.kind {
-            NpKind::Disk { device, .. } => add(device, &np.servers),
-            NpKind::Ping { .. } | NpKind::Http { .. } | NpKind::Majority | NpKind::Serial { .. } => {}
-        }
-    }
-    for hb in &cfg.heartbeats {
-        match &hb.kind {
-            baton_core::config::HeartbeatKind::Disk { device } => add(device, &hb.servers),
-            baton_core::config::HeartbeatKind::Lan { .. } => {}
-        }
-    }
-    for m in &cfg.monitors {
-        if let baton_core::config::MonitorKind::Disk { device: Some(device), .. } = &m.kind {
-            add(device, &m.servers);
-        }
-    }
-    map.into_iter().filter(|(_, s)| !s.is_empty()).collect()
-}

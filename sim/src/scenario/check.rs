@@ -7,7 +7,7 @@
 //! command. An empty list means the player can resolve every name without failing.
 
 use super::ast::{Expect, Scenario, ScenarioError, ScriptRun, Stmt, Target};
-use baton_core::config::{Config, HeartbeatKind, MonitorKind, NpKind, ResourceKind, ServerId};
+use baton_core::config::{Config, MonitorKind, NpKind, ResourceKind, ServerId};
 use baton_core::{Command, EventKind};
 use std::collections::BTreeSet;
 
@@ -30,57 +30,10 @@ struct Known<'a> {
     cfg: &'a Config,
     /// Keys of the servers' `addresses`.
     networks: BTreeSet<&'a str>,
-    /// Every device named in the configuration (see [`devices`]).
-    devices: BTreeSet<&'a str>,
+    /// Every device named in the configuration (`Config::devices`).
+    devices: BTreeSet<String>,
     /// Ping addresses and http URLs of resolvers and monitors.
     targets: BTreeSet<&'a str>,
-}
-
-fn devices(cfg: &Config) -> BTreeSet<&str> {
-    let mut out = BTreeSet::new();
-    for r in &cfg.resources {
-        match &r.kind {
-            ResourceKind::Disk { device, .. } => {
-                out.insert(device.as_str());
-            }
-            ResourceKind::MirrorDisk(m) | ResourceKind::HybridDisk(m) => {
-                for side in &m.sides {
-                    out.insert(side.data.as_str());
-                    // The metadata partition is a device of its own: failing it is a
-                    // distinct fault worth scripting.
-                    if let Some(meta) = &side.metadata {
-                        out.insert(meta.as_str());
-                    }
-                }
-            }
-            ResourceKind::FloatingIp { .. }
-            | ResourceKind::VirtualIp { .. }
-            | ResourceKind::Exec { .. }
-            | ResourceKind::Service { .. } => {}
-        }
-    }
-    for np in &cfg.nps {
-        match &np.kind {
-            NpKind::Disk { device, .. } => {
-                out.insert(device.as_str());
-            }
-            NpKind::Ping { .. } | NpKind::Http { .. } | NpKind::Majority | NpKind::Serial { .. } => {}
-        }
-    }
-    for hb in &cfg.heartbeats {
-        match &hb.kind {
-            HeartbeatKind::Disk { device } => {
-                out.insert(device.as_str());
-            }
-            HeartbeatKind::Lan { .. } => {}
-        }
-    }
-    for m in &cfg.monitors {
-        if let MonitorKind::Disk { device: Some(device), .. } = &m.kind {
-            out.insert(device.as_str());
-        }
-    }
-    out
 }
 
 fn targets(cfg: &Config) -> BTreeSet<&str> {
@@ -113,7 +66,7 @@ fn targets(cfg: &Config) -> BTreeSet<&str> {
 impl<'a> Known<'a> {
     fn new(cfg: &'a Config) -> Known<'a> {
         let networks = cfg.servers.iter().flat_map(|s| s.addresses.keys().map(String::as_str)).collect();
-        Known { cfg, networks, devices: devices(cfg), targets: targets(cfg) }
+        Known { cfg, networks, devices: cfg.devices().into_iter().map(|(d, _)| d).collect(), targets: targets(cfg) }
     }
 
     fn stmt(&self, stmt: &Stmt, out: &mut Vec<String>) {
@@ -167,7 +120,7 @@ impl<'a> Known<'a> {
                     out.push(unknown(
                         "device",
                         device,
-                        self.devices.iter().copied(),
+                        self.devices.iter().map(String::as_str),
                         "devices are those of disk, mirror and hybrid disk resources, disk resolvers, \
                          disk heartbeats and disk monitors",
                     ));

@@ -6,6 +6,7 @@
 
 mod bench;
 mod config_cmd;
+mod daemon_cmd;
 mod explore_cmd;
 mod log_cmd;
 mod sim_cmd;
@@ -37,6 +38,19 @@ enum Top {
     Log {
         #[command(subcommand)]
         command: LogCmd,
+    },
+    /// Run this server's cluster service (first slice: exec resources only; monitors and
+    /// resolvers are not checked; a power action only ends the daemon).
+    Daemon {
+        /// The cluster file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// This server's name in the file (default: the host name).
+        #[arg(long, value_name = "NAME")]
+        server: Option<String>,
+        /// Where the persisted state and the event log live (default: /var/lib/baton).
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
     },
     /// Measure the core and the simulator (see docs/benchmarks.md).
     Bench {
@@ -137,6 +151,7 @@ fn main() -> ExitCode {
         Top::Config { command: ConfigCmd::Show { file } } => config_cmd::show(&file),
         Top::Sim { command: SimCmd::Run { file, seed, json, trace } } => sim_cmd::run(&file, seed, json, trace.as_deref()),
         Top::Sim { command: SimCmd::Explore(args) } => explore_cmd::run(&args),
+        Top::Daemon { config, server, state_dir } => daemon_cmd::run(&config, server.as_deref(), state_dir.as_deref()),
         Top::Bench { only, quick } => bench::run(only.as_deref(), quick),
         Top::Log { command } => match command {
             LogCmd::Verify { dir } => log_cmd::verify(&dir),

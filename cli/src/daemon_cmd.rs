@@ -1,0 +1,103 @@
+//! `baton daemon --config FILE [--server NAME] [--state-dir DIR]`: run this server's
+//! cluster service (first slice: see the limitations in `baton_runtime::daemon`).
+//!
+//! In: the cluster file, this server's name (default: the host name), the state
+//! directory. Out: the daemon's log lines on stderr; exit 0 when it ends with a clean
+//! power action, 1 after an unclean one (fencing, failure) or a runtime error, 2 for bad
+//! input (invalid file, unknown server, refused secret) with a message saying what to do.
+
+use baton_runtime::daemon::{self, DaemonOptions};
+use baton_runtime::transport::load_secret;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Where the state lives unless `--state-dir` says otherwise.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/baton";
+
+/// This machine's host name: `/proc/sys/kernel/hostname`, else `$HOSTNAME`.
+fn host_name() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+fn bad(msg: String) -> ExitCode {
+    eprintln!("baton daemon: {msg}");
+    ExitCode::from(2)
+}
+
+pub fn run(file: &Path, server: Option<&str>, state_dir: Option<&Path>) -> ExitCode {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => return bad(format!("{}: {e}", file.display())),
+    };
+    let name = file.display().to_string();
+    let checked = match baton_core::config::parse(&name, &text) {
+        Ok(c) => c,
+        Err(problems) => {
+            for p in &problems {
+                eprintln!("{p}");
+            }
+            return bad(format!("{name}: invalid configuration (run `baton config check {name}`)"));
+        }
+    };
+    let cfg = checked.config;
+    let server = match server.map(str::to_string).or_else(host_name) {
+        Some(s) => s,
+        None => return bad("cannot tell this machine's host name: pass --server NAME".to_string()),
+    };
+    if cfg.server_id(&server).is_none() {
+        let known: Vec<&str> = cfg.servers.iter().map(|s| s.name.as_str()).collect();
+        return bad(format!("server {server} is not in {name} (servers: {}); pass --server NAME", known.join(", ")));
+    }
+    let config_dir = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
+    let secret_path = cfg.cluster.secret_file.as_deref().map(|s| resolve_path(&config_dir, s));
+    let secret = match load_secret(secret_path.as_deref(), cfg.cluster.insecure) {
+        Ok(s) => s,
+        Err(e) => return bad(e),
+    };
+    if let Some(w) = &secret.warning {
+        eprintln!("baton daemon: WARNING: {w}");
+    }
+    let options = DaemonOptions {
+        config_name: name,
+        config_text: text,
+        config_dir,
+        server,
+        state_dir: state_dir.map_or_else(|| PathBuf::from(DEFAULT_STATE_DIR), Path::to_path_buf),
+        key: secret.key,
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("baton daemon: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(daemon::run(options)) {
+        Ok(power) if power.is_clean() => {
+            eprintln!("baton daemon: ended with {power:?}");
+            ExitCode::SUCCESS
+        }
+        Ok(power) => {
+            eprintln!("baton daemon: ended with {power:?} (--fence=exit: the machine was not touched)");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("baton daemon: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// A path from the configuration: absolute stays, relative is from the file's directory.
+fn resolve_path(config_dir: &Path, path: &str) -> PathBuf {
+    let p = Path::new(path);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        config_dir.join(p)
+    }
+}

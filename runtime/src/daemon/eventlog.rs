@@ -1,0 +1,139 @@
+//! The daemon's event log and its human log lines.
+//!
+//! In: the run start (configuration text), every input before the node handles it and
+//! every output after. Out: `baton_core::record::LogRecord`s appended to the durable log
+//! in `STATE_DIR/log/` (`baton_log::Writer`, group commit: the loop calls
+//! [`EventLog::maybe_flush`] by [`EventLog::flush_deadline`]), so that
+//! `baton log verify|show|replay|why|state STATE_DIR/log` work on a daemon's log; and
+//! one stderr line per emitted event (`server event key=value…`).
+
+use baton_core::config::{Config, Ms};
+use baton_core::event::Event;
+use baton_core::io::{Input, Output};
+use baton_core::record::LogRecord;
+use baton_log::{Writer, WriterOptions};
+use std::path::Path;
+use std::time::Instant;
+
+/// The durable log of this server's runs.
+pub struct EventLog {
+    writer: Writer,
+}
+
+impl EventLog {
+    /// Opens (creating, or recovering a torn tail of) the log in `dir`.
+    pub fn open(dir: &Path) -> Result<EventLog, String> {
+        let (writer, recovery) =
+            Writer::open(dir, WriterOptions::default()).map_err(|e| format!("event log {}: {e}", dir.display()))?;
+        if recovery.dropped_tail_bytes > 0 {
+            eprintln!(
+                "baton: event log {}: cut a torn tail of {} bytes left by a crash",
+                dir.display(),
+                recovery.dropped_tail_bytes
+            );
+        }
+        Ok(EventLog { writer })
+    }
+
+    fn append(&mut self, record: &LogRecord) -> Result<(), String> {
+        self.writer.append(record).map(|_| ()).map_err(|e| format!("event log {}: {e}", self.writer.dir().display()))
+    }
+
+    pub fn run_start(&mut self, server: &str, config_name: &str, config_text: &str) -> Result<(), String> {
+        self.append(&LogRecord::RunStart {
+            server: server.to_string(),
+            config_name: config_name.to_string(),
+            config_text: config_text.to_string(),
+            at_ms: 0,
+        })
+    }
+
+    pub fn input(&mut self, at_ms: Ms, input: &Input) -> Result<(), String> {
+        self.append(&LogRecord::Input { at_ms, input: input.clone() })
+    }
+
+    pub fn output(&mut self, at_ms: Ms, output: &Output) -> Result<(), String> {
+        self.append(&LogRecord::Output { at_ms, output: output.clone() })
+    }
+
+    /// Makes everything appended durable (before acting on a persisted state or a power action).
+    pub fn commit(&mut self) -> Result<(), String> {
+        self.writer.commit().map(|_| ()).map_err(|e| format!("event log {}: {e}", self.writer.dir().display()))
+    }
+
+    pub fn flush_deadline(&self) -> Option<Instant> {
+        self.writer.flush_deadline()
+    }
+
+    pub fn maybe_flush(&mut self) -> Result<(), String> {
+        self.writer
+            .maybe_flush(Instant::now())
+            .map(|_| ())
+            .map_err(|e| format!("event log {}: {e}", self.writer.dir().display()))
+    }
+}
+
+/// `event=group-started group=g1 resource=exec1 peer=server2 reason="…"`.
+pub fn event_line(cfg: &Config, e: &Event) -> String {
+    let mut line = format!("event={}", e.kind.name());
+    if let Some(g) = e.group {
+        line.push_str(&format!(" group={}", cfg.group(g).name));
+    }
+    if let Some(r) = e.resource {
+        line.push_str(&format!(" resource={}", cfg.resource(r).name));
+    }
+    if let Some(m) = e.monitor {
+        line.push_str(&format!(" monitor={}", cfg.monitor(m).name));
+    }
+    if let Some(p) = e.peer {
+        line.push_str(&format!(" peer={}", cfg.server(p).name));
+    }
+    if let Some(reason) = &e.reason {
+        line.push_str(&format!(" reason={reason:?}"));
+    }
+    line
+}
+
+/// The daemon's logger: one stderr line per message, prefixed with the server.
+#[derive(Clone, Debug)]
+pub struct Logger {
+    server: String,
+}
+
+impl Logger {
+    pub fn new(server: &str) -> Logger {
+        Logger { server: server.to_string() }
+    }
+
+    pub fn line(&self, msg: &str) {
+        eprintln!("baton[{}] {msg}", self.server);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use baton_core::event::EventKind;
+
+    #[test]
+    fn log_records_read_back_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = EventLog::open(dir.path()).unwrap();
+        log.run_start("server1", "c.toml", "text").unwrap();
+        log.input(5, &Input::ShutdownRequested).unwrap();
+        log.commit().unwrap();
+        let records: Vec<LogRecord> =
+            baton_log::Reader::open(dir.path()).unwrap().map(|r| r.unwrap().decode().unwrap()).collect();
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[1], LogRecord::Input { at_ms: 5, input: Input::ShutdownRequested });
+    }
+
+    #[test]
+    fn event_line_names_the_kind() {
+        let text = include_str!("../../../examples/configs/2node-ping.toml");
+        let cfg = baton_core::config::parse("2node-ping.toml", text).unwrap().config;
+        let line = event_line(&cfg, &Event::new(EventKind::ServerJoined).reason("why"));
+        assert!(line.starts_with("event="), "{line}");
+        assert!(line.ends_with("reason=\"why\""), "{line}");
+    }
+}

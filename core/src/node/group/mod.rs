@@ -7,6 +7,9 @@
 //! actions with their `CLP_*` environments, group and resource events, handovers to the
 //! next server, and failures into the ladders of `recovery`.
 
+mod handover;
+mod recover;
+
 use super::{Node, Pending};
 use crate::config::{GroupId, Ms, ResId, ResourceKind, ServerId};
 use crate::event::{Event, EventKind};
@@ -495,127 +498,6 @@ impl Node {
         }
         if self.leaving() {
             self.continue_leave();
-        }
-    }
-
-    // ---- RECOVER runs (B93) --------------------------------------------------------
-
-    /// Runs the exec start scripts of `g` with `CLP_EVENT=RECOVER`, then `after`.
-    pub(super) fn begin_recover(&mut self, g: GroupId, after: AfterRecover) {
-        let queue: Vec<ResId> = self.start_order(g).into_iter().filter(|r| matches!(self.cfg.resource(*r).kind, ResourceKind::Exec { .. })).collect();
-        self.groups[g.idx()].op = Op::Recovering { queue, after };
-        self.step_recover(g);
-    }
-
-    /// The group's resources in start order (B62, B63).
-    fn start_order(&self, g: GroupId) -> Vec<ResId> {
-        let grp = self.cfg.group(g);
-        let mut done: Vec<ResId> = Vec::new();
-        while done.len() < grp.resources.len() {
-            let next = grp.resources.iter().copied().find(|r| {
-                !done.contains(r) && self.cfg.resource(*r).depends_on.iter().all(|d| done.contains(d))
-            });
-            match next {
-                Some(r) => done.push(r),
-                None => break, // cycles are refused by the checker
-            }
-        }
-        done
-    }
-
-    fn step_recover(&mut self, g: GroupId) {
-        let Op::Recovering { queue, after } = &mut self.groups[g.idx()].op else { return };
-        if queue.is_empty() {
-            let after = after.clone();
-            self.groups[g.idx()].op = Op::Idle;
-            self.after_recover(g, after);
-            return;
-        }
-        let r = queue.remove(0);
-        let rank = self.cfg.rank(g, self.me).unwrap_or(1);
-        let env = ScriptEnv::start(ClpEvent::Recover, rank, true, &self.cfg.group(g).name, &self.cfg.resource(r).name);
-        self.emit(Event::new(EventKind::ScriptStarted).group(g).resource(r).reason(env_text(&env)));
-        let timeout = self.cfg.resource(r).timeout_ms;
-        let id = self.execute(Action::RecoverRun { res: r, env }, Pending::Recover { group: g }, Some(timeout));
-        self.watch_script(id, true);
-    }
-
-    pub(super) fn on_recover_done(&mut self, g: GroupId, result: ActionResult) {
-        match result {
-            ActionResult::Failed(reason) => {
-                // B93: logged, no other effect.
-                self.emit(Event::new(EventKind::ScriptFailed).group(g).reason(reason));
-            }
-            ActionResult::Ok | ActionResult::Probe(_) | ActionResult::Check { .. } => {
-                self.emit(Event::new(EventKind::ScriptDone).group(g));
-            }
-        }
-        self.step_recover(g);
-    }
-
-    fn after_recover(&mut self, g: GroupId, after: AfterRecover) {
-        match after {
-            AfterRecover::Return => {
-                self.recovering_for_return = self.recovering_for_return.saturating_sub(1);
-                if self.recovering_for_return == 0 {
-                    self.check_failbacks();
-                }
-            }
-            AfterRecover::MonitorFailover => self.fail_over_after_failure(g, StartKind::MonitorFailover),
-            AfterRecover::GroupRestart => {
-                let epoch = self.groups[g.idx()].epoch_ms;
-                self.groups[g.idx()].restarting = false;
-                self.begin_start(g, StartKind::Command, epoch);
-                self.groups[g.idx()].restart_pending = true;
-            }
-        }
-    }
-
-    /// B25: RECOVER runs on a returning server for the groups that were online on it
-    /// when its last run ended; failbacks follow.
-    pub(super) fn start_recover_runs(&mut self) {
-        let groups = std::mem::take(&mut self.recover_groups);
-        let groups: Vec<GroupId> = groups.into_iter().filter(|g| self.groups[g.idx()].state == GroupState::Offline).collect();
-        self.recovering_for_return = groups.len();
-        if groups.is_empty() {
-            self.check_failbacks();
-            return;
-        }
-        for g in groups {
-            self.begin_recover(g, AfterRecover::Return);
-        }
-    }
-
-    // ---- move (B65) -----------------------------------------------------------------
-
-    /// `MoveGroup` on the current owner: stop here, then hand over.
-    pub(super) fn on_move_group_msg(&mut self, g: GroupId, to: ServerId, failback: bool) {
-        if self.groups[g.idx()].state != GroupState::Online || to == self.me {
-            self.emit(Event::new(EventKind::GroupMoveFailed).group(g).reason("the group is not online here"));
-            return;
-        }
-        let kind = if failback {
-            self.emit(Event::new(EventKind::GroupFailback).group(g).peer(to).because(None, "failback = \"auto\" and a higher-ranked server came online (B57)"));
-            StartKind::Failback
-        } else {
-            self.emit(Event::new(EventKind::GroupMoving).group(g).peer(to));
-            StartKind::Move
-        };
-        self.stop_group(g, ClpFactor::GroupMove, AfterStop::HandOver { to, kind });
-    }
-
-    /// Fails `g` over after an activation or monitor failure (B70.2, B83.4): the
-    /// group is already stopped here.
-    pub(super) fn fail_over_after_failure(&mut self, g: GroupId, kind: StartKind) {
-        let view = self.placement_view();
-        match view.target(&self.cfg, g, Some(self.me)) {
-            Some(t) => {
-                let epoch = self.groups[g.idx()].epoch_ms;
-                self.start_on(g, t, kind, epoch);
-            }
-            None => {
-                self.emit(Event::new(EventKind::GroupNoTarget).group(g).because(None, "no eligible server for the failover (B51)"));
-            }
         }
     }
 

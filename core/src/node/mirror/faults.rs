@@ -1,0 +1,87 @@
+//! Mirror faults and endings: async writes lost (B101), the first write after a break
+//! (B103), data-device errors (B116), closing at a cluster stop (B103), and the side kept
+//! after a double activation (B117).
+//!
+//! In: driver reports and cluster-wide decisions. Out: record changes, events, fencing.
+
+use super::*;
+
+impl Node {
+    /// B101: async writes of the failed side never arrived here. Which regions they
+    /// touched is unknown, so the other side's next rebuild must be full.
+    pub(in crate::node) fn on_mirror_writes_lost(&mut self, res: ResId, bytes: u64) {
+        let Some(i) = self.mirrors.idx(res) else { return };
+        self.mirrors.runs[i].full_next = true;
+        self.mark_dirty();
+        self.emit(
+            Event::new(EventKind::MirrorWritesLost)
+                .resource(res)
+                .reason(format!("{bytes} bytes"))
+                .because(None, "async writes not yet sent when the other side failed (B101)"),
+        );
+    }
+
+    /// B103: the first write after a break records the update time.
+    pub(in crate::node) fn on_mirror_written(&mut self, res: ResId, bytes: u64) {
+        let _ = bytes;
+        if let Some(MirrorRecord::Ahead { break_ms, updated_ms: None }) = self.my_record(res) {
+            self.set_record(res, MirrorRecord::Ahead { break_ms, updated_ms: Some(self.now) });
+        }
+    }
+
+    /// B116: an I/O error on this side's data device.
+    pub(in crate::node) fn on_mirror_disk_error(&mut self, res: ResId) {
+        let Some(i) = self.mirrors.idx(res) else { return };
+        self.emit(Event::new(EventKind::MirrorDiskError).resource(res));
+        self.mirrors.runs[i].full_next = true;
+        self.mirrors.runs[i].disk_error = true;
+        // (choice) A side that held the only newer data keeps its ahead record with the
+        // disk error: the latest data is lost, not moved to the other side (B106: the
+        // mirror is in error until `mirror force`).
+        let was_latest =
+            matches!(self.mirrors.runs[i].record, MirrorRecord::Ahead { .. } | MirrorRecord::Forced | MirrorRecord::Lost);
+        let record = if was_latest { MirrorRecord::Lost } else { MirrorRecord::Behind { full: true } };
+        self.set_record(res, record);
+        // A hybrid side is one device for its whole server group: tell the others.
+        if let Some(side) = self.mirrors.runs[i].my_side {
+            let same_side: Vec<ServerId> = self.mirror_cfg(res).sides[side as usize]
+                .servers
+                .iter()
+                .copied()
+                .filter(|s| *s != self.me && self.is_running(*s))
+                .collect();
+            for s in same_side {
+                self.send(s, Message::MirrorRecord { res, side, record });
+            }
+        }
+        // Online here, or coming online: the device under the application failed.
+        if matches!(self.res_state(res), ResState::Online | ResState::Activating) {
+            self.fence(crate::io::PowerAction::EmergencyReboot, EventKind::EmergencyReboot, "I/O error on the data device of an online mirror (B116)");
+        }
+    }
+
+    /// B103: a cluster stop or shutdown while synced closes the side.
+    pub(in crate::node) fn close_mirrors(&mut self) {
+        for i in 0..self.mirrors.runs.len() {
+            if self.mirrors.runs[i].my_side.is_some() && self.mirrors.runs[i].record == MirrorRecord::Synced {
+                self.mirrors.runs[i].record = MirrorRecord::Closed;
+            }
+        }
+        self.mark_dirty();
+    }
+
+    /// B117: after a mutual down judgement settled in this server's favour, mirrors
+    /// online here were online on both sides; this side is kept as the latest, as after
+    /// a forced recovery, and the other side's next rebuild is full.
+    pub(in crate::node) fn keep_mirrors_after_double_active(&mut self, peer: ServerId) {
+        for i in 0..self.mirrors.runs.len() {
+            let res = self.mirrors.runs[i].res;
+            if self.res_state(res) != ResState::Online || !self.other_side_servers(res).contains(&peer) {
+                continue;
+            }
+            self.emit(Event::new(EventKind::MirrorDoubleActive).resource(res).peer(peer).because(Some(EventKind::GroupDoubleOnline), "kept as the latest, as after a forced recovery (B117)"));
+            self.mirrors.runs[i].full_next = true;
+            self.set_record(res, MirrorRecord::Forced);
+        }
+    }
+}

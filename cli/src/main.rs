@@ -1,11 +1,13 @@
 //! The `baton` command line.
 //!
 //! In: the command line. Out: the command's output on stdout, problems on stderr,
-//! and the exit code: 0 success, 1 a scenario expectation or invariant failed, 2 bad
-//! input (a usage error, an invalid file) with a message saying what to do.
+//! and the exit code: 0 success, 1 a scenario expectation or invariant failed or the
+//! daemon refused an operator command, 2 bad input (a usage error, an invalid file, no
+//! daemon to ask) with a message saying what to do.
 
 mod bench;
 mod config_cmd;
+mod control_cmd;
 mod daemon_cmd;
 mod explore_cmd;
 mod log_cmd;
@@ -51,6 +53,40 @@ enum Top {
         /// Where the persisted state and the event log live (default: /var/lib/baton).
         #[arg(long, value_name = "DIR")]
         state_dir: Option<PathBuf>,
+    },
+    /// This server's view of the cluster, from its daemon: servers, groups, monitors,
+    /// mirrors, transport drop counters.
+    Status {
+        /// Print the daemon's answer as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        conn: control_cmd::Conn,
+    },
+    /// Start, stop or move a group (through the local daemon).
+    Group {
+        #[command(subcommand)]
+        command: control_cmd::GroupCmd,
+    },
+    /// Start, stop, shut down, suspend or resume the whole cluster (through the local daemon).
+    Cluster {
+        #[command(subcommand)]
+        command: control_cmd::ClusterCmd,
+    },
+    /// Shut down a server, or let a suspended one return (through the local daemon).
+    Server {
+        #[command(subcommand)]
+        command: control_cmd::ServerCmd,
+    },
+    /// Suspend or resume a monitor (through the local daemon).
+    Monitor {
+        #[command(subcommand)]
+        command: control_cmd::MonitorCmd,
+    },
+    /// Rebuild a mirror or force its latest side (through the local daemon).
+    Mirror {
+        #[command(subcommand)]
+        command: control_cmd::MirrorCmd,
     },
     /// Measure the core and the simulator (see docs/benchmarks.md).
     Bench {
@@ -152,6 +188,12 @@ fn main() -> ExitCode {
         Top::Sim { command: SimCmd::Run { file, seed, json, trace } } => sim_cmd::run(&file, seed, json, trace.as_deref()),
         Top::Sim { command: SimCmd::Explore(args) } => explore_cmd::run(&args),
         Top::Daemon { config, server, state_dir } => daemon_cmd::run(&config, server.as_deref(), state_dir.as_deref()),
+        Top::Status { json, conn } => control_cmd::status(&conn, json),
+        Top::Group { command } => control_cmd::group(&command),
+        Top::Cluster { command } => control_cmd::cluster(&command),
+        Top::Server { command } => control_cmd::server(&command),
+        Top::Monitor { command } => control_cmd::monitor(&command),
+        Top::Mirror { command } => control_cmd::mirror(&command),
         Top::Bench { only, quick } => bench::run(only.as_deref(), quick),
         Top::Log { command } => match command {
             LogCmd::Verify { dir } => log_cmd::verify(&dir),

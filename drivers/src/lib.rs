@@ -6,6 +6,7 @@
 //! never errors or panics. See `docs/drivers.md`.
 
 pub mod exec;
+pub mod floating_ip;
 pub mod output;
 
 pub use exec::{resolve, run_script, ScriptOutcome, ScriptResult, ScriptSpec};

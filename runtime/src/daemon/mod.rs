@@ -19,7 +19,7 @@
 //! | `Cancel` | nothing: the exec driver kills a script at the same timeout itself |
 //! | `SetTimer` | the timer table ([`clock`]); due timers come back as `TimerFired` |
 //! | `Emit` | a log line (`server event=… key=value…`) |
-//! | `Reply` | a log line (no control socket yet) |
+//! | `Reply` | a log line, and the answer to the control-socket connection that gave the command ([`control`]) |
 //! | `Persist` | [`persist::store`] (atomic), after committing the event log |
 //!
 //! The node's time is milliseconds since this daemon started (`tokio::time::Instant`),
@@ -44,11 +44,14 @@
 //! * Time is per daemon (ms since its start) while the core shares some instants
 //!   between servers (group epochs and fault times of B52): those comparisons are only
 //!   meaningful once the runtime uses a common clock.
-//! * No control socket (operator commands), no watchdog, no disk heartbeats, no
+//! * The control socket's `wait` only waits for the node's reply (accepted or refused),
+//!   not for the command's outcome.
+//! * No watchdog, no disk heartbeats, no
 //!   `ShutdownRequested` on signals yet.
 
 pub mod actions;
 pub mod clock;
+pub mod control;
 pub mod eventlog;
 pub mod persist;
 pub mod route;
@@ -56,14 +59,15 @@ pub mod route;
 use crate::transport::{bind, Body, Inbound, Key, Topology, Transport};
 use actions::{Dispatch, Executor};
 use baton_core::config::{self, Config, PathId, ServerId};
-use baton_core::io::{Input, Output, PowerAction};
+use baton_core::io::{CommandId, Input, Output, PowerAction};
 use baton_core::Node;
 use clock::{Clock, Timers};
+use control::{ControlRequest, PeerGroups};
 use eventlog::{event_line, EventLog, Logger};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::{sleep_until, Instant};
 
 /// What a daemon needs to start.
@@ -106,6 +110,7 @@ pub async fn run(options: DaemonOptions) -> Result<PowerAction, String> {
     let logger = Logger::new(&options.server);
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
     let executor = Executor::new(Arc::clone(&cfg), options.config_dir.clone(), done_tx, logger.clone());
+    let (_control, mut control_rx) = control::start(&options.state_dir, Arc::clone(&cfg))?;
     log.run_start(&options.server, &options.config_name, &options.config_text)?;
     let mut d = Daemon {
         node: Node::new(Arc::clone(&cfg), me),
@@ -118,6 +123,9 @@ pub async fn run(options: DaemonOptions) -> Result<PowerAction, String> {
         logger,
         state_dir: options.state_dir,
         send_failing: BTreeSet::new(),
+        peer_groups: PeerGroups::default(),
+        next_command: 0,
+        pending_replies: BTreeMap::new(),
     };
     d.logger.line(&format!("starting (boot id {boot_id:016x}, state {})", d.state_dir.display()));
     if let Some(p) = d.step(Input::Boot { persisted }).await? {
@@ -129,12 +137,34 @@ pub async fn run(options: DaemonOptions) -> Result<PowerAction, String> {
         let input = tokio::select! {
             inbound = inbox.recv() => match inbound {
                 Some(Inbound { from, path, body: Body::Heartbeat(hb) }) => Input::Heartbeat { from, path, hb },
-                Some(Inbound { from, body: Body::Message(msg), .. }) => Input::Message { from, msg },
+                Some(Inbound { from, body: Body::Message(msg), .. }) => {
+                    d.peer_groups.observe(from, &msg);
+                    Input::Message { from, msg }
+                }
                 None => return Err("the transport stopped receiving".to_string()),
             },
             done = done_rx.recv() => match done {
                 Some((id, result)) => Input::ActionDone { id, result },
                 None => return Err("the action executor went away".to_string()),
+            },
+            request = control_rx.recv() => match request {
+                Some(ControlRequest::Status { answer }) => {
+                    let _ = answer.send(d.status());
+                    continue;
+                }
+                Some(ControlRequest::Command { cmd, answer }) => {
+                    d.next_command += 1;
+                    let id = d.next_command;
+                    d.pending_replies.insert(id, answer);
+                    let power = d.step(Input::Command { id, cmd }).await?;
+                    // No reply from the node: dropping the sender tells the connection.
+                    d.pending_replies.remove(&id);
+                    if let Some(p) = power {
+                        return d.stop(p);
+                    }
+                    continue;
+                }
+                None => return Err("the control socket stopped".to_string()),
             },
             () = sleep_until(next_timer.unwrap_or_else(Instant::now)), if next_timer.is_some() => {
                 if let Some(p) = d.fire_due_timers().await? {
@@ -165,9 +195,24 @@ struct Daemon {
     state_dir: PathBuf,
     /// (peer, path) pairs whose last send failed, so a failure is logged once.
     send_failing: BTreeSet<(ServerId, PathId)>,
+    /// Where peers last said their groups run (for `status`).
+    peer_groups: PeerGroups,
+    /// The last operator command id given to the node.
+    next_command: CommandId,
+    /// Control-socket connections waiting for the node's `Reply`.
+    pending_replies: BTreeMap<CommandId, oneshot::Sender<Result<(), String>>>,
 }
 
 impl Daemon {
+    fn status(&self) -> control::StatusReply {
+        control::StatusReply {
+            cluster: self.cfg.cluster.name.clone(),
+            status: self.node.status(),
+            locations: self.peer_groups.locations(&self.cfg, &self.node),
+            transport: self.transport.counters(),
+        }
+    }
+
     async fn fire_due_timers(&mut self) -> Result<Option<PowerAction>, String> {
         for timer in self.timers.take_due(Instant::now()) {
             if let Some(p) = self.step(Input::TimerFired { timer }).await? {
@@ -214,7 +259,12 @@ impl Daemon {
                 .line(&format!("t={now}ms cancel of action {id}: the driver stops the script at its own timeout")),
             Output::SetTimer { at_ms, timer } => self.timers.set(timer, self.clock.instant_of(at_ms)),
             Output::Emit(event) => self.logger.line(&format!("t={now}ms {}", event_line(&self.cfg, &event))),
-            Output::Reply { id, result } => self.logger.line(&format!("t={now}ms reply to command {id}: {result:?}")),
+            Output::Reply { id, result } => {
+                self.logger.line(&format!("t={now}ms reply to command {id}: {result:?}"));
+                if let Some(answer) = self.pending_replies.remove(&id) {
+                    let _ = answer.send(result);
+                }
+            }
             Output::Persist(p) => {
                 self.log.commit()?;
                 if let Err(e) = persist::store(&self.state_dir, &p) {

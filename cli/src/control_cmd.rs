@@ -1,0 +1,450 @@
+//! `baton status` and the operator commands (`baton group|cluster|server|monitor|mirror
+//! …`): a client of the daemon's control socket (`STATE_DIR/control.sock`, see
+//! `baton_runtime::daemon::control`).
+//!
+//! In: the command's words, the state directory, `--no-wait`, `--json`. Out: the status
+//! table (or its JSON) or the command's answer; exit 0 on success, 1 when the daemon
+//! refused the command (the reason is printed), 2 when the request could not be served
+//! (no daemon, no permission, words the daemon did not accept) with what to do.
+
+use baton_runtime::daemon::control::{socket_path, Request, Response};
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// How long to wait for the daemon's answer.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What every control command shares.
+#[derive(clap::Args, Clone, Debug)]
+pub struct Conn {
+    /// The daemon's state directory (its control socket is DIR/control.sock).
+    #[arg(long, value_name = "DIR", default_value = crate::daemon_cmd::DEFAULT_STATE_DIR)]
+    pub state_dir: PathBuf,
+}
+
+fn fail(what: &str, msg: &str) -> ExitCode {
+    eprintln!("baton {what}: {msg}");
+    ExitCode::from(2)
+}
+
+/// Sends one request and reads one answer.
+fn ask(state_dir: &Path, request: &Request) -> Result<Response, String> {
+    let path = socket_path(state_dir);
+    let mut stream = UnixStream::connect(&path).map_err(|e| {
+        let kind = e.kind();
+        if kind == std::io::ErrorKind::PermissionDenied {
+            format!("cannot open {}: {e}: run this as root (the control socket is root only)", path.display())
+        } else if kind == std::io::ErrorKind::NotFound || kind == std::io::ErrorKind::ConnectionRefused {
+            format!(
+                "cannot reach the daemon at {} ({e}): is the daemon running? start it with `baton daemon --config FILE` \
+                 (or pass the --state-dir it uses)",
+                path.display()
+            )
+        } else {
+            format!("cannot reach the daemon at {}: {e}", path.display())
+        }
+    })?;
+    let _ = stream.set_read_timeout(Some(ANSWER_TIMEOUT));
+    let mut line = serde_json::to_string(request).map_err(|e| format!("cannot encode the request: {e}"))?;
+    line.push('\n');
+    stream.write_all(line.as_bytes()).map_err(|e| format!("cannot send to the daemon: {e}"))?;
+    let mut answer = String::new();
+    BufReader::new(&stream)
+        .read_line(&mut answer)
+        .map_err(|e| format!("no answer from the daemon: {e} (check its log)"))?;
+    if answer.is_empty() {
+        return Err("the daemon closed the connection without answering (check its log)".into());
+    }
+    serde_json::from_str(&answer).map_err(|e| format!("unreadable answer from the daemon ({e}): {answer}"))
+}
+
+/// `baton WORDS… [--no-wait]`: one operator command.
+pub fn command(words: &[String], conn: &Conn, no_wait: bool) -> ExitCode {
+    let what = words.iter().take(2).cloned().collect::<Vec<_>>().join(" ");
+    match ask(&conn.state_dir, &Request::Command { words: words.to_vec(), wait: !no_wait }) {
+        Err(e) => fail(&what, &e),
+        Ok(Response::Ok(_)) => {
+            println!("{}: accepted", words.join(" "));
+            ExitCode::SUCCESS
+        }
+        Ok(Response::Refused(reason)) => {
+            eprintln!("baton {what}: refused: {reason}");
+            ExitCode::from(1)
+        }
+        Ok(Response::Error(e)) => fail(&what, &e),
+        Ok(Response::Status(_)) => fail(&what, "the daemon answered with a status instead of the command's result"),
+    }
+}
+
+/// `baton status [--json]`.
+pub fn status(conn: &Conn, json: bool) -> ExitCode {
+    let value = match ask(&conn.state_dir, &Request::Status {}) {
+        Err(e) => return fail("status", &e),
+        Ok(Response::Status(v)) => v,
+        Ok(Response::Error(e) | Response::Refused(e)) => return fail("status", &e),
+        Ok(Response::Ok(_)) => return fail("status", "the daemon answered `ok` instead of its status"),
+    };
+    if json {
+        match serde_json::to_string_pretty(&value) {
+            Ok(text) => println!("{text}"),
+            Err(e) => return fail("status", &format!("cannot print the status: {e}")),
+        }
+    } else {
+        print!("{}", table(&value));
+    }
+    ExitCode::SUCCESS
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null | Value::Bool(_) | Value::Number(_) | Value::Array(_) | Value::Object(_) => v.to_string(),
+    }
+}
+
+/// A state word as the status shows it (`Online` → `online`; syncing is reported online, B21).
+fn state_word(v: &Value) -> String {
+    match text(v).as_str() {
+        "Syncing" => "online (syncing)".into(),
+        other => other.to_lowercase(),
+    }
+}
+
+/// `[["name", state], …]` as pairs.
+fn pairs(v: &Value) -> Vec<(String, &Value)> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| match p.as_array().map(Vec::as_slice) {
+                    Some([name, state]) => Some((text(name), state)),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn row(out: &mut String, name: &str, value: &str) {
+    let dots = ".".repeat(20usize.saturating_sub(name.len()).max(2));
+    out.push_str(&format!("    {name} {dots}: {value}\n"));
+}
+
+/// The clpstat-like table.
+pub fn table(v: &Value) -> String {
+    let me = text(&v["server"]);
+    let mut out = String::new();
+    out.push_str(" ===================  CLUSTER STATUS  ===================\n");
+    let suspended = if v["cluster_suspended"].as_bool() == Some(true) { "  [cluster suspended]" } else { "" };
+    out.push_str(&format!("  Cluster : {}{suspended}\n", text(&v["cluster"])));
+    out.push_str(&format!("  (as seen from {me})\n"));
+    out.push_str("  <server>\n");
+    row(&mut out, &format!("*{me}"), &state_word(&v["state"]));
+    for (name, state) in pairs(&v["peers"]) {
+        row(&mut out, &format!(" {name}"), &state_word(state));
+    }
+    out.push_str("  <group>\n");
+    let locations: Vec<(String, &Value)> = pairs(&v["locations"]);
+    for (name, here) in pairs(&v["groups"]) {
+        let at = locations
+            .iter()
+            .find(|(g, _)| *g == name)
+            .map(|(_, l)| pairs(l).into_iter().map(|(s, st)| format!("{s} ({})", state_word(st))).collect::<Vec<_>>())
+            .unwrap_or_default();
+        let summary = if at.is_empty() { "offline everywhere".to_string() } else { at.join(", ") };
+        row(&mut out, &format!(" {name}"), &format!("{summary}   [here: {}]", state_word(here)));
+    }
+    let monitors = pairs(&v["monitors"]);
+    if !monitors.is_empty() {
+        out.push_str("  <monitor>\n");
+        for (name, state) in monitors {
+            row(&mut out, &format!(" {name}"), &state_word(state));
+        }
+    }
+    let mirrors = pairs(&v["mirrors"]);
+    if !mirrors.is_empty() {
+        out.push_str("  <mirror>\n");
+        for (name, state) in mirrors {
+            row(&mut out, &format!(" {name}"), &state_word(state));
+        }
+    }
+    out.push_str("  <transport>\n");
+    let t = &v["transport"];
+    let n = |k: &str| t[k].as_u64().unwrap_or(0);
+    row(
+        &mut out,
+        " packets",
+        &format!("sent {}, send errors {}, accepted {}", n("sent"), n("send_errors"), n("accepted")),
+    );
+    let drops = [
+        "malformed",
+        "bad_tag",
+        "replayed",
+        "too_large",
+        "unknown_version",
+        "unknown_sender",
+        "wrong_cluster",
+        "spoofed_source",
+        "wrong_path",
+        "receive_errors",
+    ];
+    let total: u64 = drops.iter().map(|k| n(k)).sum();
+    let detail: Vec<String> =
+        drops.iter().filter(|k| n(k) > 0).map(|k| format!("{} {}", k.replace('_', " "), n(k))).collect();
+    let dropped = if detail.is_empty() { "none".to_string() } else { format!("{total} ({})", detail.join(", ")) };
+    row(&mut out, " dropped", &dropped);
+    out.push_str(" ========================================================\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_shows_servers_groups_and_drops() {
+        let v: Value = serde_json::from_str(
+            r#"{"cluster":"c","server":"server2","state":"Online","cluster_suspended":false,
+                "peers":[["server1","Online"],["server3","Down"]],
+                "groups":[["g1","Offline"]],"monitors":[["m1","ok"]],"mirrors":[],
+                "locations":[["g1",[["server1","Online"]]]],
+                "transport":{"sent":5,"accepted":4,"bad_tag":2}}"#,
+        )
+        .unwrap();
+        let t = table(&v);
+        assert!(t.contains("*server2"), "{t}");
+        assert!(t.contains("server3 ") && t.contains(": down"), "{t}");
+        assert!(t.contains("g1") && t.contains("server1 (online)") && t.contains("[here: offline]"), "{t}");
+        assert!(t.contains("m1") && t.contains(": ok"), "{t}");
+        assert!(t.contains("dropped") && t.contains("2 (bad tag 2)"), "{t}");
+    }
+}
+
+/// `--state-dir` and `--no-wait` of every operator command.
+#[derive(clap::Args, Clone, Debug)]
+pub struct Ctl {
+    #[command(flatten)]
+    pub conn: Conn,
+    /// Do not wait for the outcome (this version always returns once the command is
+    /// accepted or refused; waiting for the outcome comes later).
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+/// `baton group …`.
+#[derive(clap::Subcommand, Clone, Debug)]
+pub enum GroupCmd {
+    /// Start a group (on its best server, or --on SERVER).
+    Start {
+        group: String,
+        #[arg(long, value_name = "SERVER")]
+        on: Option<String>,
+        #[command(flatten)]
+        ctl: Ctl,
+    },
+    /// Stop a group.
+    Stop {
+        group: String,
+        #[command(flatten)]
+        ctl: Ctl,
+    },
+    /// Move a running group (to its next server, or --to SERVER).
+    Move {
+        group: String,
+        #[arg(long, value_name = "SERVER")]
+        to: Option<String>,
+        #[command(flatten)]
+        ctl: Ctl,
+    },
+}
+
+/// `baton cluster …`.
+#[derive(clap::Subcommand, Clone, Debug)]
+pub enum ClusterCmd {
+    /// Start the groups of the whole cluster.
+    Start {
+        #[command(flatten)]
+        ctl: Ctl,
+    },
+    /// Stop the cluster service on every server.
+    Stop {
+        #[command(flatten)]
+        ctl: Ctl,
+    },
+    /// Stop the cluster and power off (or --reboot) every server.
+    Shutdown {
+        #[arg(long)]
+        reboot: bool,
+        #[command(flatten)]
+        ctl: Ctl,
+    },
+    /// Suspend the cluster: groups keep running, nothing fails over.
+    Suspend {
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        ctl: Ctl,
+    },
+    /// Resume a suspended cluster.
+    Resume {
+        #[command(flatten)]
+        ctl: Ctl,
+    },
+}
+
+/// `baton server …`.
+#[derive(clap::Subcommand, Clone, Debug)]
+pub enum ServerCmd {
+    /// Stop one server cleanly and power it off (or --reboot).
+    Shutdown {
+        server: String,
+        #[arg(long)]
+        reboot: bool,
+        #[command(flatten)]
+        ctl: Ctl,
+    },
+    /// Let a suspended server (after an unclean end) rejoin the cluster.
+    Return {
+        server: String,
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        ctl: Ctl,
+    },
+}
+
+/// `baton monitor …`.
+#[derive(clap::Subcommand, Clone, Debug)]
+pub enum MonitorCmd {
+    /// Stop checking a monitor (everywhere, or --on SERVER).
+    Suspend {
+        monitor: String,
+        #[arg(long, value_name = "SERVER")]
+        on: Option<String>,
+        #[command(flatten)]
+        ctl: Ctl,
+    },
+    /// Check a suspended monitor again.
+    Resume {
+        monitor: String,
+        #[arg(long, value_name = "SERVER")]
+        on: Option<String>,
+        #[command(flatten)]
+        ctl: Ctl,
+    },
+}
+
+/// `baton mirror …`.
+#[derive(clap::Subcommand, Clone, Debug)]
+pub enum MirrorCmd {
+    /// Rebuild a mirror from its latest side.
+    Rebuild {
+        mirror: String,
+        #[command(flatten)]
+        ctl: Ctl,
+    },
+    /// Declare the side on SERVER the latest.
+    Force {
+        mirror: String,
+        #[arg(long, value_name = "SERVER")]
+        on: String,
+        #[command(flatten)]
+        ctl: Ctl,
+    },
+}
+
+fn w(parts: &[&str]) -> Vec<String> {
+    parts.iter().map(|s| (*s).to_string()).collect()
+}
+
+fn opt(words: &mut Vec<String>, name: &str, value: Option<&String>) {
+    if let Some(v) = value {
+        words.push(name.to_string());
+        words.push(v.clone());
+    }
+}
+
+fn flag(words: &mut Vec<String>, name: &str, on: bool) {
+    if on {
+        words.push(name.to_string());
+    }
+}
+
+/// Runs an operator command given as one of the subcommand enums.
+fn send(words: Vec<String>, ctl: &Ctl) -> ExitCode {
+    command(&words, &ctl.conn, ctl.no_wait)
+}
+
+pub fn group(c: &GroupCmd) -> ExitCode {
+    match c {
+        GroupCmd::Start { group, on, ctl } => {
+            let mut words = w(&["group", "start", group]);
+            opt(&mut words, "--on", on.as_ref());
+            send(words, ctl)
+        }
+        GroupCmd::Stop { group, ctl } => send(w(&["group", "stop", group]), ctl),
+        GroupCmd::Move { group, to, ctl } => {
+            let mut words = w(&["group", "move", group]);
+            opt(&mut words, "--to", to.as_ref());
+            send(words, ctl)
+        }
+    }
+}
+
+pub fn cluster(c: &ClusterCmd) -> ExitCode {
+    match c {
+        ClusterCmd::Start { ctl } => send(w(&["cluster", "start"]), ctl),
+        ClusterCmd::Stop { ctl } => send(w(&["cluster", "stop"]), ctl),
+        ClusterCmd::Shutdown { reboot, ctl } => {
+            let mut words = w(&["cluster", "shutdown"]);
+            flag(&mut words, "--reboot", *reboot);
+            send(words, ctl)
+        }
+        ClusterCmd::Suspend { force, ctl } => {
+            let mut words = w(&["cluster", "suspend"]);
+            flag(&mut words, "--force", *force);
+            send(words, ctl)
+        }
+        ClusterCmd::Resume { ctl } => send(w(&["cluster", "resume"]), ctl),
+    }
+}
+
+pub fn server(c: &ServerCmd) -> ExitCode {
+    match c {
+        ServerCmd::Shutdown { server, reboot, ctl } => {
+            let mut words = w(&["server", "shutdown", server]);
+            flag(&mut words, "--reboot", *reboot);
+            send(words, ctl)
+        }
+        ServerCmd::Return { server, force, ctl } => {
+            let mut words = w(&["server", "return", server]);
+            flag(&mut words, "--force", *force);
+            send(words, ctl)
+        }
+    }
+}
+
+pub fn monitor(c: &MonitorCmd) -> ExitCode {
+    match c {
+        MonitorCmd::Suspend { monitor, on, ctl } => {
+            let mut words = w(&["monitor", "suspend", monitor]);
+            opt(&mut words, "--on", on.as_ref());
+            send(words, ctl)
+        }
+        MonitorCmd::Resume { monitor, on, ctl } => {
+            let mut words = w(&["monitor", "resume", monitor]);
+            opt(&mut words, "--on", on.as_ref());
+            send(words, ctl)
+        }
+    }
+}
+
+pub fn mirror(c: &MirrorCmd) -> ExitCode {
+    match c {
+        MirrorCmd::Rebuild { mirror, ctl } => send(w(&["mirror", "rebuild", mirror]), ctl),
+        MirrorCmd::Force { mirror, on, ctl } => send(w(&["mirror", "force", mirror, "--on", on]), ctl),
+    }
+}

@@ -1,0 +1,349 @@
+//! The local control socket: `STATE_DIR/control.sock`, for `baton status`, `baton group
+//! move …` and the other operator commands.
+//!
+//! In: connections on the Unix socket (mode 0600: only the daemon's user, root in
+//! production), one JSON [`Request`] per line. Out: one JSON [`Response`] per line, in
+//! order. Connections are served concurrently by their own tasks; they never touch the
+//! node: each request goes to the daemon loop as a [`ControlRequest`] over an mpsc
+//! channel and the loop answers through a oneshot.
+//!
+//! | request | response |
+//! |---|---|
+//! | `{"status": {}}` | `{"status": {"cluster": …, …Node::status()…, "locations": […], "transport": {…counters…}}}` |
+//! | `{"command": {"words": ["group","move","g1","--to","server2"], "wait": true}}` | `{"ok": true}` or `{"refused": "reason"}` |
+//! | anything unreadable, words that do not parse | `{"error": "what is wrong and what to do"}` |
+//!
+//! `wait` (default true) is meant to wait for the command's outcome (the group online on
+//! its new server, …). In this slice both values answer with the node's `Reply`, i.e.
+//! whether the command was accepted; completion tracking comes later.
+//!
+//! `locations` lists, per group, the servers where it is not offline as this server
+//! knows it: itself from the node, peers from their last `Message::State` (only while
+//! the node sees the peer online). The daemon observes those messages on their way into
+//! the node ([`PeerGroups`]).
+//!
+//! The socket is bound under a fresh private directory, given mode 0600, then renamed to
+//! `control.sock` (which replaces a stale socket), so it is never reachable with a wider
+//! mode. If a daemon already answers on `control.sock`, the start fails.
+
+use baton_core::command::Command;
+use baton_core::config::{Config, ServerId};
+use baton_core::io::{GroupState, Message, ServerState};
+use baton_core::node::Status;
+use baton_core::Node;
+use serde::{Deserialize, Serialize};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// The socket's file name in the state directory.
+pub const SOCKET_NAME: &str = "control.sock";
+
+/// The longest request line accepted (bytes, newline excluded).
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// How many requests may wait for the daemon loop.
+const QUEUE: usize = 64;
+
+/// The control socket's path for a state directory.
+pub fn socket_path(state_dir: &Path) -> PathBuf {
+    state_dir.join(SOCKET_NAME)
+}
+
+/// One request line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum Request {
+    /// This server's view of the cluster and the transport counters.
+    Status {},
+    /// An operator command, as the words after `baton`.
+    Command {
+        words: Vec<String>,
+        /// Wait for the outcome (this slice: the node's reply; see the module doc).
+        #[serde(default = "yes")]
+        wait: bool,
+    },
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One response line.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Response {
+    /// The command was accepted (always `true`).
+    Ok(bool),
+    /// The node refused the command: the reason.
+    Refused(String),
+    /// The request could not be served: what is wrong and what to do.
+    Error(String),
+    /// A [`StatusReply`] as JSON.
+    Status(serde_json::Value),
+}
+
+/// The `status` answer.
+#[derive(Clone, Debug, Serialize)]
+pub struct StatusReply {
+    /// The cluster's name in the configuration.
+    pub cluster: String,
+    #[serde(flatten)]
+    pub status: Status,
+    /// Per group (configuration order): the servers where it is not offline, with its state there.
+    pub locations: Vec<(String, Vec<(String, GroupState)>)>,
+    pub transport: crate::transport::Counters,
+}
+
+/// What a connection asks of the daemon loop.
+#[derive(Debug)]
+pub enum ControlRequest {
+    Status { answer: oneshot::Sender<StatusReply> },
+    Command { cmd: Command, answer: oneshot::Sender<Result<(), String>> },
+}
+
+/// The groups peers last reported (from their `Message::State`), for `locations`.
+#[derive(Clone, Debug, Default)]
+pub struct PeerGroups {
+    /// Per server index: what it last reported.
+    seen: Vec<Option<Reported>>,
+}
+
+/// A peer's last `Message::State`, as far as `locations` needs it.
+#[derive(Clone, Debug)]
+struct Reported {
+    run: u64,
+    version: u64,
+    /// (group index, state) of the groups not offline there.
+    groups: Vec<(usize, GroupState)>,
+}
+
+impl PeerGroups {
+    /// Notes a message on its way into the node.
+    pub fn observe(&mut self, from: ServerId, msg: &Message) {
+        let Message::State(s) = msg else { return };
+        let i = from.idx();
+        if self.seen.len() <= i {
+            self.seen.resize(i + 1, None);
+        }
+        let newer = match &self.seen[i] {
+            Some(r) => r.run != s.run || s.version >= r.version,
+            None => true,
+        };
+        if newer {
+            let groups = s.groups.iter().map(|(g, st)| (g.idx(), *st)).collect();
+            self.seen[i] = Some(Reported { run: s.run, version: s.version, groups });
+        }
+    }
+
+    /// Per group, where it is not offline as this server knows it.
+    pub fn locations(&self, cfg: &Config, node: &Node) -> Vec<(String, Vec<(String, GroupState)>)> {
+        let me = node.me();
+        cfg.group_ids()
+            .map(|g| {
+                let mut at = Vec::new();
+                for s in cfg.server_ids() {
+                    let state = if s == me {
+                        Some(node.group_state(g))
+                    } else if peer_running(node.peer_state(s)) {
+                        self.seen
+                            .get(s.idx())
+                            .and_then(Option::as_ref)
+                            .and_then(|r| r.groups.iter().find(|(gi, _)| *gi == g.idx()).map(|(_, st)| *st))
+                    } else {
+                        None
+                    };
+                    match state {
+                        Some(GroupState::Offline) | None => {}
+                        Some(
+                            st @ (GroupState::Starting | GroupState::Online | GroupState::Stopping | GroupState::Error),
+                        ) => {
+                            at.push((cfg.server(s).name.clone(), st));
+                        }
+                    }
+                }
+                (cfg.group(g).name.clone(), at)
+            })
+            .collect()
+    }
+}
+
+fn peer_running(s: ServerState) -> bool {
+    match s {
+        ServerState::Online | ServerState::Syncing => true,
+        ServerState::Suspended | ServerState::Down | ServerState::Stopped | ServerState::Off => false,
+    }
+}
+
+/// The listening socket and its accept task; dropping it stops accepting and removes
+/// the socket file.
+pub struct ControlServer {
+    path: PathBuf,
+    accept: JoinHandle<()>,
+}
+
+impl Drop for ControlServer {
+    fn drop(&mut self) {
+        self.accept.abort();
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Binds `STATE_DIR/control.sock` (mode 0600) and starts accepting; requests arrive on
+/// the returned receiver.
+pub fn start(state_dir: &Path, cfg: Arc<Config>) -> Result<(ControlServer, mpsc::Receiver<ControlRequest>), String> {
+    let path = socket_path(state_dir);
+    if std::os::unix::net::UnixStream::connect(&path).is_ok() {
+        return Err(format!(
+            "{}: another daemon answers on this control socket (stop it, or use another --state-dir)",
+            path.display()
+        ));
+    }
+    let listener = bind_private(state_dir, &path)?;
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let accept = tokio::spawn(accept_loop(listener, cfg, tx));
+    Ok((ControlServer { path, accept }, rx))
+}
+
+/// Binds in a fresh 0700 directory, sets 0600, renames into place.
+fn bind_private(state_dir: &Path, path: &Path) -> Result<UnixListener, String> {
+    let tmp_dir = state_dir.join(format!(".control-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp_dir);
+    let fail = |what: &str, e: std::io::Error| format!("control socket {}: {what}: {e}", path.display());
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&tmp_dir)
+        .map_err(|e| fail("cannot create a private directory", e))?;
+    let tmp = tmp_dir.join("s");
+    let result = (|| {
+        let listener = UnixListener::bind(&tmp).map_err(|e| fail("cannot bind", e))?;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| fail("cannot set mode 0600", e))?;
+        std::fs::rename(&tmp, path).map_err(|e| fail("cannot move into place", e))?;
+        Ok(listener)
+    })();
+    let _ = std::fs::remove_dir_all(&tmp_dir);
+    result
+}
+
+async fn accept_loop(listener: UnixListener, cfg: Arc<Config>, tx: mpsc::Sender<ControlRequest>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                tokio::spawn(serve(stream, Arc::clone(&cfg), tx.clone()));
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+        }
+    }
+}
+
+/// Serves one connection until it closes.
+async fn serve(stream: UnixStream, cfg: Arc<Config>, tx: mpsc::Sender<ControlRequest>) {
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read);
+    loop {
+        let line = match read_line(&mut reader).await {
+            Ok(Some(line)) => line,
+            Ok(None) => return,
+            Err(e) => {
+                let _ = write_response(&mut write, &Response::Error(e)).await;
+                return;
+            }
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let response = answer(&line, &cfg, &tx).await;
+        if write_response(&mut write, &response).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// One line without its newline; `None` at the end of the stream.
+async fn read_line<R: AsyncRead + Unpin>(reader: &mut BufReader<R>) -> Result<Option<String>, String> {
+    let mut buf = Vec::new();
+    let limit = u64::try_from(MAX_LINE).unwrap_or(u64::MAX) + 1;
+    let n =
+        reader.take(limit).read_until(b'\n', &mut buf).await.map_err(|e| format!("cannot read the request: {e}"))?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+    } else if buf.len() > MAX_LINE {
+        return Err(format!("request longer than {MAX_LINE} bytes: send one JSON request per line"));
+    }
+    String::from_utf8(buf).map(Some).map_err(|_| "the request is not UTF-8: send one JSON request per line".to_string())
+}
+
+async fn write_response<W: tokio::io::AsyncWrite + Unpin>(w: &mut W, r: &Response) -> std::io::Result<()> {
+    let mut text =
+        serde_json::to_string(r).unwrap_or_else(|e| format!("{{\"error\":\"cannot encode the answer: {e}\"}}"));
+    text.push('\n');
+    w.write_all(text.as_bytes()).await
+}
+
+const GONE: &str = "the daemon is stopping: check its log, start it again with `baton daemon --config …`";
+
+async fn answer(line: &str, cfg: &Config, tx: &mpsc::Sender<ControlRequest>) -> Response {
+    let request: Request = match serde_json::from_str(line) {
+        Ok(r) => r,
+        Err(e) => {
+            return Response::Error(format!(
+                "unreadable request ({e}): send one JSON object per line, {{\"status\": {{}}}} or {{\"command\": {{\"words\": [\"group\", \"move\", \"G\"], \"wait\": true}}}}"
+            ))
+        }
+    };
+    match request {
+        Request::Status {} => {
+            let (answer, rx) = oneshot::channel();
+            if tx.send(ControlRequest::Status { answer }).await.is_err() {
+                return Response::Error(GONE.into());
+            }
+            match rx.await {
+                Ok(reply) => match serde_json::to_value(&reply) {
+                    Ok(v) => Response::Status(v),
+                    Err(e) => Response::Error(format!("cannot encode the status: {e}")),
+                },
+                Err(_) => Response::Error(GONE.into()),
+            }
+        }
+        Request::Command { words, wait: _ } => {
+            let cmd = match Command::parse_words(&words, cfg) {
+                Ok(c) => c,
+                Err(e) => return Response::Error(format!("{e} (see `baton --help`)")),
+            };
+            let (answer, rx) = oneshot::channel();
+            if tx.send(ControlRequest::Command { cmd, answer }).await.is_err() {
+                return Response::Error(GONE.into());
+            }
+            match rx.await {
+                Ok(Ok(())) => Response::Ok(true),
+                Ok(Err(reason)) => Response::Refused(reason),
+                Err(_) => Response::Error("the node gave no answer to the command: check the daemon's log".into()),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_and_response_shapes() {
+        let r: Request = serde_json::from_str(r#"{"status": {}}"#).unwrap();
+        assert_eq!(r, Request::Status {});
+        let r: Request = serde_json::from_str(r#"{"command": {"words": ["cluster", "stop"]}}"#).unwrap();
+        assert_eq!(r, Request::Command { words: vec!["cluster".into(), "stop".into()], wait: true });
+        assert!(serde_json::from_str::<Request>(r#"{"nope": 1}"#).is_err());
+        assert_eq!(serde_json::to_string(&Response::Ok(true)).unwrap(), r#"{"ok":true}"#);
+        assert_eq!(serde_json::to_string(&Response::Refused("x".into())).unwrap(), r#"{"refused":"x"}"#);
+        assert_eq!(serde_json::to_string(&Response::Error("y".into())).unwrap(), r#"{"error":"y"}"#);
+    }
+}

@@ -4,79 +4,12 @@
 //! survivor's event log replays.
 
 use baton_core::record::LogRecord;
-use baton_runtime::daemon::{run, DaemonOptions};
-use baton_runtime::transport::load_secret;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
-use tokio::time::{sleep, Instant};
+use tokio::time::Instant;
 
-const SERVERS: [&str; 3] = ["server1", "server2", "server3"];
-
-fn config(port: u16) -> String {
-    format!(
-        r#"
-[cluster]
-name = "daemontest"
-heartbeat_interval = "100ms"
-heartbeat_timeout = "500ms"
-sync_wait = "2s"
-insecure = true
-port = {port}
-
-[[server]]
-name = "server1"
-addresses = {{ lan1 = "127.0.0.11" }}
-
-[[server]]
-name = "server2"
-addresses = {{ lan1 = "127.0.0.12" }}
-
-[[server]]
-name = "server3"
-addresses = {{ lan1 = "127.0.0.13" }}
-
-[[heartbeat]]
-name = "lan1"
-kind = "lan"
-priority = 1
-
-[[group]]
-name = "g1"
-servers = ["server1", "server2", "server3"]
-
-[[group.resource]]
-name = "exec1"
-kind = "exec"
-start = "start.sh"
-stop = "stop.sh"
-timeout = "10s"
-"#
-    )
-}
-
-/// A per-server config directory whose scripts append `SERVER start|stop EVENT` to `events`.
-fn write_scripts(dir: &Path, server: &str, events: &Path) {
-    std::fs::create_dir_all(dir).unwrap();
-    for (name, what) in [("start.sh", "start"), ("stop.sh", "stop")] {
-        let p = dir.join(name);
-        let text = format!("#!/bin/sh\necho \"{server} {what} $CLP_EVENT\" >> '{}'\n", events.display());
-        std::fs::write(&p, text).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-}
-
-/// Polls the events file until a line satisfies `want`, or the deadline.
-async fn wait_for(events: &Path, deadline: Instant, want: impl Fn(&str) -> bool) -> String {
-    loop {
-        let text = std::fs::read_to_string(events).unwrap_or_default();
-        if let Some(line) = text.lines().find(|l| want(l)) {
-            return line.to_string();
-        }
-        assert!(Instant::now() < deadline, "timed out; script runs so far:\n{text}");
-        sleep(Duration::from_millis(20)).await;
-    }
-}
+mod common;
+use common::*;
 
 fn read_log(dir: &Path) -> Vec<(u64, LogRecord)> {
     baton_log::Reader::open(dir)
@@ -95,25 +28,8 @@ async fn three_daemons_fail_over_after_a_crash() {
     let events = tmp.path().join("events.txt");
     // A port per test process, so parallel runs of the suite do not collide.
     let port = 20000 + u16::try_from(std::process::id() % 20000).unwrap();
-    let text = config(port);
-    let key = load_secret(None, true).unwrap().key;
-    let mut state_dirs: Vec<PathBuf> = Vec::new();
-    let mut tasks = Vec::new();
-    for server in SERVERS {
-        let config_dir = tmp.path().join(server).join("etc");
-        write_scripts(&config_dir, server, &events);
-        let state_dir = tmp.path().join(server).join("state");
-        state_dirs.push(state_dir.clone());
-        let options = DaemonOptions {
-            config_name: "cluster.toml".to_string(),
-            config_text: text.clone(),
-            config_dir,
-            server: server.to_string(),
-            state_dir,
-            key: key.clone(),
-        };
-        tasks.push(tokio::spawn(run(options)));
-    }
+    let text = config(port, "daemontest", "g1");
+    let (mut tasks, state_dirs) = start_daemons(tmp.path(), &text, &events);
 
     let started = wait_for(&events, deadline, |l| l.contains(" start ")).await;
     assert_eq!(started, "server1 start START", "the group must first start on its home server");

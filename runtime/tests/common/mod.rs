@@ -1,0 +1,104 @@
+//! What the runtime's daemon tests share: a three-server loopback configuration
+//! (127.0.0.11–13, all routed to `lo` on Linux), scripts that record their runs in a
+//! file, polling that file against a deadline, and starting the three daemons.
+
+#![allow(dead_code)] // each test file uses its own subset
+
+use baton_runtime::daemon::{run, DaemonOptions};
+use baton_runtime::transport::load_secret;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio::time::{sleep, Instant};
+
+pub const SERVERS: [&str; 3] = ["server1", "server2", "server3"];
+
+pub fn config(port: u16, cluster: &str, group: &str) -> String {
+    format!(
+        r#"
+[cluster]
+name = "{cluster}"
+heartbeat_interval = "100ms"
+heartbeat_timeout = "500ms"
+sync_wait = "2s"
+insecure = true
+port = {port}
+
+[[server]]
+name = "server1"
+addresses = {{ lan1 = "127.0.0.11" }}
+
+[[server]]
+name = "server2"
+addresses = {{ lan1 = "127.0.0.12" }}
+
+[[server]]
+name = "server3"
+addresses = {{ lan1 = "127.0.0.13" }}
+
+[[heartbeat]]
+name = "lan1"
+kind = "lan"
+priority = 1
+
+[[group]]
+name = "{group}"
+servers = ["server1", "server2", "server3"]
+
+[[group.resource]]
+name = "exec1"
+kind = "exec"
+start = "start.sh"
+stop = "stop.sh"
+timeout = "10s"
+"#
+    )
+}
+
+/// A per-server config directory whose scripts append `SERVER start|stop EVENT` to `events`.
+pub fn write_scripts(dir: &Path, server: &str, events: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    for (name, what) in [("start.sh", "start"), ("stop.sh", "stop")] {
+        let p = dir.join(name);
+        let text = format!("#!/bin/sh\necho \"{server} {what} $CLP_EVENT\" >> '{}'\n", events.display());
+        std::fs::write(&p, text).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
+/// Polls the events file until a line satisfies `want`, or the deadline.
+pub async fn wait_for(events: &Path, deadline: Instant, want: impl Fn(&str) -> bool) -> String {
+    loop {
+        let text = std::fs::read_to_string(events).unwrap_or_default();
+        if let Some(line) = text.lines().find(|l| want(l)) {
+            return line.to_string();
+        }
+        assert!(Instant::now() < deadline, "timed out; script runs so far:\n{text}");
+        sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Starts the three daemons with their scripts under `root`; returns their tasks and
+/// state directories.
+pub fn start_daemons(root: &Path, text: &str, events: &Path) -> (Vec<JoinHandle<Result<baton_core::io::PowerAction, String>>>, Vec<PathBuf>) {
+    let key = load_secret(None, true).unwrap().key;
+    let mut state_dirs: Vec<PathBuf> = Vec::new();
+    let mut tasks = Vec::new();
+    for server in SERVERS {
+        let config_dir = root.join(server).join("etc");
+        write_scripts(&config_dir, server, events);
+        let state_dir = root.join(server).join("state");
+        state_dirs.push(state_dir.clone());
+        let options = DaemonOptions {
+            config_name: "cluster.toml".to_string(),
+            config_text: text.to_string(),
+            config_dir,
+            server: server.to_string(),
+            state_dir,
+            key: key.clone(),
+        };
+        tasks.push(tokio::spawn(run(options)));
+    }
+    (tasks, state_dirs)
+}

@@ -227,7 +227,7 @@ impl Node {
             faults: self.faults.iter().map(|(g, t)| (*g, *t)).collect(),
             epochs: self.epochs.iter().map(|(g, t)| (*g, *t)).collect(),
             failover_counts: self.counters.own_failovers(),
-            mirrors: self.mirrors.own_records(&self.cfg, self.me),
+            mirrors: self.mirrors.own_records(),
             mirror_full_next: self.mirrors.full_next_list(),
             mirror_saw_go: self.mirrors.saw_go_list(),
             mirror_disk_error: self.mirrors.disk_error_list(),

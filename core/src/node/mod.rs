@@ -410,7 +410,7 @@ impl Node {
             .group_ids()
             .filter(|g| self.groups[g.idx()].state != GroupState::Offline)
             .collect();
-        self.persisted.mirrors = self.mirrors.own_records(&self.cfg, self.me);
+        self.persisted.mirrors = self.mirrors.own_records();
         self.out.push(Output::Persist(Box::new(self.persisted.clone())));
     }
 }

@@ -335,7 +335,7 @@ impl Node {
                 if self.serial_answered(s) && !self.pre_failed(s, self.me, r.partition_start_ms) {
                     self.serial_verdict(s, r)
                 } else {
-                    self.disk_verdict(d, r, true)
+                    self.disk_verdict(d, r)
                 }
             }
             (None, Some(p), Some(d)) => {
@@ -345,7 +345,7 @@ impl Node {
                     return Verdict::Out(EventKind::NpResolutionFailed);
                 }
                 if u.servers.iter().all(|s| self.pre_failed(p, *s, r.partition_start_ms)) {
-                    self.disk_verdict(d, r, true)
+                    self.disk_verdict(d, r)
                 } else {
                     self.ping_verdict(p, r, false)
                 }
@@ -353,7 +353,7 @@ impl Node {
             // serial and ping never share a unit (B33); each is then its own unit.
             (Some(s), _, None) => self.serial_verdict(s, r),
             (None, Some(p), None) => self.ping_verdict(p, r, false),
-            (None, None, Some(d)) => self.disk_verdict(d, r, false),
+            (None, None, Some(d)) => self.disk_verdict(d, r),
             (None, None, None) => match http {
                 Some(h) => self.ping_verdict(h, r, true),
                 None => Verdict::Unresolved,
@@ -400,8 +400,7 @@ impl Node {
     }
 
     /// disk (B39), also the fallback of serial+disk and ping+disk (B40, B41).
-    fn disk_verdict(&self, np: NpId, r: &Resolution, fallback: bool) -> Verdict {
-        let _ = fallback;
+    fn disk_verdict(&self, np: NpId, r: &Resolution) -> Verdict {
         if r.disk_failed {
             return Verdict::Out(EventKind::NpResolutionFailed);
         }

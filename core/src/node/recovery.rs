@@ -239,9 +239,6 @@ impl Node {
         for g in self.target_groups(mon.recovery_target) {
             self.record_fault(g);
         }
-        if let RecoveryTarget::Resource(r) = mon.recovery_target {
-            self.record_fault(self.cfg.resource(r).group);
-        }
         if !self.target_online(mon.recovery_target) {
             self.emit(Event::new(EventKind::RecoverySkipped).monitor(m).because(Some(EventKind::MonitorError), "the recovery target is not online here (B83.1)"));
             return;

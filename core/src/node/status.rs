@@ -76,7 +76,7 @@ impl Node {
             self.peers.iter().map(|p| (p.run, p.state, p.judged_down, p.lost_at, &p.last_heard)).collect::<Vec<_>>(),
             self.groups.iter().map(|g| (g.state, g.res.iter().map(|r| r.state).collect::<Vec<_>>())).collect::<Vec<_>>(),
             self.monitors.iter().map(|m| (m.status, m.failures, m.suspended)).collect::<Vec<_>>(),
-            self.mirrors.own_records(&self.cfg, self.me),
+            self.mirrors.own_records(),
             self.counters.own_failovers(),
             self.timers,
             self.version
@@ -86,7 +86,7 @@ impl Node {
 
     /// This server's record of a mirror side it holds (B103).
     pub fn mirror_record(&self, r: ResId) -> Option<crate::io::MirrorRecord> {
-        self.mirrors.own_records(&self.cfg, self.me).into_iter().find(|(res, _, _)| *res == r).map(|(_, _, rec)| rec)
+        self.mirrors.own_records().into_iter().find(|(res, _, _)| *res == r).map(|(_, _, rec)| rec)
     }
 
     pub fn status(&self) -> Status {

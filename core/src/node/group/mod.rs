@@ -477,10 +477,9 @@ impl Node {
         self.mark_dirty();
         match after {
             AfterStop::Nothing => {}
-            AfterStop::HandOver { to, kind } if to != self.me && !self.is_member(to) => {
+            AfterStop::HandOver { to, kind: _ } if to != self.me && !self.is_member(to) => {
                 // The target went away while we stopped: place the group again (B65 with B55).
                 self.emit(Event::new(EventKind::GroupMoveFailed).group(g).peer(to).reason("the target is no longer an online member"));
-                let _ = kind;
                 self.replace_orphan(g, None);
             }
             AfterStop::HandOver { to, kind } => {

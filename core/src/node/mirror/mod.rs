@@ -114,7 +114,7 @@ impl Mirrors {
         }
     }
 
-    pub fn own_records(&self, _cfg: &Config, _me: ServerId) -> Vec<(ResId, u8, MirrorRecord)> {
+    pub fn own_records(&self) -> Vec<(ResId, u8, MirrorRecord)> {
         self.runs.iter().filter_map(|r| r.my_side.map(|s| (r.res, s, r.record))).collect()
     }
 

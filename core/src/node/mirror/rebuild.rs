@@ -86,7 +86,6 @@ impl Node {
         self.set_record(res, MirrorRecord::Synced);
         let other = 1 - self.side_of(res, self.me).expect("a side");
         // Every server of the destination side (a hybrid side is one shared device).
-        let _ = to;
         let dest: Vec<ServerId> = self.mirror_cfg(res).sides[other as usize]
             .servers
             .iter()

@@ -7,6 +7,7 @@
 //! refused the command (the reason is printed), 2 when the request could not be served
 //! (no daemon, no permission, words the daemon did not accept) with what to do.
 
+use crate::outcome;
 use baton_runtime::daemon::control::{socket_path, Request, Response};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
@@ -62,14 +63,60 @@ fn ask(state_dir: &Path, request: &Request) -> Result<Response, String> {
     serde_json::from_str(&answer).map_err(|e| format!("unreadable answer from the daemon ({e}): {answer}"))
 }
 
-/// `baton WORDS… [--no-wait]`: one operator command.
+/// How long a command's outcome is waited for.
+const OUTCOME_LIMIT: Duration = Duration::from_secs(300);
+/// How often the status is read while waiting.
+const OUTCOME_POLL: Duration = Duration::from_millis(100);
+
+fn status_value(state_dir: &Path) -> Result<Value, String> {
+    match ask(state_dir, &Request::Status {})? {
+        Response::Status(v) => Ok(v),
+        Response::Error(e) | Response::Refused(e) => Err(e),
+        Response::Ok(_) => Err("the daemon answered `ok` instead of its status".to_string()),
+    }
+}
+
+/// Polls the status until `expect` is met; the exit code says whether it was.
+fn wait_outcome(what: &str, expect: &outcome::Expect, state_dir: &Path) -> ExitCode {
+    let started = std::time::Instant::now();
+    loop {
+        match status_value(state_dir) {
+            Ok(v) if outcome::met(expect, &v) => {
+                println!("{}: done in {:.1} s", expect.describe(), started.elapsed().as_secs_f64());
+                return ExitCode::SUCCESS;
+            }
+            Ok(_) => {}
+            Err(e) => return fail(what, &format!("accepted, but the outcome cannot be followed: {e}")),
+        }
+        if started.elapsed() > OUTCOME_LIMIT {
+            eprintln!(
+                "baton {what}: accepted, but not {} after {} s: see `baton status` and the daemons' logs",
+                expect.describe(),
+                OUTCOME_LIMIT.as_secs()
+            );
+            return ExitCode::from(1);
+        }
+        std::thread::sleep(OUTCOME_POLL);
+    }
+}
+
+/// `baton WORDS… [--no-wait]`: one operator command; without `--no-wait`, waits until
+/// a group command's outcome shows in the status ([`outcome`]).
 pub fn command(words: &[String], conn: &Conn, no_wait: bool) -> ExitCode {
     let what = words.iter().take(2).cloned().collect::<Vec<_>>().join(" ");
+    let expect = if no_wait {
+        None
+    } else {
+        status_value(&conn.state_dir).ok().and_then(|before| outcome::expectation(words, &before))
+    };
     match ask(&conn.state_dir, &Request::Command { words: words.to_vec(), wait: !no_wait }) {
         Err(e) => fail(&what, &e),
         Ok(Response::Ok(_)) => {
             println!("{}: accepted", words.join(" "));
-            ExitCode::SUCCESS
+            match expect {
+                Some(e) => wait_outcome(&what, &e, &conn.state_dir),
+                None => ExitCode::SUCCESS,
+            }
         }
         Ok(Response::Refused(reason)) => {
             eprintln!("baton {what}: refused: {reason}");
@@ -146,6 +193,17 @@ pub fn table(v: &Value) -> String {
     for (name, state) in pairs(&v["peers"]) {
         row(&mut out, &format!(" {name}"), &state_word(state));
     }
+    if let Some(paths) = v["paths"].as_array().filter(|p| !p.is_empty()) {
+        out.push_str("  <heartbeat>\n");
+        for p in paths {
+            let alive = if p["alive"].as_bool() == Some(true) { "alive" } else { "SILENT" };
+            let since = match p["silent_ms"].as_u64() {
+                Some(ms) => format!(" (last heard {ms} ms ago)"),
+                None => " (never heard)".to_string(),
+            };
+            row(&mut out, &format!(" {} via {}", text(&p["peer"]), text(&p["path"])), &format!("{alive}{since}"));
+        }
+    }
     out.push_str("  <group>\n");
     let locations: Vec<(String, &Value)> = pairs(&v["locations"]);
     for (name, here) in pairs(&v["groups"]) {
@@ -156,6 +214,13 @@ pub fn table(v: &Value) -> String {
             .unwrap_or_default();
         let summary = if at.is_empty() { "offline everywhere".to_string() } else { at.join(", ") };
         row(&mut out, &format!(" {name}"), &format!("{summary}   [here: {}]", state_word(here)));
+        for r in v["resources"].as_array().into_iter().flatten().filter_map(Value::as_array) {
+            if r.first().map(text).as_deref() == Some(name.as_str()) {
+                let res = r.get(1).map(text).unwrap_or_default();
+                let st = r.get(2).map(text).unwrap_or_default();
+                row(&mut out, &format!("   {res}"), &st);
+            }
+        }
     }
     let monitors = pairs(&v["monitors"]);
     if !monitors.is_empty() {
@@ -196,6 +261,18 @@ pub fn table(v: &Value) -> String {
         drops.iter().filter(|k| n(k) > 0).map(|k| format!("{} {}", k.replace('_', " "), n(k))).collect();
     let dropped = if detail.is_empty() { "none".to_string() } else { format!("{total} ({})", detail.join(", ")) };
     row(&mut out, " dropped", &dropped);
+    row(
+        &mut out,
+        " messages",
+        &format!(
+            "retransmitted {}, abandoned {}, duplicates {}, acks sent/received {}/{}",
+            n("retransmitted"),
+            n("abandoned"),
+            n("duplicate"),
+            n("acks_sent"),
+            n("acks_received")
+        ),
+    );
     out.push_str(" ========================================================\n");
     out
 }
@@ -211,7 +288,10 @@ mod tests {
                 "peers":[["server1","Online"],["server3","Down"]],
                 "groups":[["g1","Offline"]],"monitors":[["m1","ok"]],"mirrors":[],
                 "locations":[["g1",[["server1","Online"]]]],
-                "transport":{"sent":5,"accepted":4,"bad_tag":2}}"#,
+                "paths":[{"peer":"server1","path":"lan1","alive":true,"silent_ms":80},
+                         {"peer":"server3","path":"lan1","alive":false,"silent_ms":null}],
+                "resources":[["g1","fip1","offline"]],
+                "transport":{"sent":5,"accepted":4,"bad_tag":2,"retransmitted":3}}"#,
         )
         .unwrap();
         let t = table(&v);
@@ -219,7 +299,11 @@ mod tests {
         assert!(t.contains("server3 ") && t.contains(": down"), "{t}");
         assert!(t.contains("g1") && t.contains("server1 (online)") && t.contains("[here: offline]"), "{t}");
         assert!(t.contains("m1") && t.contains(": ok"), "{t}");
+        assert!(t.contains("server1 via lan1") && t.contains("alive (last heard 80 ms ago)"), "{t}");
+        assert!(t.contains("server3 via lan1") && t.contains("SILENT (never heard)"), "{t}");
+        assert!(t.contains("fip1") && t.contains(": offline"), "{t}");
         assert!(t.contains("dropped") && t.contains("2 (bad tag 2)"), "{t}");
+        assert!(t.contains("retransmitted 3, abandoned 0"), "{t}");
     }
 }
 
@@ -228,8 +312,8 @@ mod tests {
 pub struct Ctl {
     #[command(flatten)]
     pub conn: Conn,
-    /// Do not wait for the outcome (this version always returns once the command is
-    /// accepted or refused; waiting for the outcome comes later).
+    /// Return once the command is accepted or refused, without waiting for its outcome
+    /// (group commands otherwise wait until the group is where the command puts it).
     #[arg(long)]
     pub no_wait: bool,
 }
@@ -237,10 +321,10 @@ pub struct Ctl {
 /// `baton group …`.
 #[derive(clap::Subcommand, Clone, Debug)]
 pub enum GroupCmd {
-    /// Start a group (on its best server, or --on SERVER).
+    /// Start a group (on its best server, or --on SERVER; `--to` is the same).
     Start {
         group: String,
-        #[arg(long, value_name = "SERVER")]
+        #[arg(long, value_name = "SERVER", visible_alias = "to")]
         on: Option<String>,
         #[command(flatten)]
         ctl: Ctl,

@@ -1,12 +1,13 @@
-//! `baton daemon --config FILE [--server NAME] [--state-dir DIR]`: run this server's
-//! cluster service (first slice: see the limitations in `baton_runtime::daemon`).
+//! `baton daemon --config FILE [--server NAME] [--state-dir DIR] [--fence power|exit]`:
+//! run this server's cluster service.
 //!
 //! In: the cluster file, this server's name (default: the host name), the state
-//! directory. Out: the daemon's log lines on stderr; exit 0 when it ends with a clean
-//! power action, 1 after an unclean one (fencing, failure) or a runtime error, 2 for bad
+//! directory, the fence mode. Out: the daemon's log lines on stderr; exit 0 when it ends
+//! with a clean power action, 1 after an unclean one (fencing, failure; with
+//! `--fence=power` the machine is already going down) or a runtime error, 2 for bad
 //! input (invalid file, unknown server, refused secret) with a message saying what to do.
 
-use baton_runtime::daemon::{self, DaemonOptions};
+use baton_runtime::daemon::{self, DaemonOptions, FenceMode};
 use baton_runtime::transport::load_secret;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -28,7 +29,7 @@ fn bad(msg: String) -> ExitCode {
     ExitCode::from(2)
 }
 
-pub fn run(file: &Path, server: Option<&str>, state_dir: Option<&Path>) -> ExitCode {
+pub fn run(file: &Path, server: Option<&str>, state_dir: Option<&Path>, fence: FenceMode) -> ExitCode {
     let text = match std::fs::read_to_string(file) {
         Ok(t) => t,
         Err(e) => return bad(format!("{}: {e}", file.display())),
@@ -68,6 +69,7 @@ pub fn run(file: &Path, server: Option<&str>, state_dir: Option<&Path>) -> ExitC
         server,
         state_dir: state_dir.map_or_else(|| PathBuf::from(DEFAULT_STATE_DIR), Path::to_path_buf),
         key: secret.key,
+        fence,
     };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,
@@ -77,12 +79,12 @@ pub fn run(file: &Path, server: Option<&str>, state_dir: Option<&Path>) -> ExitC
         }
     };
     match runtime.block_on(daemon::run(options)) {
-        Ok(power) if power.is_clean() => {
-            eprintln!("baton daemon: ended with {power:?}");
+        Ok(end) if end.power.is_clean() => {
+            eprintln!("baton daemon: ended with {:?} ({:?})", end.power, end.machine);
             ExitCode::SUCCESS
         }
-        Ok(power) => {
-            eprintln!("baton daemon: ended with {power:?} (--fence=exit: the machine was not touched)");
+        Ok(end) => {
+            eprintln!("baton daemon: ended with {:?} (--fence={fence}: {:?})", end.power, end.machine);
             ExitCode::from(1)
         }
         Err(e) => {

@@ -8,7 +8,9 @@
 mod bench;
 mod config_cmd;
 mod control_cmd;
+mod outcome;
 mod daemon_cmd;
+mod demo_cmd;
 mod explore_cmd;
 mod log_cmd;
 mod sim_cmd;
@@ -41,8 +43,8 @@ enum Top {
         #[command(subcommand)]
         command: LogCmd,
     },
-    /// Run this server's cluster service (first slice: exec resources only; monitors and
-    /// resolvers are not checked; a power action only ends the daemon).
+    /// Run this server's cluster service: heartbeats, groups, resources, monitors and
+    /// resolvers on this machine (as root, usually from `dist/baton.service`).
     Daemon {
         /// The cluster file.
         #[arg(long, value_name = "FILE")]
@@ -53,6 +55,11 @@ enum Top {
         /// Where the persisted state and the event log live (default: /var/lib/baton).
         #[arg(long, value_name = "DIR")]
         state_dir: Option<PathBuf>,
+        /// What power actions (fencing, final actions, shutdown) do: `power` really powers
+        /// off, reboots or crashes the machine; `exit` behaves as a powered-off server
+        /// (drops its addresses, stops answering, exits 1) for tests and demos.
+        #[arg(long, value_name = "MODE", default_value = "power")]
+        fence: baton_runtime::daemon::FenceMode,
     },
     /// This server's view of the cluster, from its daemon: servers, groups, monitors,
     /// mirrors, transport drop counters.
@@ -88,6 +95,25 @@ enum Top {
         #[command(subcommand)]
         command: control_cmd::MirrorCmd,
     },
+    /// A three-server cluster on this machine in network namespaces, with a floating IP in
+    /// front of a tiny web service: crash, partition, heal and move, and watch (as root).
+    Demo {
+        /// Run by itself: wait for server1 to serve, crash it, measure the outage the
+        /// client sees, print the failover timeline, clean up (exit 0, or 1 with the reason).
+        #[arg(long)]
+        auto: bool,
+    },
+    /// The demo's web service: answers `hello from NAME` on PORT (started by the demo's scripts).
+    #[command(hide = true)]
+    DemoHttp {
+        #[arg(long)]
+        port: u16,
+        #[arg(long)]
+        name: String,
+        /// Written with this process's id once it listens.
+        #[arg(long, value_name = "FILE")]
+        pid_file: Option<PathBuf>,
+    },
     /// Measure the core and the simulator (see docs/benchmarks.md).
     Bench {
         /// Only run the named benchmark: core, sim, placement.
@@ -96,6 +122,11 @@ enum Top {
         /// Shorter runs (for CI smoke checks); the numbers are then indicative only.
         #[arg(long)]
         quick: bool,
+    },
+    /// Print a shell completion script: `baton completions bash > /etc/bash_completion.d/baton`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
     },
 }
 
@@ -187,7 +218,9 @@ fn main() -> ExitCode {
         Top::Config { command: ConfigCmd::Show { file } } => config_cmd::show(&file),
         Top::Sim { command: SimCmd::Run { file, seed, json, trace } } => sim_cmd::run(&file, seed, json, trace.as_deref()),
         Top::Sim { command: SimCmd::Explore(args) } => explore_cmd::run(&args),
-        Top::Daemon { config, server, state_dir } => daemon_cmd::run(&config, server.as_deref(), state_dir.as_deref()),
+        Top::Daemon { config, server, state_dir, fence } => {
+            daemon_cmd::run(&config, server.as_deref(), state_dir.as_deref(), fence)
+        }
         Top::Status { json, conn } => control_cmd::status(&conn, json),
         Top::Group { command } => control_cmd::group(&command),
         Top::Cluster { command } => control_cmd::cluster(&command),
@@ -195,6 +228,12 @@ fn main() -> ExitCode {
         Top::Monitor { command } => control_cmd::monitor(&command),
         Top::Mirror { command } => control_cmd::mirror(&command),
         Top::Bench { only, quick } => bench::run(only.as_deref(), quick),
+        Top::Demo { auto } => demo_cmd::run(auto),
+        Top::DemoHttp { port, name, pid_file } => demo_cmd::http(port, &name, pid_file.as_deref()),
+        Top::Completions { shell } => {
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "baton", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
         Top::Log { command } => match command {
             LogCmd::Verify { dir } => log_cmd::verify(&dir),
             LogCmd::Show { dir, from, to, server, json } => {

@@ -2,25 +2,43 @@
 //! it under `ip netns exec NS`):
 //!
 //! ```text
-//! fip [-c ARP_COUNT] activate|deactivate|present ADDRESS/PREFIX [IFACE]
+//! fip [-c ARP_COUNT] [-w PROBE_WAIT_MS] activate|deactivate|present ADDRESS/PREFIX [IFACE]
 //! ```
+//!
+//! `activate` returns once the address is up and the first gratuitous ARP is out, as the
+//! driver does, but the process stays until the other `ARP_COUNT - 1` are sent (one a
+//! second; they would die with the process): it prints `activated in N ms` on stdout at
+//! once, and on stderr how the later announcements ended if not all went out.
 //!
 //! Exit codes: 0 done (`present` prints `present` or `absent`), 3 the address is in use
 //! elsewhere (activation refused), 1 any other failure, 2 usage.
 
 use std::process::ExitCode;
 
-use baton_drivers::floating_ip::{activate, deactivate, is_present, parse_address, FipError, FloatingIpSpec};
+use std::io::Write;
 
-const USAGE: &str = "usage: fip [-c ARP_COUNT] activate|deactivate|present ADDRESS/PREFIX [IFACE]";
+use baton_drivers::floating_ip::{
+    activate_with_follow_up, deactivate, is_present, parse_address, FipError, FloatingIpSpec, FollowUpEnd,
+    DEFAULT_PROBE_WAIT_MS,
+};
+
+const USAGE: &str = "usage: fip [-c ARP_COUNT] [-w PROBE_WAIT_MS] activate|deactivate|present ADDRESS/PREFIX [IFACE]";
 
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mut arp_count = 3;
-    if args.first().map(String::as_str) == Some("-c") {
-        match args.get(1).and_then(|n| n.parse().ok()) {
-            Some(n) => arp_count = n,
-            None => return usage(),
+    let mut probe_wait_ms = DEFAULT_PROBE_WAIT_MS;
+    while let Some(option) = args.first().cloned() {
+        match option.as_str() {
+            "-c" => match args.get(1).and_then(|n| n.parse().ok()) {
+                Some(n) => arp_count = n,
+                None => return usage(),
+            },
+            "-w" => match args.get(1).and_then(|n| n.parse().ok()) {
+                Some(n) => probe_wait_ms = n,
+                None => return usage(),
+            },
+            _ => break,
         }
         args.drain(..2);
     }
@@ -36,7 +54,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let spec = FloatingIpSpec { address, prefix_len, interface, arp_count };
+    let spec = FloatingIpSpec { address, prefix_len, interface, arp_count, probe_wait_ms };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -46,7 +64,15 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match command.as_str() {
-            "activate" => activate(&spec).await.map(|()| None),
+            "activate" => {
+                let start = std::time::Instant::now();
+                let follow_up = activate_with_follow_up(&spec).await?;
+                // Activation is done here: say so before waiting for the later announcements.
+                println!("activated in {} ms", start.elapsed().as_millis());
+                let _ = std::io::stdout().flush();
+                report(follow_up.finished().await);
+                Ok(None)
+            }
             "deactivate" => deactivate(&spec).await.map(|()| None),
             "present" => is_present(&spec).await.map(Some),
             _ => Err(FipError::BadAddress(String::new())),
@@ -68,6 +94,19 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
         _ => usage(),
+    }
+}
+
+/// Says on stderr how the later gratuitous ARPs ended, unless all went out.
+fn report(end: FollowUpEnd) {
+    match end {
+        FollowUpEnd::AllSent { .. } => {}
+        FollowUpEnd::AddressGone { sent, planned } => {
+            eprintln!("fip: later gratuitous ARPs stopped after {sent} of {planned}: the address left the interface")
+        }
+        FollowUpEnd::Failed { sent, planned, error } => {
+            eprintln!("fip: later gratuitous ARPs stopped after {sent} of {planned}: {error}")
+        }
     }
 }
 

@@ -158,11 +158,22 @@ fn fmt_ms(ms: u64) -> String {
 
 /// Runs the script to its end or its timeout; never panics on environmental failures.
 pub async fn run_script(spec: &ScriptSpec, env: &ScriptEnv, timeout: Duration) -> ScriptOutcome {
+    run(spec, env.vars(), timeout).await
+}
+
+/// Runs the command of an `exec` monitor like a script ([`run_script`]: cleared
+/// environment, own process group, killed with its group on timeout), but without
+/// `CLP_*` variables: a check belongs to no start or stop of a group.
+pub async fn run_check_script(spec: &ScriptSpec, timeout: Duration) -> ScriptOutcome {
+    run(spec, Vec::new(), timeout).await
+}
+
+async fn run(spec: &ScriptSpec, clp_vars: Vec<(&'static str, String)>, timeout: Duration) -> ScriptOutcome {
     let started = Instant::now();
     let mut cmd = Command::new(&spec.path);
     cmd.env_clear().env("PATH", MINIMAL_PATH);
     cmd.envs(&spec.extra_env);
-    cmd.envs(env.vars());
+    cmd.envs(clp_vars);
     if let Some(dir) = spec.path.parent().filter(|d| !d.as_os_str().is_empty()) {
         cmd.current_dir(dir);
     }
@@ -175,7 +186,7 @@ pub async fn run_script(spec: &ScriptSpec, env: &ScriptEnv, timeout: Duration) -
     cmd.process_group(0);
     cmd.kill_on_drop(false);
 
-    let mut child = match cmd.spawn() {
+    let mut child = match spawn_retrying_busy(&mut cmd).await {
         Ok(c) => c,
         Err(e) => {
             return ScriptOutcome {
@@ -220,6 +231,29 @@ pub async fn run_script(spec: &ScriptSpec, env: &ScriptEnv, timeout: Duration) -
         }
     };
     ScriptOutcome { result, duration_ms: elapsed_ms(started), output: run.out.into_lines() }
+}
+
+/// `ETXTBSY`: the script file is open for writing somewhere (an editor or a deployment
+/// tool replacing it, or a descriptor a concurrent fork inherited for an instant).
+const ETXTBSY: i32 = 26;
+/// How often, and how far apart, a start refused with `ETXTBSY` is tried again.
+const BUSY_RETRIES: u32 = 5;
+const BUSY_PAUSE: Duration = Duration::from_millis(20);
+
+/// Spawns, trying again a few times while the kernel says the file is busy: the state
+/// is transient, and failing a resource activation for it would start a recovery
+/// ladder for nothing.
+async fn spawn_retrying_busy(cmd: &mut Command) -> std::io::Result<Child> {
+    let mut tries = 0;
+    loop {
+        match cmd.spawn() {
+            Err(e) if e.raw_os_error() == Some(ETXTBSY) && tries < BUSY_RETRIES => {
+                tries += 1;
+                tokio::time::sleep(BUSY_PAUSE).await;
+            }
+            other => return other,
+        }
+    }
 }
 
 fn elapsed_ms(since: Instant) -> u64 {

@@ -2,28 +2,31 @@
 //! server and down again, and tells whether it is here (for the floating-ip monitor).
 //!
 //! In: a [`FloatingIpSpec`] (the address and its prefix length, the interface or `None`
-//! for "the interface holding an address in the same subnet", and how many gratuitous
-//! ARPs to send), made from the resource with [`FloatingIpSpec::from_resource`].
-//! Out: `Ok` or a [`FipError`]; [`action_result`] turns the result into the core's
-//! [`ActionResult`].
+//! for "the interface holding an address in the same subnet", how many gratuitous ARPs to
+//! send and how long the duplicate address detection waits), made from the resource with
+//! [`FloatingIpSpec::from_resource`]. Out: `Ok` or a [`FipError`]; [`action_result`] turns
+//! the result into the core's [`ActionResult`]. [`activate_with_follow_up`] also gives the
+//! [`FollowUp`] of the gratuitous ARPs still to send, and in the end how they went
+//! ([`FollowUpEnd`]).
 //!
 //! Addresses are read, added and removed through rtnetlink (the `rtnetlink` crate), in the
-//! network namespace of the calling process. ARP goes through `arping` from Debian's
-//! `iputils-arping` (a raw `AF_PACKET` socket needs `unsafe` or a heavy crate):
+//! network namespace of the calling process. ARP is sent and read natively on a packet
+//! socket ([`crate::arp`]), so detection costs [`FloatingIpSpec::probe_wait_ms`] and not
+//! the whole seconds `arping` counts in:
 //!
 //! * [`activate`]: if the address is already on this server, only announce it again.
-//!   Otherwise, duplicate address detection first (`arping -D`: an ARP probe from
-//!   `0.0.0.0`, so no neighbour's cache changes): if any host answers for the address,
-//!   refuse with [`FipError::InUse`]. Then add the address, then send
-//!   [`FloatingIpSpec::arp_count`] gratuitous ARPs (`arping -U`, one a second) so that
-//!   neighbours update their caches to this server's MAC address.
+//!   Otherwise, duplicate address detection first (an RFC 5227 ARP probe from `0.0.0.0`,
+//!   so no neighbour's cache changes, waiting `probe_wait_ms`): if any host speaks for the
+//!   address, refuse with [`FipError::InUse`]. Then add the address and send the first
+//!   gratuitous ARP, so that neighbours point the address at this server's MAC address,
+//!   and return. The other `arp_count - 1` follow one a second from a spawned task, which
+//!   stops early if the address leaves the interface.
 //! * [`deactivate`]: remove the address from every interface holding it; an absent
 //!   address is success (idempotent).
 //! * [`is_present`]: whether an interface of this server holds the address.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
-use std::process::Stdio;
 use std::time::Duration;
 
 use baton_core::config::model::ResourceKind;
@@ -32,20 +35,25 @@ use futures::TryStreamExt;
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::link::LinkAttribute;
 use netlink_packet_route::AddressFamily;
-use tokio::process::Command;
+use tokio::task::JoinHandle;
 
-/// Probes sent by the duplicate address detection (one a second).
-pub const DAD_PROBES: u32 = 2;
+use crate::arp;
 
-/// How long the duplicate address detection waits for an answer, in seconds.
-pub const DAD_WAIT_SECS: u32 = 2;
+/// How long the duplicate address detection listens for another holder of the address,
+/// in milliseconds, unless the spec says otherwise. A host on the LAN answers an ARP probe
+/// within a millisecond or two (the kernel answers, not a process), so 200 ms leaves a
+/// wide margin for a loaded host or switch, and still keeps activation (and so a failover
+/// after a 500 ms heartbeat timeout) well under a second.
+pub const DEFAULT_PROBE_WAIT_MS: u64 = 200;
 
-/// Slack on top of `arping`'s own deadline before it is given up on (killed).
-const ARPING_SLACK: Duration = Duration::from_secs(3);
+/// Time between two gratuitous ARPs of one activation (the usual cadence of `arping -U`
+/// and of the kernel's own announcements): the later ones catch a neighbour that missed
+/// the first without flooding the segment.
+pub const ANNOUNCE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// `errno` values seen in netlink answers (the kernel sends them negated).
 const EEXIST: i32 = 17;
-const ENODEV: i32 = 19;
+pub(crate) const ENODEV: i32 = 19;
 const EADDRNOTAVAIL: i32 = 99;
 
 /// A floating IP, as the driver needs it.
@@ -55,8 +63,11 @@ pub struct FloatingIpSpec {
     pub prefix_len: u8,
     /// `None`: the interface holding an address in the same subnet.
     pub interface: Option<String>,
-    /// Gratuitous ARPs sent after adding the address (0: none).
+    /// Gratuitous ARPs sent after adding the address (0: none): the first at once, the
+    /// others one a second in the background.
     pub arp_count: u32,
+    /// How long the duplicate address detection waits for another holder to answer.
+    pub probe_wait_ms: u64,
 }
 
 /// Why an operation failed. Its `Display` is the reason given to the core.
@@ -74,8 +85,8 @@ pub enum FipError {
     InUse { address: Ipv4Addr, interface: String, answer: String },
     /// A netlink request failed.
     Netlink(String),
-    /// `arping` could not be run or failed (not an answer to the probe).
-    Arping(String),
+    /// Sending or reading ARP failed (not an answer to the probe).
+    Arp(String),
 }
 
 impl fmt::Display for FipError {
@@ -84,14 +95,17 @@ impl fmt::Display for FipError {
             FipError::NotFloatingIp(kind) => write!(f, "not a floating-ip resource but {kind}"),
             FipError::BadAddress(a) => write!(f, "bad floating address {a:?}: expected A.B.C.D/N"),
             FipError::NoInterface { address, prefix_len } => {
-                write!(f, "no interface holds an address in the subnet of {address}/{prefix_len}; name one with `interface`")
+                write!(
+                    f,
+                    "no interface holds an address in the subnet of {address}/{prefix_len}; name one with `interface`"
+                )
             }
             FipError::UnknownInterface(name) => write!(f, "no interface {name:?}"),
             FipError::InUse { address, interface, answer } => {
                 write!(f, "{address} is in use: another host answered the ARP probe on {interface} ({answer})")
             }
             FipError::Netlink(why) => write!(f, "netlink: {why}"),
-            FipError::Arping(why) => write!(f, "arping: {why}"),
+            FipError::Arp(why) => write!(f, "ARP: {why}"),
         }
     }
 }
@@ -104,7 +118,14 @@ impl FloatingIpSpec {
         match kind {
             ResourceKind::FloatingIp { address, interface, arp_count } => {
                 let (address, prefix_len) = parse_address(address)?;
-                Ok(FloatingIpSpec { address, prefix_len, interface: interface.clone(), arp_count: *arp_count })
+                Ok(FloatingIpSpec {
+                    address,
+                    prefix_len,
+                    interface: interface.clone(),
+                    arp_count: *arp_count,
+                    // Not configurable yet: the resource has no key for it.
+                    probe_wait_ms: DEFAULT_PROBE_WAIT_MS,
+                })
             }
             ResourceKind::VirtualIp { .. }
             | ResourceKind::Exec { .. }
@@ -143,26 +164,57 @@ pub fn action_result(result: &Result<(), FipError>) -> ActionResult {
     }
 }
 
-/// Brings the address up here: duplicate address detection, add, gratuitous ARP.
+/// Brings the address up here: duplicate address detection, add, the first gratuitous
+/// ARP. The other gratuitous ARPs go on in the background (a spawned task, so this must
+/// run inside a tokio runtime that outlives them; see [`activate_with_follow_up`]).
 pub async fn activate(spec: &FloatingIpSpec) -> Result<(), FipError> {
+    // Dropping the follow-up detaches its task: the announcements go on.
+    activate_with_follow_up(spec).await.map(drop)
+}
+
+/// [`activate`], giving the [`FollowUp`] of the gratuitous ARPs still to send: a process
+/// that exits after activating (the `fip` example) waits for it, or they die with its
+/// runtime.
+pub async fn activate_with_follow_up(spec: &FloatingIpSpec) -> Result<FollowUp, FipError> {
     let nl = Netlink::open()?;
     let held = nl.addresses_of(spec.address).await?;
-    let interface = if let Some(msg) = held.first() {
+    let (index, interface) = if let Some(msg) = held.first() {
         // Already here (a repeated activation): do not probe (we would not see ourselves
         // answer), only announce it again.
-        nl.link_name(msg.header.index).await?
+        (msg.header.index, nl.link_name(msg.header.index).await?)
     } else {
         let (index, name) = nl.interface_for(spec).await?;
-        probe(spec.address, &name).await?;
+        let wait = Duration::from_millis(spec.probe_wait_ms);
+        let answer = arp::probe(&name, spec.address, wait)
+            .await
+            .map_err(|e| FipError::Arp(format!("probe for {} on {name} failed: {e}", spec.address)))?;
+        if let Some(answer) = answer {
+            return Err(FipError::InUse { address: spec.address, interface: name, answer: answer.to_string() });
+        }
         let added = nl.handle.address().add(index, IpAddr::V4(spec.address), spec.prefix_len).execute().await;
         match added {
             Ok(()) => {}
             Err(e) if errno(&e) == Some(EEXIST) => {}
-            Err(e) => return Err(FipError::Netlink(format!("adding {}/{} on {name}: {e}", spec.address, spec.prefix_len))),
+            Err(e) => {
+                return Err(FipError::Netlink(format!("adding {}/{} on {name}: {e}", spec.address, spec.prefix_len)))
+            }
         }
-        name
+        (index, name)
     };
-    announce(spec.address, &interface, spec.arp_count).await
+    drop(nl);
+    if spec.arp_count == 0 {
+        return Ok(FollowUp { task: None, planned: 0 });
+    }
+    arp::announce(&interface, spec.address).await.map_err(|e| {
+        FipError::Arp(format!("gratuitous ARP for {} on {interface} failed (the address stays): {e}", spec.address))
+    })?;
+    let remaining = spec.arp_count - 1;
+    if remaining == 0 {
+        return Ok(FollowUp { task: None, planned: 0 });
+    }
+    let first_sent_at = tokio::time::Instant::now();
+    let task = tokio::spawn(announce_later(spec.address, index, interface, remaining, first_sent_at));
+    Ok(FollowUp { task: Some(task), planned: remaining })
 }
 
 /// Takes the address down here, from every interface holding it; absent is success.
@@ -186,7 +238,7 @@ pub async fn is_present(spec: &FloatingIpSpec) -> Result<bool, FipError> {
 }
 
 /// The positive `errno` of a netlink error answer, if it is one.
-fn errno(e: &rtnetlink::Error) -> Option<i32> {
+pub(crate) fn errno(e: &rtnetlink::Error) -> Option<i32> {
     if let rtnetlink::Error::NetlinkError(msg) = e {
         Some(msg.raw_code().abs())
     } else {
@@ -211,9 +263,9 @@ fn ipv4_of(msg: &AddressMessage) -> Option<Ipv4Addr> {
     address
 }
 
-/// A netlink connection; its background task ends with it.
-struct Netlink {
-    handle: rtnetlink::Handle,
+/// A netlink connection; its background task ends with it. The monitors use it too.
+pub(crate) struct Netlink {
+    pub(crate) handle: rtnetlink::Handle,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -224,7 +276,7 @@ impl Drop for Netlink {
 }
 
 impl Netlink {
-    fn open() -> Result<Netlink, FipError> {
+    pub(crate) fn open() -> Result<Netlink, FipError> {
         let (conn, handle, _) =
             rtnetlink::new_connection().map_err(|e| FipError::Netlink(format!("opening a socket: {e}")))?;
         Ok(Netlink { handle, task: tokio::spawn(conn) })
@@ -234,7 +286,9 @@ impl Netlink {
     async fn all_ipv4(&self) -> Result<Vec<(Ipv4Addr, AddressMessage)>, FipError> {
         let mut out = Vec::new();
         let mut stream = self.handle.address().get().execute();
-        while let Some(msg) = stream.try_next().await.map_err(|e| FipError::Netlink(format!("listing addresses: {e}")))? {
+        while let Some(msg) =
+            stream.try_next().await.map_err(|e| FipError::Netlink(format!("listing addresses: {e}")))?
+        {
             if let Some(a) = ipv4_of(&msg) {
                 out.push((a, msg));
             }
@@ -243,7 +297,7 @@ impl Netlink {
     }
 
     /// The address messages holding `address`, on any interface.
-    async fn addresses_of(&self, address: Ipv4Addr) -> Result<Vec<AddressMessage>, FipError> {
+    pub(crate) async fn addresses_of(&self, address: Ipv4Addr) -> Result<Vec<AddressMessage>, FipError> {
         Ok(self.all_ipv4().await?.into_iter().filter(|(a, _)| *a == address).map(|(_, m)| m).collect())
     }
 
@@ -284,73 +338,80 @@ impl Netlink {
     }
 }
 
-/// What `arping` did.
-struct ArpingRun {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
+/// The gratuitous ARPs an activation left to send (the 2nd to the `arp_count`-th, one a
+/// second). Dropping it leaves them going; [`FollowUp::finished`] waits for them.
+#[derive(Debug)]
+pub struct FollowUp {
+    /// `None`: nothing was left to send.
+    task: Option<JoinHandle<FollowUpEnd>>,
+    /// How many the task was to send.
+    planned: u32,
 }
 
-async fn arping(args: &[String], deadline_secs: u32) -> Result<ArpingRun, FipError> {
-    let mut cmd = Command::new("arping");
-    cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
-    let child = cmd.spawn().map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            FipError::Arping("not found (install Debian's iputils-arping)".to_string())
-        } else {
-            FipError::Arping(format!("cannot start: {e}"))
+/// How the background gratuitous ARPs of an activation ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FollowUpEnd {
+    /// All were sent (`sent` of them; 0 when none were left after the first).
+    AllSent { sent: u32 },
+    /// The address left the interface (deactivated, or removed by hand), so announcing
+    /// it stopped after `sent` of `planned`: announcing an address we no longer hold
+    /// would pull its traffic to us from the server that took it.
+    AddressGone { sent: u32, planned: u32 },
+    /// Checking the address or sending failed; announcing stopped after `sent` of
+    /// `planned`. The address stays: the first announcement went out, and neighbours
+    /// that missed it learn the MAC address when their cache entry expires.
+    Failed { sent: u32, planned: u32, error: FipError },
+}
+
+impl FollowUp {
+    /// Waits until the background announcements are over.
+    pub async fn finished(self) -> FollowUpEnd {
+        let Some(task) = self.task else {
+            return FollowUpEnd::AllSent { sent: 0 };
+        };
+        match task.await {
+            Ok(end) => end,
+            // Only a panic or a runtime shutting down: how many went out is unknown.
+            Err(e) => FollowUpEnd::Failed {
+                sent: 0,
+                planned: self.planned,
+                error: FipError::Arp(format!("the gratuitous ARP task did not finish: {e}")),
+            },
         }
-    })?;
-    let limit = Duration::from_secs(u64::from(deadline_secs)) + ARPING_SLACK;
-    let out = tokio::time::timeout(limit, child.wait_with_output())
-        .await
-        .map_err(|_| FipError::Arping(format!("still running after {}s; killed", limit.as_secs())))?
-        .map_err(|e| FipError::Arping(format!("waiting: {e}")))?;
-    Ok(ArpingRun {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    })
+    }
 }
 
-/// The number in `arping`'s `Received N response(s)` line.
-fn responses(stdout: &str) -> Option<u32> {
-    stdout.lines().find_map(|l| l.trim().strip_prefix("Received ")?.split_whitespace().next()?.parse().ok())
-}
-
-/// Duplicate address detection: `Err(InUse)` if a host answers an ARP probe for `address`.
-async fn probe(address: Ipv4Addr, interface: &str) -> Result<(), FipError> {
-    let args = ["-D", "-I", interface, "-c", &DAD_PROBES.to_string(), "-w", &DAD_WAIT_SECS.to_string(), &address.to_string()]
-        .map(str::to_string);
-    let run = arping(&args, DAD_WAIT_SECS).await?;
-    match (run.code, responses(&run.stdout)) {
-        (Some(0), _) => Ok(()),
-        (Some(1), Some(n)) if n > 0 => {
-            let answer = run.stdout.lines().find(|l| l.contains("reply from")).unwrap_or("").trim().to_string();
-            Err(FipError::InUse { address, interface: interface.to_string(), answer })
+/// The background part of an activation: `planned` gratuitous ARPs for `address` on
+/// `interface` (index `index`), [`ANNOUNCE_INTERVAL`] apart counting from the first one
+/// (sent by the activation at `first_sent_at`). Before each, the address must still be on
+/// that interface.
+async fn announce_later(
+    address: Ipv4Addr,
+    index: u32,
+    interface: String,
+    planned: u32,
+    first_sent_at: tokio::time::Instant,
+) -> FollowUpEnd {
+    let mut sent = 0;
+    while sent < planned {
+        // A fixed cadence from the first announcement: slow checks do not add up.
+        tokio::time::sleep_until(first_sent_at + ANNOUNCE_INTERVAL * (sent + 1)).await;
+        let still_here = match Netlink::open() {
+            Ok(nl) => nl.addresses_of(address).await.map(|held| held.iter().any(|m| m.header.index == index)),
+            Err(e) => Err(e),
+        };
+        match still_here {
+            Ok(true) => {}
+            Ok(false) => return FollowUpEnd::AddressGone { sent, planned },
+            Err(error) => return FollowUpEnd::Failed { sent, planned, error },
         }
-        (code, _) => Err(FipError::Arping(format!(
-            "probe on {interface} failed (exit {code:?}): {}",
-            run.stderr.trim()
-        ))),
+        if let Err(e) = arp::announce(&interface, address).await {
+            let error = FipError::Arp(format!("gratuitous ARP for {address} on {interface} failed: {e}"));
+            return FollowUpEnd::Failed { sent, planned, error };
+        }
+        sent += 1;
     }
-}
-
-/// Gratuitous ARP: `count` unsolicited ARP requests for `address` from `address`.
-async fn announce(address: Ipv4Addr, interface: &str, count: u32) -> Result<(), FipError> {
-    if count == 0 {
-        return Ok(());
-    }
-    let a = address.to_string();
-    let args = ["-U", "-I", interface, "-c", &count.to_string(), "-s", &a, &a].map(str::to_string);
-    let run = arping(&args, count).await?;
-    match run.code {
-        Some(0) => Ok(()),
-        code => Err(FipError::Arping(format!(
-            "gratuitous ARP on {interface} failed (exit {code:?}; the address stays): {}",
-            run.stderr.trim()
-        ))),
-    }
+    FollowUpEnd::AllSent { sent }
 }
 
 #[cfg(test)]
@@ -359,11 +420,18 @@ mod tests {
 
     #[test]
     fn parses_the_resource() {
-        let kind = ResourceKind::FloatingIp { address: "10.0.0.12/24".into(), interface: Some("eth1".into()), arp_count: 3 };
+        let kind =
+            ResourceKind::FloatingIp { address: "10.0.0.12/24".into(), interface: Some("eth1".into()), arp_count: 3 };
         let spec = FloatingIpSpec::from_resource(&kind).unwrap();
         assert_eq!(
             spec,
-            FloatingIpSpec { address: Ipv4Addr::new(10, 0, 0, 12), prefix_len: 24, interface: Some("eth1".into()), arp_count: 3 }
+            FloatingIpSpec {
+                address: Ipv4Addr::new(10, 0, 0, 12),
+                prefix_len: 24,
+                interface: Some("eth1".into()),
+                arp_count: 3,
+                probe_wait_ms: DEFAULT_PROBE_WAIT_MS,
+            }
         );
         let other = ResourceKind::VirtualIp { address: "10.0.0.1".into() };
         assert_eq!(FloatingIpSpec::from_resource(&other), Err(FipError::NotFloatingIp("virtual-ip")));
@@ -388,20 +456,22 @@ mod tests {
     }
 
     #[test]
-    fn reads_arping_counts() {
-        let out = "ARPING 10.0.0.5 from 0.0.0.0 eth0\nUnicast reply from 10.0.0.5 [4E:15:6C:69:3E:91]  0.563ms\nSent 1 probes (1 broadcast(s))\nReceived 1 response(s)\n";
-        assert_eq!(responses(out), Some(1));
-        assert_eq!(responses("Sent 2 probes (2 broadcast(s))\nReceived 0 response(s)\n"), Some(0));
-        assert_eq!(responses("arping: Device nope not available.\n"), None);
-    }
-
-    #[test]
     fn reasons() {
-        let e = FipError::InUse { address: Ipv4Addr::new(10, 0, 0, 5), interface: "eth0".into(), answer: "x".into() };
+        let answer =
+            arp::ArpAnswer { mac: arp::Mac([0x4e, 0x15, 0x6c, 0x69, 0x3e, 0x91]), operation: arp::Operation::Reply };
+        let e = FipError::InUse {
+            address: Ipv4Addr::new(10, 0, 0, 5),
+            interface: "eth0".into(),
+            answer: answer.to_string(),
+        };
         assert_eq!(
             action_result(&Err(e)),
-            ActionResult::Failed("10.0.0.5 is in use: another host answered the ARP probe on eth0 (x)".into())
+            ActionResult::Failed(
+                "10.0.0.5 is in use: another host answered the ARP probe on eth0 (ARP reply from 4e:15:6c:69:3e:91)"
+                    .into()
+            )
         );
+        assert_eq!(action_result(&Err(FipError::Arp("x".into()))), ActionResult::Failed("ARP: x".into()));
         assert_eq!(action_result(&Ok(())), ActionResult::Ok);
     }
 }

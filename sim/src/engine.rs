@@ -500,31 +500,8 @@ impl Sim {
         if m.epoch != epoch || m.stalled_until.is_none() {
             return;
         }
-        let stall_action = self
-            .world
-            .cfg
-            .monitors
-            .iter()
-            .find_map(|mon| {
-                if let baton_core::config::MonitorKind::UserSpace { stall_action } = mon.kind {
-                    mon.servers.contains(&s).then_some(stall_action)
-                } else {
-                    None
-                }
-            })
-            .unwrap_or(baton_core::config::FinalAction::EmergencyReboot);
+        let (_, power, kind) = baton_core::node::stall_power(&self.world.cfg, s);
         self.record(s, Event::new(EventKind::UserSpaceStall).reason("frozen for heartbeat_timeout (B87)"));
-        let (power, kind) = match stall_action {
-            baton_core::config::FinalAction::EmergencyShutdown => (PowerAction::EmergencyShutdown, EventKind::EmergencyShutdown),
-            baton_core::config::FinalAction::Panic => (PowerAction::Panic, EventKind::Panic),
-            baton_core::config::FinalAction::None
-            | baton_core::config::FinalAction::Ignore
-            | baton_core::config::FinalAction::StopGroup
-            | baton_core::config::FinalAction::StopService
-            | baton_core::config::FinalAction::StopServiceAndShutdown
-            | baton_core::config::FinalAction::StopServiceAndReboot
-            | baton_core::config::FinalAction::EmergencyReboot => (PowerAction::EmergencyReboot, EventKind::EmergencyReboot),
-        };
         self.record(s, Event::new(kind));
         if let Some(d) = self.world.machines[s.idx()].disk.as_mut() {
             d.last_end_clean = Some(false);

@@ -245,3 +245,38 @@ impl Node {
         matches!(self.phase, Phase::Leaving(_))
     }
 }
+
+/// The user-space watchdog of server `s` (B87): its `stall_action`, the power action
+/// that carries it out and the event naming it. The service is frozen, so an orderly
+/// departure cannot run: every action short of a shutdown or a panic reboots.
+pub fn stall_power(cfg: &crate::config::Config, s: crate::config::ServerId) -> (FinalAction, PowerAction, EventKind) {
+    let stall_action = cfg
+        .monitors
+        .iter()
+        .find_map(|mon| match mon.kind {
+            crate::config::MonitorKind::UserSpace { stall_action } if mon.servers.contains(&s) => Some(stall_action),
+            crate::config::MonitorKind::UserSpace { .. }
+            | crate::config::MonitorKind::Ip { .. }
+            | crate::config::MonitorKind::FloatingIp { .. }
+            | crate::config::MonitorKind::Process { .. }
+            | crate::config::MonitorKind::Exec { .. }
+            | crate::config::MonitorKind::Disk { .. }
+            | crate::config::MonitorKind::NicLink { .. }
+            | crate::config::MonitorKind::MirrorDisk { .. }
+            | crate::config::MonitorKind::MirrorConnect { .. }
+            | crate::config::MonitorKind::Http { .. } => None,
+        })
+        .unwrap_or(FinalAction::EmergencyReboot);
+    let (power, kind) = match stall_action {
+        FinalAction::EmergencyShutdown => (PowerAction::EmergencyShutdown, EventKind::EmergencyShutdown),
+        FinalAction::Panic => (PowerAction::Panic, EventKind::Panic),
+        FinalAction::None
+        | FinalAction::Ignore
+        | FinalAction::StopGroup
+        | FinalAction::StopService
+        | FinalAction::StopServiceAndShutdown
+        | FinalAction::StopServiceAndReboot
+        | FinalAction::EmergencyReboot => (PowerAction::EmergencyReboot, EventKind::EmergencyReboot),
+    };
+    (stall_action, power, kind)
+}

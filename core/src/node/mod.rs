@@ -27,6 +27,7 @@ pub(crate) mod test_support;
 
 pub use mirror::MirrorStatus;
 pub use monitor::MonitorStatus;
+pub use fence::stall_power;
 pub use status::Status;
 
 use crate::config::{Config, GroupId, Ms, ServerId};

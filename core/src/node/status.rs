@@ -20,6 +20,21 @@ pub struct Status {
     pub groups: Vec<(String, GroupState)>,
     pub monitors: Vec<(String, MonitorStatus)>,
     pub mirrors: Vec<(String, MirrorStatus)>,
+    /// Every heartbeat path to every peer: whether a heartbeat arrived on it within
+    /// `heartbeat_timeout` (as of the last input).
+    pub paths: Vec<PathStatus>,
+    /// The resources of every group on this server: (group, resource, state word).
+    pub resources: Vec<(String, String, &'static str)>,
+}
+
+/// One heartbeat path to one peer.
+#[derive(Clone, Debug, Serialize)]
+pub struct PathStatus {
+    pub peer: String,
+    pub path: String,
+    pub alive: bool,
+    /// Milliseconds since the last heartbeat on this path (`None`: never heard).
+    pub silent_ms: Option<Ms>,
 }
 
 impl Node {
@@ -103,6 +118,44 @@ impl Node {
                 .map(|m| (cfg.monitor(m).name.clone(), self.monitor_status(m)))
                 .collect(),
             mirrors: cfg.mirror_ids().map(|r| (cfg.resource(r).name.clone(), self.mirror_status(r))).collect(),
+            paths: self.path_statuses(),
+            resources: (0..cfg.resources.len())
+                .map(|i| {
+                    let r = ResId(i as u16);
+                    let res = cfg.resource(r);
+                    let word = match self.res_state(r) {
+                        ResState::Offline => "offline",
+                        ResState::Activating => "activating",
+                        ResState::Online => "online",
+                        ResState::Deactivating => "deactivating",
+                        ResState::Failed => "failed",
+                        ResState::Ignored => "ignored",
+                    };
+                    (cfg.group(res.group).name.clone(), res.name.clone(), word)
+                })
+                .collect(),
         }
+    }
+
+    fn path_statuses(&self) -> Vec<PathStatus> {
+        let cfg = &self.cfg;
+        let timeout = cfg.cluster.heartbeat_timeout_ms;
+        let mut out = Vec::new();
+        for p in self.peer_ids() {
+            for (i, hb) in cfg.heartbeats.iter().enumerate() {
+                if !(hb.servers.contains(&self.me) && hb.servers.contains(&p)) {
+                    continue;
+                }
+                let heard = self.peers[p.idx()].last_heard.get(i).copied().flatten();
+                let silent_ms = heard.map(|t| self.now.saturating_sub(t));
+                out.push(PathStatus {
+                    peer: cfg.server(p).name.clone(),
+                    path: hb.name.clone(),
+                    alive: silent_ms.is_some_and(|s| s < timeout),
+                    silent_ms,
+                });
+            }
+        }
+        out
     }
 }

@@ -1,11 +1,20 @@
 //! The daemon's clock and timer table.
 //!
-//! In: `Output::SetTimer { at_ms, timer }` from the node; the monotonic clock
-//! (`tokio::time::Instant`). Out: the node's time (ms since daemon start, never going
-//! backwards) and the timers due, earliest first.
+//! In: `Output::SetTimer { at_ms, timer }` from the node; the wall clock once at start
+//! and the monotonic clock (`tokio::time::Instant`) after. Out: the node's time and the
+//! timers due, earliest first.
 //!
-//! A timer's instant is `start + at_ms` exactly, so when it fires the node's time is at
-//! least `at_ms` and the node accepts it. Re-arming replaces; the node ignores a timer
+//! The node's time is the cluster's common clock: milliseconds since the Unix epoch read
+//! from the wall clock at daemon start, then advanced by the monotonic clock only, so
+//! it never goes backwards within a run (an NTP step or an operator's `date` cannot
+//! jump it) while servers still agree on instants to the precision of their time
+//! synchronisation. The core compares instants between servers (group epochs and
+//! fault times of B52), so, as with CLUSTERPRO, the servers' clocks must be kept in
+//! sync (NTP/chrony); a skew smaller than `heartbeat_interval` does not change any
+//! decision. A wall clock before 1970 (unset RTC) counts from 0.
+//!
+//! A timer's instant is `start + (at_ms - base)` exactly, so when it fires the node's
+//! time is at least `at_ms` and the node accepts it. Re-arming replaces; the node ignores a timer
 //! it no longer holds (it cancels timers without telling us), so nothing here tracks
 //! cancellation.
 
@@ -15,28 +24,38 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// Milliseconds since daemon start, monotonic.
+/// The common clock: epoch milliseconds at start plus monotonic time since.
 #[derive(Debug)]
 pub struct Clock {
     start: Instant,
+    base_ms: Ms,
     last: Ms,
 }
 
 impl Clock {
+    /// Reads the wall clock once.
     pub fn start() -> Clock {
-        Clock { start: Instant::now(), last: 0 }
+        let base_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| Ms::try_from(d.as_millis()).unwrap_or(Ms::MAX));
+        Clock::starting_at(base_ms, Instant::now())
+    }
+
+    /// A clock that read `base_ms` at `start`.
+    pub fn starting_at(base_ms: Ms, start: Instant) -> Clock {
+        Clock { start, base_ms, last: base_ms }
     }
 
     /// The node's time now (never less than an earlier answer).
     pub fn now_ms(&mut self) -> Ms {
         let elapsed = Ms::try_from(Instant::now().duration_since(self.start).as_millis()).unwrap_or(Ms::MAX);
-        self.last = self.last.max(elapsed);
+        self.last = self.last.max(self.base_ms.saturating_add(elapsed));
         self.last
     }
 
-    /// The instant of node time `ms`.
+    /// The instant of node time `ms` (node times before the start map to the start).
     pub fn instant_of(&self, ms: Ms) -> Instant {
-        self.start + Duration::from_millis(ms)
+        self.start + Duration::from_millis(ms.saturating_sub(self.base_ms))
     }
 }
 
@@ -102,6 +121,21 @@ mod tests {
         let a = c.now_ms();
         let b = c.now_ms();
         assert!(b >= a);
-        assert_eq!(c.instant_of(250) - c.instant_of(0), Duration::from_millis(250));
+        // The common clock: epoch milliseconds (after 2020-01-01).
+        assert!(a > 1_577_836_800_000, "{a}");
+        assert_eq!(c.instant_of(a + 250) - c.instant_of(a), Duration::from_millis(250));
+    }
+
+    #[test]
+    fn two_clocks_started_apart_agree_on_instants() {
+        // Two daemons whose (synchronised) wall clocks were read 400 ms apart.
+        let now = Instant::now();
+        let mut early = Clock::starting_at(1_000_000, now);
+        let late = Clock::starting_at(1_000_400, now + Duration::from_millis(400));
+        let t = early.now_ms();
+        assert!((1_000_000..1_000_400).contains(&t), "{t}");
+        // The same node time is the same moment, whichever daemon computes it.
+        assert_eq!(early.instant_of(1_000_900), late.instant_of(1_000_900));
+        assert_eq!(late.instant_of(5), late.instant_of(1_000_400));
     }
 }

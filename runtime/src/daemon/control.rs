@@ -32,12 +32,19 @@ use baton_core::io::{GroupState, Message, ServerState};
 use baton_core::node::Status;
 use baton_core::Node;
 use serde::{Deserialize, Serialize};
+#[cfg(not(madsim))]
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+#[cfg(not(madsim))]
 use std::sync::Arc;
+#[cfg(not(madsim))]
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+#[cfg(not(madsim))]
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
+#[cfg(not(madsim))]
+use tokio::sync::mpsc;
+#[cfg(not(madsim))]
 use tokio::task::JoinHandle;
 
 /// The socket's file name in the state directory.
@@ -47,6 +54,7 @@ pub const SOCKET_NAME: &str = "control.sock";
 pub const MAX_LINE: usize = 64 * 1024;
 
 /// How many requests may wait for the daemon loop.
+#[cfg(not(madsim))]
 const QUEUE: usize = 64;
 
 /// The control socket's path for a state directory.
@@ -179,6 +187,7 @@ fn peer_running(s: ServerState) -> bool {
     }
 }
 
+#[cfg(not(madsim))]
 /// The listening socket and its accept task; dropping it stops accepting and removes
 /// the socket file.
 pub struct ControlServer {
@@ -186,6 +195,7 @@ pub struct ControlServer {
     accept: JoinHandle<()>,
 }
 
+#[cfg(not(madsim))]
 impl Drop for ControlServer {
     fn drop(&mut self) {
         self.accept.abort();
@@ -193,6 +203,7 @@ impl Drop for ControlServer {
     }
 }
 
+#[cfg(not(madsim))]
 /// Binds `STATE_DIR/control.sock` (mode 0600) and starts accepting; requests arrive on
 /// the returned receiver.
 pub fn start(state_dir: &Path, cfg: Arc<Config>) -> Result<(ControlServer, mpsc::Receiver<ControlRequest>), String> {
@@ -209,6 +220,7 @@ pub fn start(state_dir: &Path, cfg: Arc<Config>) -> Result<(ControlServer, mpsc:
     Ok((ControlServer { path, accept }, rx))
 }
 
+#[cfg(not(madsim))]
 /// Binds in a fresh 0700 directory, sets 0600, renames into place.
 fn bind_private(state_dir: &Path, path: &Path) -> Result<UnixListener, String> {
     let tmp_dir = state_dir.join(format!(".control-{}", std::process::id()));
@@ -230,6 +242,7 @@ fn bind_private(state_dir: &Path, path: &Path) -> Result<UnixListener, String> {
     result
 }
 
+#[cfg(not(madsim))]
 async fn accept_loop(listener: UnixListener, cfg: Arc<Config>, tx: mpsc::Sender<ControlRequest>) {
     loop {
         match listener.accept().await {
@@ -241,6 +254,7 @@ async fn accept_loop(listener: UnixListener, cfg: Arc<Config>, tx: mpsc::Sender<
     }
 }
 
+#[cfg(not(madsim))]
 /// Serves one connection until it closes.
 async fn serve(stream: UnixStream, cfg: Arc<Config>, tx: mpsc::Sender<ControlRequest>) {
     let (read, mut write) = stream.into_split();
@@ -264,6 +278,7 @@ async fn serve(stream: UnixStream, cfg: Arc<Config>, tx: mpsc::Sender<ControlReq
     }
 }
 
+#[cfg(not(madsim))]
 /// One line without its newline; `None` at the end of the stream.
 async fn read_line<R: AsyncRead + Unpin>(reader: &mut BufReader<R>) -> Result<Option<String>, String> {
     let mut buf = Vec::new();
@@ -281,6 +296,7 @@ async fn read_line<R: AsyncRead + Unpin>(reader: &mut BufReader<R>) -> Result<Op
     String::from_utf8(buf).map(Some).map_err(|_| "the request is not UTF-8: send one JSON request per line".to_string())
 }
 
+#[cfg(not(madsim))]
 async fn write_response<W: tokio::io::AsyncWrite + Unpin>(w: &mut W, r: &Response) -> std::io::Result<()> {
     let mut text =
         serde_json::to_string(r).unwrap_or_else(|e| format!("{{\"error\":\"cannot encode the answer: {e}\"}}"));
@@ -288,8 +304,10 @@ async fn write_response<W: tokio::io::AsyncWrite + Unpin>(w: &mut W, r: &Respons
     w.write_all(text.as_bytes()).await
 }
 
+#[cfg(not(madsim))]
 const GONE: &str = "the daemon is stopping: check its log, start it again with `baton daemon --config …`";
 
+#[cfg(not(madsim))]
 async fn answer(line: &str, cfg: &Config, tx: &mpsc::Sender<ControlRequest>) -> Response {
     let request: Request = match serde_json::from_str(line) {
         Ok(r) => r,
@@ -331,7 +349,7 @@ async fn answer(line: &str, cfg: &Config, tx: &mpsc::Sender<ControlRequest>) -> 
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(madsim)))]
 mod tests {
     use super::*;
 

@@ -1,71 +1,66 @@
-//! The daemon loop: one server's cluster service on a real machine (first slice of
-//! `baton daemon`).
+//! The daemon loop: one server's cluster service on a real machine (`baton daemon`).
 //!
 //! In: [`DaemonOptions`] (the configuration text, this server's name, the state
-//! directory, the cluster key). Then, forever: authenticated packets from the
-//! transport, results of actions, due timers. Out: packets to peers, scripts run, the
-//! persisted state in `STATE_DIR/persisted.msgpack`, the event log in `STATE_DIR/log/`,
-//! one stderr line per event; and, when the node asks for a power action, the end of
-//! the loop with that action ([`run`] returns it).
+//! directory, the cluster key, the fence mode) and the [`Drivers`] of this server.
+//! Then, until the run ends: authenticated packets from the transport, results of
+//! actions, due timers, operator requests from the control socket, SIGTERM/SIGINT. Out:
+//! packets to peers, actions carried out by the drivers, the persisted state in
+//! `STATE_DIR/persisted.msgpack`, the event log in `STATE_DIR/log/`, one stderr line
+//! per event; and, when the node asks for a power action, the end of the run carried
+//! out as the fence mode says ([`power`]; [`run`] returns the [`Ending`]).
 //!
 //! One tokio task owns the [`Node`]; each input is logged before the node handles it
 //! and every output after, then the outputs are carried out in order:
 //!
 //! | output | done by |
 //! |---|---|
-//! | `Heartbeat { to, path }` | `Transport::send(to, path, Body::Heartbeat)` |
-//! | `Send { to, msg }` | `Transport::send` on the shared lan path with the lowest `priority` ([`route`]) |
-//! | `Execute { id, action }` | [`actions::Executor`]; the result comes back as `ActionDone` |
-//! | `Cancel` | nothing: the exec driver kills a script at the same timeout itself |
+//! | `Heartbeat { to, path }` | `Transport::send(to, path, Body::Heartbeat)`: every lan path, unreliable by design |
+//! | `Send { to, msg }` | the transport's reliable channel (acknowledged, retransmitted on every shared path) |
+//! | `Execute { id, action }` | the [`drivers::Executor`] on a task of its own; the result comes back as `ActionDone`; a power action ends the loop |
+//! | `Cancel` | nothing: the drivers stop a script at the same timeout themselves |
 //! | `SetTimer` | the timer table ([`clock`]); due timers come back as `TimerFired` |
 //! | `Emit` | a log line (`server event=… key=value…`) |
 //! | `Reply` | a log line, and the answer to the control-socket connection that gave the command ([`control`]) |
 //! | `Persist` | [`persist::store`] (atomic), after committing the event log |
 //!
-//! The node's time is milliseconds since this daemon started (`tokio::time::Instant`),
-//! so `baton log replay STATE_DIR/log` re-runs each run from its own zero.
+//! The node's time is the cluster's common clock ([`clock`]: epoch milliseconds,
+//! advanced monotonically). SIGTERM (systemd stopping the unit, the OS shutting down)
+//! is `Input::ShutdownRequested`: the groups stop, then the daemon exits without
+//! powering the machine off a second time; a second signal exits at once. The
+//! user-space watchdog ([`watchdog`]) runs on its own thread.
 //!
-//! # LIMITATIONS of this slice (read before running it anywhere real)
+//! Under `--cfg madsim` the same loop runs in a simulated world: no control socket
+//! (requests come on a channel), no signals, no watchdog thread, mock drivers.
 //!
-//! * **Monitors are not checked**: every `MonitorCheck` answers *healthy* at once.
-//! * **Network-partition resolvers are not probed**: every `NpProbe` answers
-//!   *answered* (ping/http/serial/majority) or *disk I/O fine* (disk) at once, so a
-//!   server that loses its peers always believes it survives.
-//! * Only `exec` resources do anything. Activation and deactivation of every other kind
-//!   (floating and virtual IPs, services, disks, mirrors) and mirror copies fail at once
-//!   with `not implemented in this runtime yet: …`, which the core treats as a real
-//!   failure (recovery ladders, possibly a final action).
-//! * A power action (fencing included) only **ends the daemon** (`--fence=exit`): the
-//!   machine is neither rebooted nor powered off, and scripts already started keep
-//!   their effects.
-//! * Cluster messages are sent once, on the preferred path; there is no retransmission
-//!   (the next heartbeat's version check repairs a lost state message, not a lost
-//!   command).
-//! * Time is per daemon (ms since its start) while the core shares some instants
-//!   between servers (group epochs and fault times of B52): those comparisons are only
-//!   meaningful once the runtime uses a common clock.
-//! * The control socket's `wait` only waits for the node's reply (accepted or refused),
-//!   not for the command's outcome.
-//! * No watchdog, no disk heartbeats, no
-//!   `ShutdownRequested` on signals yet.
+//! What the drivers do not do yet is listed in [`real_drivers`] (disk and mirror
+//! resources, disk/serial resolvers): those actions fail with a reason naming them.
+//! Disk heartbeats are not sent (only `lan` paths).
 
-pub mod actions;
 pub mod clock;
 pub mod control;
+pub mod drivers;
 pub mod eventlog;
+pub mod mock_drivers;
 pub mod persist;
-pub mod route;
+pub mod power;
+#[cfg(not(madsim))]
+pub mod real_drivers;
+#[cfg(not(madsim))]
+pub mod watchdog;
 
 use crate::transport::{bind, Body, Inbound, Key, Topology, Transport};
-use actions::{Dispatch, Executor};
-use baton_core::config::{self, Config, PathId, ServerId};
+use drivers::{Dispatch, Drivers, Executor};
+pub use power::FenceMode;
+use baton_core::config::{self, Config, MonId, MonitorKind, PathId, ServerId};
+use baton_core::event::EventKind;
+use baton_core::node::MonitorStatus;
 use baton_core::io::{CommandId, Input, Output, PowerAction};
 use baton_core::Node;
 use clock::{Clock, Timers};
 use control::{ControlRequest, PeerGroups};
 use eventlog::{event_line, EventLog, Logger};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{sleep_until, Instant};
@@ -85,11 +80,79 @@ pub struct DaemonOptions {
     pub state_dir: PathBuf,
     /// The cluster key (see `transport::load_secret`).
     pub key: Key,
+    /// What power actions do to the machine.
+    pub fence: FenceMode,
 }
 
-/// Runs the daemon until the node asks for a power action, which is returned.
-/// Errors: the configuration, binding, the state directory or the event log failed.
-pub async fn run(options: DaemonOptions) -> Result<PowerAction, String> {
+/// How a daemon's run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ending {
+    /// The node's power action.
+    pub power: PowerAction,
+    /// What was done to the machine (`Untouched` in `--fence=exit`).
+    pub machine: power::Machine,
+}
+
+/// Builds a server's drivers once the configuration is known.
+pub type DriversFactory =
+    Box<dyn FnOnce(&Arc<Config>, ServerId, &Path, Logger) -> Result<Arc<dyn Drivers>, String> + Send>;
+
+/// Runs the daemon with the real drivers of this machine until the node ends the run.
+#[cfg(not(madsim))]
+pub async fn run(options: DaemonOptions) -> Result<Ending, String> {
+    run_with(
+        options,
+        Box::new(|cfg, me, config_dir, logger| {
+            let real = real_drivers::RealDrivers::new(Arc::clone(cfg), me, config_dir.to_path_buf(), logger)?;
+            Ok(Arc::new(real) as Arc<dyn Drivers>)
+        }),
+        None,
+    )
+    .await
+}
+
+/// Keeps the control socket open (or, simulated, the idle request channel).
+#[cfg(not(madsim))]
+type ControlGuard = Option<control::ControlServer>;
+#[cfg(madsim)]
+type ControlGuard = Option<mpsc::Sender<ControlRequest>>;
+
+#[cfg(not(madsim))]
+fn open_control(state_dir: &Path, cfg: &Arc<Config>) -> Result<(ControlGuard, mpsc::Receiver<ControlRequest>), String> {
+    let (server, rx) = control::start(state_dir, Arc::clone(cfg))?;
+    Ok((Some(server), rx))
+}
+
+/// No Unix sockets in the simulated world: a channel nobody writes to.
+#[cfg(madsim)]
+fn open_control(_state_dir: &Path, _cfg: &Arc<Config>) -> Result<(ControlGuard, mpsc::Receiver<ControlRequest>), String> {
+    let (tx, rx) = mpsc::channel(1);
+    Ok((Some(tx), rx))
+}
+
+/// The loop's `tokio::select!`. Among ready branches it picks at random, from a seed
+/// tokio draws once per thread from a process-wide counter: under madsim two runs of one
+/// seed would then differ, so the simulated build polls the branches in their order.
+#[cfg(not(madsim))]
+macro_rules! select_input {
+    ($($branches:tt)*) => { tokio::select! { $($branches)* } };
+}
+#[cfg(madsim)]
+macro_rules! select_input {
+    ($($branches:tt)*) => { tokio::select! { biased; $($branches)* } };
+}
+
+/// Runs the daemon with the drivers `make` builds, until the node asks for a power
+/// action; then carries it out as `options.fence` says and returns how the run ended.
+/// Errors: the configuration, the drivers, binding, the state directory or the event
+/// log failed.
+/// `control`: where operator requests come from; `None` opens `STATE_DIR/control.sock`
+/// (production), `Some` is a test's or the simulated world's channel.
+pub async fn run_with(
+    options: DaemonOptions,
+    make: DriversFactory,
+    control: Option<mpsc::Receiver<ControlRequest>>,
+) -> Result<Ending, String> {
     let checked = config::parse(&options.config_name, &options.config_text).map_err(|problems| {
         let list: Vec<String> = problems.iter().map(|d| d.to_string()).collect();
         format!("{}: invalid configuration:\n{}", options.config_name, list.join("\n"))
@@ -98,6 +161,8 @@ pub async fn run(options: DaemonOptions) -> Result<PowerAction, String> {
     let me = cfg
         .server_id(&options.server)
         .ok_or_else(|| format!("server {} is not in {} (pass --server NAME)", options.server, options.config_name))?;
+    let logger = Logger::new(&options.server);
+    let drivers = make(&cfg, me, &options.config_dir, logger.clone())?;
     std::fs::create_dir_all(&options.state_dir)
         .map_err(|e| format!("state directory {}: {e}", options.state_dir.display()))?;
     let persisted = persist::load(&options.state_dir)?;
@@ -107,11 +172,21 @@ pub async fn run(options: DaemonOptions) -> Result<PowerAction, String> {
     let (transport, mut inbox) = bind(topology, options.key.clone(), boot_id)
         .await
         .map_err(|e| format!("cannot bind the heartbeat sockets: {e}"))?;
-    let logger = Logger::new(&options.server);
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
-    let executor = Executor::new(Arc::clone(&cfg), options.config_dir.clone(), done_tx, logger.clone());
-    let (_control, mut control_rx) = control::start(&options.state_dir, Arc::clone(&cfg))?;
+    let executor = Executor::new(Arc::clone(&drivers), done_tx);
+    let (_control, mut control_rx) = match control {
+        Some(rx) => (None, rx),
+        None => open_control(&options.state_dir, &cfg)?,
+    };
+    #[cfg(not(madsim))]
+    let watchdog = Some(watchdog::Watchdog::start(&cfg, me, options.fence, Arc::clone(&drivers), logger.clone())?);
+    #[cfg(madsim)]
+    let watchdog: Option<Watchdog> = None;
+    let mut signals = Signals::new()?;
     log.run_start(&options.server, &options.config_name, &options.config_text)?;
+    let user_space = cfg
+        .monitor_ids()
+        .find(|m| matches!(cfg.monitor(*m).kind, MonitorKind::UserSpace { .. }) && cfg.monitor(*m).servers.contains(&me));
     let mut d = Daemon {
         node: Node::new(Arc::clone(&cfg), me),
         cfg,
@@ -122,19 +197,27 @@ pub async fn run(options: DaemonOptions) -> Result<PowerAction, String> {
         log,
         logger,
         state_dir: options.state_dir,
+        fence: options.fence,
         send_failing: BTreeSet::new(),
         peer_groups: PeerGroups::default(),
         next_command: 0,
         pending_replies: BTreeMap::new(),
+        watchdog,
+        user_space,
+        os_shutting_down: false,
     };
-    d.logger.line(&format!("starting (boot id {boot_id:016x}, state {})", d.state_dir.display()));
+    d.logger.line(&format!(
+        "starting (boot id {boot_id:016x}, state {}, fence={})",
+        d.state_dir.display(),
+        d.fence
+    ));
     if let Some(p) = d.step(Input::Boot { persisted }).await? {
-        return d.stop(p);
+        return d.stop(p).await;
     }
     loop {
         let next_timer = d.timers.next();
         let flush_at = d.log.flush_deadline();
-        let input = tokio::select! {
+        let input = select_input! {
             inbound = inbox.recv() => match inbound {
                 Some(Inbound { from, path, body: Body::Heartbeat(hb) }) => Input::Heartbeat { from, path, hb },
                 Some(Inbound { from, body: Body::Message(msg), .. }) => {
@@ -160,28 +243,98 @@ pub async fn run(options: DaemonOptions) -> Result<PowerAction, String> {
                     // No reply from the node: dropping the sender tells the connection.
                     d.pending_replies.remove(&id);
                     if let Some(p) = power {
-                        return d.stop(p);
+                        return d.stop(p).await;
                     }
                     continue;
                 }
                 None => return Err("the control socket stopped".to_string()),
             },
-            () = sleep_until(next_timer.unwrap_or_else(Instant::now)), if next_timer.is_some() => {
-                if let Some(p) = d.fire_due_timers().await? {
-                    return d.stop(p);
+            signal = signals.next() => {
+                if d.os_shutting_down {
+                    d.logger.line(&format!("{signal} again: stopping at once, groups left as they are"));
+                    d.log.commit()?;
+                    return Err(format!("stopped by a second {signal} before the groups were stopped"));
+                }
+                d.os_shutting_down = true;
+                d.logger.line(&format!("{signal}: the service stops (groups stop, then the daemon exits)"));
+                let (power, leaving) = d.step_watching_departure(Input::ShutdownRequested).await?;
+                if let Some(p) = power {
+                    return d.stop(p).await;
+                }
+                if !leaving {
+                    // Not running (still syncing, already gone): nothing to stop.
+                    return d.stop(PowerAction::CleanServiceStop).await;
                 }
                 continue;
             }
-            () = sleep_until(flush_at.map_or_else(Instant::now, Instant::from_std)), if flush_at.is_some() => {
+            () = sleep_until(next_timer.unwrap_or_else(Instant::now)), if next_timer.is_some() => {
+                if let Some(p) = d.fire_due_timers().await? {
+                    return d.stop(p).await;
+                }
+                continue;
+            }
+            () = sleep_until(flush_wake(flush_at)), if flush_at.is_some() => {
                 d.log.maybe_flush()?;
                 continue;
             }
         };
         if let Some(p) = d.step(input).await? {
-            return d.stop(p);
+            return d.stop(p).await;
         }
     }
 }
+
+/// SIGTERM (systemd stopping the unit, the OS shutting down) and SIGINT (Ctrl-C).
+#[cfg(not(madsim))]
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+#[cfg(not(madsim))]
+impl Signals {
+    fn new() -> Result<Signals, String> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let term = signal(SignalKind::terminate()).map_err(|e| format!("cannot watch SIGTERM: {e}"))?;
+        let int = signal(SignalKind::interrupt()).map_err(|e| format!("cannot watch SIGINT: {e}"))?;
+        Ok(Signals { term, int })
+    }
+
+    /// The next signal's name.
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+        }
+    }
+}
+
+/// No signals in the simulated world.
+#[cfg(madsim)]
+struct Signals;
+
+#[cfg(madsim)]
+impl Signals {
+    fn new() -> Result<Signals, String> {
+        Ok(Signals)
+    }
+
+    async fn next(&mut self) -> &'static str {
+        std::future::pending().await
+    }
+}
+
+#[cfg(madsim)]
+struct Watchdog;
+
+#[cfg(madsim)]
+impl Watchdog {
+    fn kick(&self) {}
+    fn arm(&self, _armed: bool) {}
+}
+
+#[cfg(not(madsim))]
+use watchdog::Watchdog;
 
 struct Daemon {
     node: Node,
@@ -201,6 +354,14 @@ struct Daemon {
     next_command: CommandId,
     /// Control-socket connections waiting for the node's `Reply`.
     pending_replies: BTreeMap<CommandId, oneshot::Sender<Result<(), String>>>,
+    /// What power actions do to the machine.
+    fence: FenceMode,
+    /// The user-space watchdog (none in the simulated world).
+    watchdog: Option<Watchdog>,
+    /// This server's `user-space` monitor, which arms the watchdog while it runs.
+    user_space: Option<MonId>,
+    /// SIGTERM or SIGINT arrived: the OS (or the operator) is stopping the service.
+    os_shutting_down: bool,
 }
 
 impl Daemon {
@@ -225,6 +386,15 @@ impl Daemon {
     /// Logs the input, lets the node handle it, logs the outputs, carries them out.
     /// `Some(p)`: the node asked for power action `p` and the daemon must stop.
     async fn step(&mut self, input: Input) -> Result<Option<PowerAction>, String> {
+        Ok(self.step_watching_departure(input).await?.0)
+    }
+
+    /// [`Daemon::step`], also telling whether the node began leaving the cluster on
+    /// this input (`service-stopping` emitted).
+    async fn step_watching_departure(&mut self, input: Input) -> Result<(Option<PowerAction>, bool), String> {
+        if let Some(w) = &self.watchdog {
+            w.kick();
+        }
         let now = self.clock.now_ms();
         self.log.input(now, &input)?;
         let mut out = Vec::new();
@@ -232,24 +402,27 @@ impl Daemon {
         for o in &out {
             self.log.output(now, o)?;
         }
+        let leaving = out.iter().any(|o| matches!(o, Output::Emit(e) if e.kind == EventKind::ServiceStopping));
         let mut power = None;
         for o in out {
             if let Some(p) = self.carry_out(now, o).await? {
                 power.get_or_insert(p);
             }
         }
-        Ok(power)
+        if let (Some(w), Some(m)) = (&self.watchdog, self.user_space) {
+            w.arm(self.node.monitor(m) != MonitorStatus::Stopped);
+        }
+        Ok((power, leaving))
     }
 
     async fn carry_out(&mut self, now: u64, output: Output) -> Result<Option<PowerAction>, String> {
         match output {
             Output::Heartbeat { to, path, hb } => self.send(to, path, Body::Heartbeat(hb)).await,
-            Output::Send { to, msg } => match route::message_path(&self.cfg, self.transport.topology(), to) {
-                Some(path) => self.send(to, path, Body::Message(msg)).await,
-                None => {
-                    self.logger.line(&format!("t={now}ms no lan path to {}: message dropped", self.cfg.server(to).name))
+            Output::Send { to, msg } => {
+                if let Err(e) = self.transport.send_message(to, msg).await {
+                    self.logger.line(&format!("t={now}ms message to {} dropped: {e}", self.cfg.server(to).name));
                 }
-            },
+            }
             Output::Execute { id, action } => match self.executor.execute(id, action) {
                 Dispatch::Pending => {}
                 Dispatch::Power(p) => return Ok(Some(p)),
@@ -289,9 +462,40 @@ impl Daemon {
         }
     }
 
-    fn stop(mut self, p: PowerAction) -> Result<PowerAction, String> {
+    /// Ends the run: commits the log, releases the addresses after an unclean end, then
+    /// does to the machine what the fence mode says ([`power::plan`]).
+    async fn stop(mut self, p: PowerAction) -> Result<Ending, String> {
         self.log.commit()?;
-        self.logger.line(&format!("stopping: power action {p:?} (this runtime only ends the daemon)"));
-        Ok(p)
+        if let Some(w) = &self.watchdog {
+            w.arm(false);
+        }
+        let step = power::plan(p, self.fence, self.os_shutting_down);
+        self.logger.line(&format!("stopping: power action {p:?}, fence={} → {:?}", self.fence, step.machine));
+        if step.release {
+            let release = self.executor.drivers().release_all();
+            if tokio::time::timeout(RELEASE_LIMIT, release).await.is_err() {
+                self.logger.line(&format!("ERROR: releasing the addresses took over {RELEASE_LIMIT:?}; going on"));
+            }
+        }
+        if let Err(e) = power::carry_out(&step.machine) {
+            self.logger.line(&format!("ERROR: {e}"));
+        }
+        Ok(Ending { power: p, machine: step.machine })
     }
 }
+
+/// The event log's flush deadline (a `std` instant) on the timers' clock; now when there
+/// is none (the branch is disabled then).
+#[cfg(not(madsim))]
+fn flush_wake(at: Option<std::time::Instant>) -> Instant {
+    at.map_or_else(Instant::now, Instant::from_std)
+}
+
+/// madsim's `Instant` is `std`'s: its clock is simulated underneath (`clock_gettime`).
+#[cfg(madsim)]
+fn flush_wake(at: Option<std::time::Instant>) -> Instant {
+    at.unwrap_or_else(Instant::now)
+}
+
+/// How long releasing the addresses may take before the power action goes ahead anyway.
+const RELEASE_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);

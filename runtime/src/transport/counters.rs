@@ -1,8 +1,11 @@
 //! Counters of the transport, for status output.
 //!
-//! In: one [`Counters::count`] per dropped packet (with its [`DropReason`] reason) and one
-//! bump per accepted or sent packet. Out: a `Serialize` snapshot ([`Counters`]) that
-//! status shows. Every dropped packet is counted exactly once, under its first reason.
+//! In: one [`Counters::count`] per dropped packet (with its [`DropReason`] reason), one
+//! bump per accepted or sent packet, and the reliable channel's events (copies sent
+//! again, messages abandoned, duplicates, out-of-order arrivals, acknowledgements).
+//! Out: a `Serialize` snapshot ([`Counters`]) that status shows. Every dropped packet is
+//! counted exactly once, under its first reason; the channel's counters are about
+//! accepted packets and are not drops.
 
 use super::packet::Reject;
 use super::replay::Verdict;
@@ -64,6 +67,30 @@ pub struct Counters {
     pub wrong_path: u64,
     /// Receive errors of a socket.
     pub receive_errors: u64,
+    // The reliable channel of cluster messages, sending side.
+    /// Copies of a message sent again (one per path per retransmission round).
+    pub retransmitted: u64,
+    /// Messages given up unacknowledged at their deadline (`heartbeat_timeout`).
+    pub abandoned: u64,
+    /// Messages given up unacknowledged because the peer's queue was full (the oldest
+    /// makes room for the new one).
+    pub unacked_overflow: u64,
+    /// Acknowledgements accepted (an ack of an earlier boot of this daemon is counted
+    /// but releases nothing).
+    pub acks_received: u64,
+    // The reliable channel, receiving side.
+    /// Acknowledgements sent (one per accepted message packet, duplicates included).
+    pub acks_sent: u64,
+    /// Message packets for a message already delivered, skipped or buffered.
+    pub duplicate: u64,
+    /// Messages that arrived ahead of a gap and waited in the out-of-order buffer.
+    pub out_of_order_buffered: u64,
+    /// Messages ahead of a gap dropped because the out-of-order buffer was full (the
+    /// sender sends them again).
+    pub out_of_order_overflow: u64,
+    /// Messages never delivered because their sender gave up on them (skipped to its
+    /// low-water mark).
+    pub skipped: u64,
 }
 
 impl Counters {

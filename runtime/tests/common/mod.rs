@@ -4,7 +4,7 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
-use baton_runtime::daemon::{run, DaemonOptions};
+use baton_runtime::daemon::{run, DaemonOptions, Ending, FenceMode};
 use baton_runtime::transport::load_secret;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -81,7 +81,7 @@ pub async fn wait_for(events: &Path, deadline: Instant, want: impl Fn(&str) -> b
 
 /// Starts the three daemons with their scripts under `root`; returns their tasks and
 /// state directories.
-pub fn start_daemons(root: &Path, text: &str, events: &Path) -> (Vec<JoinHandle<Result<baton_core::io::PowerAction, String>>>, Vec<PathBuf>) {
+pub fn start_daemons(root: &Path, text: &str, events: &Path) -> (Vec<JoinHandle<Result<Ending, String>>>, Vec<PathBuf>) {
     let key = load_secret(None, true).unwrap().key;
     let mut state_dirs: Vec<PathBuf> = Vec::new();
     let mut tasks = Vec::new();
@@ -97,6 +97,7 @@ pub fn start_daemons(root: &Path, text: &str, events: &Path) -> (Vec<JoinHandle<
             server: server.to_string(),
             state_dir,
             key: key.clone(),
+            fence: FenceMode::Exit,
         };
         tasks.push(tokio::spawn(run(options)));
     }

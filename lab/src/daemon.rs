@@ -1,0 +1,211 @@
+//! baton daemons in a lab's server namespaces, and their status through the real CLI.
+//!
+//! In: the `baton` binary, a cluster file, a server number. Out: a [`Daemon`]: the
+//! child process `ip netns exec NS BATON daemon --config FILE --server serverN
+//! --state-dir LAB_DIR/serverN/state --fence exit` (`ip netns exec` execs the daemon, so
+//! the child is the daemon itself), its stderr lines time-stamped as they arrive (kept
+//! in memory for assertions and timelines, and appended to `LAB_DIR/serverN/daemon.log`,
+//! which survives restarts of that server's daemon), and its exit status. Dropping a
+//! `Daemon` kills it (SIGKILL) and reaps it.
+//!
+//! `--fence exit` is always passed: the daemon's default, `power`, really powers off or
+//! reboots the machine when a server fences itself, and a network namespace does not
+//! contain that. The daemon runs in its own process group, so a Ctrl-C on the terminal
+//! reaches the test or `baton demo`, which then tears the lab down in order.
+//!
+//! [`status`] asks a daemon for its view with `baton status --json --state-dir DIR`
+//! (the control socket is a path in the file system, reachable from any network
+//! namespace); [`group_locations`] and [`server_states`] read that answer.
+
+use crate::Lab;
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// One line a daemon wrote on stderr.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogLine {
+    /// When it arrived, since the lab was built ([`Lab::started`]).
+    pub at: Duration,
+    pub text: String,
+}
+
+/// A running (or ended) daemon. See the module doc.
+#[derive(Debug)]
+pub struct Daemon {
+    server: usize,
+    child: Child,
+    exited: Option<ExitStatus>,
+    lines: Arc<Mutex<Vec<LogLine>>>,
+    log_path: PathBuf,
+}
+
+pub(crate) fn start(lab: &Lab, baton: &Path, config: &Path, server: usize) -> Result<Daemon, String> {
+    let name = lab.server_name(server);
+    let state_dir = lab.state_dir(server);
+    let server_dir = lab.dir().join(&name);
+    std::fs::create_dir_all(&server_dir).map_err(|e| format!("cannot create {}: {e}", server_dir.display()))?;
+    let log_path = server_dir.join("daemon.log");
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| format!("cannot open {}: {e}", log_path.display()))?;
+    let mut child = lab
+        .cmd_in(lab.server_ns(server))
+        .arg(baton)
+        .arg("daemon")
+        .arg("--config")
+        .arg(config)
+        .args(["--server", &name, "--state-dir"])
+        .arg(&state_dir)
+        // Never the default `power`: a daemon fencing itself would power off or reboot
+        // this machine (namespaces isolate the network, not the power).
+        .args(["--fence", "exit"])
+        // Its own process group: a Ctrl-C on the terminal reaches the test or the demo,
+        // which then tears everything down in order, not the daemons directly.
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start the daemon of {name}: {e}"))?;
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    if let Some(stderr) = child.stderr.take() {
+        let lines = Arc::clone(&lines);
+        let zero = lab.started();
+        // Detached: it ends at the pipe's end of file, whenever the last writer goes.
+        std::thread::spawn(move || {
+            for text in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let at = zero.elapsed();
+                let _ = writeln!(file, "[{:>9.3}] {text}", at.as_secs_f64());
+                lines.lock().unwrap_or_else(PoisonError::into_inner).push(LogLine { at, text });
+            }
+        });
+    }
+    Ok(Daemon { server, child, exited: None, lines, log_path })
+}
+
+impl Daemon {
+    /// The server (1-based) it runs for.
+    pub fn server(&self) -> usize {
+        self.server
+    }
+
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Its exit status if it has ended (does not block).
+    pub fn exit_status(&mut self) -> Option<ExitStatus> {
+        if self.exited.is_none() {
+            self.exited = self.child.try_wait().ok().flatten();
+        }
+        self.exited
+    }
+
+    /// Waits up to `within` for it to end.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(s) = self.exit_status() {
+                return Some(s);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills it (SIGKILL: a crash, no departure) and reaps it.
+    pub fn kill(&mut self) {
+        if self.exit_status().is_none() {
+            // Already gone between the check and the kill: fine.
+            let _ = self.child.kill();
+            self.exited = self.child.wait().ok();
+        }
+    }
+
+    /// The stderr lines so far.
+    pub fn lines(&self) -> Vec<LogLine> {
+        self.lines.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// The stderr lines so far as one text, for assertion messages.
+    pub fn log_text(&self) -> String {
+        self.lines().iter().map(|l| format!("[{:>9.3}] {}\n", l.at.as_secs_f64(), l.text)).collect()
+    }
+
+    /// `LAB_DIR/serverN/daemon.log`.
+    pub fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// `BATON status --json --state-dir STATE_DIR`: the daemon's answer, or why there is none.
+pub fn status(baton: &Path, state_dir: &Path) -> Result<Value, String> {
+    let out = Command::new(baton)
+        .args(["status", "--json", "--state-dir"])
+        .arg(state_dir)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", baton.display()))?;
+    if !out.status.success() {
+        return Err(format!("baton status ({}): {}", out.status, String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("baton status printed no JSON ({e})"))
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null | Value::Bool(_) | Value::Number(_) | Value::Array(_) | Value::Object(_) => v.to_string(),
+    }
+}
+
+/// `[[name, state], …]` as pairs.
+fn pairs(v: &Value) -> Vec<(String, &Value)> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| match p.as_array().map(Vec::as_slice) {
+                    Some([name, state]) => Some((text(name), state)),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Where `group` is not offline in a status answer, as `(server, state)` (`"Online"`, `"Starting"`, …).
+pub fn group_locations(status: &Value, group: &str) -> Vec<(String, String)> {
+    pairs(&status["locations"])
+        .into_iter()
+        .filter(|(g, _)| g == group)
+        .flat_map(|(_, at)| pairs(at).into_iter().map(|(s, st)| (s, text(st))).collect::<Vec<_>>())
+        .collect()
+}
+
+/// Every server's state in a status answer, the answering server first, as `(server, state)`.
+pub fn server_states(status: &Value) -> Vec<(String, String)> {
+    let mut all = vec![(text(&status["server"]), text(&status["state"]))];
+    all.extend(pairs(&status["peers"]).into_iter().map(|(s, st)| (s, text(st))));
+    all
+}
+
+/// A transport counter of a status answer (`"bad_tag"`, `"malformed"`, `"accepted"`, …); 0 when absent.
+pub fn transport_counter(status: &Value, name: &str) -> u64 {
+    status["transport"][name].as_u64().unwrap_or(0)
+}

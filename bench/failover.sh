@@ -20,8 +20,8 @@
 #   --keep          keep the temporary work directory (logs) even when everything passed
 #   BATON=PATH      environment: the baton binary (default: target/release/baton)
 #
-# Needs root (network namespaces). Installs keepalived, nftables and iputils-arping with
-# apt-get when missing. Exit: 0 all measurements present (and no false failover in the
+# Needs root (network namespaces). Installs keepalived and nftables with apt-get when
+# missing. Exit: 0 all measurements present (and no false failover in the
 # loss run), 1 a measurement missing, a false failover, or (--check-goals) a goal missed,
 # 2 bad usage or not root.
 #
@@ -49,6 +49,7 @@ usage() {
     exit 2
 }
 
+ORIG_ARGS="$*"
 QUICK=0
 OUT=""
 CHECK_GOALS=0
@@ -85,7 +86,7 @@ case "$MODE" in
 esac
 
 if [ "$(id -u)" != 0 ]; then
-    echo "failover.sh: must run as root (it creates network namespaces, bridges and nftables rules); try: sudo $0 $*" >&2
+    echo "failover.sh: must run as root (it creates network namespaces, bridges and nftables rules); try: sudo $0 $ORIG_ARGS" >&2
     exit 2
 fi
 
@@ -190,8 +191,6 @@ ensure_tools() {
         command -v nft >/dev/null || apt_install nftables
     fi
     if [ "$MODE" != keepalived ]; then
-        # baton's floating-ip driver runs arping (duplicate address detection, gratuitous ARP).
-        command -v arping >/dev/null || apt_install iputils-arping
         if [ "$BUILD" = 1 ] && [ -z "$BATON_SET" ]; then
             log "cargo build --release -p baton-cli"
             (cd "$ROOT" && cargo build --release -p baton-cli) >&2

@@ -527,7 +527,7 @@ impl Drop for Screen {
     fn drop(&mut self) {
         if self.tty {
             // The whole screen scrolls again; the cursor goes to the last line.
-            print!("\x1b[r\x1b[{};1H\n", terminal_size().0);
+            println!("\x1b[r\x1b[{};1H", terminal_size().0);
             let _ = std::io::stdout().flush();
         }
     }

@@ -264,8 +264,9 @@ pub enum Message {
     State(Box<SharedState>),
     /// "Send me your state" (the receiver saw a newer version in a heartbeat).
     StateRequest,
-    /// The sender (a waiting server) formed the cluster; the receiver forms too.
-    Formed { timeout: bool },
+    /// The sender (a waiting server) formed the cluster with `members` (itself and the
+    /// waiting servers it counted); the receiver forms too, with them.
+    Formed { timeout: bool, members: Vec<ServerId> },
     /// Start this group here.
     StartGroup { group: GroupId, kind: StartKind, stable_epoch_ms: Ms },
     /// Move this group (you own it) to `to`.

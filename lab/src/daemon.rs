@@ -15,11 +15,12 @@
 //!
 //! [`status`] asks a daemon for its view with `baton status --json --state-dir DIR`
 //! (the control socket is a path in the file system, reachable from any network
-//! namespace); [`group_locations`] and [`server_states`] read that answer.
+//! namespace), bounded by [`STATUS_TIMEOUT`]; [`group_locations`], [`server_states`]
+//! and [`transport_counter`] read that answer.
 
 use crate::Lab;
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -154,18 +155,51 @@ impl Drop for Daemon {
     }
 }
 
-/// `BATON status --json --state-dir STATE_DIR`: the daemon's answer, or why there is none.
+/// How long [`status`] waits for `baton status` (the CLI itself would wait a minute for
+/// a daemon that accepted the connection but does not answer, e.g. a stopped one).
+pub const STATUS_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// `BATON status --json --state-dir STATE_DIR`: the daemon's answer, or why there is
+/// none (within [`STATUS_TIMEOUT`]; the command is killed after it).
 pub fn status(baton: &Path, state_dir: &Path) -> Result<Value, String> {
-    let out = Command::new(baton)
+    let mut child = Command::new(baton)
         .args(["status", "--json", "--state-dir"])
         .arg(state_dir)
         .stdin(Stdio::null())
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .map_err(|e| format!("cannot run {}: {e}", baton.display()))?;
-    if !out.status.success() {
-        return Err(format!("baton status ({}): {}", out.status, String::from_utf8_lossy(&out.stderr).trim()));
+    // Both pipes are drained while we wait, so a long answer cannot block the child.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let deadline = Instant::now() + STATUS_TIMEOUT;
+    let exit = loop {
+        if let Some(exit) = child.try_wait().map_err(|e| format!("baton status: {e}"))? {
+            break exit;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("baton status: no answer within {STATUS_TIMEOUT:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let stdout = stdout.join().unwrap_or_default();
+    if !exit.success() {
+        let stderr = stderr.join().unwrap_or_default();
+        return Err(format!("baton status ({exit}): {}", String::from_utf8_lossy(&stderr).trim()));
     }
-    serde_json::from_slice(&out.stdout).map_err(|e| format!("baton status printed no JSON ({e})"))
+    serde_json::from_slice(&stdout).map_err(|e| format!("baton status printed no JSON ({e})"))
 }
 
 fn text(v: &Value) -> String {

@@ -37,9 +37,14 @@
 //!   cable. [`Lab::isolate`] pulls every cable of a server, [`Lab::heal`] plugs them
 //!   back. [`Lab::crash`] is a power loss: every cable pulled, then [`Lab::power_off`]:
 //!   every process of the namespace killed with SIGKILL and every address the lab did
-//!   not put there (a floating IP) removed, as a reboot would. [`Lab::loss`] drops UDP at random on a
-//!   server's interface (an nftables rule in the server's namespace: `tc netem` is not
-//!   available everywhere).
+//!   not put there (a floating IP) removed, as a reboot would. [`Lab::loss`] drops UDP
+//!   at random on a server's interface (an nftables rule in the server's namespace:
+//!   `tc netem` is not available everywhere).
+//! * **Looking.** [`Lab::cmd_in`] (`ip netns exec NS …`), [`Lab::ping`],
+//!   [`Lab::holders`] (who holds an address), [`Lab::neighbour_mac`] (whose MAC a
+//!   namespace uses for an address); [`in_namespace`] runs a closure on a thread inside
+//!   a namespace (sockets opened there stay there), [`http_get`] asks a web server from
+//!   a namespace, [`wait_for`] polls a condition against a deadline.
 //! * **Leftovers.** A process killed with SIGKILL cannot run its destructors: the next
 //!   [`Lab::new`] of any process deletes the namespaces and directories of labs whose
 //!   process is gone (after killing what still runs in them).

@@ -60,3 +60,59 @@ async fn three_daemons_fail_over_after_a_crash() {
     assert_eq!(persisted.groups_online.len(), 1, "{persisted:?}");
     assert!(Instant::now() < deadline);
 }
+
+/// The real monitor driver inside the daemon: an `exec` monitor whose check script
+/// fails once a flag file exists moves the group away from server1 (B83.4: no
+/// reactivation, one failover: stop on server1, its start scripts with
+/// CLP_EVENT=RECOVER there, then CLP_EVENT=FAILOVER on the target).
+#[tokio::test]
+async fn a_failing_exec_monitor_moves_the_group() {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let tmp = tempfile::tempdir().unwrap();
+    let events = tmp.path().join("events.txt");
+    let port = 20000 + u16::try_from((std::process::id() + 7919) % 20000).unwrap();
+    let mut text = config(port, "monitortest", "g1");
+    text.push_str(
+        r#"
+[[monitor]]
+name = "appw"
+kind = "exec"
+command = "check.sh"
+interval = "200ms"
+timeout = "2s"
+retries = 0
+active_with = "exec1"
+recovery_target = "g1"
+reactivations = 0
+failovers = 1
+final_action = "none"
+"#,
+    );
+    for server in SERVERS {
+        let dir = tmp.path().join(server).join("etc");
+        std::fs::create_dir_all(&dir).unwrap();
+        let flag = tmp.path().join(format!("fail-{server}"));
+        let check = dir.join("check.sh");
+        std::fs::write(&check, format!("#!/bin/sh\ntest ! -e '{}'\n", flag.display())).unwrap();
+        std::fs::set_permissions(&check, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    let (tasks, _state_dirs) = start_daemons(tmp.path(), &text, &events);
+
+    let started = wait_for(&events, deadline, |l| l.contains(" start ")).await;
+    assert_eq!(started, "server1 start START");
+    std::fs::write(tmp.path().join("fail-server1"), b"").unwrap();
+
+    let stopped = wait_for(&events, deadline, |l| l.starts_with("server1 stop")).await;
+    assert!(stopped.starts_with("server1 stop"), "{stopped}");
+    let moved = wait_for(&events, deadline, |l| !l.starts_with("server1") && l.contains(" start ")).await;
+    assert!(moved == "server2 start FAILOVER" || moved == "server3 start FAILOVER", "{moved}");
+    for task in &tasks {
+        task.abort();
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    let text = std::fs::read_to_string(&events).unwrap();
+    let starts: Vec<&str> = text.lines().filter(|l| l.contains(" start ")).collect();
+    assert_eq!(starts, ["server1 start START", "server1 start RECOVER", moved.as_str()], "{text}");
+}

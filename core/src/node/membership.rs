@@ -382,9 +382,32 @@ impl Node {
         }
     }
 
-    pub(super) fn on_formed(&mut self, _from: ServerId, timeout: bool) {
+    pub(super) fn on_formed(&mut self, _from: ServerId, timeout: bool, members: &[ServerId]) {
         if let Phase::Syncing { .. } = self.phase {
+            // Form with every server the sender counted, heard here yet or not: two
+            // waiting servers that have not heard each other yet (start-up order, a
+            // late path) would otherwise each see itself first among the members and
+            // both coordinate — a group started twice. One not heard within
+            // `heartbeat_timeout` is lost as usual.
+            let now = self.now;
+            for &p in members {
+                if p == self.me || p.idx() >= self.peers.len() {
+                    continue;
+                }
+                let paths: Vec<PathId> = self.paths_to(p).collect();
+                let peer = &mut self.peers[p.idx()];
+                if peer.judged_down || peer.may_hold() {
+                    continue;
+                }
+                peer.state = ServerState::Syncing;
+                peer.lost_at = None;
+                for path in paths {
+                    peer.last_heard[path.idx()] = Some(now);
+                    peer.path_down[path.idx()] = false;
+                }
+            }
             self.form(timeout);
+            self.schedule_liveness();
         }
     }
 
@@ -405,8 +428,11 @@ impl Node {
         } else {
             self.emit(Event::new(EventKind::StartupSyncDone));
         }
+        let mut members = present.clone();
+        members.push(self.me);
+        members.sort();
         for p in &present {
-            self.send(*p, Message::Formed { timeout });
+            self.send(*p, Message::Formed { timeout, members: members.clone() });
             // They form at this same instant by the same rule (or on our Formed).
             let peer = &mut self.peers[p.idx()];
             if peer.state == ServerState::Syncing {

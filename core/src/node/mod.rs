@@ -251,7 +251,7 @@ impl Node {
             Message::Hello { run, state, version } => self.on_hello(from, run, state, version),
             Message::State(s) => self.on_state(from, *s),
             Message::StateRequest => self.send_state_to(from),
-            Message::Formed { timeout } => self.on_formed(from, timeout),
+            Message::Formed { timeout, members } => self.on_formed(from, timeout, &members),
             Message::StartGroup { group, kind, stable_epoch_ms } => {
                 self.on_start_group_msg(from, group, kind, stable_epoch_ms)
             }

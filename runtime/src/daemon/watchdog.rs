@@ -47,7 +47,8 @@ impl Shared {
 }
 
 impl Watchdog {
-    /// Starts the watching thread (disarmed). `timeout_ms`: `heartbeat_timeout`.
+    /// Starts the watching thread (disarmed) of server `me`: on a stall it releases the
+    /// addresses, carries out the stall action as `mode` says and exits the process.
     pub fn start(
         cfg: &Config,
         me: ServerId,
@@ -55,9 +56,36 @@ impl Watchdog {
         drivers: Arc<dyn Drivers>,
         logger: Logger,
     ) -> Result<Watchdog, String> {
-        let shared = Arc::new(Shared { base: Instant::now(), kicked_ms: AtomicU64::new(0), armed: AtomicBool::new(false), ended: AtomicBool::new(false) });
         let timeout_ms = cfg.cluster.heartbeat_timeout_ms;
         let (stall_action, power_action, _) = baton_core::node::stall_power(cfg, me);
+        Watchdog::start_with(
+            timeout_ms,
+            Box::new(move |frozen_ms| {
+                logger.line(&format!(
+                    "event=user-space-stall the daemon loop has been frozen for {frozen_ms} ms \
+                     (heartbeat_timeout {timeout_ms} ms): stall_action {stall_action:?} → {power_action:?} (B87)"
+                ));
+                let step = power::plan(power_action, mode, false);
+                if step.release {
+                    release(&drivers, &logger);
+                }
+                if let Err(e) = power::carry_out(&step.machine) {
+                    logger.line(&format!("ERROR: {e}"));
+                }
+                std::process::exit(1);
+            }),
+        )
+    }
+
+    /// Starts a watching thread that calls `on_stall(frozen_ms)` once, when the armed
+    /// loop has not kicked for `timeout_ms`, and then ends.
+    pub fn start_with(timeout_ms: Ms, on_stall: Box<dyn FnOnce(Ms) + Send>) -> Result<Watchdog, String> {
+        let shared = Arc::new(Shared {
+            base: Instant::now(),
+            kicked_ms: AtomicU64::new(0),
+            armed: AtomicBool::new(false),
+            ended: AtomicBool::new(false),
+        });
         let watched = Arc::clone(&shared);
         // Check four times per timeout: a stall is acted on within 1.25 × timeout.
         let period = Duration::from_millis((timeout_ms / 4).max(5));
@@ -72,21 +100,10 @@ impl Watchdog {
                     continue;
                 }
                 let frozen_ms = watched.elapsed_ms().saturating_sub(watched.kicked_ms.load(Ordering::Acquire));
-                if frozen_ms < timeout_ms {
-                    continue;
+                if frozen_ms >= timeout_ms {
+                    on_stall(frozen_ms);
+                    return;
                 }
-                logger.line(&format!(
-                    "event=user-space-stall the daemon loop has been frozen for {frozen_ms} ms \
-                     (heartbeat_timeout {timeout_ms} ms): stall_action {stall_action:?} → {power_action:?} (B87)"
-                ));
-                let step = power::plan(power_action, mode, false);
-                if step.release {
-                    release(&drivers, &logger);
-                }
-                if let Err(e) = power::carry_out(&step.machine) {
-                    logger.line(&format!("ERROR: {e}"));
-                }
-                std::process::exit(1);
             })
             .map_err(|e| format!("cannot start the watchdog thread: {e}"))?;
         Ok(Watchdog { shared })
@@ -117,5 +134,51 @@ fn release(drivers: &Arc<dyn Drivers>, logger: &Logger) {
             }
         }
         Err(e) => logger.line(&format!("ERROR: no runtime to release the addresses: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    fn watchdog(timeout_ms: Ms) -> (Watchdog, mpsc::Receiver<Ms>) {
+        let (tx, rx) = mpsc::channel();
+        let w = Watchdog::start_with(
+            timeout_ms,
+            Box::new(move |frozen| {
+                let _ = tx.send(frozen);
+            }),
+        )
+        .unwrap();
+        (w, rx)
+    }
+
+    #[test]
+    fn an_armed_loop_that_stops_kicking_is_a_stall() {
+        let (w, rx) = watchdog(100);
+        w.arm(true);
+        let frozen = rx.recv_timeout(Duration::from_secs(10)).expect("the stall is acted on");
+        assert!(frozen >= 100, "{frozen}");
+    }
+
+    #[test]
+    fn kicks_and_disarming_keep_it_quiet() {
+        // A timeout far above a test thread's scheduling delays on a loaded machine.
+        let (w, rx) = watchdog(300);
+        w.arm(true);
+        // Kicking more often than the timeout, for several timeouts: no stall.
+        let until = Instant::now() + Duration::from_millis(1200);
+        while Instant::now() < until {
+            w.kick();
+            assert!(rx.recv_timeout(Duration::from_millis(20)).is_err(), "a kicked loop was taken for a stall");
+        }
+        // Disarmed (the user-space monitor stopped): silence is no stall.
+        w.arm(false);
+        assert!(rx.recv_timeout(Duration::from_millis(900)).is_err());
+        // Dropped (the loop ended): the thread ends without acting.
+        w.arm(true);
+        drop(w);
+        assert!(rx.recv_timeout(Duration::from_millis(900)).is_err());
     }
 }

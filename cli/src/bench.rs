@@ -60,7 +60,8 @@ fn log_bench(records: u64, sim_hours: u64) -> Result<(), String> {
     }
     sim.run_until(sim_hours * 3_600_000);
     let log_dir = dir.join("server1");
-    let (mut w, _) = baton_log::Writer::open(&log_dir, baton_log::WriterOptions::default()).map_err(|e| e.to_string())?;
+    let (mut w, _) =
+        baton_log::Writer::open(&log_dir, baton_log::WriterOptions::default()).map_err(|e| e.to_string())?;
     for rec in &sim.traces[0] {
         w.append(rec).map_err(|e| e.to_string())?;
     }
@@ -93,7 +94,9 @@ fn log_bench(records: u64, sim_hours: u64) -> Result<(), String> {
 fn cluster_toml(servers: usize, groups: usize, interval: &str, timeout: &str) -> String {
     let mut t = format!("[cluster]\nname = \"bench\"\nheartbeat_interval = \"{interval}\"\nheartbeat_timeout = \"{timeout}\"\ninsecure = true\n");
     for i in 1..=servers {
-        t += &format!("[[server]]\nname = \"server{i}\"\naddresses = {{ lan1 = \"192.168.0.{i}\", public = \"10.0.0.{i}\" }}\n");
+        t += &format!(
+            "[[server]]\nname = \"server{i}\"\naddresses = {{ lan1 = \"192.168.0.{i}\", public = \"10.0.0.{i}\" }}\n"
+        );
     }
     t += "[[heartbeat]]\nname = \"lan1\"\n[[heartbeat]]\nname = \"public\"\n[[np]]\nname = \"majority1\"\nkind = \"majority\"\n";
     for g in 0..groups {
@@ -117,7 +120,11 @@ fn core_throughput(n: u64) {
     node.handle(0, Input::Boot { persisted: None }, &mut out);
     for p in [1u16, 2] {
         let from = ServerId(p);
-        node.handle(1, Input::Message { from, msg: Box::new(Message::Hello { run: 1, state: ServerState::Syncing, version: 1 }) }, &mut out);
+        node.handle(
+            1,
+            Input::Message { from, msg: Box::new(Message::Hello { run: 1, state: ServerState::Syncing, version: 1 }) },
+            &mut out,
+        );
         let s = SharedState { version: 1, run: 1, state: Some(ServerState::Syncing), ..Default::default() };
         node.handle(1, Input::Message { from, msg: Box::new(Message::State(Box::new(s))) }, &mut out);
     }
@@ -149,7 +156,14 @@ fn sim_day(sim_ms: u64) {
     }
     sim.run_until(sim_ms);
     let secs = start.elapsed().as_secs_f64();
-    let online = cfg.group_ids().filter(|g| cfg.server_ids().any(|s| sim.world.machines[s.idx()].node.as_ref().is_some_and(|n| n.group_state(*g) == GroupState::Online))).count();
+    let online = cfg
+        .group_ids()
+        .filter(|g| {
+            cfg.server_ids().any(|s| {
+                sim.world.machines[s.idx()].node.as_ref().is_some_and(|n| n.group_state(*g) == GroupState::Online)
+            })
+        })
+        .count();
     assert_eq!(online, cfg.groups.len(), "every group must be online at the end of the simulated run");
     assert!(sim.breaches.is_empty(), "no invariant may break: {:?}", sim.breaches);
     println!(
@@ -181,8 +195,14 @@ fn placement(rounds: u32) {
         let d = t0.elapsed();
         total += d;
         worst = worst.max(d);
-        started = out.iter().filter(|o| matches!(o, Output::Send { msg, .. } if matches!(**msg, Message::StartGroup { .. }))).count()
-            + out.iter().filter(|o| matches!(o, Output::Execute { action: baton_core::Action::Activate { .. }, .. })).count();
+        started = out
+            .iter()
+            .filter(|o| matches!(o, Output::Send { msg, .. } if matches!(**msg, Message::StartGroup { .. })))
+            .count()
+            + out
+                .iter()
+                .filter(|o| matches!(o, Output::Execute { action: baton_core::Action::Activate { .. }, .. }))
+                .count();
     }
     println!(
         "placement: 32 servers, 512 groups, server1 lost: takeover decision for its 16 groups (started here or sent to their targets) in {:.1} us mean, {:.1} us worst over {rounds} runs ({started} starts sent)",
@@ -201,8 +221,16 @@ fn formed_coordinator(cfg: &Arc<Config>) -> (Node, u64) {
     for p in cfg.server_ids().filter(|p| *p != me) {
         let held: Vec<(GroupId, GroupState)> =
             cfg.group_ids().filter(|g| cfg.group(*g).policy[0] == p).map(|g| (g, GroupState::Online)).collect();
-        node.handle(1, Input::Message { from: p, msg: Box::new(Message::Hello { run: 1, state: ServerState::Syncing, version: 1 }) }, &mut out);
-        let s = SharedState { version: 1, run: 1, state: Some(ServerState::Syncing), groups: held, ..Default::default() };
+        node.handle(
+            1,
+            Input::Message {
+                from: p,
+                msg: Box::new(Message::Hello { run: 1, state: ServerState::Syncing, version: 1 }),
+            },
+            &mut out,
+        );
+        let s =
+            SharedState { version: 1, run: 1, state: Some(ServerState::Syncing), groups: held, ..Default::default() };
         node.handle(1, Input::Message { from: p, msg: Box::new(Message::State(Box::new(s))) }, &mut out);
     }
     assert_eq!(node.reported_state(), ServerState::Online);
@@ -212,7 +240,15 @@ fn formed_coordinator(cfg: &Arc<Config>) -> (Node, u64) {
     while now < 1 + timeout {
         now += 1000;
         for p in cfg.server_ids().filter(|p| p.0 > 1) {
-            node.handle(now, Input::Heartbeat { from: p, path: PathId(0), hb: Heartbeat { run: 1, state: ServerState::Online, version: 1 } }, &mut out);
+            node.handle(
+                now,
+                Input::Heartbeat {
+                    from: p,
+                    path: PathId(0),
+                    hb: Heartbeat { run: 1, state: ServerState::Online, version: 1 },
+                },
+                &mut out,
+            );
         }
     }
     node.handle(1 + timeout, Input::TimerFired { timer: Timer::Liveness }, &mut out);
@@ -226,7 +262,13 @@ fn formed_coordinator(cfg: &Arc<Config>) -> (Node, u64) {
 
 /// The instant a timer was set for in `out`.
 fn timer_at(out: &[Output], which: Timer) -> Option<u64> {
-    out.iter().find_map(|o| if let Output::SetTimer { at_ms, timer } = o { (*timer == which).then_some(*at_ms) } else { None })
+    out.iter().find_map(|o| {
+        if let Output::SetTimer { at_ms, timer } = o {
+            (*timer == which).then_some(*at_ms)
+        } else {
+            None
+        }
+    })
 }
 
 /// A synthetic configuration beyond the file limits (placement at scale).

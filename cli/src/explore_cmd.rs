@@ -158,7 +158,11 @@ fn write_failures(
     for seed in seeds.iter().copied().take(max) {
         match explore::write_failure(ctx, config, allowed, seed, out, budget) {
             Ok(w) => {
-                let verdict = if w.reproduced { "both replay the failure".to_string() } else { format!("REPLAY MISMATCH: {}", w.note) };
+                let verdict = if w.reproduced {
+                    "both replay the failure".to_string()
+                } else {
+                    format!("REPLAY MISMATCH: {}", w.note)
+                };
                 println!("seed {seed}: {}", w.sig);
                 println!("  {} ({} happenings)", w.full.display(), w.happenings_full);
                 println!("  {} ({} happenings, shrunk): {verdict}", w.min.display(), w.happenings_min);

@@ -17,7 +17,8 @@ use std::sync::Arc;
 
 /// The log directories under `dir`: itself if it holds segments, else its subdirectories.
 fn log_dirs(dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: cannot read the log directory: {e}", dir.display()))?;
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("{}: cannot read the log directory: {e}", dir.display()))?;
     let mut subdirs = Vec::new();
     let mut has_segments = false;
     for e in entries.flatten() {
@@ -33,7 +34,10 @@ fn log_dirs(dir: &Path) -> Result<Vec<PathBuf>, String> {
     }
     subdirs.sort();
     if subdirs.is_empty() {
-        return Err(format!("{}: no event log here (expected NNN.log segments or one directory per server)", dir.display()));
+        return Err(format!(
+            "{}: no event log here (expected NNN.log segments or one directory per server)",
+            dir.display()
+        ));
     }
     Ok(subdirs)
 }
@@ -67,7 +71,9 @@ pub fn verify(dir: &Path) -> ExitCode {
     let mut bad = false;
     for d in dirs {
         match baton_log::verify(&d) {
-            Ok(head) => println!("{}: ok: {} records, head seq {} hash {}", d.display(), head.seq, head.seq, hex(&head.hash)),
+            Ok(head) => {
+                println!("{}: ok: {} records, head seq {} hash {}", d.display(), head.seq, head.seq, hex(&head.hash))
+            }
             Err(e) => {
                 bad = true;
                 println!("{}: DAMAGED: {e}", d.display());
@@ -156,7 +162,13 @@ pub fn show(dir: &Path, opts: &ShowOptions) -> ExitCode {
                 let v = serde_json::json!({"server": server, "seq": seq, "at_ms": at, "record": rec_json(rec)});
                 writeln!(out, "{v}")
             } else {
-                writeln!(out, "{seq:>8}  {}  {:<10} {}", baton_sim::player::fmt_time(at), server, describe(cfg.as_deref(), rec))
+                writeln!(
+                    out,
+                    "{seq:>8}  {}  {:<10} {}",
+                    baton_sim::player::fmt_time(at),
+                    server,
+                    describe(cfg.as_deref(), rec)
+                )
             };
             if written.is_err() {
                 return ExitCode::SUCCESS;
@@ -169,7 +181,9 @@ pub fn show(dir: &Path, opts: &ShowOptions) -> ExitCode {
 
 fn rec_json(rec: &LogRecord) -> serde_json::Value {
     match rec {
-        LogRecord::RunStart { server, config_name, .. } => serde_json::json!({"run_start": {"server": server, "config": config_name}}),
+        LogRecord::RunStart { server, config_name, .. } => {
+            serde_json::json!({"run_start": {"server": server, "config": config_name}})
+        }
         LogRecord::Input { input, .. } => serde_json::json!({"input": format!("{input:?}")}),
         LogRecord::Output { output, .. } => serde_json::json!({"output": format!("{output:?}")}),
     }
@@ -310,7 +324,8 @@ pub fn write_traces(report: &baton_sim::Report, dir: &Path) -> Result<(), String
         if sub.exists() {
             std::fs::remove_dir_all(&sub).map_err(|e| format!("{}: {e}", sub.display()))?;
         }
-        let (mut w, _) = baton_log::Writer::open(&sub, baton_log::WriterOptions::default()).map_err(|e| format!("{}: {e}", sub.display()))?;
+        let (mut w, _) = baton_log::Writer::open(&sub, baton_log::WriterOptions::default())
+            .map_err(|e| format!("{}: {e}", sub.display()))?;
         for r in records {
             w.append(r).map_err(|e| format!("{}: {e}", sub.display()))?;
         }

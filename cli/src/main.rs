@@ -8,11 +8,11 @@
 mod bench;
 mod config_cmd;
 mod control_cmd;
-mod outcome;
 mod daemon_cmd;
 mod demo_cmd;
 mod explore_cmd;
 mod log_cmd;
+mod outcome;
 mod sim_cmd;
 
 use clap::{Parser, Subcommand};
@@ -20,7 +20,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "baton", version, about = "baton: a high-availability cluster manager with a simulated, replayable decision core")]
+#[command(
+    name = "baton",
+    version,
+    about = "baton: a high-availability cluster manager with a simulated, replayable decision core"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Top,
@@ -216,7 +220,9 @@ fn main() -> ExitCode {
     match cli.command {
         Top::Config { command: ConfigCmd::Check { file } } => config_cmd::check(&file),
         Top::Config { command: ConfigCmd::Show { file } } => config_cmd::show(&file),
-        Top::Sim { command: SimCmd::Run { file, seed, json, trace } } => sim_cmd::run(&file, seed, json, trace.as_deref()),
+        Top::Sim { command: SimCmd::Run { file, seed, json, trace } } => {
+            sim_cmd::run(&file, seed, json, trace.as_deref())
+        }
         Top::Sim { command: SimCmd::Explore(args) } => explore_cmd::run(&args),
         Top::Daemon { config, server, state_dir, fence } => {
             daemon_cmd::run(&config, server.as_deref(), state_dir.as_deref(), fence)
@@ -231,7 +237,12 @@ fn main() -> ExitCode {
         Top::Demo { auto } => demo_cmd::run(auto),
         Top::DemoHttp { port, name, pid_file } => demo_cmd::http(port, &name, pid_file.as_deref()),
         Top::Completions { shell } => {
-            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "baton", &mut std::io::stdout());
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "baton",
+                &mut std::io::stdout(),
+            );
             ExitCode::SUCCESS
         }
         Top::Log { command } => match command {

@@ -38,8 +38,8 @@ fn option<'a>(words: &'a [String], name: &str) -> Option<&'a String> {
     words.iter().position(|w| w == name).and_then(|i| words.get(i + 1))
 }
 
-/// The servers where `group` is in `state` ("Online", …) according to a status.
-pub fn servers_in(status: &Value, group: &str, state: &str) -> Vec<String> {
+/// The servers where `group`'s state on them satisfies `keep`, according to a status.
+fn servers_where(status: &Value, group: &str, keep: impl Fn(&str) -> bool) -> Vec<String> {
     let Some(locations) = status.get("locations").and_then(Value::as_array) else {
         return Vec::new();
     };
@@ -50,27 +50,20 @@ pub fn servers_in(status: &Value, group: &str, state: &str) -> Vec<String> {
         .filter_map(|entry| entry.get(1).and_then(Value::as_array))
         .flatten()
         .filter_map(Value::as_array)
-        .filter(|at| at.get(1).and_then(Value::as_str) == Some(state))
+        .filter(|at| at.get(1).and_then(Value::as_str).is_some_and(&keep))
         .filter_map(|at| at.first().and_then(Value::as_str).map(str::to_string))
         .collect()
+}
+
+/// The servers where `group` is in `state` ("Online", …) according to a status.
+pub fn servers_in(status: &Value, group: &str, state: &str) -> Vec<String> {
+    servers_where(status, group, |s| s == state)
 }
 
 /// Where a group is running or on its way (online, starting, stopping); a group in
 /// error on a server holds nothing there any more that the outcome waits for.
 fn servers_with(status: &Value, group: &str) -> Vec<String> {
-    let Some(locations) = status.get("locations").and_then(Value::as_array) else {
-        return Vec::new();
-    };
-    locations
-        .iter()
-        .filter_map(Value::as_array)
-        .filter(|entry| entry.first().and_then(Value::as_str) == Some(group))
-        .filter_map(|entry| entry.get(1).and_then(Value::as_array))
-        .flatten()
-        .filter_map(Value::as_array)
-        .filter(|at| matches!(at.get(1).and_then(Value::as_str), Some("Online" | "Starting" | "Stopping")))
-        .filter_map(|at| at.first().and_then(Value::as_str).map(str::to_string))
-        .collect()
+    servers_where(status, group, |s| matches!(s, "Online" | "Starting" | "Stopping"))
 }
 
 /// The outcome to wait for after `words` (given `before`, the status just before).

@@ -73,7 +73,10 @@ fn sim_run_passes_and_prints_a_digest() {
 #[test]
 fn sim_run_exits_1_on_a_failed_expectation() {
     let cfg = root().join("examples/configs/2node-ping.toml");
-    let p = tmp("wrong.scenario", &format!("config {}\nat 0s boot all\nat 2m expect group failover1 online on server2\n", cfg.display()));
+    let p = tmp(
+        "wrong.scenario",
+        &format!("config {}\nat 0s boot all\nat 2m expect group failover1 online on server2\n", cfg.display()),
+    );
     let out = baton().args(["sim", "run"]).arg(&p).output().expect("runs");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("FAIL line 3"));
@@ -82,7 +85,10 @@ fn sim_run_exits_1_on_a_failed_expectation() {
 #[test]
 fn sim_run_reports_malformed_lines_and_exits_2() {
     let cfg = root().join("examples/configs/2node-ping.toml");
-    let p = tmp("bad.scenario", &format!("config {}\nat 0s boot all\nat 1m explode server1\nat 30s boot all\n", cfg.display()));
+    let p = tmp(
+        "bad.scenario",
+        &format!("config {}\nat 0s boot all\nat 1m explode server1\nat 30s boot all\n", cfg.display()),
+    );
     let out = baton().args(["sim", "run"]).arg(&p).output().expect("runs");
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);

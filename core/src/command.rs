@@ -83,7 +83,11 @@ impl Command {
                     "shutdown" => Command::ClusterShutdown { reboot: p.flag("--reboot") },
                     "suspend" => Command::ClusterSuspend { force: p.flag("--force") },
                     "resume" => Command::ClusterResume,
-                    other => return Err(format!("unknown cluster command {other:?}: use start, stop, shutdown, suspend or resume")),
+                    other => {
+                        return Err(format!(
+                            "unknown cluster command {other:?}: use start, stop, shutdown, suspend or resume"
+                        ))
+                    }
                 }
             }
             "server" => {

@@ -3,8 +3,8 @@
 //!
 //! In: built by the node's modules. Out: `Output::Emit(Event)`.
 
-pub use crate::event_kind::{EventKind, Severity};
 use crate::config::{GroupId, MonId, Ms, ResId, ServerId};
+pub use crate::event_kind::{EventKind, Severity};
 use serde::{Deserialize, Serialize};
 
 /// One emitted event. The emitting server and the time are added by whoever records

@@ -159,7 +159,10 @@ pub enum ActionResult {
     /// A resolver check: did the target (ping/http/serial peer) answer, did disk I/O work.
     Probe(ProbeResult),
     /// A monitor check: healthy or not, with a detail.
-    Check { healthy: bool, detail: String },
+    Check {
+        healthy: bool,
+        detail: String,
+    },
 }
 
 /// The result of one resolver watch check.

@@ -25,7 +25,9 @@ impl LogRecord {
     /// The instant of the record.
     pub fn at_ms(&self) -> Ms {
         match self {
-            LogRecord::RunStart { at_ms, .. } | LogRecord::Input { at_ms, .. } | LogRecord::Output { at_ms, .. } => *at_ms,
+            LogRecord::RunStart { at_ms, .. } | LogRecord::Input { at_ms, .. } | LogRecord::Output { at_ms, .. } => {
+                *at_ms
+            }
         }
     }
 }

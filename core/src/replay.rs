@@ -227,7 +227,9 @@ pub fn describe_input(i: &crate::io::Input) -> String {
         Input::MirrorWritten { bytes, .. } => format!("{bytes} bytes written to a mirror"),
         Input::MirrorDiskError { .. } => "mirror data device I/O error".into(),
         Input::MirrorWritesLost { bytes, .. } => format!("{bytes} async bytes lost"),
-        Input::MirrorConnect { network, up, .. } => format!("mirror connect network #{network} {}", if *up { "up" } else { "down" }),
+        Input::MirrorConnect { network, up, .. } => {
+            format!("mirror connect network #{network} {}", if *up { "up" } else { "down" })
+        }
     }
 }
 

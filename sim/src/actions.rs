@@ -17,7 +17,11 @@ pub enum Effect {
     Activated(ResId),
     Deactivated(ResId),
     /// A mirror copy from `from`'s side to `to`'s side.
-    Copied { res: ResId, from: ServerId, to: ServerId },
+    Copied {
+        res: ResId,
+        from: ServerId,
+        to: ServerId,
+    },
 }
 
 impl Sim {
@@ -117,7 +121,11 @@ impl Sim {
                 }
                 let m = self.world.cfg.resource(res).kind.mirror().expect("mirror");
                 if self.world.device_failed(&m.sides[b as usize].data, to) {
-                    return ActionResult::Failed(format!("I/O error on {} of {}", m.sides[b as usize].data, self.world.cfg.server(to).name));
+                    return ActionResult::Failed(format!(
+                        "I/O error on {} of {}",
+                        m.sides[b as usize].data,
+                        self.world.cfg.server(to).name
+                    ));
                 }
                 let now = self.now;
                 let d = self.world.mirrors.entry(res).or_default();
@@ -144,7 +152,8 @@ impl Sim {
                     return ActionResult::Failed(format!("address in use (answered by {})", cfg.server(other).name));
                 }
             }
-            let text = format!("{} {} online on {} and {}", r.kind.name(), r.name, cfg.server(other).name, cfg.server(s).name);
+            let text =
+                format!("{} {} online on {} and {}", r.kind.name(), r.name, cfg.server(other).name, cfg.server(s).name);
             self.double(r.group, text);
         }
         self.world.active.entry(res).or_default().insert(s);
@@ -156,12 +165,23 @@ impl Sim {
             if let Some(bytes) = d.lost_unsent.take() {
                 // The driver tells the new online side what never reached it (B101).
                 let epoch = self.world.machines[s.idx()].epoch;
-                self.push(self.now, crate::engine::EvKind::Deliver { server: s, epoch: Some(epoch), input: baton_core::Input::MirrorWritesLost { res, bytes } });
+                self.push(
+                    self.now,
+                    crate::engine::EvKind::Deliver {
+                        server: s,
+                        epoch: Some(epoch),
+                        input: baton_core::Input::MirrorWritesLost { res, bytes },
+                    },
+                );
             }
             let d = self.world.mirrors.entry(res).or_default();
             let stale = d.newest.is_some_and(|n| n != side) && d.content[0] != d.content[1] && d.forced != Some(side);
             if stale {
-                let text = format!("invariant 2 (latest data): mirror {} activated on {} without the latest data", r.name, cfg.server(s).name);
+                let text = format!(
+                    "invariant 2 (latest data): mirror {} activated on {} without the latest data",
+                    r.name,
+                    cfg.server(s).name
+                );
                 self.breach(text);
             }
         }
@@ -183,7 +203,10 @@ impl Sim {
                 }
             }
             NpKind::Serial { .. } => {
-                let answered = self.world.serial_peer(np, s).is_some_and(|p| self.world.serial_up(s, p) && self.world.service_running(p));
+                let answered = self
+                    .world
+                    .serial_peer(np, s)
+                    .is_some_and(|p| self.world.serial_up(s, p) && self.world.service_running(p));
                 if answered {
                     (rtt, ActionResult::Probe(ProbeResult::Answered(true)))
                 } else {
@@ -193,7 +216,10 @@ impl Sim {
             NpKind::Disk { device, io_wait_ms } => {
                 let io_ms = self.world.io_ms(device, s, self.knobs.disk_latency_ms);
                 if self.world.device_failed(device, s) {
-                    return (io_ms.min(*io_wait_ms), ActionResult::Probe(ProbeResult::Disk { io_ok: false, io_ms, slots: vec![] }));
+                    return (
+                        io_ms.min(*io_wait_ms),
+                        ActionResult::Probe(ProbeResult::Disk { io_ok: false, io_ms, slots: vec![] }),
+                    );
                 }
                 *self.world.slots.entry((device.clone(), s)).or_insert(0) += 1;
                 let slots = n

@@ -270,9 +270,10 @@ impl Sim {
                     for (i, net) in m.networks.iter().enumerate() {
                         // The network between the sides, whether or not the peer's service runs
                         // (the core knows that from membership).
-                        let up = m.sides[other].servers.iter().any(|o| {
-                            *o != s && self.world.link_up(net, s, *o) && self.world.link_up(net, *o, s)
-                        });
+                        let up = m.sides[other]
+                            .servers
+                            .iter()
+                            .any(|o| *o != s && self.world.link_up(net, s, *o) && self.world.link_up(net, *o, s));
                         let key = (res, s, i as u8);
                         // A new run starts with every link taken as up.
                         let last = match self.link_reported.get(&key) {
@@ -388,14 +389,20 @@ impl Sim {
                         baton_core::config::HeartbeatKind::Lan { .. } => latency,
                         baton_core::config::HeartbeatKind::Disk { .. } => self.knobs.disk_latency_ms,
                     };
-                    self.push(self.now + delay, EvKind::Deliver { server: to, epoch: None, input: Input::Heartbeat { from: s, path, hb } });
+                    self.push(
+                        self.now + delay,
+                        EvKind::Deliver { server: to, epoch: None, input: Input::Heartbeat { from: s, path, hb } },
+                    );
                 }
             }
             Output::Send { to, msg } => {
                 // Cluster messages are retransmitted until delivered (reliable over
                 // loss); they are lost only when no lan path carries them.
                 if self.world.message_path(s, to).is_some() {
-                    self.push(self.now + latency, EvKind::Deliver { server: to, epoch: None, input: Input::Message { from: s, msg } });
+                    self.push(
+                        self.now + latency,
+                        EvKind::Deliver { server: to, epoch: None, input: Input::Message { from: s, msg } },
+                    );
                 }
             }
             Output::Execute { id, action } => self.execute(s, epoch, id, action),

@@ -16,7 +16,10 @@ pub fn check(sim: &Sim, e: &Expect, last_cmd: Option<CommandId>) -> (bool, Strin
     let sid = |n: &str| cfg.server_id(n).expect("checked server");
     let node = |s: ServerId| sim.world.machines[s.idx()].node.as_ref().filter(|n| !n.is_gone());
     let group_where = |g, st: GroupState| -> Vec<String> {
-        cfg.server_ids().filter(|s| node(*s).is_some_and(|n| n.group_state(g) == st)).map(|s| cfg.server(s).name.clone()).collect()
+        cfg.server_ids()
+            .filter(|s| node(*s).is_some_and(|n| n.group_state(g) == st))
+            .map(|s| cfg.server(s).name.clone())
+            .collect()
     };
     match e {
         Expect::GroupOnline { group, server } => {

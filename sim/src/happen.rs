@@ -175,7 +175,9 @@ impl Sim {
                     d.newest = Some(1 - side);
                     // A hybrid side is one device shared by its server group: every
                     // server of the side finds the blank device.
-                    let side_servers = self.world.cfg.resource(res).kind.mirror().expect("mirror").sides[side as usize].servers.clone();
+                    let side_servers = self.world.cfg.resource(res).kind.mirror().expect("mirror").sides[side as usize]
+                        .servers
+                        .clone();
                     for srv in side_servers {
                         if self.world.service_running(srv) {
                             self.handle(srv, Input::MirrorDiskError { res });
@@ -210,17 +212,16 @@ impl Sim {
         };
         let Some(side) = self.world.mirror_side(res, s) else { return };
         let connected = self.world.mirror_connected(res);
-        let broken = self.world.machines[s.idx()]
-            .node
-            .as_ref()
-            .and_then(|n| n.mirror_record(res))
-            .is_some_and(|r| matches!(r, baton_core::io::MirrorRecord::Ahead { .. } | baton_core::io::MirrorRecord::Forced));
+        let broken = self.world.machines[s.idx()].node.as_ref().and_then(|n| n.mirror_record(res)).is_some_and(|r| {
+            matches!(r, baton_core::io::MirrorRecord::Ahead { .. } | baton_core::io::MirrorRecord::Forced)
+        });
         if !connected && !broken {
             // B101: with the connect down and no break yet, a write waits for the other
             // side and is not acknowledged: the application's write does not complete.
             return;
         }
-        let asynchronous = self.world.cfg.resource(res).kind.mirror().is_some_and(|m| m.mode == baton_core::config::MirrorMode::Async);
+        let asynchronous =
+            self.world.cfg.resource(res).kind.mirror().is_some_and(|m| m.mode == baton_core::config::MirrorMode::Async);
         let bw = self.knobs.mirror_bandwidth_bytes_per_s.max(1);
         let now = self.now;
         let latency = self.knobs.network_latency_ms;

@@ -217,7 +217,9 @@ impl World {
             .heartbeats
             .iter()
             .enumerate()
-            .filter(|(_, h)| matches!(h.kind, HeartbeatKind::Lan { .. }) && h.servers.contains(&a) && h.servers.contains(&b))
+            .filter(|(_, h)| {
+                matches!(h.kind, HeartbeatKind::Lan { .. }) && h.servers.contains(&a) && h.servers.contains(&b)
+            })
             .map(|(i, h)| (h.priority, i))
             .collect();
         paths.sort();

@@ -11,7 +11,12 @@ pub fn root() -> PathBuf {
 /// Every `.scenario` file below `dir` (relative to the root), sorted.
 pub fn scenarios(dir: &str) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(root().join(dir))
-        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "scenario")).collect())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "scenario"))
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v
@@ -77,7 +82,10 @@ pub fn stmt(cfg: &Config, f: &Fault) -> Stmt {
             server: srv(*s),
             times: Some(1),
         },
-        Fault::Move(g) => Stmt::Cmd { on: None, words: vec!["group".into(), "move".into(), cfg.groups[g % cfg.groups.len()].name.clone()] },
+        Fault::Move(g) => Stmt::Cmd {
+            on: None,
+            words: vec!["group".into(), "move".into(), cfg.groups[g % cfg.groups.len()].name.clone()],
+        },
         Fault::Return(s) => Stmt::Cmd { on: None, words: vec!["server".into(), "return".into(), srv(*s)] },
     }
 }
@@ -119,4 +127,3 @@ pub fn play_traced(cfg: Arc<Config>, faults: &[Fault], gap_ms: u64, seed: u64, t
     }
     sim
 }
-

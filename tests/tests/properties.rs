@@ -21,7 +21,12 @@ fn check(sim: &Sim, cfg: &Config) -> Result<(), TestCaseError> {
     for e in &sim.timeline {
         if e.event.kind == EventKind::GroupStarting {
             let g = e.event.group.expect("group-starting names its group");
-            prop_assert!(cfg.group(g).policy.contains(&e.server), "{} started on {} outside its policy", cfg.group(g).name, cfg.server(e.server).name);
+            prop_assert!(
+                cfg.group(g).policy.contains(&e.server),
+                "{} started on {} outside its policy",
+                cfg.group(g).name,
+                cfg.server(e.server).name
+            );
         }
     }
     // Reactivations per (monitor, server) within one counting period stay within the threshold.
@@ -37,7 +42,14 @@ fn check(sim: &Sim, cfg: &Config) -> Result<(), TestCaseError> {
             let m = e.event.monitor.expect("names its monitor");
             let c = count.entry((m, e.server)).or_insert(0);
             *c += 1;
-            prop_assert!(*c <= cfg.monitor(m).reactivations, "monitor {} reactivated {} times on {} (threshold {})", cfg.monitor(m).name, c, cfg.server(e.server).name, cfg.monitor(m).reactivations);
+            prop_assert!(
+                *c <= cfg.monitor(m).reactivations,
+                "monitor {} reactivated {} times on {} (threshold {})",
+                cfg.monitor(m).name,
+                c,
+                cfg.server(e.server).name,
+                cfg.monitor(m).reactivations
+            );
         }
     }
     Ok(())
@@ -47,7 +59,12 @@ fn liveness(sim: &Sim, cfg: &Config) -> Result<(), TestCaseError> {
     for g in cfg.group_ids() {
         let online: Vec<ServerId> = cfg
             .server_ids()
-            .filter(|s| sim.world.machines[s.idx()].node.as_ref().is_some_and(|n| !n.is_gone() && n.group_state(g) == baton_core::io::GroupState::Online))
+            .filter(|s| {
+                sim.world.machines[s.idx()]
+                    .node
+                    .as_ref()
+                    .is_some_and(|n| !n.is_gone() && n.group_state(g) == baton_core::io::GroupState::Online)
+            })
             .collect();
         prop_assert!(online.len() <= 1, "group {} online on {:?}", cfg.group(g).name, online);
     }

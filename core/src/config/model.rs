@@ -370,17 +370,40 @@ pub struct Monitor {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum MonitorKind {
-    Ip { targets: Vec<String> },
-    FloatingIp { resource: ResId },
-    Process { pidfile: Option<String>, process_name: Option<String> },
-    Exec { command: String },
+    Ip {
+        targets: Vec<String>,
+    },
+    FloatingIp {
+        resource: ResId,
+    },
+    Process {
+        pidfile: Option<String>,
+        process_name: Option<String>,
+    },
+    Exec {
+        command: String,
+    },
     /// `device`: the disk resource's device when `path` lies under its mount point.
-    Disk { path: String, io_size: u64, device: Option<String> },
-    NicLink { interface: String },
-    MirrorDisk { resource: ResId },
-    MirrorConnect { resource: ResId },
-    UserSpace { stall_action: FinalAction },
-    Http { url: String },
+    Disk {
+        path: String,
+        io_size: u64,
+        device: Option<String>,
+    },
+    NicLink {
+        interface: String,
+    },
+    MirrorDisk {
+        resource: ResId,
+    },
+    MirrorConnect {
+        resource: ResId,
+    },
+    UserSpace {
+        stall_action: FinalAction,
+    },
+    Http {
+        url: String,
+    },
 }
 
 impl MonitorKind {
@@ -446,11 +469,7 @@ impl Config {
     }
     /// Whether the group holds a mirror or hybrid disk.
     pub fn group_mirrors(&self, group: GroupId) -> impl Iterator<Item = ResId> + '_ {
-        self.group(group)
-            .resources
-            .iter()
-            .copied()
-            .filter(|r| self.resource(*r).kind.mirror().is_some())
+        self.group(group).resources.iter().copied().filter(|r| self.resource(*r).kind.mirror().is_some())
     }
     /// Every device the file names (disk resources, mirror data and metadata, disk
     /// resolvers and heartbeats, disk monitors' devices) with the servers that use it.
@@ -502,8 +521,6 @@ impl Config {
 
     /// Mirror/hybrid resources in file order.
     pub fn mirror_ids(&self) -> impl Iterator<Item = ResId> + '_ {
-        (0..self.resources.len())
-            .map(|i| ResId(i as u16))
-            .filter(|r| self.resource(*r).kind.mirror().is_some())
+        (0..self.resources.len()).map(|i| ResId(i as u16)).filter(|r| self.resource(*r).kind.mirror().is_some())
     }
 }

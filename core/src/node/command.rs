@@ -59,11 +59,16 @@ impl Node {
             Command::ClusterSuspend { force } => {
                 if !*force {
                     if let Some(s) = self.cfg.server_ids().find(|s| !self.is_member(*s)) {
-                        return Err(format!("server {} is not online (use --force to suspend the online ones)", self.cfg.server(s).name));
+                        return Err(format!(
+                            "server {} is not online (use --force to suspend the online ones)",
+                            self.cfg.server(s).name
+                        ));
                     }
                 }
                 let busy = self.cfg.group_ids().find(|g| {
-                    self.cfg.server_ids().any(|s| matches!(self.group_state_on(*g, s), GroupState::Starting | GroupState::Stopping))
+                    self.cfg
+                        .server_ids()
+                        .any(|s| matches!(self.group_state_on(*g, s), GroupState::Starting | GroupState::Stopping))
                 });
                 match busy {
                     Some(g) => Err(format!("group {} is starting, stopping or moving", self.cfg.group(g).name)),
@@ -78,10 +83,15 @@ impl Node {
                 }
                 Ok(Routed::Forward(*server, cmd.clone()))
             }
-            Command::ServerReturn { server, force } => self.check_return(*server, *force).map(|_| Routed::Forward(*server, cmd.clone())),
+            Command::ServerReturn { server, force } => {
+                self.check_return(*server, *force).map(|_| Routed::Forward(*server, cmd.clone()))
+            }
             Command::GroupStart { group, on } => self.check_group_start(*group, *on),
             Command::GroupStop { group } => {
-                let holder = self.cfg.server_ids().find(|s| matches!(self.group_state_on(*group, *s), GroupState::Online | GroupState::Error));
+                let holder = self
+                    .cfg
+                    .server_ids()
+                    .find(|s| matches!(self.group_state_on(*group, *s), GroupState::Online | GroupState::Error));
                 match holder {
                     Some(h) => Ok(Routed::Forward(h, cmd.clone())),
                     None => Err(format!("group {} is not online or in error", self.cfg.group(*group).name)),
@@ -100,7 +110,9 @@ impl Node {
                 if self.mirror_status(*mirror) == super::MirrorStatus::Rebuilding {
                     return Err(format!("mirror {name}: a rebuild is already running"));
                 }
-                let (Some(src), Some(dst)) = (self.latest_side_server(*mirror), self.mirror_behind_side_server(*mirror)) else {
+                let (Some(src), Some(dst)) =
+                    (self.latest_side_server(*mirror), self.mirror_behind_side_server(*mirror))
+                else {
                     return Err(format!("mirror {name}: no side is behind, or the latest data cannot be determined"));
                 };
                 let g = self.cfg.resource(*mirror).group;
@@ -152,7 +164,10 @@ impl Node {
         }
         if force {
             if let Some(m) = self.cfg.mirror_ids().find(|m| self.mirror_side_known_behind(*m, s)) {
-                return Err(format!("server {name} holds a side of mirror {} that is known to be behind (B111)", self.cfg.resource(m).name));
+                return Err(format!(
+                    "server {name} holds a side of mirror {} that is known to be behind (B111)",
+                    self.cfg.resource(m).name
+                ));
             }
         }
         Ok(())
@@ -160,7 +175,8 @@ impl Node {
 
     /// B111: a reachable side holds newer data than `s`'s side.
     fn mirror_side_known_behind(&self, m: crate::config::ResId, s: ServerId) -> bool {
-        let in_mirror = self.cfg.resource(m).kind.mirror().is_some_and(|mm| mm.sides.iter().any(|sd| sd.servers.contains(&s)));
+        let in_mirror =
+            self.cfg.resource(m).kind.mirror().is_some_and(|mm| mm.sides.iter().any(|sd| sd.servers.contains(&s)));
         in_mirror && !self.mirror_latest_on(m, s) && self.mirror_status(m) != super::MirrorStatus::Error
     }
 
@@ -188,7 +204,9 @@ impl Node {
         };
         let view = self.placement_view();
         let target = match to {
-            Some(s) if s == current => return Err(format!("group {name} is already online on {}", self.cfg.server(s).name)),
+            Some(s) if s == current => {
+                return Err(format!("group {name} is already online on {}", self.cfg.server(s).name))
+            }
             Some(s) if view.eligible(&self.cfg, g, s, Some(current)) => s,
             Some(s) => return Err(format!("server {} is not eligible for group {name}", self.cfg.server(s).name)),
             None => view
@@ -284,7 +302,9 @@ impl Node {
                 self.persisted.stop_record = self
                     .cfg
                     .group_ids()
-                    .filter_map(|g| self.cfg.server_ids().find(|s| self.group_state_on(g, *s) == GroupState::Online).map(|s| (g, s)))
+                    .filter_map(|g| {
+                        self.cfg.server_ids().find(|s| self.group_state_on(g, *s) == GroupState::Online).map(|s| (g, s))
+                    })
                     .collect();
                 self.close_mirrors();
                 self.emit(Event::new(EventKind::ServiceStopping));

@@ -142,7 +142,11 @@ impl Node {
     fn start_after_dependents_running(&self, g: GroupId, cluster_wide: bool) -> bool {
         self.cfg.group_ids().any(|d| {
             self.cfg.group(d).start_after.contains(&g)
-                && if cluster_wide { !self.holders(d).is_empty() } else { self.groups[d.idx()].state != GroupState::Offline }
+                && if cluster_wide {
+                    !self.holders(d).is_empty()
+                } else {
+                    self.groups[d.idx()].state != GroupState::Offline
+                }
         })
     }
 

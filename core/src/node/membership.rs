@@ -47,7 +47,10 @@ impl Node {
         self.auto_return_pending = prev_unclean && self.cfg.cluster.auto_return;
         self.phase = Phase::Syncing { since_ms: self.now, suspended };
         if suspended {
-            self.emit(Event::new(EventKind::ServerSuspended).because(Some(EventKind::UncleanRestart), "auto_return = false (B23)"));
+            self.emit(
+                Event::new(EventKind::ServerSuspended)
+                    .because(Some(EventKind::UncleanRestart), "auto_return = false (B23)"),
+            );
         }
         self.mirrors.note_boot();
         let hello = Message::Hello { run: self.run, state: self.phase.reported(), version: self.version };
@@ -122,7 +125,9 @@ impl Node {
         }
         if was_down {
             self.recheck = true; // a mirror connect may be back (B102)
-            self.emit(Event::new(EventKind::HeartbeatPathUp).peer(from).reason(self.cfg.heartbeats[path.idx()].name.clone()));
+            self.emit(
+                Event::new(EventKind::HeartbeatPathUp).peer(from).reason(self.cfg.heartbeats[path.idx()].name.clone()),
+            );
         }
         if want_state {
             self.send(from, Message::StateRequest);
@@ -185,7 +190,10 @@ impl Node {
     pub(super) fn on_restart_seen(&mut self) {
         if !self.restart_reported {
             self.restart_reported = true;
-            self.emit(Event::new(EventKind::ServerRestarted).because(Some(EventKind::UncleanRestart), "restarted before any peer judged it lost (B18)"));
+            self.emit(
+                Event::new(EventKind::ServerRestarted)
+                    .because(Some(EventKind::UncleanRestart), "restarted before any peer judged it lost (B18)"),
+            );
         }
     }
 
@@ -419,11 +427,8 @@ impl Node {
             .filter(|p| matches!(self.peers[p.idx()].state, ServerState::Syncing | ServerState::Suspended))
             .collect();
         if timeout {
-            let missing: Vec<String> = self
-                .peer_ids()
-                .filter(|p| !present.contains(p))
-                .map(|p| self.cfg.server(p).name.clone())
-                .collect();
+            let missing: Vec<String> =
+                self.peer_ids().filter(|p| !present.contains(p)).map(|p| self.cfg.server(p).name.clone()).collect();
             self.emit(Event::new(EventKind::StartupSyncTimeout).reason(format!("missing: {}", missing.join(", "))));
         } else {
             self.emit(Event::new(EventKind::StartupSyncDone));
@@ -549,11 +554,8 @@ impl Node {
         let mutual = self.peers[from.idx()].judged_down;
         if mutual && from > self.me {
             // B17: we both judged each other down; the later server in order yields.
-            let doubles: Vec<GroupId> = self
-                .cfg
-                .group_ids()
-                .filter(|g| self.groups[g.idx()].state == crate::io::GroupState::Online)
-                .collect();
+            let doubles: Vec<GroupId> =
+                self.cfg.group_ids().filter(|g| self.groups[g.idx()].state == crate::io::GroupState::Online).collect();
             for g in doubles {
                 self.emit(Event::new(EventKind::GroupDoubleOnline).group(g).peer(from));
             }

@@ -23,11 +23,12 @@ mod view;
 
 #[cfg(test)]
 pub(crate) mod test_support;
-#[cfg(test)] mod tests;
+#[cfg(test)]
+mod tests;
 
+pub use fence::stall_power;
 pub use mirror::MirrorStatus;
 pub use monitor::MonitorStatus;
-pub use fence::stall_power;
 pub use status::Status;
 
 use crate::config::{Config, GroupId, Ms, ServerId};
@@ -406,11 +407,8 @@ impl Node {
     }
 
     fn persist(&mut self) {
-        self.persisted.groups_online = self
-            .cfg
-            .group_ids()
-            .filter(|g| self.groups[g.idx()].state != GroupState::Offline)
-            .collect();
+        self.persisted.groups_online =
+            self.cfg.group_ids().filter(|g| self.groups[g.idx()].state != GroupState::Offline).collect();
         self.persisted.mirrors = self.mirrors.own_records();
         self.out.push(Output::Persist(Box::new(self.persisted.clone())));
     }

@@ -154,7 +154,11 @@ impl Node {
         run.failures += 1;
         if run.failures <= retries {
             let n = run.failures;
-            self.emit(Event::new(EventKind::MonitorCheckFailed).monitor(m).reason(format!("failure {n} of {}: {detail}", retries + 1)));
+            self.emit(
+                Event::new(EventKind::MonitorCheckFailed)
+                    .monitor(m)
+                    .reason(format!("failure {n} of {}: {detail}", retries + 1)),
+            );
             return;
         }
         // B81, B84: failure retries + 1 is an error; the count starts again.

@@ -233,7 +233,11 @@ impl Node {
     pub(super) fn peer_lost(&mut self, peer: ServerId, d_ms: Ms) {
         self.peers[peer.idx()].lost_at = Some(d_ms);
         self.members_seen.remove(&peer);
-        self.emit(Event::new(EventKind::ServerLost).peer(peer).because(None, "silent on every heartbeat path for heartbeat_timeout (B13)"));
+        self.emit(
+            Event::new(EventKind::ServerLost)
+                .peer(peer)
+                .because(None, "silent on every heartbeat path for heartbeat_timeout (B13)"),
+        );
         let partition_start = d_ms.saturating_sub(self.cfg.cluster.heartbeat_timeout_ms);
         match &mut self.resolution {
             Some(r) if self.now <= r.v_ms => {
@@ -263,7 +267,10 @@ impl Node {
         });
         self.emit(Event::new(EventKind::NpResolutionStarted).peer(peer));
         if fallback {
-            self.emit(Event::new(EventKind::NpFallbackDisk).because(Some(EventKind::ServerLost), "the serial peer did not answer, or ping was pre-failed everywhere (B40, B41)"));
+            self.emit(Event::new(EventKind::NpFallbackDisk).because(
+                Some(EventKind::ServerLost),
+                "the serial peer did not answer, or ping was pre-failed everywhere (B40, B41)",
+            ));
         }
         self.set_timer(Timer::NpVerdict, v_ms);
     }
@@ -300,7 +307,10 @@ impl Node {
             return;
         }
         if verdicts.contains(&Verdict::Unresolved) {
-            self.emit(Event::new(EventKind::NpUnresolved).because(Some(EventKind::ServerLost), "no resolver covers the lost peer, or ping was pre-failed (B35, B36)"));
+            self.emit(Event::new(EventKind::NpUnresolved).because(
+                Some(EventKind::ServerLost),
+                "no resolver covers the lost peer, or ping was pre-failed (B35, B36)",
+            ));
         }
         // W: the longest verdict delay among our units and those the lost peers use (B44).
         let mut w = r.v_ms - r.d_ms;
@@ -313,7 +323,11 @@ impl Node {
         for p in r.lost.clone() {
             // Members since before the peer's last heartbeat knew what it held.
             self.lost_since.insert(p, r.partition_start_ms);
-            self.emit(Event::new(EventKind::NpResolvedPeerDown).peer(p).because(Some(EventKind::ServerLost), "this server survives the verdict (B35)"));
+            self.emit(
+                Event::new(EventKind::NpResolvedPeerDown)
+                    .peer(p)
+                    .because(Some(EventKind::ServerLost), "this server survives the verdict (B35)"),
+            );
             self.judge_down(p);
             self.takeovers.push((t_ms, p));
         }
@@ -340,7 +354,8 @@ impl Node {
             }
             (None, Some(p), Some(d)) => {
                 // ping+disk (B41)
-                let own_disk_bad = self.nps[d.idx()].last_disk_io.is_some_and(|(ok, ms, _)| !ok || ms > self.io_wait(d));
+                let own_disk_bad =
+                    self.nps[d.idx()].last_disk_io.is_some_and(|(ok, ms, _)| !ok || ms > self.io_wait(d));
                 if own_disk_bad {
                     return Verdict::Out(EventKind::NpResolutionFailed);
                 }
@@ -408,12 +423,8 @@ impl Node {
             return Verdict::Out(EventKind::NpResolutionTimeout);
         }
         let w = &self.nps[np.idx()];
-        let alive: Vec<ServerId> = r
-            .lost
-            .iter()
-            .copied()
-            .filter(|p| w.slots.get(p).is_some_and(|(_, changed)| *changed >= r.d_ms))
-            .collect();
+        let alive: Vec<ServerId> =
+            r.lost.iter().copied().filter(|p| w.slots.get(p).is_some_and(|(_, changed)| *changed >= r.d_ms)).collect();
         if alive.is_empty() {
             return Verdict::Survive;
         }

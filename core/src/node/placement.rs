@@ -166,7 +166,11 @@ impl Node {
                 true
             }
             None => {
-                self.emit(Event::new(EventKind::GroupNoTarget).group(g).because(None, "no eligible server in the policy (B51)"));
+                self.emit(
+                    Event::new(EventKind::GroupNoTarget)
+                        .group(g)
+                        .because(None, "no eligible server in the policy (B51)"),
+                );
                 false
             }
         }
@@ -183,7 +187,11 @@ impl Node {
                 continue; // already running elsewhere
             }
             if self.cfg.group(g).failover == FailoverMode::Manual {
-                self.emit(Event::new(EventKind::GroupFailoverHeld).group(g).because(Some(EventKind::ServerLost), "failover = \"manual\" (B55)"));
+                self.emit(
+                    Event::new(EventKind::GroupFailoverHeld)
+                        .group(g)
+                        .because(Some(EventKind::ServerLost), "failover = \"manual\" (B55)"),
+                );
                 continue;
             }
             self.place_one(&mut view, g, kind, from);
@@ -230,7 +238,11 @@ impl Node {
             }
             let target_gone = t != self.me && {
                 let p = &self.peers[t.idx()];
-                p.judged_down || matches!(p.state, crate::io::ServerState::Down | crate::io::ServerState::Off | crate::io::ServerState::Stopped)
+                p.judged_down
+                    || matches!(
+                        p.state,
+                        crate::io::ServerState::Down | crate::io::ServerState::Off | crate::io::ServerState::Stopped
+                    )
             };
             let expired = since + limit <= now;
             if !(target_gone || expired) {
@@ -267,9 +279,12 @@ impl Node {
                 self.place_one(&mut view, g, StartKind::ClusterStart, None);
                 continue;
             }
-            let blocked = self.cfg.group(g).start_after.iter().any(|d| {
-                self.holders(*d).is_empty() && !self.waiting_starts.contains_key(d)
-            });
+            let blocked = self
+                .cfg
+                .group(g)
+                .start_after
+                .iter()
+                .any(|d| self.holders(*d).is_empty() && !self.waiting_starts.contains_key(d));
             if blocked && !blocked_reported {
                 self.waiting_starts.insert(g, true);
                 self.emit(Event::new(EventKind::GroupStartBlocked).group(g));

@@ -44,7 +44,12 @@ impl Node {
                     .peer_ids()
                     .filter(|p| self.peers[p.idx()].may_hold())
                     .map(|p| {
-                        self.peers[p.idx()].shared.failover_counts.iter().find(|(k, _)| *k == key).map_or(0, |(_, v)| *v)
+                        self.peers[p.idx()]
+                            .shared
+                            .failover_counts
+                            .iter()
+                            .find(|(k, _)| *k == key)
+                            .map_or(0, |(_, v)| *v)
                     })
                     .sum::<u32>()
             }
@@ -104,7 +109,12 @@ impl Node {
         self.groups[g.idx()].restarting = false;
         if let Some(target) = self.restarting_resource.remove(&g) {
             self.emit(Event::new(EventKind::ResourceRestartFailed).group(g).resource(target));
-            self.emit(Event::new(EventKind::RecoveryFailed).group(g).resource(target).reason("the reactivation's start failed"));
+            self.emit(
+                Event::new(EventKind::RecoveryFailed)
+                    .group(g)
+                    .resource(target)
+                    .reason("the reactivation's start failed"),
+            );
         }
         if std::mem::take(&mut self.groups[g.idx()].restart_pending) {
             self.emit(Event::new(EventKind::GroupRestartFailed).group(g));
@@ -114,7 +124,12 @@ impl Node {
         if rr.act_retries < policy.retries {
             rr.act_retries += 1;
             let n = rr.act_retries;
-            self.emit(Event::new(EventKind::ResourceActivationRetry).group(g).resource(r).reason(format!("retry {n} of {}", policy.retries)));
+            self.emit(
+                Event::new(EventKind::ResourceActivationRetry)
+                    .group(g)
+                    .resource(r)
+                    .reason(format!("retry {n} of {}", policy.retries)),
+            );
             self.step_start(g);
             return;
         }
@@ -123,7 +138,11 @@ impl Node {
         if let Some(to) = target.filter(|_| count < policy.failovers) {
             *self.counters.failovers.entry(key).or_insert(0) += 1;
             self.mark_dirty();
-            self.stop_group(g, ClpFactor::GroupFailover, AfterStop::HandOver { to, kind: StartKind::ActivationFailover });
+            self.stop_group(
+                g,
+                ClpFactor::GroupFailover,
+                AfterStop::HandOver { to, kind: StartKind::ActivationFailover },
+            );
             return;
         }
         let rule = format!("retries {} spent; failovers {count} of {}", policy.retries, policy.failovers);
@@ -169,7 +188,12 @@ impl Node {
         if rr.deact_retries < policy.retries {
             rr.deact_retries += 1;
             let n = rr.deact_retries;
-            self.emit(Event::new(EventKind::ResourceDeactivationRetry).group(g).resource(r).reason(format!("retry {n} of {}", policy.retries)));
+            self.emit(
+                Event::new(EventKind::ResourceDeactivationRetry)
+                    .group(g)
+                    .resource(r)
+                    .reason(format!("retry {n} of {}", policy.retries)),
+            );
             self.step_stop(g);
             return;
         }
@@ -240,7 +264,11 @@ impl Node {
             self.record_fault(g);
         }
         if !self.target_online(mon.recovery_target) {
-            self.emit(Event::new(EventKind::RecoverySkipped).monitor(m).because(Some(EventKind::MonitorError), "the recovery target is not online here (B83.1)"));
+            self.emit(
+                Event::new(EventKind::RecoverySkipped)
+                    .monitor(m)
+                    .because(Some(EventKind::MonitorError), "the recovery target is not online here (B83.1)"),
+            );
             return;
         }
         if self.counters.final_done.contains(&m) {
@@ -254,7 +282,12 @@ impl Node {
         if done < mon.reactivations {
             self.counters.reactivations.insert(m, done + 1);
             let rule = format!("reactivation {} of {} (B83.3)", done + 1, mon.reactivations);
-            self.emit(Event::new(EventKind::RecoveryReactivate).monitor(m).reason(format!("count {}", done + 1)).because(Some(EventKind::MonitorError), rule));
+            self.emit(
+                Event::new(EventKind::RecoveryReactivate)
+                    .monitor(m)
+                    .reason(format!("count {}", done + 1))
+                    .because(Some(EventKind::MonitorError), rule),
+            );
             self.reactivate(mon.recovery_target);
             return;
         }
@@ -266,15 +299,29 @@ impl Node {
             if has_target {
                 *self.counters.failovers.entry(key).or_insert(0) += 1;
                 self.mark_dirty();
-                let rule = format!("reactivations {done} of {} spent; failover {} of {} (B83.4)", mon.reactivations, count + 1, mon.failovers);
-                self.emit(Event::new(EventKind::RecoveryFailover).monitor(m).reason(format!("count {}", count + 1)).because(Some(EventKind::MonitorError), rule));
+                let rule = format!(
+                    "reactivations {done} of {} spent; failover {} of {} (B83.4)",
+                    mon.reactivations,
+                    count + 1,
+                    mon.failovers
+                );
+                self.emit(
+                    Event::new(EventKind::RecoveryFailover)
+                        .monitor(m)
+                        .reason(format!("count {}", count + 1))
+                        .because(Some(EventKind::MonitorError), rule),
+                );
                 for g in groups {
                     self.stop_group(g, ClpFactor::GroupFailover, AfterStop::MonitorFailover);
                 }
                 return;
             }
             for g in groups {
-                self.emit(Event::new(EventKind::GroupNoTarget).group(g).because(Some(EventKind::MonitorError), "no eligible server for the failover (B83.4)"));
+                self.emit(
+                    Event::new(EventKind::GroupNoTarget)
+                        .group(g)
+                        .because(Some(EventKind::MonitorError), "no eligible server for the failover (B83.4)"),
+                );
             }
         }
         let rule = format!(

@@ -89,7 +89,10 @@ impl Node {
             "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{}",
             self.phase,
             self.peers.iter().map(|p| (p.run, p.state, p.judged_down, p.lost_at, &p.last_heard)).collect::<Vec<_>>(),
-            self.groups.iter().map(|g| (g.state, g.res.iter().map(|r| r.state).collect::<Vec<_>>())).collect::<Vec<_>>(),
+            self.groups
+                .iter()
+                .map(|g| (g.state, g.res.iter().map(|r| r.state).collect::<Vec<_>>()))
+                .collect::<Vec<_>>(),
             self.monitors.iter().map(|m| (m.status, m.failures, m.suspended)).collect::<Vec<_>>(),
             self.mirrors.own_records(),
             self.counters.own_failovers(),

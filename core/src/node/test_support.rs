@@ -15,7 +15,11 @@ pub(crate) fn synthetic_config(servers: usize, groups: usize, exclusive: bool) -
         resources.push(Resource {
             name: format!("fip{g}"),
             group: GroupId(g as u16),
-            kind: ResourceKind::FloatingIp { address: format!("10.0.{}.{}/16", g / 250, g % 250 + 1), interface: None, arp_count: 5 },
+            kind: ResourceKind::FloatingIp {
+                address: format!("10.0.{}.{}/16", g / 250, g % 250 + 1),
+                interface: None,
+                arp_count: 5,
+            },
             depends_on: vec![],
             activation: ActivationPolicy { retries: 0, failovers: 1, final_action: FinalAction::None },
             deactivation: DeactivationPolicy { retries: 0, final_action: FinalAction::StopServiceAndShutdown },
@@ -50,10 +54,18 @@ pub(crate) fn synthetic_config(servers: usize, groups: usize, exclusive: bool) -
             web_port: 29003,
         },
         servers: (0..servers)
-            .map(|i| Server { name: format!("server{}", i + 1), addresses: BTreeMap::from([("lan1".to_string(), format!("192.168.0.{}", i + 1))]) })
+            .map(|i| Server {
+                name: format!("server{}", i + 1),
+                addresses: BTreeMap::from([("lan1".to_string(), format!("192.168.0.{}", i + 1))]),
+            })
             .collect(),
         server_groups: vec![],
-        heartbeats: vec![Heartbeat { name: "lan1".into(), kind: HeartbeatKind::Lan { network: "lan1".into() }, priority: 1, servers: server_ids.clone() }],
+        heartbeats: vec![Heartbeat {
+            name: "lan1".into(),
+            kind: HeartbeatKind::Lan { network: "lan1".into() },
+            priority: 1,
+            servers: server_ids.clone(),
+        }],
         nps: vec![],
         groups: grps,
         resources,

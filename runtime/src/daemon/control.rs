@@ -41,9 +41,9 @@ use std::sync::Arc;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 #[cfg(not(madsim))]
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::oneshot;
 #[cfg(not(madsim))]
 use tokio::sync::mpsc;
+use tokio::sync::oneshot;
 #[cfg(not(madsim))]
 use tokio::task::JoinHandle;
 

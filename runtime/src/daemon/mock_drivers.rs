@@ -151,7 +151,10 @@ impl Drivers for MockDrivers {
                             ActionResult::Ok
                         } else {
                             w.conflicts += 1;
-                            ActionResult::Failed(format!("{address} is in use: {} answered the ARP probe", others.join(", ")))
+                            ActionResult::Failed(format!(
+                                "{address} is in use: {} answered the ARP probe",
+                                others.join(", ")
+                            ))
                         }
                     }
                     (ResourceKind::FloatingIp { address, .. }, Some(false)) => {
@@ -167,7 +170,9 @@ impl Drivers for MockDrivers {
             Action::NpProbe { np } => {
                 let reachable = !self.world.lock().unreachable.contains(&me);
                 match &self.cfg.nps[np.idx()].kind {
-                    NpKind::Disk { .. } => ActionResult::Probe(ProbeResult::Disk { io_ok: true, io_ms: 1, slots: Vec::new() }),
+                    NpKind::Disk { .. } => {
+                        ActionResult::Probe(ProbeResult::Disk { io_ok: true, io_ms: 1, slots: Vec::new() })
+                    }
                     NpKind::Ping { .. } | NpKind::Http { .. } | NpKind::Serial { .. } | NpKind::Majority => {
                         ActionResult::Probe(ProbeResult::Answered(reachable))
                     }

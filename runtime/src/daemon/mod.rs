@@ -49,16 +49,16 @@ pub mod real_drivers;
 pub mod watchdog;
 
 use crate::transport::{bind, Body, Inbound, Key, Topology, Transport};
-use drivers::{Dispatch, Drivers, Executor};
-pub use power::FenceMode;
 use baton_core::config::{self, Config, MonId, MonitorKind, PathId, ServerId};
 use baton_core::event::EventKind;
-use baton_core::node::MonitorStatus;
 use baton_core::io::{CommandId, Input, Output, PowerAction};
+use baton_core::node::MonitorStatus;
 use baton_core::Node;
 use clock::{Clock, Timers};
 use control::{ControlRequest, PeerGroups};
+use drivers::{Dispatch, Drivers, Executor};
 use eventlog::{event_line, EventLog, Logger};
+pub use power::FenceMode;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -125,7 +125,10 @@ fn open_control(state_dir: &Path, cfg: &Arc<Config>) -> Result<(ControlGuard, mp
 
 /// No Unix sockets in the simulated world: a channel nobody writes to.
 #[cfg(madsim)]
-fn open_control(_state_dir: &Path, _cfg: &Arc<Config>) -> Result<(ControlGuard, mpsc::Receiver<ControlRequest>), String> {
+fn open_control(
+    _state_dir: &Path,
+    _cfg: &Arc<Config>,
+) -> Result<(ControlGuard, mpsc::Receiver<ControlRequest>), String> {
     let (tx, rx) = mpsc::channel(1);
     Ok((Some(tx), rx))
 }
@@ -184,9 +187,9 @@ pub async fn run_with(
     let watchdog: Option<Watchdog> = None;
     let mut signals = Signals::new()?;
     log.run_start(&options.server, &options.config_name, &options.config_text)?;
-    let user_space = cfg
-        .monitor_ids()
-        .find(|m| matches!(cfg.monitor(*m).kind, MonitorKind::UserSpace { .. }) && cfg.monitor(*m).servers.contains(&me));
+    let user_space = cfg.monitor_ids().find(|m| {
+        matches!(cfg.monitor(*m).kind, MonitorKind::UserSpace { .. }) && cfg.monitor(*m).servers.contains(&me)
+    });
     let mut d = Daemon {
         node: Node::new(Arc::clone(&cfg), me),
         cfg,
@@ -206,11 +209,7 @@ pub async fn run_with(
         user_space,
         os_shutting_down: false,
     };
-    d.logger.line(&format!(
-        "starting (boot id {boot_id:016x}, state {}, fence={})",
-        d.state_dir.display(),
-        d.fence
-    ));
+    d.logger.line(&format!("starting (boot id {boot_id:016x}, state {}, fence={})", d.state_dir.display(), d.fence));
     if let Some(p) = d.step(Input::Boot { persisted }).await? {
         return d.stop(p).await;
     }

@@ -27,10 +27,10 @@ use baton_core::config::{Config, MonId, NpId, NpKind, ResId, ServerId};
 use baton_core::io::{Action, ActionResult, ProbeResult};
 use baton_core::script::ScriptEnv;
 use baton_drivers::floating_ip::{self, FloatingIpSpec};
-use baton_drivers::{run_script, ScriptSpec};
 use baton_drivers::monitor::{self, MonitorSpec};
 use baton_drivers::probe;
 use baton_drivers::service::{self, ServiceSpec};
+use baton_drivers::{run_script, ScriptSpec};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -230,14 +230,18 @@ impl RealDrivers {
             NpKind::Ping { targets } => {
                 let targets = targets.clone();
                 (
-                    Box::pin(async move { ActionResult::Probe(ProbeResult::Answered(probe::ping_any(&targets, timeout).await)) }),
+                    Box::pin(async move {
+                        ActionResult::Probe(ProbeResult::Answered(probe::ping_any(&targets, timeout).await))
+                    }),
                     Some(timeout),
                 )
             }
             NpKind::Http { targets } => {
                 let targets = targets.clone();
                 (
-                    Box::pin(async move { ActionResult::Probe(ProbeResult::Answered(probe::http_any(&targets, timeout).await)) }),
+                    Box::pin(async move {
+                        ActionResult::Probe(ProbeResult::Answered(probe::http_any(&targets, timeout).await))
+                    }),
                     Some(timeout),
                 )
             }
@@ -254,9 +258,10 @@ impl Drivers for RealDrivers {
             Action::Activate { res, env } => self.resource(res, env, Script::Start),
             Action::Deactivate { res, env } => self.resource(res, env, Script::Stop),
             Action::RecoverRun { res, env } => match &self.cfg.resource(res).kind {
-                ResourceKind::Exec { .. } => {
-                    (self.script(res, Some(env), Script::Start), Some(Duration::from_millis(self.cfg.resource(res).timeout_ms)))
-                }
+                ResourceKind::Exec { .. } => (
+                    self.script(res, Some(env), Script::Start),
+                    Some(Duration::from_millis(self.cfg.resource(res).timeout_ms)),
+                ),
                 ResourceKind::FloatingIp { .. }
                 | ResourceKind::VirtualIp { .. }
                 | ResourceKind::Service { .. }

@@ -81,7 +81,11 @@ pub async fn wait_for(events: &Path, deadline: Instant, want: impl Fn(&str) -> b
 
 /// Starts the three daemons with their scripts under `root`; returns their tasks and
 /// state directories.
-pub fn start_daemons(root: &Path, text: &str, events: &Path) -> (Vec<JoinHandle<Result<Ending, String>>>, Vec<PathBuf>) {
+pub fn start_daemons(
+    root: &Path,
+    text: &str,
+    events: &Path,
+) -> (Vec<JoinHandle<Result<Ending, String>>>, Vec<PathBuf>) {
     let key = load_secret(None, true).unwrap().key;
     let mut state_dirs: Vec<PathBuf> = Vec::new();
     let mut tasks = Vec::new();

@@ -127,7 +127,10 @@ impl FaultKind {
                 Some(_) => {}
                 None => {
                     let names: Vec<&str> = FaultKind::ALL.iter().map(|k| k.name()).collect();
-                    return Err(format!("unknown fault kind {word:?}: use a comma list of {} (or all)", names.join(", ")));
+                    return Err(format!(
+                        "unknown fault kind {word:?}: use a comma list of {} (or all)",
+                        names.join(", ")
+                    ));
                 }
             }
         }
@@ -246,7 +249,8 @@ impl ConfigFacts {
         let mut split_prone = Vec::new();
         for a in cfg.server_ids() {
             for b in cfg.server_ids().filter(|b| *b > a) {
-                let safe = units.iter().any(|u| u.servers.contains(&a) && u.servers.contains(&b) && u.fences_one_side());
+                let safe =
+                    units.iter().any(|u| u.servers.contains(&a) && u.servers.contains(&b) && u.fences_one_side());
                 if !safe {
                     split_prone.push((a, b));
                 }
@@ -320,4 +324,3 @@ fn units(cfg: &Config) -> Vec<Unit> {
     }
     out
 }
-

@@ -26,10 +26,18 @@ use baton_core::EventKind;
 pub enum Verdict {
     Ok,
     /// `key` names the reason's kind for the summary's counts; `reason` says it in full.
-    Explained { group: String, key: &'static str, reason: String },
+    Explained {
+        group: String,
+        key: &'static str,
+        reason: String,
+    },
     /// A failure: what was found, and the server it was expected on (for the
     /// `expect group G online on S` line that reproduces it).
-    Unexplained { group: String, found: String, expect_on: String },
+    Unexplained {
+        group: String,
+        found: String,
+        expect_on: String,
+    },
 }
 
 /// Checks every `startup = auto` group.
@@ -85,9 +93,13 @@ fn group(p: &Play, g: GroupId, heal_ms: Ms) -> Verdict {
     if stopped_by_command {
         return explained("stopped by group stop", "stopped by an accepted group stop".into());
     }
-    let forced = sim.timeline.iter().any(|e| e.event.kind == EventKind::ServerForceReturned && e.at_ms >= since.max(heal_ms));
+    let forced =
+        sim.timeline.iter().any(|e| e.event.kind == EventKind::ServerForceReturned && e.at_ms >= since.max(heal_ms));
     if forced {
-        return explained("forced return (B26)", "cluster re-formed by a forced return (B26): needs group start".into());
+        return explained(
+            "forced return (B26)",
+            "cluster re-formed by a forced return (B26): needs group start".into(),
+        );
     }
     let last = sim.timeline.iter().rev().find(|e| {
         e.event.group == Some(g)
@@ -114,16 +126,24 @@ fn group(p: &Play, g: GroupId, heal_ms: Ms) -> Verdict {
             Some(("failover manual (B55)", "held offline by failover = manual (B55): needs group start".to_string()))
         } else if k == EventKind::GroupNoTarget {
             Some(("no target (B56)", "no eligible target when it was placed (B55, B56): needs group start".into()))
-        } else if [EventKind::ActivationFinalAction, EventKind::RecoveryFinalAction, EventKind::GroupStartFailed].contains(&k) {
-            Some(("final action (B71, B83)", format!("left offline by a final action or failed start ({}) (B71, B83)", k.name())))
+        } else if [EventKind::ActivationFinalAction, EventKind::RecoveryFinalAction, EventKind::GroupStartFailed]
+            .contains(&k)
+        {
+            Some((
+                "final action (B71, B83)",
+                format!("left offline by a final action or failed start ({}) (B71, B83)", k.name()),
+            ))
         } else if k == EventKind::GroupStartBlocked || k == EventKind::GroupStartWaiting {
             let waiting: Vec<String> = grp
                 .start_after
                 .iter()
-                .filter(|a| !cfg.server_ids().any(|s| node(s).is_some_and(|n| n.group_state(**a) == GroupState::Online)))
+                .filter(|a| {
+                    !cfg.server_ids().any(|s| node(s).is_some_and(|n| n.group_state(**a) == GroupState::Online))
+                })
                 .map(|a| cfg.group(*a).name.clone())
                 .collect();
-            (!waiting.is_empty()).then(|| ("start_after (B54)", format!("waits for start_after group {} (B54)", waiting.join(", "))))
+            (!waiting.is_empty())
+                .then(|| ("start_after (B54)", format!("waits for start_after group {} (B54)", waiting.join(", "))))
         } else if k == EventKind::MirrorStaleRefused {
             Some(("stale mirror refused (B106)", "its mirror refused stale data (B106)".into()))
         } else {
@@ -141,17 +161,25 @@ fn group(p: &Play, g: GroupId, heal_ms: Ms) -> Verdict {
             .or_else(|| grp.policy.iter().copied().find_map(node))
             .is_some_and(|n| n.mirror_status(m) == baton_core::node::MirrorStatus::Error);
         if undetermined {
-            return explained("mirror undetermined (B106)", format!(
-                "mirror {}: no running side holds determinable latest data (B106): needs mirror force",
-                cfg.resource(m).name
-            ));
+            return explained(
+                "mirror undetermined (B106)",
+                format!(
+                    "mirror {}: no running side holds determinable latest data (B106): needs mirror force",
+                    cfg.resource(m).name
+                ),
+            );
         }
     }
     if !grp.policy.iter().any(|s| eligible(*s)) {
         let states: Vec<String> =
             grp.policy.iter().map(|s| format!("{} {}", cfg.server(*s).name, sim.server_state(*s).name())).collect();
-        return explained("no policy server online", format!("no server of its policy is online ({})", states.join(", ")));
+        return explained(
+            "no policy server online",
+            format!("no server of its policy is online ({})", states.join(", ")),
+        );
     }
-    let last_text = last.map_or("none".to_string(), |e| format!("{} on {} at {}", e.event.kind.name(), cfg.server(e.server).name, crate::player::fmt_time(e.at_ms)));
+    let last_text = last.map_or("none".to_string(), |e| {
+        format!("{} on {} at {}", e.event.kind.name(), cfg.server(e.server).name, crate::player::fmt_time(e.at_ms))
+    });
     fail(format!("offline everywhere (last group event: {last_text})"))
 }

@@ -194,7 +194,11 @@ impl Play {
     }
 
     fn cluster_suspended(&self) -> bool {
-        self.sim.world.machines.iter().any(|m| m.node.as_ref().is_some_and(|n| !n.is_gone() && n.status().cluster_suspended))
+        self.sim
+            .world
+            .machines
+            .iter()
+            .any(|m| m.node.as_ref().is_some_and(|n| !n.is_gone() && n.status().cluster_suspended))
     }
 
     fn someone_online(&self) -> bool {
@@ -209,7 +213,9 @@ fn verdict_delay(cfg: &Config) -> Ms {
         .iter()
         .map(|n| match n.kind {
             NpKind::Disk { io_wait_ms, .. } => 2 * c.heartbeat_timeout_ms.max(io_wait_ms),
-            NpKind::Ping { .. } | NpKind::Http { .. } | NpKind::Majority | NpKind::Serial { .. } => c.heartbeat_interval_ms,
+            NpKind::Ping { .. } | NpKind::Http { .. } | NpKind::Majority | NpKind::Serial { .. } => {
+                c.heartbeat_interval_ms
+            }
         })
         .max()
         .unwrap_or(c.heartbeat_interval_ms)
@@ -230,8 +236,15 @@ pub fn liveness_bound(cfg: &Config, knobs: &Knobs) -> Ms {
             attempt * Ms::from(r.activation.retries + 1) * Ms::from(r.activation.failovers + 1)
         })
         .sum();
-    let rebuilds = cfg.mirror_ids().count() as Ms * (knobs.mirror_size_bytes * 1000).div_ceil(knobs.mirror_bandwidth_bytes_per_s.max(1));
-    c.sync_wait_ms + 4 * c.heartbeat_timeout_ms + verdict_delay(cfg) + c.heartbeat_interval_ms + 4 * ladders + 2 * rebuilds + 60_000
+    let rebuilds = cfg.mirror_ids().count() as Ms
+        * (knobs.mirror_size_bytes * 1000).div_ceil(knobs.mirror_bandwidth_bytes_per_s.max(1));
+    c.sync_wait_ms
+        + 4 * c.heartbeat_timeout_ms
+        + verdict_delay(cfg)
+        + c.heartbeat_interval_ms
+        + 4 * ladders
+        + 2 * rebuilds
+        + 60_000
 }
 
 /// Plays `faults` with `seed`, heals, and checks liveness.
@@ -279,7 +292,8 @@ pub fn run(ctx: &Ctx, seed: u64, faults: &[Fault], knobs: &Knobs) -> RunResult {
             }
         }
         if !groups.is_empty() {
-            failure = Some(Failure { sig: Signature::Liveness(groups), detail: detail.join("; "), at_ms: check_ms, expects });
+            failure =
+                Some(Failure { sig: Signature::Liveness(groups), detail: detail.join("; "), at_ms: check_ms, expects });
         }
     }
     if let Some(b) = p.sim.breaches.first() {
@@ -288,9 +302,16 @@ pub fn run(ctx: &Ctx, seed: u64, faults: &[Fault], knobs: &Knobs) -> RunResult {
         // not a separate failure.
         let split_consequence = allowed_split
             && b.text.starts_with("invariant 2")
-            && p.sim.split_brain.iter().any(|g| cfg.group(*g).resources.iter().any(|r| b.text.contains(&format!("mirror {} ", cfg.resource(*r).name))));
+            && p.sim.split_brain.iter().any(|g| {
+                cfg.group(*g).resources.iter().any(|r| b.text.contains(&format!("mirror {} ", cfg.resource(*r).name)))
+            });
         if !split_consequence {
-            failure = Some(Failure { sig: Signature::of_breach(&b.text), detail: b.text.clone(), at_ms: b.at_ms, expects: Vec::new() });
+            failure = Some(Failure {
+                sig: Signature::of_breach(&b.text),
+                detail: b.text.clone(),
+                at_ms: b.at_ms,
+                expects: Vec::new(),
+            });
         }
     }
     // The simulator notes a double start even when it is a breach; only an allowed

@@ -94,7 +94,8 @@ pub fn draw(cfg: &Config, facts: &ConfigFacts, allowed: &[FaultKind], seed: u64,
     // brain (a documented hazard); half the seeds leave those kinds out so that split
     // brain stays a failure in them.
     let splitting = |k: &FaultKind| k.can_split(facts);
-    if !facts.split_prone.is_empty() && usable.iter().any(splitting) && !usable.iter().all(splitting) && rng.chance(50) {
+    if !facts.split_prone.is_empty() && usable.iter().any(splitting) && !usable.iter().all(splitting) && rng.chance(50)
+    {
         usable.retain(|k| !splitting(k));
     }
     let mut swarm: Vec<(FaultKind, u32)> = Vec::new();
@@ -295,7 +296,8 @@ fn fault(kind: FaultKind, cfg: &Config, facts: &ConfigFacts, rng: &mut Rng, t: M
             vec![(t, cmd(&["monitor", "suspend", &m])), (end, cmd(&["monitor", "resume", &m]))]
         }
         FaultKind::Suspend => {
-            let first = if rng.chance(50) { cmd(&["cluster", "suspend"]) } else { cmd(&["cluster", "suspend", "--force"]) };
+            let first =
+                if rng.chance(50) { cmd(&["cluster", "suspend"]) } else { cmd(&["cluster", "suspend", "--force"]) };
             vec![(t, first), (end, cmd(&["cluster", "resume"]))]
         }
     }

@@ -53,13 +53,20 @@ pub fn scenario_of(result: &RunResult, config_path: &str) -> Scenario {
     for g in &result.split_groups {
         push(&mut steps, end, Stmt::Expect(Expect::SplitBrain { group: g.clone() }));
     }
-    Scenario { config_path: config_path.to_string(), config_line: 1, seed: result.seed, knobs: result.knobs.clone(), steps }
+    Scenario {
+        config_path: config_path.to_string(),
+        config_line: 1,
+        seed: result.seed,
+        knobs: result.knobs.clone(),
+        steps,
+    }
 }
 
 /// `to` relative to the directory `from_dir` (both made absolute first), so that a
 /// scenario file in `from_dir` can name the configuration portably.
 pub fn relative_path(from_dir: &Path, to: &Path) -> PathBuf {
-    let abs = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| std::env::current_dir().unwrap_or_default().join(p));
+    let abs =
+        |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| std::env::current_dir().unwrap_or_default().join(p));
     let (from, to) = (abs(from_dir), abs(to));
     let a: Vec<Component> = from.components().collect();
     let b: Vec<Component> = to.components().collect();
@@ -78,15 +85,20 @@ pub fn relative_path(from_dir: &Path, to: &Path) -> PathBuf {
 }
 
 /// Shrinks `faults` while the run keeps failing with `sig`, within `budget`.
-pub fn shrink(ctx: &Ctx, seed: u64, faults: Vec<Fault>, knobs: &Knobs, sig: &Signature, budget: Duration) -> Vec<Fault> {
+pub fn shrink(
+    ctx: &Ctx,
+    seed: u64,
+    faults: Vec<Fault>,
+    knobs: &Knobs,
+    sig: &Signature,
+    budget: Duration,
+) -> Vec<Fault> {
     let deadline = Instant::now() + budget;
     let fails = |fs: &[Fault]| run::run(ctx, seed, fs, knobs).failure.is_some_and(|f| f.sig == *sig);
     let cur = greedy(faults, &fails, deadline);
     // Second pass: each statement on its own (a fault's undo may be irrelevant).
-    let singles: Vec<Fault> = cur
-        .iter()
-        .flat_map(|f| f.steps.iter().map(move |s| Fault { kind: f.kind, steps: vec![s.clone()] }))
-        .collect();
+    let singles: Vec<Fault> =
+        cur.iter().flat_map(|f| f.steps.iter().map(move |s| Fault { kind: f.kind, steps: vec![s.clone()] })).collect();
     if singles.len() == cur.len() {
         return cur;
     }
@@ -176,8 +188,13 @@ pub fn write_schedule(
     let stem = config_path.file_stem().map_or("config".into(), |s| s.to_string_lossy().to_string());
     let full = out_dir.join(format!("{stem}-seed{seed}.scenario"));
     let min = out_dir.join(format!("{stem}-seed{seed}.min.scenario"));
-    let write = |path: &Path, text: String| std::fs::write(path, text).map_err(|e| format!("{}: cannot write: {e}", path.display()));
-    write(&full, header(config_path, seed, &failure.sig, &failure.detail, false) + &scenario_of(&result, &rel).to_string())?;
+    let write = |path: &Path, text: String| {
+        std::fs::write(path, text).map_err(|e| format!("{}: cannot write: {e}", path.display()))
+    };
+    write(
+        &full,
+        header(config_path, seed, &failure.sig, &failure.detail, false) + &scenario_of(&result, &rel).to_string(),
+    )?;
     let shrunk = shrink(ctx, seed, faults.to_vec(), knobs, &failure.sig, budget);
     let small = run::run(ctx, seed, &shrunk, knobs);
     let detail = small.failure.as_ref().map_or(failure.detail.clone(), |f| f.detail.clone());

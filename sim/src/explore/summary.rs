@@ -120,7 +120,11 @@ impl Summary {
             self.allowed_split_runs += 1;
         }
         if !o.split_groups.is_empty() {
-            self.hazards.push(Hazard { seed: o.seed, groups: o.split_groups.clone(), mutual_verdict: o.mutual_verdict });
+            self.hazards.push(Hazard {
+                seed: o.seed,
+                groups: o.split_groups.clone(),
+                mutual_verdict: o.mutual_verdict,
+            });
         }
         for k in &o.explained {
             *self.explained.entry(k).or_default() += 1;

@@ -83,7 +83,10 @@ fn noisy_schedule() -> Vec<Fault> {
         fault(FaultKind::Target, vec![(100_000, Stmt::Loss { network: "lan1".into(), percent: 0 })]),
         fault(FaultKind::Stall, vec![(120_000, partition), (400_000, Stmt::HealAll)]),
         fault(FaultKind::Stall, vec![(130_000, Stmt::Stall { server: "b".into(), duration_ms: 1_000 })]),
-        fault(FaultKind::Write, vec![(140_000, Stmt::Monitor { monitor: "appw".into(), health: MonitorHealth::Ok, server: "a".into() })]),
+        fault(
+            FaultKind::Write,
+            vec![(140_000, Stmt::Monitor { monitor: "appw".into(), health: MonitorHealth::Ok, server: "a".into() })],
+        ),
     ]
 }
 
@@ -192,7 +195,8 @@ fn liveness_expectations_are_written_at_the_check_instant() {
     assert!(result.explained.is_empty(), "{:?}", result.explained);
     let expect = crate::scenario::Expect::GroupOnline { group: "g".into(), server: "b".into() };
     let sig = Signature::Liveness(vec!["g".into()]);
-    result.failure = Some(Failure { sig: sig.clone(), detail: String::new(), at_ms: result.check_ms, expects: vec![expect] });
+    result.failure =
+        Some(Failure { sig: sig.clone(), detail: String::new(), at_ms: result.check_ms, expects: vec![expect] });
     let file = dir.join("live.scenario");
     std::fs::write(&file, scenario_of(&result, "no-np.toml").to_string()).expect("write");
     let report = crate::run_file(&file, None).expect("loads");
@@ -208,8 +212,9 @@ fn write_schedule_writes_both_files_and_replays_them() {
     let (dir, path, cfg) = temp_config("files");
     let ctx = Ctx::new(cfg, Limits::default());
     let out = dir.join("out");
-    let w = write_schedule(&ctx, &path, 5, &noisy_schedule(), &Knobs::default(), &out, std::time::Duration::from_secs(60))
-        .expect("written");
+    let w =
+        write_schedule(&ctx, &path, 5, &noisy_schedule(), &Knobs::default(), &out, std::time::Duration::from_secs(60))
+            .expect("written");
     assert!(w.reproduced, "{}", w.note);
     assert_eq!((w.happenings_full, w.happenings_min), (7, 1));
     assert_eq!(w.full, out.join("no-np-seed5.scenario"));
@@ -240,7 +245,9 @@ fn jobs_do_not_change_the_summary() {
 fn every_drawn_statement_passes_the_scenario_checker() {
     // What the explorer writes must load with `baton sim run`: names, devices,
     // targets and commands all exist in the configuration.
-    for name in ["2node-ping.toml", "2node-mirror.toml", "2node-shared-disk.toml", "3node-hybrid.toml", "3node-majority.toml"] {
+    for name in
+        ["2node-ping.toml", "2node-mirror.toml", "2node-shared-disk.toml", "3node-hybrid.toml", "3node-majority.toml"]
+    {
         let (_, cfg) = example(name);
         let ctx = Ctx::new(cfg.clone(), Limits::default());
         for seed in 0..30 {

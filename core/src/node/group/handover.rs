@@ -14,7 +14,12 @@ impl Node {
             return;
         }
         let kind = if failback {
-            self.emit(Event::new(EventKind::GroupFailback).group(g).peer(to).because(None, "failback = \"auto\" and a higher-ranked server came online (B57)"));
+            self.emit(
+                Event::new(EventKind::GroupFailback)
+                    .group(g)
+                    .peer(to)
+                    .because(None, "failback = \"auto\" and a higher-ranked server came online (B57)"),
+            );
             StartKind::Failback
         } else {
             self.emit(Event::new(EventKind::GroupMoving).group(g).peer(to));
@@ -33,7 +38,11 @@ impl Node {
                 self.start_on(g, t, kind, epoch);
             }
             None => {
-                self.emit(Event::new(EventKind::GroupNoTarget).group(g).because(None, "no eligible server for the failover (B51)"));
+                self.emit(
+                    Event::new(EventKind::GroupNoTarget)
+                        .group(g)
+                        .because(None, "no eligible server for the failover (B51)"),
+                );
             }
         }
     }

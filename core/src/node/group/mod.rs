@@ -43,7 +43,10 @@ pub(super) struct ResRun {
 pub(super) enum AfterStop {
     Nothing,
     /// Start on `to` (move, failback, activation failover).
-    HandOver { to: ServerId, kind: StartKind },
+    HandOver {
+        to: ServerId,
+        kind: StartKind,
+    },
     /// Monitor failover: RECOVER run here, then start on a target chosen then (B83.4).
     MonitorFailover,
     /// Group reactivation: RECOVER run, then start here again (B83.3).
@@ -66,8 +69,15 @@ pub(super) enum Op {
     Idle,
     Starting,
     /// Stopping the resources of `mask` (bit = position in the group).
-    Stopping { factor: ClpFactor, mask: u64, after: AfterStop },
-    Recovering { queue: Vec<ResId>, after: AfterRecover },
+    Stopping {
+        factor: ClpFactor,
+        mask: u64,
+        after: AfterStop,
+    },
+    Recovering {
+        queue: Vec<ResId>,
+        after: AfterRecover,
+    },
 }
 
 /// A group as this server runs it.
@@ -126,20 +136,35 @@ impl Node {
     /// `StartGroup` from a coordinator, a source handing over, or a command taker.
     pub(super) fn on_start_group_msg(&mut self, from: ServerId, g: GroupId, kind: StartKind, epoch_ms: Ms) {
         if !self.phase.is_member() {
-            self.emit(Event::new(EventKind::CommandFailed).group(g).reason("start refused: this server is not an online member"));
+            self.emit(
+                Event::new(EventKind::CommandFailed)
+                    .group(g)
+                    .reason("start refused: this server is not an online member"),
+            );
             return;
         }
         let exclusive_here = self.cfg.group(g).exclusive
-            && self.cfg.group_ids().any(|o| o != g && self.cfg.group(o).exclusive && self.groups[o.idx()].state != GroupState::Offline);
+            && self
+                .cfg
+                .group_ids()
+                .any(|o| o != g && self.cfg.group(o).exclusive && self.groups[o.idx()].state != GroupState::Offline);
         if exclusive_here {
             // B53: never two exclusive groups here, whatever the sender believed.
-            self.emit(Event::new(EventKind::CommandFailed).group(g).reason("start refused: another exclusive group runs here (B53)"));
+            self.emit(
+                Event::new(EventKind::CommandFailed)
+                    .group(g)
+                    .reason("start refused: another exclusive group runs here (B53)"),
+            );
             return;
         }
         let held_elsewhere = self.holders(g).into_iter().any(|s| s != from && s != self.me);
         if held_elsewhere || self.groups[g.idx()].state != GroupState::Offline {
             // Only activate when no live peer reports holding it (architecture).
-            self.emit(Event::new(EventKind::CommandFailed).group(g).reason("start refused: the group is held by another server"));
+            self.emit(
+                Event::new(EventKind::CommandFailed)
+                    .group(g)
+                    .reason("start refused: the group is held by another server"),
+            );
             return;
         }
         self.begin_start(g, kind, epoch_ms);
@@ -151,7 +176,9 @@ impl Node {
         let event = match kind {
             StartKind::ClusterStart => self.cluster_start_event(g),
             StartKind::Command | StartKind::Move | StartKind::Failback => ClpEvent::Start,
-            StartKind::ServerFailover | StartKind::ActivationFailover | StartKind::MonitorFailover => ClpEvent::Failover,
+            StartKind::ServerFailover | StartKind::ActivationFailover | StartKind::MonitorFailover => {
+                ClpEvent::Failover
+            }
         };
         let lg = &mut self.groups[g.idx()];
         lg.state = GroupState::Starting;
@@ -202,7 +229,8 @@ impl Node {
             matches!(lg.res[p].state, ResState::Online | ResState::Ignored)
         };
         let next = (0..grp.resources.len()).find(|p| {
-            lg.res[*p].state == ResState::Offline && self.cfg.resource(grp.resources[*p]).depends_on.iter().all(|d| ready(*d))
+            lg.res[*p].state == ResState::Offline
+                && self.cfg.resource(grp.resources[*p]).depends_on.iter().all(|d| ready(*d))
         });
         match next {
             Some(pos) => self.activate(g, pos),
@@ -247,9 +275,13 @@ impl Node {
     /// `script-slow`: the run is still going 3 minutes after it began (once per run).
     pub(super) fn on_script_slow(&mut self, id: crate::io::ActionId) {
         let (group, res) = match self.pending.get(&id) {
-            Some(p @ (Pending::Activate { group, .. } | Pending::Deactivate { group, .. })) => (*group, self.pending_res(p)),
+            Some(p @ (Pending::Activate { group, .. } | Pending::Deactivate { group, .. })) => {
+                (*group, self.pending_res(p))
+            }
             Some(Pending::Recover { group }) => (*group, None),
-            Some(Pending::NpProbe { .. } | Pending::MonitorCheck { .. } | Pending::MirrorCopy { .. } | Pending::Power)
+            Some(
+                Pending::NpProbe { .. } | Pending::MonitorCheck { .. } | Pending::MirrorCopy { .. } | Pending::Power,
+            )
             | None => return,
         };
         let mut e = Event::new(EventKind::ScriptSlow).group(group).reason("running for 3 minutes");
@@ -265,7 +297,13 @@ impl Node {
             ResourceKind::Exec { .. } => {
                 let lg = &self.groups[g.idx()];
                 let rank = self.cfg.rank(g, self.me).unwrap_or(1);
-                Some(ScriptEnv::start(lg.event, rank, !lg.disk_failed, &self.cfg.group(g).name, &self.cfg.resource(r).name))
+                Some(ScriptEnv::start(
+                    lg.event,
+                    rank,
+                    !lg.disk_failed,
+                    &self.cfg.group(g).name,
+                    &self.cfg.resource(r).name,
+                ))
             }
             ResourceKind::FloatingIp { .. }
             | ResourceKind::VirtualIp { .. }
@@ -396,9 +434,8 @@ impl Node {
         let next = (0..grp.resources.len()).rev().find(|p| {
             mask & (1 << p) != 0
                 && online(*p)
-                && (0..grp.resources.len()).all(|q| {
-                    !online(q) || !self.cfg.resource(grp.resources[q]).depends_on.contains(&grp.resources[*p])
-                })
+                && (0..grp.resources.len())
+                    .all(|q| !online(q) || !self.cfg.resource(grp.resources[q]).depends_on.contains(&grp.resources[*p]))
         });
         match next {
             Some(pos) => self.deactivate(g, pos),
@@ -479,7 +516,12 @@ impl Node {
             AfterStop::Nothing => {}
             AfterStop::HandOver { to, kind: _ } if to != self.me && !self.is_member(to) => {
                 // The target went away while we stopped: place the group again (B65 with B55).
-                self.emit(Event::new(EventKind::GroupMoveFailed).group(g).peer(to).reason("the target is no longer an online member"));
+                self.emit(
+                    Event::new(EventKind::GroupMoveFailed)
+                        .group(g)
+                        .peer(to)
+                        .reason("the target is no longer an online member"),
+                );
                 self.replace_orphan(g, None);
             }
             AfterStop::HandOver { to, kind } => {

@@ -10,7 +10,11 @@ use super::*;
 impl Node {
     /// Runs the exec start scripts of `g` with `CLP_EVENT=RECOVER`, then `after`.
     pub(in crate::node) fn begin_recover(&mut self, g: GroupId, after: AfterRecover) {
-        let queue: Vec<ResId> = self.start_order(g).into_iter().filter(|r| matches!(self.cfg.resource(*r).kind, ResourceKind::Exec { .. })).collect();
+        let queue: Vec<ResId> = self
+            .start_order(g)
+            .into_iter()
+            .filter(|r| matches!(self.cfg.resource(*r).kind, ResourceKind::Exec { .. }))
+            .collect();
         self.groups[g.idx()].op = Op::Recovering { queue, after };
         self.step_recover(g);
     }
@@ -20,9 +24,11 @@ impl Node {
         let grp = self.cfg.group(g);
         let mut done: Vec<ResId> = Vec::new();
         while done.len() < grp.resources.len() {
-            let next = grp.resources.iter().copied().find(|r| {
-                !done.contains(r) && self.cfg.resource(*r).depends_on.iter().all(|d| done.contains(d))
-            });
+            let next = grp
+                .resources
+                .iter()
+                .copied()
+                .find(|r| !done.contains(r) && self.cfg.resource(*r).depends_on.iter().all(|d| done.contains(d)));
             match next {
                 Some(r) => done.push(r),
                 None => break, // cycles are refused by the checker
@@ -83,7 +89,8 @@ impl Node {
     /// when its last run ended; failbacks follow.
     pub(in crate::node) fn start_recover_runs(&mut self) {
         let groups = std::mem::take(&mut self.recover_groups);
-        let groups: Vec<GroupId> = groups.into_iter().filter(|g| self.groups[g.idx()].state == GroupState::Offline).collect();
+        let groups: Vec<GroupId> =
+            groups.into_iter().filter(|g| self.groups[g.idx()].state == GroupState::Offline).collect();
         self.recovering_for_return = groups.len();
         if groups.is_empty() {
             self.check_failbacks();

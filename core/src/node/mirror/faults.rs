@@ -38,8 +38,10 @@ impl Node {
         // (choice) A side that held the only newer data keeps its ahead record with the
         // disk error: the latest data is lost, not moved to the other side (B106: the
         // mirror is in error until `mirror force`).
-        let was_latest =
-            matches!(self.mirrors.runs[i].record, MirrorRecord::Ahead { .. } | MirrorRecord::Forced | MirrorRecord::Lost);
+        let was_latest = matches!(
+            self.mirrors.runs[i].record,
+            MirrorRecord::Ahead { .. } | MirrorRecord::Forced | MirrorRecord::Lost
+        );
         let record = if was_latest { MirrorRecord::Lost } else { MirrorRecord::Behind { full: true } };
         self.set_record(res, record);
         // A hybrid side is one device for its whole server group: tell the others.
@@ -56,7 +58,11 @@ impl Node {
         }
         // Online here, or coming online: the device under the application failed.
         if matches!(self.res_state(res), ResState::Online | ResState::Activating) {
-            self.fence(crate::io::PowerAction::EmergencyReboot, EventKind::EmergencyReboot, "I/O error on the data device of an online mirror (B116)");
+            self.fence(
+                crate::io::PowerAction::EmergencyReboot,
+                EventKind::EmergencyReboot,
+                "I/O error on the data device of an online mirror (B116)",
+            );
         }
     }
 
@@ -79,7 +85,12 @@ impl Node {
             if self.res_state(res) != ResState::Online || !self.other_side_servers(res).contains(&peer) {
                 continue;
             }
-            self.emit(Event::new(EventKind::MirrorDoubleActive).resource(res).peer(peer).because(Some(EventKind::GroupDoubleOnline), "kept as the latest, as after a forced recovery (B117)"));
+            self.emit(
+                Event::new(EventKind::MirrorDoubleActive).resource(res).peer(peer).because(
+                    Some(EventKind::GroupDoubleOnline),
+                    "kept as the latest, as after a forced recovery (B117)",
+                ),
+            );
             self.mirrors.runs[i].full_next = true;
             self.set_record(res, MirrorRecord::Forced);
         }

@@ -314,10 +314,17 @@ impl Node {
                     self.mirrors.runs[i].full_next = true;
                     self.pending.remove(&id);
                     self.out.push(crate::io::Output::Cancel { id });
-                    self.emit(Event::new(EventKind::MirrorRebuildFailed).resource(res).reason("the mirror connect dropped (B110)"));
+                    self.emit(
+                        Event::new(EventKind::MirrorRebuildFailed)
+                            .resource(res)
+                            .reason("the mirror connect dropped (B110)"),
+                    );
                     self.mark_dirty();
                 }
-                self.set_timer(crate::io::Timer::MirrorConnectDown(res), self.now + self.cfg.cluster.heartbeat_timeout_ms);
+                self.set_timer(
+                    crate::io::Timer::MirrorConnectDown(res),
+                    self.now + self.cfg.cluster.heartbeat_timeout_ms,
+                );
             }
             (false, true) => {
                 self.mirrors.runs[i].connect_down_since = None;
@@ -343,12 +350,14 @@ impl Node {
     /// server survives, the peer is judged down and the break follows; if not, it fences.
     /// Breaking earlier would acknowledge writes here that the survivor never sees.
     fn connect_lost(&self, res: ResId) -> bool {
-        let peer_pending = self.other_side_servers(res).iter().any(|s| *s != self.me && self.peers[s.idx()].lost_at.is_some());
-        !peer_pending && self.mirrors.idx(res).is_some_and(|i| {
-            self.mirrors.runs[i]
-                .connect_down_since
-                .is_some_and(|t| t + self.cfg.cluster.heartbeat_timeout_ms <= self.now)
-        })
+        let peer_pending =
+            self.other_side_servers(res).iter().any(|s| *s != self.me && self.peers[s.idx()].lost_at.is_some());
+        !peer_pending
+            && self.mirrors.idx(res).is_some_and(|i| {
+                self.mirrors.runs[i]
+                    .connect_down_since
+                    .is_some_and(|t| t + self.cfg.cluster.heartbeat_timeout_ms <= self.now)
+            })
     }
 
     /// B105, as seen from this server.
@@ -358,10 +367,14 @@ impl Node {
         }
         let both_synced = matches!(
             (self.visible_record(res, 0), self.visible_record(res, 1)),
-            (Some((MirrorRecord::Synced | MirrorRecord::Closed, _)), Some((MirrorRecord::Synced | MirrorRecord::Closed, _)))
+            (
+                Some((MirrorRecord::Synced | MirrorRecord::Closed, _)),
+                Some((MirrorRecord::Synced | MirrorRecord::Closed, _))
+            )
         );
         // A connect drop shorter than heartbeat_timeout is not yet a break (B102).
-        let other_running = self.mirror_cfg(res).sides.iter().all(|side| side.servers.iter().any(|s| self.is_running(*s)));
+        let other_running =
+            self.mirror_cfg(res).sides.iter().all(|side| side.servers.iter().any(|s| self.is_running(*s)));
         if both_synced && other_running && !self.connect_lost(res) {
             return MirrorStatus::Normal;
         }
@@ -408,7 +421,9 @@ impl Node {
             Some(MirrorRecord::Synced | MirrorRecord::Closed) if broken => self.mirror_break(res),
             // Connect briefly down: the break waits for heartbeat_timeout (B102).
             Some(MirrorRecord::Synced | MirrorRecord::Closed) => {}
-            Some(MirrorRecord::Ahead { .. } | MirrorRecord::Forced | MirrorRecord::Behind { .. } | MirrorRecord::Lost)
+            Some(
+                MirrorRecord::Ahead { .. } | MirrorRecord::Forced | MirrorRecord::Behind { .. } | MirrorRecord::Lost,
+            )
             | None => {}
         }
     }
@@ -418,7 +433,11 @@ impl Node {
             return; // both sides stop together: the records close instead (B103)
         }
         self.set_record(res, MirrorRecord::Ahead { break_ms: self.now, updated_ms: None });
-        self.emit(Event::new(EventKind::MirrorBreak).resource(res).because(None, "online while the other side is not connected (B102)"));
+        self.emit(
+            Event::new(EventKind::MirrorBreak)
+                .resource(res)
+                .because(None, "online while the other side is not connected (B102)"),
+        );
     }
 
     fn other_side_servers(&self, res: ResId) -> Vec<ServerId> {
@@ -443,7 +462,8 @@ impl Node {
 
     pub(super) fn on_mirror_record_msg(&mut self, from: ServerId, res: ResId, side: u8, record: MirrorRecord) {
         if self.side_of(res, self.me) == Some(side) {
-            if let (MirrorRecord::Behind { full: true } | MirrorRecord::Lost, Some(i)) = (record, self.mirrors.idx(res)) {
+            if let (MirrorRecord::Behind { full: true } | MirrorRecord::Lost, Some(i)) = (record, self.mirrors.idx(res))
+            {
                 self.mirrors.runs[i].full_next = true;
             }
             if record == MirrorRecord::Synced {
@@ -472,8 +492,9 @@ impl Node {
         let Some(mine) = self.mirrors.runs[i].my_side else { return };
         // The side where the mirror is online, or that just copied to the other side,
         // holds the latest data: the other side's record may simply not be updated yet.
-        let just_copied =
-            self.mirrors.runs[i].awaiting_ack.is_some_and(|(_, at)| at + self.cfg.cluster.heartbeat_interval_ms > self.now);
+        let just_copied = self.mirrors.runs[i]
+            .awaiting_ack
+            .is_some_and(|(_, at)| at + self.cfg.cluster.heartbeat_interval_ms > self.now);
         if self.res_state(res) == ResState::Online || just_copied || self.mirrors.runs[i].rebuild.is_some() {
             return;
         }
@@ -483,14 +504,16 @@ impl Node {
             if *s == self.me || !self.is_running(*s) {
                 return None;
             }
-            self.peers[s.idx()].shared.mirrors.iter().find(|(r, sd, _)| *r == res && *sd == mine).and_then(|(_, _, rec)| match rec {
-                MirrorRecord::Behind { full: true } | MirrorRecord::Lost => Some(*rec),
-                MirrorRecord::Behind { full: false }
-                | MirrorRecord::Synced
-                | MirrorRecord::Closed
-                | MirrorRecord::Ahead { .. }
-                | MirrorRecord::Forced => None,
-            })
+            self.peers[s.idx()].shared.mirrors.iter().find(|(r, sd, _)| *r == res && *sd == mine).and_then(
+                |(_, _, rec)| match rec {
+                    MirrorRecord::Behind { full: true } | MirrorRecord::Lost => Some(*rec),
+                    MirrorRecord::Behind { full: false }
+                    | MirrorRecord::Synced
+                    | MirrorRecord::Closed
+                    | MirrorRecord::Ahead { .. }
+                    | MirrorRecord::Forced => None,
+                },
+            )
         });
         if let Some(rec) = same_side_worse {
             if self.mirrors.runs[i].record != rec {
@@ -503,7 +526,8 @@ impl Node {
         let full = match other {
             Some(MirrorRecord::Forced) => true,
             Some(MirrorRecord::Ahead { .. }) => false,
-            Some(MirrorRecord::Synced | MirrorRecord::Closed | MirrorRecord::Behind { .. } | MirrorRecord::Lost) | None => return,
+            Some(MirrorRecord::Synced | MirrorRecord::Closed | MirrorRecord::Behind { .. } | MirrorRecord::Lost)
+            | None => return,
         };
         match self.mirrors.runs[i].record {
             MirrorRecord::Synced | MirrorRecord::Closed => self.set_record(res, MirrorRecord::Behind { full }),
@@ -532,7 +556,12 @@ impl Node {
                 && self.other_side_servers(res).contains(&peer);
             if copying_to_me {
                 self.mirrors.runs[i].full_next = true;
-                self.emit(Event::new(EventKind::MirrorRebuildFailed).resource(res).peer(peer).reason("the source went away (B110)"));
+                self.emit(
+                    Event::new(EventKind::MirrorRebuildFailed)
+                        .resource(res)
+                        .peer(peer)
+                        .reason("the source went away (B110)"),
+                );
             }
             if let Some((id, to, _)) = self.mirrors.runs[i].rebuild {
                 if to == peer {
@@ -540,7 +569,11 @@ impl Node {
                     self.mirrors.runs[i].full_next = true;
                     self.pending.remove(&id);
                     self.out.push(crate::io::Output::Cancel { id });
-                    self.emit(Event::new(EventKind::MirrorRebuildFailed).resource(res).reason("the destination went away (B110)"));
+                    self.emit(
+                        Event::new(EventKind::MirrorRebuildFailed)
+                            .resource(res)
+                            .reason("the destination went away (B110)"),
+                    );
                 }
             }
         }
@@ -552,7 +585,10 @@ impl Node {
         if self.mirrors.runs.is_empty() {
             return;
         }
-        if self.mirrors.boot_check && self.phase.is_running() && !matches!(self.phase, super::fence::Phase::Syncing { .. }) {
+        if self.mirrors.boot_check
+            && self.phase.is_running()
+            && !matches!(self.phase, super::fence::Phase::Syncing { .. })
+        {
             // B108: when this service came up, was a server of the other side an online
             // member all along? If not, both sides were down at the same time.
             self.mirrors.boot_check = false;
@@ -576,7 +612,11 @@ impl Node {
                 settled && self.mirrors.runs[i].my_side.is_some() && self.mirror_latest(res) == Latest::Undetermined;
             if undetermined && !self.mirrors.runs[i].undetermined_reported {
                 self.mirrors.runs[i].undetermined_reported = true;
-                self.emit(Event::new(EventKind::MirrorLatestUndetermined).resource(res).because(None, "only a side whose run ended while synced is visible (B106)"));
+                self.emit(
+                    Event::new(EventKind::MirrorLatestUndetermined)
+                        .resource(res)
+                        .because(None, "only a side whose run ended while synced is visible (B106)"),
+                );
             } else if !undetermined {
                 self.mirrors.runs[i].undetermined_reported = false;
             }
@@ -594,5 +634,4 @@ impl Node {
             }
         }
     }
-
 }

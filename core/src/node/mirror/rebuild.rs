@@ -10,7 +10,8 @@ impl Node {
     pub(in crate::node) fn maybe_auto_rebuild(&mut self, res: ResId) {
         let Some(mine) = self.side_of(res, self.me) else { return };
         let other = 1 - mine;
-        let Some(dest) = self.mirror_cfg(res).sides[other as usize].servers.iter().copied().find(|s| self.is_member(*s))
+        let Some(dest) =
+            self.mirror_cfg(res).sides[other as usize].servers.iter().copied().find(|s| self.is_member(*s))
         else {
             return;
         };
@@ -47,7 +48,11 @@ impl Node {
             return;
         }
         if full {
-            self.emit(Event::new(EventKind::MirrorFullCopy).resource(res).reason("both sides down together, forced recovery, disk error or interrupted rebuild (B108)"));
+            self.emit(
+                Event::new(EventKind::MirrorFullCopy)
+                    .resource(res)
+                    .reason("both sides down together, forced recovery, disk error or interrupted rebuild (B108)"),
+            );
         }
         let mode = if full { "full" } else { "differential" };
         self.emit(

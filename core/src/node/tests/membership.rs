@@ -53,7 +53,10 @@ fn b3_waits_for_a_missing_server_then_forms_at_sync_wait_with_startup_sync_timeo
     assert!(reason.contains("server3") && !reason.contains("server2"), "missing servers named: {reason}");
     assert_no_event(&out, E::StartupSyncDone);
     assert_event(&out, E::ClusterStarted);
-    assert!(sent(&out, S2).iter().any(|m| matches!(m, Message::Formed { timeout: true, .. })), "server2 is told to form");
+    assert!(
+        sent(&out, S2).iter().any(|m| matches!(m, Message::Formed { timeout: true, .. })),
+        "server2 is told to form"
+    );
     assert!(!sent(&out, S3).iter().any(|m| matches!(m, Message::Formed { .. })), "server3 never started");
     assert_eq!(h.node.reported_state(), ServerState::Online);
     assert_eq!(activated(&out), vec![h.r("ip1")], "the coordinator places g1 on itself");
@@ -69,7 +72,10 @@ fn b3_all_servers_present_form_at_once_with_startup_sync_done() {
     assert_no_event(&h.log, E::StartupSyncTimeout);
     assert_no_event(&h.log, E::StartupSyncWaiting);
     for p in [S2, S3] {
-        assert!(sent(&h.log, p).iter().any(|m| matches!(m, Message::Formed { timeout: false, .. })), "{p:?} told to form");
+        assert!(
+            sent(&h.log, p).iter().any(|m| matches!(m, Message::Formed { timeout: false, .. })),
+            "{p:?} told to form"
+        );
     }
     // The synchronisation timer is cancelled: firing it later changes nothing.
     let late = h.fire(Timer::SyncWait);

@@ -105,7 +105,11 @@ fn b116_disk_error_on_a_synced_side_marks_it_behind_full() {
     let out = h.input(Input::MirrorDiskError { res: md1 });
     assert_event(&out, E::MirrorDiskError);
     let p = persisted(&out).expect("persisted");
-    assert!(p.mirrors.iter().any(|(r, _, rec)| *r == md1 && matches!(rec, MirrorRecord::Behind { full: true })), "{:?}", p.mirrors);
+    assert!(
+        p.mirrors.iter().any(|(r, _, rec)| *r == md1 && matches!(rec, MirrorRecord::Behind { full: true })),
+        "{:?}",
+        p.mirrors
+    );
 }
 
 #[test]

@@ -11,7 +11,7 @@ use super::fence::Phase;
 use super::Node;
 use crate::config::{GroupId, Ms, PathId, ServerId};
 use crate::event::{Event, EventKind};
-use crate::io::{Heartbeat, Message, Output, Persisted, ServerState, SharedState, StartKind, Timer};
+use crate::io::{GroupState, Heartbeat, Message, Output, Persisted, ServerState, SharedState, StartKind, Timer};
 
 impl Node {
     pub(super) fn on_boot(&mut self, persisted: Option<Persisted>) {
@@ -216,6 +216,35 @@ impl Node {
         }
         p.shared = s;
         self.on_peer_state_changed(from);
+        self.resolve_double_online(from);
+    }
+
+    /// Defence in depth for B1 (a group never online on two servers): the protocol keeps
+    /// a group from being started twice, but should a member peer ever report online a
+    /// group that is online here too (both sides sure, no down judgement between them,
+    /// so B17 does not apply), the later server in server order — the same tie rule as
+    /// B17 — stops its instance (`CLP_FACTOR=GROUPSTOP`) and reports it, rather than
+    /// leave two servers serving one address for good.
+    fn resolve_double_online(&mut self, from: ServerId) {
+        if self.me < from || !self.phase.is_member() || !self.is_member(from) {
+            return;
+        }
+        let doubles: Vec<GroupId> = self.peers[from.idx()]
+            .shared
+            .groups
+            .iter()
+            .filter(|(g, st)| *st == GroupState::Online && self.groups[g.idx()].state == GroupState::Online)
+            .map(|(g, _)| *g)
+            .collect();
+        for g in doubles {
+            self.emit(
+                Event::new(EventKind::GroupDoubleOnline)
+                    .group(g)
+                    .peer(from)
+                    .because(None, "online here and on an earlier server at once: this instance stops (B1)"),
+            );
+            self.stop_group(g, crate::script::ClpFactor::GroupStop, super::group::AfterStop::Nothing);
+        }
     }
 
     /// What this server shares with its peers.

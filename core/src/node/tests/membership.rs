@@ -334,3 +334,51 @@ fn b14_b67_departure_during_a_cluster_stop_starts_nothing() {
     assert!(!has_for_group(&out, E::GroupStarting, g1), "every server leaves: nothing is taken over");
     assert!(activated(&out).is_empty());
 }
+
+/// Defence in depth for B1: a member peer reports online a group that is online here
+/// too (no down judgement between them, so not B17). The later server in server order
+/// stops its instance and reports it; the earlier one keeps serving.
+#[test]
+fn b1_double_online_between_members_the_later_server_stops_its_instance() {
+    let text = two_servers("", &["lan1"]);
+    let mut later = formed(&text, 1);
+    let g = later.g("g1");
+    later.msg(S1, Message::StartGroup { group: g, kind: StartKind::Command, stable_epoch_ms: 0 });
+    later.settle();
+    assert_eq!(later.node.group_state(g), GroupState::Online);
+    later.clear();
+    let out = later.share(S1, ServerState::Online, vec![(g, GroupState::Online)]);
+    assert!(has_for_group(&out, E::GroupDoubleOnline, g), "{:?}", kinds(&out));
+    assert_eq!(later.node.group_state(g), GroupState::Stopping);
+    let out = later.settle();
+    assert_eq!(later.node.group_state(g), GroupState::Offline, "{:?}", kinds(&out));
+
+    // The earlier server (server1, the coordinator) keeps its instance.
+    let mut earlier = formed(&text, 0);
+    earlier.settle();
+    assert_eq!(earlier.node.group_state(g), GroupState::Online, "g1 starts on its home server at formation");
+    earlier.clear();
+    let out = earlier.share(S2, ServerState::Online, vec![(g, GroupState::Online)]);
+    assert_no_event(&out, E::GroupDoubleOnline);
+    assert_eq!(earlier.node.group_state(g), GroupState::Online);
+}
+
+/// B3 with a late path: the forming server's `Formed` names every member, so a waiting
+/// server that has not heard one of them yet still counts it and does not coordinate.
+#[test]
+fn b3_formed_names_the_members_so_an_unheard_earlier_server_still_coordinates() {
+    let text = cluster_toml(3, "", &["lan1"]) + &group_toml("g1", &[1, 2, 3], "") + &fip_toml("ip1", 11);
+    let mut h = H::new(&text, 1); // server2
+    h.boot(None);
+    h.at(1);
+    // server2 hears only server3 (waiting); server1 is not heard yet.
+    h.hello(S3, ServerState::Syncing);
+    h.share(S3, ServerState::Syncing, vec![]);
+    assert_eq!(h.node.reported_state(), ServerState::Syncing);
+    let out = h.msg(S3, Message::Formed { timeout: false, members: vec![S1, S2, S3] });
+    assert_eq!(h.node.reported_state(), ServerState::Online);
+    assert_no_event(&out, E::ClusterStarted);
+    assert!(h.find_action(|a| matches!(a, Action::Activate { .. })).is_none(), "server2 must not start g1");
+    // server1 counts as a member: it is heard within heartbeat_timeout or lost as usual.
+    assert_eq!(h.node.peer_state(S1), ServerState::Online);
+}

@@ -8,6 +8,7 @@
 //! (no daemon, no permission, words the daemon did not accept) with what to do.
 
 use crate::outcome;
+use baton_runtime::daemon::control::status_json::{pairs, text};
 use baton_runtime::daemon::control::{socket_path, Request, Response};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
@@ -146,33 +147,12 @@ pub fn status(conn: &Conn, json: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null | Value::Bool(_) | Value::Number(_) | Value::Array(_) | Value::Object(_) => v.to_string(),
-    }
-}
-
 /// A state word as the status shows it (`Online` → `online`; syncing is reported online, B21).
 fn state_word(v: &Value) -> String {
     match text(v).as_str() {
         "Syncing" => "online (syncing)".into(),
         other => other.to_lowercase(),
     }
-}
-
-/// `[["name", state], …]` as pairs.
-fn pairs(v: &Value) -> Vec<(String, &Value)> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|p| match p.as_array().map(Vec::as_slice) {
-                    Some([name, state]) => Some((text(name), state)),
-                    _ => None,
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn row(out: &mut String, name: &str, value: &str) {

@@ -11,6 +11,7 @@
 //! Commands with no group outcome to watch (cluster, server, monitor, mirror commands)
 //! return with the node's answer.
 
+use baton_runtime::daemon::control::status_json::group_locations;
 use serde_json::Value;
 
 /// What a command's success looks like in the status.
@@ -40,19 +41,7 @@ fn option<'a>(words: &'a [String], name: &str) -> Option<&'a String> {
 
 /// The servers where `group`'s state on them satisfies `keep`, according to a status.
 fn servers_where(status: &Value, group: &str, keep: impl Fn(&str) -> bool) -> Vec<String> {
-    let Some(locations) = status.get("locations").and_then(Value::as_array) else {
-        return Vec::new();
-    };
-    locations
-        .iter()
-        .filter_map(Value::as_array)
-        .filter(|entry| entry.first().and_then(Value::as_str) == Some(group))
-        .filter_map(|entry| entry.get(1).and_then(Value::as_array))
-        .flatten()
-        .filter_map(Value::as_array)
-        .filter(|at| at.get(1).and_then(Value::as_str).is_some_and(&keep))
-        .filter_map(|at| at.first().and_then(Value::as_str).map(str::to_string))
-        .collect()
+    group_locations(status, group).into_iter().filter(|(_, st)| keep(st)).map(|(s, _)| s).collect()
 }
 
 /// The servers where `group` is in `state` ("Online", …) according to a status.

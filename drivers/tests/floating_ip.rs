@@ -15,6 +15,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{must, run};
+
 /// The floating address of the tests, in the segment's subnet.
 const FIP: &str = "10.99.0.50/24";
 const FIP_ADDRESS: &str = "10.99.0.50";
@@ -27,39 +30,12 @@ const ACTIVATION_BOUND: Duration = Duration::from_secs(1);
 /// overwrite it.
 const BOGUS_MAC: &str = "02:00:00:00:be:ef";
 
-/// Why the test cannot run here, if it cannot.
 fn missing_prerequisite() -> Option<String> {
-    if !rustix::process::geteuid().is_root() {
-        return Some("not root (network namespaces need it)".to_string());
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let dirs: Vec<PathBuf> = std::env::split_paths(&path).chain(["/usr/sbin".into(), "/sbin".into()]).collect();
-    for (tool, package) in [("ip", "iproute2"), ("arping", "iputils-arping"), ("ping", "iputils-ping")] {
-        if !dirs.iter().any(|d| d.join(tool).is_file()) {
-            return Some(format!("`{tool}` not found (Debian package {package})"));
-        }
-    }
-    if !fip_example().is_file() {
-        return Some(format!("the fip example is not built ({}); run plain `cargo test`", fip_example().display()));
-    }
-    None
+    common::missing_prerequisite(&[("ip", "iproute2"), ("arping", "iputils-arping"), ("ping", "iputils-ping")], "fip")
 }
 
-/// `target/<profile>/examples/fip`, beside `target/<profile>/deps/<this test>`.
 fn fip_example() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>");
-    profile_dir.join("examples").join("fip")
-}
-
-fn run(program: &str, args: &[&str]) -> Output {
-    Command::new(program).args(args).output().unwrap_or_else(|e| panic!("cannot run {program} {args:?}: {e}"))
-}
-
-fn must(program: &str, args: &[&str]) -> String {
-    let out = run(program, args);
-    assert!(out.status.success(), "{program} {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    common::example_path("fip")
 }
 
 /// Three namespaces on one segment: W holds the bridge `fipbr` (10.99.0.3/24); A's `fipa`

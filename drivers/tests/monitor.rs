@@ -18,7 +18,7 @@ use std::fs;
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use baton_drivers::exec::ScriptSpec;
@@ -27,6 +27,9 @@ use baton_drivers::monitor::{check, CheckOutcome, MonitorSpec};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, RwLock};
+
+mod common;
+use common::{must, run};
 
 static FORK_GUARD: RwLock<()> = RwLock::const_new(());
 
@@ -323,36 +326,12 @@ async fn disk_monitor_on_a_file_a_directory_and_a_missing_path() {
 
 // ---------------------------------------------------------------- in network namespaces
 
-/// Why the namespace tests cannot run here, if they cannot.
 fn missing_prerequisite() -> Option<String> {
-    if !rustix::process::geteuid().is_root() {
-        return Some("not root (network namespaces need it)".to_string());
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let dirs: Vec<PathBuf> = std::env::split_paths(&path).chain(["/usr/sbin".into(), "/sbin".into()]).collect();
-    if !dirs.iter().any(|d| d.join("ip").is_file()) {
-        return Some("`ip` not found (Debian package iproute2)".to_string());
-    }
-    if !check_example().is_file() {
-        return Some(format!("the check example is not built ({}); run plain `cargo test`", check_example().display()));
-    }
-    None
+    common::missing_prerequisite(&[("ip", "iproute2")], "check")
 }
 
-/// `target/<profile>/examples/check`, beside `target/<profile>/deps/<this test>`.
 fn check_example() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>");
-    profile_dir.join("examples").join("check")
-}
-
-fn run(program: &str, args: &[&str]) -> Output {
-    Command::new(program).args(args).output().unwrap_or_else(|e| panic!("cannot run {program} {args:?}: {e}"))
-}
-
-fn must(program: &str, args: &[&str]) {
-    let out = run(program, args);
-    assert!(out.status.success(), "{program} {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    common::example_path("check")
 }
 
 /// Two namespaces joined by a veth pair: `A` holds `<dev_a>` with `10.99.<net>.1/24`,

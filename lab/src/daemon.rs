@@ -19,6 +19,8 @@
 //! and [`transport_counter`] read that answer.
 
 use crate::Lab;
+pub use baton_runtime::daemon::control::status_json::group_locations;
+use baton_runtime::daemon::control::status_json::{pairs, text};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::CommandExt;
@@ -200,36 +202,6 @@ pub fn status(baton: &Path, state_dir: &Path) -> Result<Value, String> {
         return Err(format!("baton status ({exit}): {}", String::from_utf8_lossy(&stderr).trim()));
     }
     serde_json::from_slice(&stdout).map_err(|e| format!("baton status printed no JSON ({e})"))
-}
-
-fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null | Value::Bool(_) | Value::Number(_) | Value::Array(_) | Value::Object(_) => v.to_string(),
-    }
-}
-
-/// `[[name, state], …]` as pairs.
-fn pairs(v: &Value) -> Vec<(String, &Value)> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|p| match p.as_array().map(Vec::as_slice) {
-                    Some([name, state]) => Some((text(name), state)),
-                    _ => None,
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Where `group` is not offline in a status answer, as `(server, state)` (`"Online"`, `"Starting"`, …).
-pub fn group_locations(status: &Value, group: &str) -> Vec<(String, String)> {
-    pairs(&status["locations"])
-        .into_iter()
-        .filter(|(g, _)| g == group)
-        .flat_map(|(_, at)| pairs(at).into_iter().map(|(s, st)| (s, text(st))).collect::<Vec<_>>())
-        .collect()
 }
 
 /// Every server's state in a status answer, the answering server first, as `(server, state)`.

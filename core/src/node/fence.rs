@@ -257,18 +257,13 @@ pub fn stall_power(cfg: &crate::config::Config, s: crate::config::ServerId) -> (
     let stall_action = cfg
         .monitors
         .iter()
-        .find_map(|mon| match mon.kind {
-            crate::config::MonitorKind::UserSpace { stall_action } if mon.servers.contains(&s) => Some(stall_action),
-            crate::config::MonitorKind::UserSpace { .. }
-            | crate::config::MonitorKind::Ip { .. }
-            | crate::config::MonitorKind::FloatingIp { .. }
-            | crate::config::MonitorKind::Process { .. }
-            | crate::config::MonitorKind::Exec { .. }
-            | crate::config::MonitorKind::Disk { .. }
-            | crate::config::MonitorKind::NicLink { .. }
-            | crate::config::MonitorKind::MirrorDisk { .. }
-            | crate::config::MonitorKind::MirrorConnect { .. }
-            | crate::config::MonitorKind::Http { .. } => None,
+        .filter(|mon| mon.servers.contains(&s))
+        .find_map(|mon| {
+            if let crate::config::MonitorKind::UserSpace { stall_action } = mon.kind {
+                Some(stall_action)
+            } else {
+                None
+            }
         })
         .unwrap_or(FinalAction::EmergencyReboot);
     let (power, kind) = match stall_action {

@@ -95,6 +95,44 @@ pub enum Response {
     Status(serde_json::Value),
 }
 
+/// Readers of a `status` answer as JSON (what `baton status --json` prints), for
+/// clients that hold it as a `serde_json::Value`: the CLI's table and outcome waits, the
+/// lab's end-to-end checks.
+pub mod status_json {
+    use serde_json::Value;
+
+    /// A string as itself, anything else as its JSON text.
+    pub fn text(v: &Value) -> String {
+        match v {
+            Value::String(s) => s.clone(),
+            Value::Null | Value::Bool(_) | Value::Number(_) | Value::Array(_) | Value::Object(_) => v.to_string(),
+        }
+    }
+
+    /// `[["name", value], …]` as pairs (other shapes are skipped).
+    pub fn pairs(v: &Value) -> Vec<(String, &Value)> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|p| match p.as_array().map(Vec::as_slice) {
+                        Some([name, value]) => Some((text(name), value)),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Where `group` is not offline, as `(server, state)` (`"Online"`, `"Starting"`, …).
+    pub fn group_locations(status: &Value, group: &str) -> Vec<(String, String)> {
+        pairs(&status["locations"])
+            .into_iter()
+            .filter(|(g, _)| g == group)
+            .flat_map(|(_, at)| pairs(at).into_iter().map(|(s, st)| (s, text(st))).collect::<Vec<_>>())
+            .collect()
+    }
+}
+
 /// The `status` answer.
 #[derive(Clone, Debug, Serialize)]
 pub struct StatusReply {

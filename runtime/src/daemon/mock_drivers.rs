@@ -11,7 +11,7 @@
 
 use super::drivers::{DriverFuture, Drivers, UnitFuture};
 use baton_core::config::model::ResourceKind;
-use baton_core::config::{Config, MonId, NpKind, ServerId};
+use baton_core::config::{Config, MonId, NpKind, ResId, ServerId};
 use baton_core::io::{Action, ActionResult, ProbeResult};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -129,43 +129,9 @@ impl Drivers for MockDrivers {
     fn run(&self, action: Action) -> (DriverFuture, Option<Duration>) {
         let me = self.name();
         let result = match action {
-            Action::Activate { res, .. } | Action::Deactivate { res, .. } | Action::RecoverRun { res, .. } => {
-                let resource = self.cfg.resource(res);
-                let (what, up) = match &action {
-                    Action::Activate { .. } => ("activate", Some(true)),
-                    Action::Deactivate { .. } => ("deactivate", Some(false)),
-                    Action::RecoverRun { .. }
-                    | Action::NpProbe { .. }
-                    | Action::MonitorCheck { .. }
-                    | Action::MirrorCopy { .. }
-                    | Action::Power(_) => ("recover", None),
-                };
-                let mut w = self.world.lock();
-                w.records.push(WorldRecord { server: me.clone(), resource: resource.name.clone(), what });
-                match (&resource.kind, up) {
-                    (ResourceKind::FloatingIp { address, .. }, Some(true)) => {
-                        let holders = w.addresses.entry(address.clone()).or_default();
-                        let others: Vec<String> = holders.iter().filter(|s| **s != me).cloned().collect();
-                        if others.is_empty() {
-                            holders.insert(me);
-                            ActionResult::Ok
-                        } else {
-                            w.conflicts += 1;
-                            ActionResult::Failed(format!(
-                                "{address} is in use: {} answered the ARP probe",
-                                others.join(", ")
-                            ))
-                        }
-                    }
-                    (ResourceKind::FloatingIp { address, .. }, Some(false)) => {
-                        if let Some(h) = w.addresses.get_mut(address) {
-                            h.remove(&me);
-                        }
-                        ActionResult::Ok
-                    }
-                    _ => ActionResult::Ok,
-                }
-            }
+            Action::Activate { res, .. } => self.resource(res, "activate", Some(true)),
+            Action::Deactivate { res, .. } => self.resource(res, "deactivate", Some(false)),
+            Action::RecoverRun { res, .. } => self.resource(res, "recover", None),
             Action::MonitorCheck { mon } => self.check(mon, &me),
             Action::NpProbe { np } => {
                 let reachable = !self.world.lock().unreachable.contains(&me);
@@ -196,6 +162,38 @@ impl Drivers for MockDrivers {
 }
 
 impl MockDrivers {
+    /// A resource action: recorded; a floating address is taken (`up = Some(true)`),
+    /// refused if another server holds it, or given back (`Some(false)`).
+    fn resource(&self, res: ResId, what: &'static str, up: Option<bool>) -> ActionResult {
+        let me = self.name();
+        let resource = self.cfg.resource(res);
+        let mut w = self.world.lock();
+        w.records.push(WorldRecord { server: me.clone(), resource: resource.name.clone(), what });
+        let ResourceKind::FloatingIp { address, .. } = &resource.kind else {
+            return ActionResult::Ok;
+        };
+        match up {
+            Some(true) => {
+                let holders = w.addresses.entry(address.clone()).or_default();
+                let others: Vec<String> = holders.iter().filter(|s| **s != me).cloned().collect();
+                if others.is_empty() {
+                    holders.insert(me);
+                    ActionResult::Ok
+                } else {
+                    w.conflicts += 1;
+                    ActionResult::Failed(format!("{address} is in use: {} answered the ARP probe", others.join(", ")))
+                }
+            }
+            Some(false) => {
+                if let Some(h) = w.addresses.get_mut(address) {
+                    h.remove(&me);
+                }
+                ActionResult::Ok
+            }
+            None => ActionResult::Ok,
+        }
+    }
+
     fn check(&self, mon: MonId, me: &str) -> ActionResult {
         let name = &self.cfg.monitor(mon).name;
         let failing = self.world.lock().failing_monitors.contains(&(me.to_string(), name.clone()));

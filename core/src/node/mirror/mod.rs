@@ -309,16 +309,8 @@ impl Node {
             (true, false) => {
                 self.mirrors.runs[i].connect_down_since = Some(self.now);
                 self.emit(Event::new(EventKind::MirrorConnectDown).resource(res).reason(net));
-                if let Some((id, _, _)) = self.mirrors.runs[i].rebuild.take() {
-                    // B110: the copy cannot go on; the next one is full.
-                    self.mirrors.runs[i].full_next = true;
-                    self.pending.remove(&id);
-                    self.out.push(crate::io::Output::Cancel { id });
-                    self.emit(
-                        Event::new(EventKind::MirrorRebuildFailed)
-                            .resource(res)
-                            .reason("the mirror connect dropped (B110)"),
-                    );
+                if self.mirrors.runs[i].rebuild.is_some() {
+                    self.abort_rebuild(i, res, "the mirror connect dropped (B110)");
                     self.mark_dirty();
                 }
                 self.set_timer(
@@ -537,6 +529,17 @@ impl Node {
     }
 
     /// A peer left (judged down or departed): note it for B106, stop copies to it (B110).
+    /// B110: the running copy of mirror run `i` cannot go on: cancel it, and the next
+    /// copy is full.
+    fn abort_rebuild(&mut self, i: usize, res: ResId, why: &str) {
+        if let Some((id, _, _)) = self.mirrors.runs[i].rebuild.take() {
+            self.mirrors.runs[i].full_next = true;
+            self.pending.remove(&id);
+            self.out.push(crate::io::Output::Cancel { id });
+            self.emit(Event::new(EventKind::MirrorRebuildFailed).resource(res).reason(why));
+        }
+    }
+
     pub(super) fn mirror_peer_went(&mut self, peer: ServerId) {
         for i in 0..self.mirrors.runs.len() {
             let res = self.mirrors.runs[i].res;
@@ -563,18 +566,8 @@ impl Node {
                         .reason("the source went away (B110)"),
                 );
             }
-            if let Some((id, to, _)) = self.mirrors.runs[i].rebuild {
-                if to == peer {
-                    self.mirrors.runs[i].rebuild = None;
-                    self.mirrors.runs[i].full_next = true;
-                    self.pending.remove(&id);
-                    self.out.push(crate::io::Output::Cancel { id });
-                    self.emit(
-                        Event::new(EventKind::MirrorRebuildFailed)
-                            .resource(res)
-                            .reason("the destination went away (B110)"),
-                    );
-                }
+            if self.mirrors.runs[i].rebuild.is_some_and(|(_, to, _)| to == peer) {
+                self.abort_rebuild(i, res, "the destination went away (B110)");
             }
         }
         self.mark_dirty();

@@ -323,6 +323,7 @@ impl Node {
                     self.cluster_suspended = false;
                     self.emit(Event::new(EventKind::ClusterResumed));
                     self.hear_everyone_now();
+                    self.mirror_connects_resumed();
                     self.start_np_watches();
                     self.mark_dirty();
                 }

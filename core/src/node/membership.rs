@@ -544,6 +544,9 @@ impl Node {
     // ---- departures and down notices (B14–B17) -----------------------------------
 
     pub(super) fn on_departure(&mut self, from: ServerId, clean: bool, power_off: bool, groups: Vec<GroupId>) {
+        // Before its state is forgotten: what it shared of its mirrors tells B106 whether
+        // this server saw the other side go, and B110 whether it was copying to us.
+        self.mirror_peer_went(from);
         let p = &mut self.peers[from.idx()];
         p.forget_run();
         p.state = match (clean, power_off) {
@@ -556,7 +559,6 @@ impl Node {
         self.unlose(from);
         let kind = if clean { EventKind::ServerPlannedDown } else { EventKind::ServerFailureDown };
         self.emit(Event::new(kind).peer(from));
-        self.mirror_peer_went(from);
         let cluster_wide = match &self.phase {
             Phase::Leaving(l) => l.cluster_wide,
             Phase::Off | Phase::Syncing { .. } | Phase::Member | Phase::Suspended | Phase::Gone => false,

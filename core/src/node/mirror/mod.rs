@@ -9,6 +9,7 @@
 
 mod faults;
 mod rebuild;
+mod side;
 
 use super::group::ResState;
 use super::{Node, Pending};
@@ -341,15 +342,42 @@ impl Node {
     /// server is lost and its resolution is pending, the connect is not judged: if this
     /// server survives, the peer is judged down and the break follows; if not, it fences.
     /// Breaking earlier would acknowledge writes here that the survivor never sees.
+    ///
+    /// While the cluster is suspended nothing is judged (B123): the connect is judged
+    /// again from `cluster resume`, like the heartbeats (B20). A break during the suspend
+    /// would acknowledge writes on a side that, at resume, may lose resolution and fence
+    /// while the other side — which never saw it break — takes over.
     fn connect_lost(&self, res: ResId) -> bool {
-        let peer_pending =
-            self.other_side_servers(res).iter().any(|s| *s != self.me && self.peers[s.idx()].lost_at.is_some());
-        !peer_pending
-            && self.mirrors.idx(res).is_some_and(|i| {
-                self.mirrors.runs[i]
-                    .connect_down_since
-                    .is_some_and(|t| t + self.cfg.cluster.heartbeat_timeout_ms <= self.now)
-            })
+        let timeout = self.cfg.cluster.heartbeat_timeout_ms;
+        // Lost and resolving, or silent past its deadline with the liveness check for
+        // this instant not yet handled (the connect timer may fire first at a tie).
+        let peer_pending = self.other_side_servers(res).iter().any(|s| {
+            let p = &self.peers[s.idx()];
+            *s != self.me
+                && (p.lost_at.is_some() || (p.watched() && p.last_heard_any().is_some_and(|t| t + timeout <= self.now)))
+        });
+        !self.cluster_suspended
+            && !peer_pending
+            && self
+                .mirrors
+                .idx(res)
+                .is_some_and(|i| self.mirrors.runs[i].connect_down_since.is_some_and(|t| t + timeout <= self.now))
+    }
+
+    /// B20, B123: at `cluster resume` a connect that is still down counts as down from
+    /// that instant, as every peer counts as heard then.
+    pub(super) fn mirror_connects_resumed(&mut self) {
+        for i in 0..self.mirrors.runs.len() {
+            if self.mirrors.runs[i].connect_down_since.is_some() {
+                let res = self.mirrors.runs[i].res;
+                self.mirrors.runs[i].connect_down_since = Some(self.now);
+                self.set_timer(
+                    crate::io::Timer::MirrorConnectDown(res),
+                    self.now + self.cfg.cluster.heartbeat_timeout_ms,
+                );
+            }
+        }
+        self.recheck = true;
     }
 
     /// B105, as seen from this server.
@@ -453,6 +481,16 @@ impl Node {
     }
 
     pub(super) fn on_mirror_record_msg(&mut self, from: ServerId, res: ResId, side: u8, record: MirrorRecord) {
+        if self.side_of(res, self.me) == Some(side) && self.side_of(res, from) == Some(side) {
+            // A server of this hybrid side (a disk error on the shared device, B116): what
+            // its state will say next, so that `follow_side_holder` does not read the
+            // older record of its last state over this one (B115).
+            for (r, sd, rec) in self.peers[from.idx()].shared.mirrors.iter_mut() {
+                if *r == res && *sd == side {
+                    *rec = record;
+                }
+            }
+        }
         if self.side_of(res, self.me) == Some(side) {
             if let (MirrorRecord::Behind { full: true } | MirrorRecord::Lost, Some(i)) = (record, self.mirrors.idx(res))
             {
@@ -476,59 +514,6 @@ impl Node {
         }
     }
 
-    /// B104: a side that sees the other side ahead (or forced) records that it is
-    /// behind, so it still knows after the other side is gone; only a rebuild makes it
-    /// synced again.
-    fn note_behind(&mut self, i: usize) {
-        let res = self.mirrors.runs[i].res;
-        let Some(mine) = self.mirrors.runs[i].my_side else { return };
-        // The side where the mirror is online, or that just copied to the other side,
-        // holds the latest data: the other side's record may simply not be updated yet.
-        let just_copied = self.mirrors.runs[i]
-            .awaiting_ack
-            .is_some_and(|(_, at)| at + self.cfg.cluster.heartbeat_interval_ms > self.now);
-        if self.res_state(res) == ResState::Online || just_copied || self.mirrors.runs[i].rebuild.is_some() {
-            return;
-        }
-        // A hybrid side is one device for several servers: a same-side server's worse
-        // record (a disk error, a loss) is this server's too.
-        let same_side_worse = self.mirror_cfg(res).sides[mine as usize].servers.iter().find_map(|s| {
-            if *s == self.me || !self.is_running(*s) {
-                return None;
-            }
-            self.peers[s.idx()].shared.mirrors.iter().find(|(r, sd, _)| *r == res && *sd == mine).and_then(
-                |(_, _, rec)| match rec {
-                    MirrorRecord::Behind { full: true } | MirrorRecord::Lost => Some(*rec),
-                    MirrorRecord::Behind { full: false }
-                    | MirrorRecord::Synced
-                    | MirrorRecord::Closed
-                    | MirrorRecord::Ahead { .. }
-                    | MirrorRecord::Forced => None,
-                },
-            )
-        });
-        if let Some(rec) = same_side_worse {
-            if self.mirrors.runs[i].record != rec {
-                self.mirrors.runs[i].full_next = true;
-                self.set_record(res, rec);
-            }
-            return;
-        }
-        let other = self.visible_record(res, 1 - mine).map(|(r, _)| r);
-        let full = match other {
-            Some(MirrorRecord::Forced) => true,
-            Some(MirrorRecord::Ahead { .. }) => false,
-            Some(MirrorRecord::Synced | MirrorRecord::Closed | MirrorRecord::Behind { .. } | MirrorRecord::Lost)
-            | None => return,
-        };
-        match self.mirrors.runs[i].record {
-            MirrorRecord::Synced | MirrorRecord::Closed => self.set_record(res, MirrorRecord::Behind { full }),
-            MirrorRecord::Behind { full: false } if full => self.set_record(res, MirrorRecord::Behind { full }),
-            MirrorRecord::Behind { .. } | MirrorRecord::Ahead { .. } | MirrorRecord::Forced | MirrorRecord::Lost => {}
-        }
-    }
-
-    /// A peer left (judged down or departed): note it for B106, stop copies to it (B110).
     /// B110: the running copy of mirror run `i` cannot go on: cancel it, and the next
     /// copy is full.
     fn abort_rebuild(&mut self, i: usize, res: ResId, why: &str) {
@@ -540,6 +525,8 @@ impl Node {
         }
     }
 
+    /// A peer left (judged down or departed): note it for B106, stop copies to it (B110).
+    /// Called while the peer's last shared state is still known.
     pub(super) fn mirror_peer_went(&mut self, peer: ServerId) {
         for i in 0..self.mirrors.runs.len() {
             let res = self.mirrors.runs[i].res;
@@ -550,8 +537,17 @@ impl Node {
             let margin = self.cfg.cluster.heartbeat_interval_ms;
             let connected_until_now = self.mirrors.runs[i].links.iter().any(|u| *u)
                 || self.mirrors.runs[i].connect_down_since.is_some_and(|t| t + margin >= went_silent);
+            // B106 "ran without interruption since the other side was last connected":
+            // only if this run knew the other side's record (paired with it, or saw it
+            // behind; a side seen ahead or lost made this one behind, B104). A server
+            // that never got the peer's state this run (a one-way cut during start-up)
+            // cannot tell what it wrote before this run began.
+            let shared = &self.peers[peer.idx()].shared;
+            let paired_this_run = shared.run != 0
+                && shared.run == self.peers[peer.idx()].run
+                && shared.mirrors.iter().any(|(r, _, _)| *r == res);
             if self.other_side_servers(res).contains(&peer) && self.phase.is_running() {
-                self.mirrors.runs[i].saw_other_go = connected_until_now;
+                self.mirrors.runs[i].saw_other_go = connected_until_now && paired_this_run;
             }
             // B110: a copy toward this side stops when its source goes away.
             let copying_to_me = self.peers[peer.idx()].shared.rebuilding.contains(&res)
@@ -597,6 +593,7 @@ impl Node {
         }
         for i in 0..self.mirrors.runs.len() {
             let res = self.mirrors.runs[i].res;
+            self.follow_side_holder(i);
             self.note_behind(i);
             // B106: each running side says so once when the latest data is undetermined.
             // (Not while waiting at start-up: the peers' records are not known yet.)

@@ -130,3 +130,116 @@ fn b102_connect_down_for_heartbeat_timeout_while_online_is_a_break() {
     let out = h.fire(Timer::MirrorConnectDown(md1));
     assert_eq!(event(&out, E::MirrorBreak).resource, Some(md1));
 }
+
+#[test]
+fn b123_no_break_while_the_cluster_is_suspended_and_the_connect_is_judged_again_from_resume() {
+    let mut h = formed(&mirror2(), 0);
+    let md1 = h.r("md1");
+    assert!(activated(&h.settle()).contains(&md1));
+    h.at(10_000);
+    assert_eq!(reply(&h.cmd(Command::ClusterSuspend { force: false })), Ok(()));
+    h.at(20_000);
+    h.input(Input::MirrorConnect { res: md1, network: 0, up: false });
+    // heartbeat_timeout later, still suspended: nothing is judged (B123), so no write is
+    // acknowledged here alone.
+    let during = h.fire(Timer::MirrorConnectDown(md1));
+    assert_no_event(&during, E::MirrorBreak);
+    assert_eq!(h.node.mirror_record(md1), Some(MirrorRecord::Synced));
+    h.at(100_000);
+    assert_eq!(reply(&h.cmd(Command::ClusterResume)), Ok(()));
+    assert_eq!(h.timer(Timer::MirrorConnectDown(md1)), Some(130_000), "judged again from the resume (B20)");
+    h.at(120_000);
+    h.hb_all(S2); // the peer is heard: only the connect is down
+    let out = h.fire(Timer::MirrorConnectDown(md1));
+    assert_eq!(event(&out, E::MirrorBreak).resource, Some(md1));
+}
+
+#[test]
+fn b102_no_break_when_the_connect_times_out_at_the_instant_the_peer_is_silent_too() {
+    // The connect timer and the peer's heartbeat deadline fall on one instant (both
+    // counted from a resume): whichever the node handles first, the connect is not
+    // judged while the peer's loss is to be resolved.
+    let mut h = formed(&mirror2(), 0);
+    let md1 = h.r("md1");
+    h.settle();
+    h.at(10_000);
+    h.cmd(Command::ClusterSuspend { force: false });
+    h.at(20_000);
+    h.input(Input::MirrorConnect { res: md1, network: 0, up: false });
+    h.at(100_000);
+    h.cmd(Command::ClusterResume);
+    let out = h.fire(Timer::MirrorConnectDown(md1));
+    assert_no_event(&out, E::MirrorBreak);
+    assert_eq!(h.node.mirror_record(md1), Some(MirrorRecord::Synced));
+}
+
+fn hybrid3() -> String {
+    cluster_toml(3, "", &["lan1"])
+        + "\n[[server_group]]\nname = \"svg1\"\nservers = [\"server1\", \"server2\"]\n\
+           \n[[server_group]]\nname = \"svg2\"\nservers = [\"server3\"]\n\
+           \n[[group]]\nname = \"hg\"\nserver_groups = [\"svg1\", \"svg2\"]\n"
+        + &fip_toml("hip", 62)
+        + "\n[[group.resource]]\nname = \"hd1\"\nkind = \"hybrid-disk\"\n\
+           data = { svg1 = \"/dev/sdb2\", svg2 = \"/dev/vdb2\" }\n\
+           metadata = { svg1 = \"/dev/sdb1\", svg2 = \"/dev/vdb1\" }\n\
+           mount_point = \"/mnt/hd1\"\nnetwork = \"lan1\"\n"
+}
+
+#[test]
+fn b115_a_move_within_the_server_group_keeps_the_side_record_of_the_server_it_left() {
+    let mut h = formed_with(&hybrid3(), 1, &[(S1, "hg")]);
+    let (g, hd1) = (h.g("hg"), h.r("hd1"));
+    let ahead = MirrorRecord::Ahead { break_ms: 10, updated_ms: Some(20) };
+    // server1 broke the mirror (server3 went) and wrote; server2 shares its device.
+    h.share_with(S1, ServerState::Online, |s| {
+        s.groups = vec![(g, GroupState::Online)];
+        s.mirrors = vec![(hd1, 0, ahead)];
+    });
+    assert_eq!(h.node.mirror_record(hd1), Some(ahead), "the side's record follows the server holding it");
+    h.at(5_000);
+    h.msg(S1, Message::Departure { clean: true, power_off: true, groups: vec![g] });
+    let out = h.settle();
+    assert!(activated(&out).contains(&hd1));
+    assert_no_event(&out, E::MirrorBreak);
+    // The writes since the break are still this side's: the rebuild to server3 copies them.
+    assert_eq!(h.node.mirror_record(hd1), Some(ahead));
+}
+
+#[test]
+fn b116_a_side_that_saw_the_other_side_lost_stays_behind_after_it_leaves() {
+    let mut h = H::new(&mirror2(), 0);
+    h.boot(Some(clean_with(0, MirrorRecord::Synced)));
+    h.at(1);
+    let (g, md1) = (h.g("mg"), h.r("md1"));
+    // server2 held the only newer data and lost its device (B116); it comes back suspended.
+    h.hello(S2, ServerState::Suspended);
+    h.share_with(S2, ServerState::Suspended, |s| {
+        s.mirrors = vec![(md1, 1, MirrorRecord::Lost)];
+        s.mirror_disk_error = vec![md1];
+    });
+    assert_eq!(h.node.reported_state(), ServerState::Online);
+    assert!(has_for_group(&h.log, E::GroupNoTarget, g));
+    assert_eq!(h.node.mirror_record(md1), Some(MirrorRecord::Behind { full: false }));
+    h.at(60_000);
+    h.msg(S2, Message::Departure { clean: true, power_off: true, groups: vec![] });
+    let out = h.cmd(Command::GroupStart { group: g, on: Some(S1) });
+    assert!(reply(&out).is_err(), "B111: not on a side that does not hold the latest data");
+    h.settle();
+    assert!(!activated(&h.log).contains(&md1));
+}
+
+#[test]
+fn b106_a_peer_lost_before_its_state_ever_arrived_was_not_seen_go() {
+    // server2's last run ended synced; server1 (ahead since then, in truth) is heard
+    // during start-up, but its state never arrives (a one-way cut), and it is lost.
+    let mut h = H::new(&mirror2(), 1);
+    h.boot(Some(clean_with(1, MirrorRecord::Synced)));
+    h.at(1);
+    let (g, md1) = (h.g("mg"), h.r("md1"));
+    h.hello(S1, ServerState::Online);
+    let out = h.run_until(400_000, |_| true);
+    assert_event(&out, E::StartupSyncTimeout);
+    h.settle();
+    assert!(has_for_group(&h.log, E::GroupNoTarget, g), "undetermined: not eligible ({:?})", kinds(&h.log));
+    assert!(!activated(&h.log).contains(&md1), "the stale side is never activated");
+}

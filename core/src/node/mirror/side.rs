@@ -1,0 +1,101 @@
+//! A side's record kept in step with what the rest of the cluster shows: behind when
+//! the other side is ahead, forced or lost (B104, B116), and on a hybrid disk the record
+//! of the server of this side where the mirror is online (B115).
+//!
+//! In: the records shared by peers. Out: record changes (persisted and shared).
+
+use super::*;
+use crate::io::GroupState;
+
+impl Node {
+    /// B100, B115: a hybrid side is one device for every server of its server group, and
+    /// so is its record (on the shared metadata device). While the mirror is online on
+    /// another server of this side, that server's record is this side's: its break time,
+    /// its last write and its full-copy need. Without this, a move within the server
+    /// group found the new server with its own older record (synced, or ahead with no
+    /// write) and it broke again or copied nothing, forgetting the writes made before the
+    /// move; the other side then took over on stale data.
+    pub(super) fn follow_side_holder(&mut self, i: usize) {
+        let res = self.mirrors.runs[i].res;
+        let Some(mine) = self.mirrors.runs[i].my_side else { return };
+        if self.res_state(res) != ResState::Offline {
+            return; // online (or going) here: this server's record is the side's
+        }
+        let g = self.cfg.resource(res).group;
+        // Online or stopping there: the mirror is up there and its record current. (Not
+        // while starting: the mirror may not be activated yet and its record is old.)
+        let holder = self.mirror_cfg(res).sides[mine as usize].servers.iter().copied().find(|s| {
+            *s != self.me
+                && self.is_running(*s)
+                && matches!(self.group_state_on(g, *s), GroupState::Online | GroupState::Stopping)
+        });
+        let Some(h) = holder else { return };
+        let shared = &self.peers[h.idx()].shared;
+        let Some(rec) = shared.mirrors.iter().find(|(r, sd, _)| *r == res && *sd == mine).map(|(_, _, rec)| *rec)
+        else {
+            return;
+        };
+        let full_next = shared.mirror_full_next.contains(&res);
+        if full_next && !self.mirrors.runs[i].full_next {
+            self.mirrors.runs[i].full_next = true;
+            self.mark_dirty();
+        }
+        self.set_record(res, rec);
+    }
+
+    /// B104: a side that sees the other side ahead (or forced) records that it is
+    /// behind, so it still knows after the other side is gone; only a rebuild makes it
+    /// synced again.
+    pub(super) fn note_behind(&mut self, i: usize) {
+        let res = self.mirrors.runs[i].res;
+        let Some(mine) = self.mirrors.runs[i].my_side else { return };
+        // The side where the mirror is online, or that just copied to the other side,
+        // holds the latest data: the other side's record may simply not be updated yet.
+        let just_copied = self.mirrors.runs[i]
+            .awaiting_ack
+            .is_some_and(|(_, at)| at + self.cfg.cluster.heartbeat_interval_ms > self.now);
+        if self.res_state(res) == ResState::Online || just_copied || self.mirrors.runs[i].rebuild.is_some() {
+            return;
+        }
+        // A hybrid side is one device for several servers: a same-side server's worse
+        // record (a disk error, a loss) is this server's too.
+        let same_side_worse = self.mirror_cfg(res).sides[mine as usize].servers.iter().find_map(|s| {
+            if *s == self.me || !self.is_running(*s) {
+                return None;
+            }
+            self.peers[s.idx()].shared.mirrors.iter().find(|(r, sd, _)| *r == res && *sd == mine).and_then(
+                |(_, _, rec)| match rec {
+                    MirrorRecord::Behind { full: true } | MirrorRecord::Lost => Some(*rec),
+                    MirrorRecord::Behind { full: false }
+                    | MirrorRecord::Synced
+                    | MirrorRecord::Closed
+                    | MirrorRecord::Ahead { .. }
+                    | MirrorRecord::Forced => None,
+                },
+            )
+        });
+        if let Some(rec) = same_side_worse {
+            if self.mirrors.runs[i].record != rec {
+                self.mirrors.runs[i].full_next = true;
+                self.set_record(res, rec);
+            }
+            return;
+        }
+        let other = self.visible_record(res, 1 - mine).map(|(r, _)| r);
+        let full = match other {
+            Some(MirrorRecord::Forced) => true,
+            // B116: a side lost with a disk error was ahead of this one (it held the only
+            // latest data): this side is behind too, and stays so once the lost side is
+            // gone, so that it never becomes the latest by seeing it go (B106, B111). Only
+            // `mirror force` makes it the latest (B112). (choice: a lost side that broke
+            // and never wrote counts the same; its record does not tell.)
+            Some(MirrorRecord::Ahead { .. } | MirrorRecord::Lost) => false,
+            Some(MirrorRecord::Synced | MirrorRecord::Closed | MirrorRecord::Behind { .. }) | None => return,
+        };
+        match self.mirrors.runs[i].record {
+            MirrorRecord::Synced | MirrorRecord::Closed => self.set_record(res, MirrorRecord::Behind { full }),
+            MirrorRecord::Behind { full: false } if full => self.set_record(res, MirrorRecord::Behind { full }),
+            MirrorRecord::Behind { .. } | MirrorRecord::Ahead { .. } | MirrorRecord::Forced | MirrorRecord::Lost => {}
+        }
+    }
+}

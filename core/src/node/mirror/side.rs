@@ -21,6 +21,11 @@ impl Node {
         if self.res_state(res) != ResState::Offline {
             return; // online (or going) here: this server's record is the side's
         }
+        if self.mirrors.runs[i].disk_error {
+            // B116: this server found the side's device failed; that is newer than what
+            // the holder last shared (its own report may not get through a partition).
+            return;
+        }
         let g = self.cfg.resource(res).group;
         // Online or stopping there: the mirror is up there and its record current. (Not
         // while starting: the mirror may not be activated yet and its record is old.)

@@ -243,3 +243,21 @@ fn b106_a_peer_lost_before_its_state_ever_arrived_was_not_seen_go() {
     assert!(has_for_group(&h.log, E::GroupNoTarget, g), "undetermined: not eligible ({:?})", kinds(&h.log));
     assert!(!activated(&h.log).contains(&md1), "the stale side is never activated");
 }
+
+#[test]
+fn b116_a_disk_error_found_here_is_not_undone_by_the_record_the_holder_shared_before_it() {
+    let mut h = formed_with(&hybrid3(), 1, &[(S1, "hg")]);
+    let (g, hd1) = (h.g("hg"), h.r("hd1"));
+    h.share_with(S1, ServerState::Online, |s| {
+        s.groups = vec![(g, GroupState::Online)];
+        s.mirrors = vec![(hd1, 0, MirrorRecord::Synced)];
+    });
+    // The side's shared device is replaced; server1's own report does not get through.
+    h.input(Input::MirrorDiskError { res: hd1 });
+    assert_eq!(h.node.mirror_record(hd1), Some(MirrorRecord::Behind { full: true }));
+    h.share_with(S1, ServerState::Online, |s| {
+        s.groups = vec![(g, GroupState::Online)];
+        s.mirrors = vec![(hd1, 0, MirrorRecord::Synced)];
+    });
+    assert_eq!(h.node.mirror_record(hd1), Some(MirrorRecord::Behind { full: true }));
+}

@@ -316,6 +316,8 @@ impl Node {
             }
             Phase::Off | Phase::Suspended | Phase::Leaving(_) | Phase::Gone => {}
         }
+        // The state now: forming above may have made a waiting peer a member.
+        let st = self.peers[from.idx()].state;
         if st == ServerState::Online && !self.peers[from.idx()].judged_down {
             self.member_since.entry(from).or_insert(self.now);
         } else {

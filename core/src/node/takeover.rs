@@ -172,7 +172,10 @@ impl Node {
             self.formation_duty = None; // placed there
             return;
         }
-        if same_run && self.may_coordinate(c) {
+        // Still there: a member, lost but not yet judged, or still waiting to form (it
+        // forms on our `Formed`, and its heartbeat may come first).
+        let waiting = peer.state == ServerState::Syncing && !peer.judged_down;
+        if same_run && (waiting || self.may_coordinate(c)) {
             return; // may still place them
         }
         match self.takeover_coordinator(c, formed_ms) {

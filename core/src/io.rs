@@ -278,10 +278,18 @@ pub enum Message {
     Forward { cmd: Command },
     /// Planned (clean) or failure departure (B14, B15), with the groups the sender stopped.
     Departure { clean: bool, power_off: bool, groups: Vec<GroupId> },
-    /// "I judged you down" (B16).
-    DownNotice,
+    /// "I judged you down" (B16), with the groups online, starting or stopping on the
+    /// sender: when two servers judged each other down (B17), the one that continues
+    /// learns from the other's notice what it held, to report only true doubles and to
+    /// take over what the yielding server releases.
+    DownNotice { groups: Vec<GroupId> },
     /// "You restarted before I judged you lost" (B18).
     RestartSeen,
+    /// "Told that you judged me down, I run `np_action` now (B16, B17); these groups
+    /// were online, starting or stopping here": sent to the notifier, which takes them
+    /// over once the sender is silent (B55). It may never have learnt them otherwise: a
+    /// server that judged us down does not read our state.
+    Fencing { groups: Vec<GroupId> },
     /// "Set your side's record of this mirror" (rebuild start/end, forced recovery).
     MirrorRecord { res: ResId, side: u8, record: MirrorRecord },
     /// A cluster-wide phase change decided by the server that took the command.
@@ -329,6 +337,11 @@ pub struct SharedState {
     pub stop_record: Vec<(GroupId, ServerId)>,
     /// Peers the sender has judged down (B16, B17).
     pub judged_down: Vec<ServerId>,
+    /// Losses and departures whose takeover the sender coordinated (B55): the peer and
+    /// the run that ended. A server waiting for that coordinator settles them on this.
+    pub takeovers_done: Vec<(ServerId, u64)>,
+    /// Groups whose start the sender sent and has not yet seen at the target (B53, B55).
+    pub in_transit: Vec<GroupId>,
 }
 
 /// What a failover counter counts (B58).

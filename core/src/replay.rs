@@ -244,8 +244,9 @@ fn message_name(m: &crate::io::Message) -> &'static str {
         Message::MoveGroup { .. } => "move group",
         Message::Forward { .. } => "forwarded command",
         Message::Departure { .. } => "departure",
-        Message::DownNotice => "down notice",
+        Message::DownNotice { .. } => "down notice",
         Message::RestartSeen => "restart seen",
+        Message::Fencing { .. } => "fencing",
         Message::ClusterOp(_) => "cluster operation",
         Message::MirrorRecord { .. } => "mirror record",
     }

@@ -11,7 +11,7 @@ use super::fence::Phase;
 use super::Node;
 use crate::config::{GroupId, Ms, PathId, ServerId};
 use crate::event::{Event, EventKind};
-use crate::io::{GroupState, Heartbeat, Message, Output, Persisted, ServerState, SharedState, StartKind, Timer};
+use crate::io::{GroupState, Heartbeat, Message, Output, Persisted, ServerState, SharedState, Timer};
 
 impl Node {
     pub(super) fn on_boot(&mut self, persisted: Option<Persisted>) {
@@ -104,6 +104,7 @@ impl Node {
             self.on_hello(from, hb.run, hb.state, hb.version);
         }
         if self.peers[from.idx()].judged_down {
+            self.zombie_heard(from);
             self.send_down_notice(from); // B17: a peer judged down is told so
             return;
         }
@@ -175,6 +176,7 @@ impl Node {
     /// judged down here. Its groups are gone: they fail over without resolution.
     fn old_run_ended(&mut self, from: ServerId, judged_lost: bool) {
         let groups: Vec<GroupId> = self.peers[from.idx()].shared.groups.iter().map(|(g, _)| *g).collect();
+        let old_run = self.peers[from.idx()].run;
         self.peers[from.idx()].forget_run();
         self.peers[from.idx()].state = ServerState::Down;
         if judged_lost {
@@ -182,8 +184,9 @@ impl Node {
         } else {
             self.send(from, Message::RestartSeen);
         }
-        if !groups.is_empty() && self.i_coordinate() {
-            self.fail_over_groups(&groups, StartKind::ServerFailover, Some(from));
+        if !groups.is_empty() {
+            // B18, B55: placed by the takeover coordinator, kept here until settled.
+            self.add_takeover(from, old_run, self.now, self.now, groups, false);
         }
     }
 
@@ -271,6 +274,8 @@ impl Node {
             rebuilding: self.mirrors.rebuilding_list(),
             stop_record: self.persisted.stop_record.clone(),
             judged_down: self.peer_ids().filter(|p| self.peers[p.idx()].judged_down).collect(),
+            takeovers_done: self.takeovers_done.iter().map(|(p, r)| (*p, *r)).collect(),
+            in_transit: self.in_transit.keys().copied().collect(),
         }
     }
 
@@ -311,6 +316,8 @@ impl Node {
             }
             Phase::Off | Phase::Suspended | Phase::Leaving(_) | Phase::Gone => {}
         }
+        // The state now: forming above may have made a waiting peer a member.
+        let st = self.peers[from.idx()].state;
         if st == ServerState::Online && !self.peers[from.idx()].judged_down {
             self.member_since.entry(from).or_insert(self.now);
         } else {
@@ -341,6 +348,10 @@ impl Node {
                     next = Some(next.map_or(t + timeout, |n: Ms| n.min(t + timeout)));
                 }
             }
+        }
+        // Peers that yield under B17 are gone once silent as long (B13).
+        if let Some(z) = self.zombie_deadline() {
+            next = Some(next.map_or(z, |n| n.min(z)));
         }
         if let Some(at) = next {
             self.set_timer(Timer::Liveness, at);
@@ -378,6 +389,7 @@ impl Node {
                 }
             }
         }
+        self.settle_zombies();
         self.schedule_liveness();
     }
 
@@ -480,9 +492,11 @@ impl Node {
             return;
         }
         self.become_member();
-        if self.i_coordinate() {
-            self.emit(Event::new(EventKind::ClusterStarted));
-            self.place_at_formation();
+        match self.coordinator() {
+            Some(c) if c == self.me => self.start_cluster(),
+            // B5: it places the groups; kept in mind here should it go first.
+            Some(c) => self.formation_duty = Some((c, self.peers[c.idx()].run, self.now)),
+            None => {}
         }
     }
 
@@ -563,8 +577,13 @@ impl Node {
             Phase::Leaving(l) => l.cluster_wide,
             Phase::Off | Phase::Syncing { .. } | Phase::Member | Phase::Suspended | Phase::Gone => false,
         };
-        if !cluster_wide && !self.cluster_stopping && self.i_coordinate() {
-            self.fail_over_groups(&groups, StartKind::ServerFailover, Some(from));
+        if !cluster_wide && !self.cluster_stopping {
+            // B14, B55, B68: placed by the takeover coordinator; every member keeps the
+            // groups in mind until they show somewhere or the coordinator handled them,
+            // so a coordinator that is itself gone (crashed, not yet detected) does not
+            // leave them offline for good.
+            let run = self.peers[from.idx()].run;
+            self.add_takeover(from, run, self.now, self.now, groups, false);
         }
     }
 
@@ -574,25 +593,27 @@ impl Node {
             return; // one notice per heartbeat interval is enough
         }
         self.down_notice_sent.insert(to, self.now);
-        self.send(to, Message::DownNotice);
+        let groups = self.held_groups();
+        self.send(to, Message::DownNotice { groups });
     }
 
     /// B16, B17: told that a peer judged us down.
-    pub(super) fn on_down_notice(&mut self, from: ServerId) {
+    pub(super) fn on_down_notice(&mut self, from: ServerId, groups: Vec<GroupId>) {
         if !self.phase.is_running() {
             return;
         }
         let mutual = self.peers[from.idx()].judged_down;
         if mutual && from > self.me {
             // B17: we both judged each other down; the later server in order yields.
-            let doubles: Vec<GroupId> =
-                self.cfg.group_ids().filter(|g| self.groups[g.idx()].state == crate::io::GroupState::Online).collect();
-            for g in doubles {
-                self.emit(Event::new(EventKind::GroupDoubleOnline).group(g).peer(from));
-            }
             self.keep_mirrors_after_double_active(from);
+            // What it holds is released by its np_action: taken over once it is gone.
+            self.note_zombie(from, groups);
             return;
         }
+        // What we release goes to the one that counted us out (B55): it does not read
+        // the state of a server it judged down.
+        let groups = self.held_groups();
+        self.send(from, Message::Fencing { groups });
         self.emit(Event::new(EventKind::ServerDownNotified).peer(from));
         self.run_np_action("a peer judged this server down (B16)");
     }

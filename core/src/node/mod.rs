@@ -19,6 +19,7 @@ mod np;
 pub mod placement;
 mod recovery;
 mod status;
+mod takeover;
 mod view;
 
 #[cfg(test)]
@@ -113,14 +114,17 @@ pub struct Node {
     down_notice_sent: BTreeMap<ServerId, Ms>,
     /// A cluster stop or shutdown is in progress (B67: nothing is taken over).
     cluster_stopping: bool,
-    /// Takeover instants T of peers judged down (B44).
-    takeovers: Vec<(Ms, ServerId)>,
-    /// Instant D of each judged-down peer awaiting takeover.
-    lost_since: BTreeMap<ServerId, Ms>,
+    /// Groups of lost or departed peers not yet settled here (B44, B55).
+    takeovers: BTreeMap<ServerId, takeover::Takeover>,
+    /// Losses whose takeover this server coordinated: peer and the run that ended.
+    takeovers_done: BTreeMap<ServerId, u64>,
+    /// B5: the coordinator expected to place the groups at formation (its run, the
+    /// formation instant), until it says it did.
+    formation_duty: Option<(ServerId, u64, Ms)>,
+    /// Peers judged down, heard again, yielding under B17.
+    zombies: BTreeMap<ServerId, takeover::Zombie>,
     /// Since when each server (this one included) has been an online member here.
     member_since: BTreeMap<ServerId, Ms>,
-    /// The groups each judged-down peer held, placed at T.
-    lost_groups: BTreeMap<ServerId, Vec<GroupId>>,
     /// The resource whose reactivation is running, per group.
     restarting_resource: BTreeMap<GroupId, crate::config::ResId>,
     /// Outputs produced while handling the current input.
@@ -173,9 +177,10 @@ impl Node {
             members_seen: BTreeSet::new(),
             down_notice_sent: BTreeMap::new(),
             cluster_stopping: false,
-            takeovers: Vec::new(),
-            lost_groups: BTreeMap::new(),
-            lost_since: BTreeMap::new(),
+            takeovers: BTreeMap::new(),
+            takeovers_done: BTreeMap::new(),
+            zombies: BTreeMap::new(),
+            formation_duty: None,
             member_since: BTreeMap::new(),
             restarting_resource: BTreeMap::new(),
             out: Vec::new(),
@@ -259,8 +264,9 @@ impl Node {
             Message::MoveGroup { group, to, failback } => self.on_move_group_msg(group, to, failback),
             Message::Forward { cmd } => self.on_forwarded(from, cmd),
             Message::Departure { clean, power_off, groups } => self.on_departure(from, clean, power_off, groups),
-            Message::DownNotice => self.on_down_notice(from),
+            Message::DownNotice { groups } => self.on_down_notice(from, groups),
             Message::RestartSeen => self.on_restart_seen(),
+            Message::Fencing { groups } => self.on_fencing(from, groups),
             Message::ClusterOp(op) => self.on_cluster_op(op),
             Message::MirrorRecord { res, side, record } => self.on_mirror_record_msg(from, res, side, record),
         }
@@ -361,6 +367,9 @@ impl Node {
             self.continue_leave(); // a peer's dependant group may have stopped (B54)
         }
         self.settle_in_transit();
+        self.settle_zombies();
+        self.settle_takeovers();
+        self.settle_formation();
         self.reevaluate_waiting_starts();
         self.try_failbacks();
         self.reevaluate_mirrors();

@@ -8,7 +8,7 @@
 use super::Node;
 use crate::config::{Ms, NpId, NpKind, ServerId};
 use crate::event::{Event, EventKind};
-use crate::io::{Action, ActionResult, GroupState, ProbeResult, ServerState, StartKind, Timer};
+use crate::io::{Action, ActionResult, GroupState, ProbeResult, ServerState, Timer};
 use std::collections::BTreeMap;
 
 /// The watch of one resolver on this server (B31).
@@ -321,17 +321,16 @@ impl Node {
         }
         let t_ms = r.d_ms + w + self.cfg.cluster.heartbeat_interval_ms;
         for p in r.lost.clone() {
-            // Members since before the peer's last heartbeat knew what it held.
-            self.lost_since.insert(p, r.partition_start_ms);
             self.emit(
                 Event::new(EventKind::NpResolvedPeerDown)
                     .peer(p)
                     .because(Some(EventKind::ServerLost), "this server survives the verdict (B35)"),
             );
-            self.judge_down(p);
-            self.takeovers.push((t_ms, p));
+            let held = self.judge_down(p);
+            // Members since before the peer's last heartbeat knew what it held.
+            let run = self.peers[p.idx()].run;
+            self.add_takeover(p, run, r.partition_start_ms, t_ms, held, true);
         }
-        self.set_timer(Timer::Takeover, self.takeovers.iter().map(|(t, _)| *t).min().unwrap_or(t_ms));
     }
 
     fn unit_verdict(&self, u: &Unit, r: &Resolution) -> Verdict {
@@ -453,8 +452,9 @@ impl Node {
         }
     }
 
-    /// Marks a peer down after a survive verdict and tells it so (B16).
-    fn judge_down(&mut self, p: ServerId) {
+    /// Marks a peer down after a survive verdict and tells it so (B16); returns what it
+    /// held, to take over at T (B55).
+    fn judge_down(&mut self, p: ServerId) -> Vec<crate::config::GroupId> {
         self.member_since.remove(&p);
         let peer = &mut self.peers[p.idx()];
         peer.judged_down = true;
@@ -469,46 +469,9 @@ impl Node {
             .filter(|(_, st)| matches!(st, GroupState::Online | GroupState::Starting | GroupState::Stopping))
             .map(|(g, _)| *g)
             .collect();
-        self.lost_groups.insert(p, held);
         self.mirror_peer_went(p);
         self.send_down_notice(p);
         self.mark_dirty();
-    }
-
-    /// Who places the groups of `lost` at T: the first online server in server order
-    /// among those that were already members when it was lost (a server that joined
-    /// after the loss never knew what `lost` held, so it cannot be the one to place its
-    /// groups; and a quick restart of `lost` must not leave nobody in charge).
-    /// This server qualifies by having judged `lost` down itself; a peer by saying so
-    /// in its state, or by having been a member since before `lost` fell silent.
-    fn takeover_coordinator(&self, lost: ServerId, lost_at_ms: Ms) -> Option<ServerId> {
-        self.cfg.server_ids().find(|s| {
-            *s != lost
-                && self.is_member(*s)
-                && if *s == self.me {
-                    true // only called for a peer this server judged down itself
-                } else {
-                    self.peers[s.idx()].shared.judged_down.contains(&lost)
-                        || self.member_since.get(s).is_some_and(|since| *since <= lost_at_ms)
-                }
-        })
-    }
-
-    /// The takeover instant T (B44): the coordinator places the lost peers' groups.
-    pub(super) fn on_takeover(&mut self) {
-        let now = self.now;
-        let (due, later): (Vec<_>, Vec<_>) = self.takeovers.drain(..).partition(|(t, _)| *t <= now);
-        self.takeovers = later;
-        if let Some(next) = self.takeovers.iter().map(|(t, _)| *t).min() {
-            self.set_timer(Timer::Takeover, next);
-        }
-        for (_, p) in due {
-            let groups = self.lost_groups.remove(&p).unwrap_or_default();
-            self.peers[p.idx()].forget_run();
-            let d = self.lost_since.remove(&p).unwrap_or(self.now);
-            if self.takeover_coordinator(p, d) == Some(self.me) {
-                self.fail_over_groups(&groups, StartKind::ServerFailover, Some(p));
-            }
-        }
+        held
     }
 }

@@ -124,7 +124,9 @@ impl Node {
             return self.groups[g.idx()].state;
         }
         let p = &self.peers[s.idx()];
-        if !p.may_hold() {
+        if !p.may_hold() || p.shared.run != p.run {
+            // Gone, or a new run whose state has not arrived yet: what the previous run
+            // held is gone with it (B18).
             return GroupState::Offline;
         }
         p.shared.groups.iter().find(|(id, _)| *id == g).map(|(_, st)| *st).unwrap_or(GroupState::Offline)

@@ -406,7 +406,10 @@ mod tests {
                 version
             }),
             Just(Message::StateRequest),
-            Just(Message::DownNotice),
+            proptest::collection::vec(any::<u16>(), 0..20)
+                .prop_map(|groups| Message::DownNotice { groups: groups.into_iter().map(GroupId).collect() }),
+            proptest::collection::vec(any::<u16>(), 0..20)
+                .prop_map(|groups| Message::Fencing { groups: groups.into_iter().map(GroupId).collect() }),
             (any::<bool>(), any::<bool>(), proptest::collection::vec(any::<u16>(), 0..20)).prop_map(
                 |(clean, power_off, groups)| {
                     let groups = groups.into_iter().map(GroupId).collect();

@@ -44,7 +44,7 @@ fn b45_np_action_variants_map_to_their_event_and_power_action() {
     ];
     for (action, kind, pw, service_stopped) in cases {
         let mut h = app_online(&fence_cfg(&format!("np_action = \"{action}\""), ""));
-        let out = h.msg(S2, Message::DownNotice);
+        let out = h.msg(S2, Message::DownNotice { groups: vec![] });
         assert_event(&out, E::ServerDownNotified);
         assert_event(&out, kind);
         assert_eq!(power(&out), Some(pw), "np_action = {action}");
@@ -60,7 +60,7 @@ fn b45_np_action_variants_map_to_their_event_and_power_action() {
 #[test]
 fn b130_a_fenced_server_handles_nothing_more() {
     let mut h = app_online(&fence_cfg("", ""));
-    h.msg(S2, Message::DownNotice);
+    h.msg(S2, Message::DownNotice { groups: vec![] });
     assert!(h.node.is_gone());
     let mut after = h.hb_all(S2);
     after.extend(h.cmd(Command::GroupStop { group: h.g("app") }));

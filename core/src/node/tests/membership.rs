@@ -160,7 +160,7 @@ fn b13_peer_heard_again_before_the_verdict_gets_no_verdict() {
     for k in [E::NpResolvedPeerDown, E::NpUnresolved, E::ServerFailedOver, E::EmergencyShutdown] {
         assert_no_event(&out, k);
     }
-    assert!(!sent(&out, S2).iter().any(|m| matches!(m, Message::DownNotice)));
+    assert!(!sent(&out, S2).iter().any(|m| matches!(m, Message::DownNotice { .. })));
     assert_eq!(h.node.peer_state(S2), ServerState::Online);
     assert!(!h.node.is_gone());
 }
@@ -220,7 +220,7 @@ fn b15_failure_departure_marks_the_peer_down_and_fails_its_groups_over() {
 fn b16_down_notice_gives_server_down_notified_and_runs_np_action() {
     let mut h = formed(&two_servers("", &["lan1"]), 1);
     h.clear();
-    let out = h.msg(S1, Message::DownNotice);
+    let out = h.msg(S1, Message::DownNotice { groups: vec![] });
     assert_eq!(event(&out, E::ServerDownNotified).peer, Some(S1));
     assert_event(&out, E::EmergencyShutdown);
     assert_eq!(power(&out), Some(PowerAction::EmergencyShutdown));
@@ -238,7 +238,7 @@ fn b17_peer_judged_down_and_heard_again_is_sent_a_down_notice() {
     assert_eq!(h.node.peer_state(S2), ServerState::Down);
     h.at(42_000);
     let out = h.hb(S2, 0);
-    assert!(sent(&out, S2).iter().any(|m| matches!(m, Message::DownNotice)), "B17: told it is counted out");
+    assert!(sent(&out, S2).iter().any(|m| matches!(m, Message::DownNotice { .. })), "B17: told it is counted out");
     assert_eq!(h.node.peer_state(S2), ServerState::Down, "still judged down");
 }
 

@@ -97,7 +97,7 @@ fn b36_ping_latest_round_answered_survives_and_judges_the_peer_down() {
     let out = h.fire(Timer::NpVerdict);
     assert_eq!(event(&out, E::NpResolvedPeerDown).peer, Some(S2));
     assert_no_event(&out, E::NpUnresolved);
-    assert!(sent(&out, S2).iter().any(|m| matches!(m, Message::DownNotice)), "B16: the judged peer is told");
+    assert!(sent(&out, S2).iter().any(|m| matches!(m, Message::DownNotice { .. })), "B16: the judged peer is told");
     assert_eq!(h.node.peer_state(S2), ServerState::Down);
     assert!(!h.node.is_gone());
 }

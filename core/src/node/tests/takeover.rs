@@ -1,0 +1,193 @@
+//! Takeover of a lost or departed server's groups (B5, B17, B44, B55, B56): kept by
+//! every survivor until settled, passed on when the coordinator goes first.
+
+use super::*;
+use EventKind as E;
+
+/// Three servers without resolver (B43: a lost peer is judged down at V); web on
+/// server1 first, db on server2 first, both may run on server3.
+fn three() -> String {
+    cluster_toml(3, "", &["lan1"])
+        + &group_toml("web", &[1, 2, 3], "")
+        + &fip_toml("webip", 21)
+        + &group_toml("db", &[2, 1, 3], "")
+        + &fip_toml("dbip", 22)
+}
+
+/// [`formed_with`] seen from `me`; server1, the coordinator, says it placed the groups
+/// at formation (B5), as it does in its state.
+fn formed3(me: u16, held: &[(ServerId, &str)]) -> H {
+    let mut h = formed_with(&three(), me, held);
+    let groups: Vec<(GroupId, GroupState)> =
+        held.iter().filter(|(s, _)| *s == S1).map(|(_, g)| (h.g(g), GroupState::Online)).collect();
+    h.share_with(S1, ServerState::Online, |s| {
+        s.groups = groups;
+        s.takeovers_done = vec![(S1, 1)];
+    });
+    h
+}
+
+/// Heartbeats from `peers` at each of `times`.
+fn beat(h: &mut H, peers: &[ServerId], times: &[Ms]) {
+    for t in times {
+        h.at(*t);
+        for p in peers {
+            h.hb_all(*p);
+        }
+    }
+}
+
+/// Fires every liveness, verdict and takeover timer due by `until`.
+fn run_losses(h: &mut H, until: Ms) -> Vec<Output> {
+    h.run_until(until, |t| matches!(t, Timer::Liveness | Timer::NpVerdict | Timer::Takeover))
+}
+
+#[test]
+fn b55_b68_a_departure_while_the_coordinator_is_lost_unnoticed_is_placed_once_it_is_judged_down() {
+    let mut h = formed3(2, &[(S1, "web"), (S2, "db")]);
+    let (web, db) = (h.g("web"), h.g("db"));
+    h.clear();
+    // server1 crashed at t = 1 (not yet lost); server2 shuts down and departs with db.
+    h.at(5_000);
+    let departed = h.msg(S2, Message::Departure { clean: true, power_off: true, groups: vec![db] });
+    assert!(!has_for_group(&departed, E::GroupStarting, db), "server1 still coordinates in this view");
+    let out = run_losses(&mut h, 60_000);
+    assert_eq!(event(&out, E::ServerLost).peer, Some(S1));
+    assert!(has_for_group(&out, E::GroupFailover, web), "{:?}", kinds(&out));
+    assert!(has_for_group(&out, E::GroupFailover, db), "server2's db is not forgotten: {:?}", kinds(&out));
+}
+
+#[test]
+fn b44_b55_a_coordinator_fenced_before_its_t_passes_the_takeover_on() {
+    let mut h = formed3(2, &[(S1, "web")]);
+    let web = h.g("web");
+    h.clear();
+    // server1 falls silent after t = 1; server2 (the coordinator) after t = 20 000.
+    beat(&mut h, &[S2], &[10_000, 20_000]);
+    let first = run_losses(&mut h, 40_000);
+    assert_event(&first, E::NpResolvedPeerDown);
+    assert!(!has_for_group(&first, E::GroupStarting, web), "server2 places it: {:?}", kinds(&first));
+    let out = run_losses(&mut h, 80_000);
+    assert!(has_for_group(&out, E::GroupFailover, web), "server2 went before placing web: {:?}", kinds(&out));
+    assert_eq!(count(&out, E::ServerFailedOver), 2, "both losses handled here: {:?} {:?}", kinds(&first), events(&out));
+}
+
+#[test]
+fn b56_a_loss_the_coordinator_handled_is_not_placed_again_when_it_goes() {
+    let mut h = formed3(2, &[(S1, "web")]);
+    let web = h.g("web");
+    h.clear();
+    beat(&mut h, &[S2], &[10_000, 20_000]);
+    run_losses(&mut h, 40_000);
+    // server2 handled server1's loss (web left offline: no target in its view) and
+    // has no start of it in transit.
+    h.share_with(S2, ServerState::Online, |s| s.takeovers_done = vec![(S1, 1)]);
+    let out = run_losses(&mut h, 80_000);
+    assert_eq!(event(&out, E::ServerLost).peer, Some(S2));
+    assert!(!has_for_group(&out, E::GroupStarting, web), "B56: not started later on its own");
+}
+
+#[test]
+fn b55_a_start_in_transit_at_a_coordinator_that_goes_is_placed_again() {
+    let mut h = formed3(2, &[(S1, "web")]);
+    let web = h.g("web");
+    h.clear();
+    beat(&mut h, &[S2], &[10_000, 20_000]);
+    run_losses(&mut h, 40_000);
+    // server2 handled the loss but its start of web was never seen at the target.
+    h.share_with(S2, ServerState::Online, |s| {
+        s.takeovers_done = vec![(S1, 1)];
+        s.in_transit = vec![web];
+    });
+    let out = run_losses(&mut h, 80_000);
+    assert!(has_for_group(&out, E::GroupFailover, web), "{:?}", kinds(&out));
+}
+
+fn ping2() -> String {
+    cluster_toml(2, "", &["lan1"])
+        + PING_NP
+        + &group_toml("g1", &[1, 2], "")
+        + &fip_toml("ip1", 11)
+        + &group_toml("g2", &[2, 1], "")
+        + &fip_toml("ip2", 12)
+        + &group_toml("g3", &[2, 1], "startup = \"manual\"")
+        + &fip_toml("ip3", 13)
+}
+
+/// server1 judges server2 (holding nothing it knows of) down and passes T.
+fn s2_judged_down() -> H {
+    let mut h = formed(&ping2(), 0);
+    h.settle();
+    h.fire(Timer::NpCheck(crate::config::NpId(0)));
+    let id = h.find_action(|a| matches!(a, Action::NpProbe { .. })).expect("a probe");
+    h.done(id, ActionResult::Probe(crate::io::ProbeResult::Answered(true)));
+    h.at(5_000);
+    h.hb_all(S2);
+    h.fire(Timer::Liveness);
+    h.fire(Timer::Liveness);
+    h.fire(Timer::NpVerdict);
+    h.fire(Timer::Takeover);
+    assert!(h.node.peers[S2.idx()].judged_down);
+    h
+}
+
+#[test]
+fn b17_what_a_yielding_server_held_is_taken_over_once_it_is_silent() {
+    let mut h = s2_judged_down();
+    h.settle(); // g1, and g2 handed back from server2 at T, online here
+    let (g1, g3) = (h.g("g1"), h.g("g3"));
+    h.clear();
+    // The heal: server2 (it judged us down too, and started g3 meanwhile) is heard again.
+    h.at(100_000);
+    h.hb_all(S2);
+    let notice = h.msg(S2, Message::DownNotice { groups: vec![g1, g3] });
+    assert_eq!(count(&notice, E::GroupDoubleOnline), 1, "g1 only: g3 was never online here");
+    assert!(has_for_group(&notice, E::GroupDoubleOnline, g1));
+    assert!(power(&notice).is_none(), "the earlier server continues");
+    h.at(110_000);
+    let fencing = h.msg(S2, Message::Fencing { groups: vec![g1, g3] });
+    assert_no_event(&fencing, E::GroupDoubleOnline); // reported once
+    assert!(!has_for_group(&fencing, E::GroupStarting, g3), "not while it may still hold it");
+    let out = h.fire(Timer::Liveness);
+    assert_eq!(h.now, 140_000, "silent for heartbeat_timeout after the last word");
+    assert!(has_for_group(&out, E::GroupFailover, g3), "{:?}", kinds(&out));
+    assert!(!has_for_group(&out, E::GroupStarting, g1), "g1 runs here already");
+}
+
+#[test]
+fn b16_a_server_told_it_is_down_says_what_it_releases() {
+    let mut h = formed(&ping2(), 1);
+    let g2 = h.g("g2");
+    h.msg(S1, Message::StartGroup { group: g2, kind: StartKind::ClusterStart, stable_epoch_ms: 0 });
+    h.settle();
+    let out = h.msg(S1, Message::DownNotice { groups: vec![] });
+    assert!(power(&out).is_some(), "B16: np_action at once");
+    let told = sent(&out, S1);
+    assert!(
+        told.iter().any(|m| matches!(m, Message::Fencing { groups } if groups == &vec![g2])),
+        "the notifier learns what it takes over: {told:?}"
+    );
+}
+
+#[test]
+fn b3_b5_a_coordinator_counted_while_silent_at_formation_leaves_the_placement_to_the_next() {
+    let mut h = formed(&three(), 1);
+    assert_no_event(&h.log, E::ClusterStarted); // server1 coordinates
+    h.clear();
+    // server1 crashed during the wait: it is never heard again.
+    beat(&mut h, &[S3], &[10_000, 20_000, 30_000, 40_000]);
+    let out = run_losses(&mut h, 40_000);
+    assert_event(&out, E::ClusterStarted);
+    let (web, db) = (h.g("web"), h.g("db"));
+    assert!(has_for_group(&out, E::GroupStarting, web) && has_for_group(&out, E::GroupStarting, db));
+}
+
+#[test]
+fn b5_no_second_placement_when_the_coordinator_says_it_placed() {
+    let mut h = formed(&three(), 1);
+    h.share_with(S1, ServerState::Online, |s| s.takeovers_done = vec![(S1, 1)]);
+    h.clear();
+    beat(&mut h, &[S3], &[10_000, 20_000, 30_000, 40_000]);
+    let out = run_losses(&mut h, 40_000);
+    assert_no_event(&out, E::ClusterStarted);
+}

@@ -96,13 +96,7 @@ impl Node {
                 GroupState::Online | GroupState::Starting | GroupState::Error | GroupState::Stopping => true,
                 // Stopped here for a failover or restart still on its way (RECOVER run):
                 // the peers must take it.
-                GroupState::Offline => matches!(
-                    self.groups[g.idx()].op,
-                    super::group::Op::Recovering {
-                        after: super::group::AfterRecover::MonitorFailover | super::group::AfterRecover::GroupRestart,
-                        ..
-                    }
-                ),
+                GroupState::Offline => self.groups[g.idx()].in_recover_window(),
             })
             .collect();
         self.stop_monitors_all();

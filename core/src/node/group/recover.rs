@@ -102,19 +102,4 @@ impl Node {
             self.begin_recover(g, AfterRecover::Return);
         }
     }
-
-    /// The state of `g` as peers are told it. A group whose resources are stopped for
-    /// a monitor failover or a group reactivation, while its RECOVER scripts run (B83.3,
-    /// B83.4, B93), has not finished leaving this server: it is reported `stopping`
-    /// until the run ends and the start is sent (or begins here). A peer that judges this
-    /// server down in that window then fails the group over like any group stopping
-    /// there (B55); reported `offline`, it would belong to no server and stay offline.
-    pub(in crate::node) fn shared_group_state(&self, g: GroupId) -> GroupState {
-        let lg = &self.groups[g.idx()];
-        if lg.in_recover_window() {
-            GroupState::Stopping
-        } else {
-            lg.state
-        }
-    }
 }

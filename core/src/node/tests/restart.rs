@@ -116,3 +116,46 @@ fn b55_a_group_in_the_recover_run_of_a_monitor_failover_is_shared_as_stopping() 
     assert_eq!(start_sent(&done, S2, g), Some(StartKind::MonitorFailover));
     assert_eq!(shared_state_of(&done, S2, g), Some(GroupState::Offline), "handed over: no longer here");
 }
+
+/// `a` and `b`, each one exec resource, on server1 then server2.
+fn two_groups() -> String {
+    cluster_toml(2, "", &["lan1"])
+        + &group_toml("a", &[1, 2], "")
+        + &exec_toml("ax", "")
+        + &group_toml("b", &[1, 2], "")
+        + &exec_toml("bx", "")
+}
+
+#[test]
+fn b68_groups_stopped_by_a_server_shutdown_are_shared_as_stopping_until_the_departure() {
+    let mut h = formed(&two_groups(), 0);
+    h.settle();
+    let (a, b) = (h.g("a"), h.g("b"));
+    h.clear();
+    h.cmd(Command::ServerShutdown { server: S1, reboot: false });
+    let out = h.ok(h.deactivation_of(h.r("bx")));
+    assert!(has_for_group(&out, E::GroupOffline, b));
+    // b is down here but the departure that hands it on is not sent yet: a peer that
+    // loses this server now must still fail b over (B55).
+    assert_eq!(shared_state_of(&out, S2, b), Some(GroupState::Stopping));
+    assert_eq!(shared_state_of(&out, S2, a), Some(GroupState::Stopping));
+    let rest = h.ok(h.deactivation_of(h.r("ax")));
+    assert!(sent(&rest, S2).iter().any(|m| matches!(m, Message::Departure { .. })));
+}
+
+#[test]
+fn b51_a_server_holding_the_group_in_error_is_no_failover_target() {
+    // After a split brain server2 holds app in error (B74) while server1 runs it:
+    // a monitor failover may not pick server2, which would refuse the start.
+    let mut h = formed(&res_mon(), 0);
+    h.settle();
+    let (m, g) = (h.m("appw"), h.g("app"));
+    h.share(S2, ServerState::Online, vec![(g, GroupState::Error)]);
+    h.check(m, false);
+    h.settle(); // the restart (B83.3)
+    let out = h.check(m, false);
+    assert_no_event(&out, E::RecoveryFailover);
+    assert!(has_for_group(&out, E::GroupNoTarget, g));
+    assert_event(&out, E::RecoveryFinalAction);
+    assert_eq!(h.node.group_state(g), GroupState::Online, "final action none: it keeps running here");
+}

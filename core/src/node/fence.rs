@@ -96,13 +96,7 @@ impl Node {
                 GroupState::Online | GroupState::Starting | GroupState::Error | GroupState::Stopping => true,
                 // Stopped here for a failover or restart still on its way (RECOVER run):
                 // the peers must take it.
-                GroupState::Offline => matches!(
-                    self.groups[g.idx()].op,
-                    super::group::Op::Recovering {
-                        after: super::group::AfterRecover::MonitorFailover | super::group::AfterRecover::GroupRestart,
-                        ..
-                    }
-                ),
+                GroupState::Offline => self.groups[g.idx()].in_recover_window(),
             })
             .collect();
         self.stop_monitors_all();
@@ -247,6 +241,29 @@ impl Node {
     /// then ignored: the power-off releases what is left, B71).
     pub(super) fn leaving(&self) -> bool {
         matches!(self.phase, Phase::Leaving(_))
+    }
+
+    /// The state of `g` as peers are told it. A group that has stopped here but is not
+    /// yet handed on is reported `stopping`, so that a peer judging this server down in
+    /// that window fails it over like any group stopping here (B55); reported `offline`
+    /// it would belong to no server and stay offline for good. Two such windows:
+    /// * the RECOVER run of a monitor failover or group reactivation (B83.3, B83.4,
+    ///   B93), until the start is sent or begins here;
+    /// * a server shutdown (B68) or a final action's departure (B71, B72, B83.5),
+    ///   from the group's stop to the departure that lists it (B14, B55): a departure
+    ///   lost on a cut path leaves the peers only their view of this server. Not for a
+    ///   cluster-wide stop, where nobody takes anything over (B67).
+    pub(super) fn shared_group_state(&self, g: GroupId) -> GroupState {
+        let lg = &self.groups[g.idx()];
+        let left_on_departure = match &self.phase {
+            Phase::Leaving(l) => !l.cluster_wide && l.stopped.contains(&g) && lg.state == GroupState::Offline,
+            Phase::Off | Phase::Syncing { .. } | Phase::Member | Phase::Suspended | Phase::Gone => false,
+        };
+        if lg.in_recover_window() || left_on_departure {
+            GroupState::Stopping
+        } else {
+            lg.state
+        }
     }
 }
 

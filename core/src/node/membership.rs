@@ -259,7 +259,7 @@ impl Node {
             groups: self
                 .cfg
                 .group_ids()
-                .map(|g| (g, self.groups[g.idx()].state))
+                .map(|g| (g, self.shared_group_state(g)))
                 .filter(|(_, st)| *st != crate::io::GroupState::Offline)
                 .collect(),
             np_failing: self.np_failing(),

@@ -23,6 +23,9 @@ pub struct PlacementView {
     pub data_blocked: Vec<u32>,
     /// Per group: (server, latest fault time) since the group's last commanded start (B52).
     pub faults: Vec<Vec<(ServerId, Ms)>>,
+    /// Per group: servers where it is not offline (starting, online, stopping, or in
+    /// error), which refuse a start of it.
+    pub held: Vec<u32>,
 }
 
 fn bit(s: ServerId) -> u32 {
@@ -32,10 +35,18 @@ fn bit(s: ServerId) -> u32 {
 impl PlacementView {
     /// An empty view for `groups` groups.
     pub fn new(groups: usize) -> PlacementView {
-        PlacementView { data_blocked: vec![0; groups], faults: vec![Vec::new(); groups], ..Default::default() }
+        PlacementView {
+            data_blocked: vec![0; groups],
+            faults: vec![Vec::new(); groups],
+            held: vec![0; groups],
+            ..Default::default()
+        }
     }
 
     /// Whether `s` may run `g` (B51). `leaving`: the server the group is leaving.
+    /// A server that already holds `g` (in `error` there after a split brain or a failed
+    /// start, B61, B74) is no target either: it refuses the start, and a failover sent
+    /// to it would leave the group offline everywhere (B83.4 then takes step 5).
     pub fn eligible(&self, cfg: &Config, g: GroupId, s: ServerId, leaving: Option<ServerId>) -> bool {
         let grp = cfg.group(g);
         self.online & bit(s) != 0
@@ -43,6 +54,7 @@ impl PlacementView {
             && leaving != Some(s)
             && !(grp.exclusive && self.exclusive_busy & bit(s) != 0)
             && self.data_blocked.get(g.idx()).is_none_or(|m| m & bit(s) == 0)
+            && self.held.get(g.idx()).is_none_or(|m| m & bit(s) == 0)
     }
 
     /// The target of `g` (B52): first eligible in policy, or the `stable` choice.
@@ -83,8 +95,11 @@ impl Node {
         for g in self.cfg.group_ids() {
             let grp = self.cfg.group(g);
             for s in self.cfg.server_ids() {
-                if grp.exclusive && self.group_state_on(g, s) != GroupState::Offline {
-                    v.exclusive_busy |= bit(s);
+                if self.group_state_on(g, s) != GroupState::Offline {
+                    v.held[g.idx()] |= bit(s);
+                    if grp.exclusive {
+                        v.exclusive_busy |= bit(s);
+                    }
                 }
             }
             for m in self.cfg.group_mirrors(g).collect::<Vec<_>>() {

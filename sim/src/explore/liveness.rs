@@ -17,7 +17,7 @@
 
 use super::run::Play;
 use crate::scenario::Stmt;
-use baton_core::config::{GroupId, Ms, ServerId, Startup};
+use baton_core::config::{FinalAction, GroupId, Ms, RecoveryTarget, ServerId, Startup};
 use baton_core::io::{GroupState, ServerState};
 use baton_core::EventKind;
 
@@ -101,7 +101,7 @@ fn group(p: &Play, g: GroupId, heal_ms: Ms) -> Verdict {
             "cluster re-formed by a forced return (B26): needs group start".into(),
         );
     }
-    let last = sim.timeline.iter().rev().find(|e| {
+    let last_at = sim.timeline.iter().rposition(|e| {
         e.event.group == Some(g)
             && matches!(
                 e.event.kind,
@@ -118,6 +118,13 @@ fn group(p: &Play, g: GroupId, heal_ms: Ms) -> Verdict {
                     | EventKind::MirrorStaleRefused
             )
     });
+    let last = last_at.map(|i| &sim.timeline[i]);
+    if let Some(by) = last_at.and_then(|i| stop_by_final_action(p, g, i)) {
+        return explained(
+            "final action (B71, B83)",
+            format!("left offline by a final action that stopped it ({}) (B71, B83)", by.name()),
+        );
+    }
     if let Some(e) = last {
         // If-chains rather than a match: `EventKind` has a hundred variants and only
         // these few explain anything.
@@ -182,4 +189,49 @@ fn group(p: &Play, g: GroupId, heal_ms: Ms) -> Verdict {
         format!("{} on {} at {}", e.event.kind.name(), cfg.server(e.server).name, crate::player::fmt_time(e.at_ms))
     });
     fail(format!("offline everywhere (last group event: {last_text})"))
+}
+
+/// The final action whose `stop-group` left `g` offline, when the group event at
+/// `offline_at` in the timeline is the `group-offline` of a stop that such a final
+/// action began. A monitor's `recovery-final-action` names its monitor, not a group
+/// (B83.5: `stop-group` stops the group of a resource or group target, or every group
+/// online on the server for `all-groups`), so it is tied to the group through the stop
+/// it began: the group's `group-stopping` on the same server at the same instant, with
+/// the final action just before it and the monitor's target covering the group.
+/// `activation-final-action` (B71) names its group and is tied the same way.
+fn stop_by_final_action(p: &Play, g: GroupId, offline_at: usize) -> Option<EventKind> {
+    let cfg = p.sim.cfg();
+    let tl = &p.sim.timeline;
+    let offline = &tl[offline_at];
+    if offline.event.kind != EventKind::GroupOffline {
+        return None;
+    }
+    let stopping_at = tl[..offline_at].iter().rposition(|e| {
+        e.server == offline.server && e.event.group == Some(g) && e.event.kind == EventKind::GroupStopping
+    })?;
+    let stopping = &tl[stopping_at];
+    let covers = |t: RecoveryTarget| match t {
+        RecoveryTarget::Resource(r) => cfg.resource(r).group == g,
+        RecoveryTarget::Group(tg) => tg == g,
+        // The stop began at the final action's instant on its server, so `g` was
+        // among the groups online there.
+        RecoveryTarget::AllGroups => true,
+        RecoveryTarget::LocalServer => false,
+    };
+    tl[..stopping_at]
+        .iter()
+        .rev()
+        .take_while(|e| e.at_ms == stopping.at_ms)
+        .filter(|e| e.server == stopping.server)
+        .find(|e| {
+            if e.event.kind == EventKind::RecoveryFinalAction {
+                e.event.monitor.is_some_and(|m| {
+                    let mon = cfg.monitor(m);
+                    mon.final_action == FinalAction::StopGroup && covers(mon.recovery_target)
+                })
+            } else {
+                e.event.kind == EventKind::ActivationFinalAction && e.event.group == Some(g)
+            }
+        })
+        .map(|e| e.event.kind)
 }

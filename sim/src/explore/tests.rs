@@ -261,3 +261,19 @@ fn every_drawn_statement_passes_the_scenario_checker() {
         }
     }
 }
+
+#[test]
+fn groups_stopped_by_an_all_groups_final_action_are_explained() {
+    // B83.5: `recovery-final-action` of an all-groups monitor names no group; its
+    // stop-group still leaves every group of the server offline until `group start`.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/configs/s8-all-groups-stop.toml");
+    let text = std::fs::read_to_string(&path).expect("test config");
+    let cfg = Arc::new(baton_core::config::parse(&path.display().to_string(), &text).expect("valid").config);
+    let ctx = Ctx::new(cfg, Limits::default());
+    let fail = Stmt::Monitor { monitor: "allstop".into(), health: MonitorHealth::Fail, server: "server1".into() };
+    let faults = vec![fault(FaultKind::Monitor, vec![(180_000, fail)])];
+    let result = run::run(&ctx, 3, &faults, &Knobs::default());
+    assert!(result.failure.is_none(), "{:?}", result.failure);
+    let keys: Vec<(&str, &str)> = result.explained.iter().map(|(g, key, _)| (g.as_str(), *key)).collect();
+    assert_eq!(keys, vec![("ag", "final action (B71, B83)"), ("bg", "final action (B71, B83)")]);
+}

@@ -42,6 +42,8 @@ impl Node {
         if queue.is_empty() {
             let after = after.clone();
             self.groups[g.idx()].op = Op::Idle;
+            // Peers saw the group `stopping` here during the run (B55, `shared_group_state`).
+            self.mark_dirty();
             self.after_recover(g, after);
             return;
         }

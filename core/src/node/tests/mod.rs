@@ -16,6 +16,7 @@ mod np;
 mod placement;
 mod recovery;
 mod takeover;
+mod restart;
 
 use super::Node;
 use crate::command::Command;

@@ -1,0 +1,161 @@
+//! Reactivations and monitor failovers interrupted (B83.3, B83.4 with B55, B64, B65,
+//! B68, B122): an operator command during a resource restart, and a server lost during
+//! the RECOVER run of a monitor failover.
+
+use super::*;
+use crate::script::ClpFactor;
+use EventKind as E;
+
+/// `app` = ip1 + e1 on server1 then server2; `appw` restarts e1 once (B83.3), then
+/// fails the group over (B83.4).
+fn res_mon() -> String {
+    cluster_toml(2, "", &["lan1"])
+        + &group_toml("app", &[1, 2], "")
+        + &fip_toml("ip1", 61)
+        + &exec_toml("e1", "")
+        + "\n[[monitor]]\nname = \"appw\"\nkind = \"exec\"\ncommand = \"check.sh\"\ninterval = \"10s\"\ntimeout = \"5s\"\nretries = 0\nrecovery_target = \"e1\"\nreactivations = 1\nfailovers = 1\nfinal_action = \"none\"\n"
+}
+
+/// Server1 formed with `app` online; `appw` errs and e1's restart has stopped e1 and
+/// is activating it again (the answer not given yet).
+fn restart_activating() -> H {
+    let mut h = formed(&res_mon(), 0);
+    h.settle();
+    let (m, e1) = (h.m("appw"), h.r("e1"));
+    let out = h.check(m, false);
+    assert_event(&out, E::RecoveryReactivate);
+    assert_eq!(stop_env(&out, e1).factor, Some(ClpFactor::ResourceRestart));
+    h.ok(h.deactivation_of(e1));
+    h.activation_of(e1);
+    h.clear();
+    h
+}
+
+#[test]
+fn b122_group_stop_during_a_resource_restart_stops_the_group_once_the_activation_ends() {
+    let mut h = restart_activating();
+    let (g, e1) = (h.g("app"), h.r("e1"));
+    assert_eq!(reply(&h.cmd(Command::GroupStop { group: g })), Ok(()));
+    assert_eq!(h.node.group_state(g), GroupState::Stopping);
+    let out = h.ok(h.activation_of(e1));
+    assert_eq!(stop_env(&out, e1).factor, Some(ClpFactor::GroupStop), "the stop goes on (B64)");
+    let rest = h.settle();
+    assert!(has_for_group(&rest, E::GroupOffline, g));
+    assert_eq!(h.node.group_state(g), GroupState::Offline);
+    assert!(!start_sent_anywhere(&rest, g), "a stopped group stays stopped (B122)");
+}
+
+#[test]
+fn b65_group_move_during_a_resource_restart_hands_the_group_over() {
+    let mut h = restart_activating();
+    let (g, e1) = (h.g("app"), h.r("e1"));
+    assert_eq!(reply(&h.cmd(Command::GroupMove { group: g, to: None })), Ok(()));
+    let mut out = h.ok(h.activation_of(e1));
+    out.extend(h.settle());
+    assert_eq!(h.node.group_state(g), GroupState::Offline);
+    assert_eq!(start_sent(&out, S2, g), Some(StartKind::Move));
+}
+
+#[test]
+fn b68_server_shutdown_during_a_resource_restart_stops_the_group_and_powers_off() {
+    let mut h = restart_activating();
+    let g = h.g("app");
+    assert_eq!(reply(&h.cmd(Command::ServerShutdown { server: S1, reboot: false })), Ok(()));
+    let mut out = h.ok(h.activation_of(h.r("e1")));
+    out.extend(h.settle());
+    assert_eq!(h.node.group_state(g), GroupState::Offline);
+    assert_eq!(power(&out), Some(PowerAction::CleanPowerOff), "the departure follows the stop (B68)");
+}
+
+#[test]
+fn b122_a_failed_activation_under_a_stop_is_not_retried_nor_failed_over() {
+    let mut h = restart_activating();
+    let (g, e1) = (h.g("app"), h.r("e1"));
+    h.cmd(Command::GroupStop { group: g });
+    let mut out = h.fail(h.activation_of(e1));
+    assert_event(&out, E::ResourceActivationFailed);
+    for k in [E::ResourceActivationRetry, E::ActivationFinalAction] {
+        assert_no_event(&out, k);
+    }
+    out.extend(h.settle());
+    assert!(!activated(&out).contains(&e1));
+    assert!(!start_sent_anywhere(&out, g), "the operator's stop wins over the ladder (B70)");
+    assert_eq!(h.node.group_state(g), GroupState::Offline);
+}
+
+/// The state of `g` in the last state message sent to `to`.
+fn shared_state_of(out: &[Output], to: ServerId, g: GroupId) -> Option<GroupState> {
+    let last = sent(out, to).into_iter().rev().find_map(|m| {
+        if let Message::State(s) = m {
+            Some(s.groups.clone())
+        } else {
+            None
+        }
+    })?;
+    Some(last.iter().find(|(id, _)| *id == g).map_or(GroupState::Offline, |(_, st)| *st))
+}
+
+#[test]
+fn b55_a_group_in_the_recover_run_of_a_monitor_failover_is_shared_as_stopping() {
+    let mut h = formed(&res_mon(), 0);
+    h.settle();
+    let (m, g, e1) = (h.m("appw"), h.g("app"), h.r("e1"));
+    h.check(m, false);
+    h.settle(); // the restart (B83.3)
+    let mut out = h.check(m, false);
+    assert_event(&out, E::RecoveryFailover);
+    while let Some(id) = h.find_action(|a| matches!(a, Action::Deactivate { .. })) {
+        out.extend(h.ok(id));
+    }
+    assert!(has_for_group(&out, E::GroupOffline, g));
+    assert!(h.find_action(|a| matches!(a, Action::RecoverRun { res, .. } if *res == e1)).is_some());
+    // Offline here, but not yet handed to server2: a peer judging server1 down now must
+    // find it among server1's groups (B55).
+    assert_eq!(shared_state_of(&out, S2, g), Some(GroupState::Stopping));
+    let done = h.settle();
+    assert_eq!(start_sent(&done, S2, g), Some(StartKind::MonitorFailover));
+    assert_eq!(shared_state_of(&done, S2, g), Some(GroupState::Offline), "handed over: no longer here");
+}
+
+/// `a` and `b`, each one exec resource, on server1 then server2.
+fn two_groups() -> String {
+    cluster_toml(2, "", &["lan1"])
+        + &group_toml("a", &[1, 2], "")
+        + &exec_toml("ax", "")
+        + &group_toml("b", &[1, 2], "")
+        + &exec_toml("bx", "")
+}
+
+#[test]
+fn b68_groups_stopped_by_a_server_shutdown_are_shared_as_stopping_until_the_departure() {
+    let mut h = formed(&two_groups(), 0);
+    h.settle();
+    let (a, b) = (h.g("a"), h.g("b"));
+    h.clear();
+    h.cmd(Command::ServerShutdown { server: S1, reboot: false });
+    let out = h.ok(h.deactivation_of(h.r("bx")));
+    assert!(has_for_group(&out, E::GroupOffline, b));
+    // b is down here but the departure that hands it on is not sent yet: a peer that
+    // loses this server now must still fail b over (B55).
+    assert_eq!(shared_state_of(&out, S2, b), Some(GroupState::Stopping));
+    assert_eq!(shared_state_of(&out, S2, a), Some(GroupState::Stopping));
+    let rest = h.ok(h.deactivation_of(h.r("ax")));
+    assert!(sent(&rest, S2).iter().any(|m| matches!(m, Message::Departure { .. })));
+}
+
+#[test]
+fn b51_a_server_holding_the_group_in_error_is_no_failover_target() {
+    // After a split brain server2 holds app in error (B74) while server1 runs it:
+    // a monitor failover may not pick server2, which would refuse the start.
+    let mut h = formed(&res_mon(), 0);
+    h.settle();
+    let (m, g) = (h.m("appw"), h.g("app"));
+    h.share(S2, ServerState::Online, vec![(g, GroupState::Error)]);
+    h.check(m, false);
+    h.settle(); // the restart (B83.3)
+    let out = h.check(m, false);
+    assert_no_event(&out, E::RecoveryFailover);
+    assert!(has_for_group(&out, E::GroupNoTarget, g));
+    assert_event(&out, E::RecoveryFinalAction);
+    assert_eq!(h.node.group_state(g), GroupState::Online, "final action none: it keeps running here");
+}

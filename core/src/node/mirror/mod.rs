@@ -514,61 +514,6 @@ impl Node {
         }
     }
 
-    /// B110: the running copy of mirror run `i` cannot go on: cancel it, and the next
-    /// copy is full.
-    fn abort_rebuild(&mut self, i: usize, res: ResId, why: &str) {
-        if let Some((id, _, _)) = self.mirrors.runs[i].rebuild.take() {
-            self.mirrors.runs[i].full_next = true;
-            self.pending.remove(&id);
-            self.out.push(crate::io::Output::Cancel { id });
-            self.emit(Event::new(EventKind::MirrorRebuildFailed).resource(res).reason(why));
-        }
-    }
-
-    /// A peer left (judged down or departed): note it for B106, stop copies to it (B110).
-    /// Called while the peer's last shared state is still known.
-    pub(super) fn mirror_peer_went(&mut self, peer: ServerId) {
-        for i in 0..self.mirrors.runs.len() {
-            let res = self.mirrors.runs[i].res;
-            // B106: it saw the other side go only if they were connected until it went
-            // silent (a connect lost with the heartbeats, as in a crash or a partition,
-            // counts); a connect lost well before leaves the other side time to write alone.
-            let went_silent = self.peers[peer.idx()].last_heard_any().unwrap_or(self.now);
-            let margin = self.cfg.cluster.heartbeat_interval_ms;
-            let connected_until_now = self.mirrors.runs[i].links.iter().any(|u| *u)
-                || self.mirrors.runs[i].connect_down_since.is_some_and(|t| t + margin >= went_silent);
-            // B106 "ran without interruption since the other side was last connected":
-            // only if this run knew the other side's record (paired with it, or saw it
-            // behind; a side seen ahead or lost made this one behind, B104). A server
-            // that never got the peer's state this run (a one-way cut during start-up)
-            // cannot tell what it wrote before this run began.
-            let shared = &self.peers[peer.idx()].shared;
-            let paired_this_run = shared.run != 0
-                && shared.run == self.peers[peer.idx()].run
-                && shared.mirrors.iter().any(|(r, _, _)| *r == res);
-            if self.other_side_servers(res).contains(&peer) && self.phase.is_running() {
-                self.mirrors.runs[i].saw_other_go = connected_until_now && paired_this_run;
-            }
-            // B110: a copy toward this side stops when its source goes away.
-            let copying_to_me = self.peers[peer.idx()].shared.rebuilding.contains(&res)
-                && self.mirrors.runs[i].my_side.is_some()
-                && self.other_side_servers(res).contains(&peer);
-            if copying_to_me {
-                self.mirrors.runs[i].full_next = true;
-                self.emit(
-                    Event::new(EventKind::MirrorRebuildFailed)
-                        .resource(res)
-                        .peer(peer)
-                        .reason("the source went away (B110)"),
-                );
-            }
-            if self.mirrors.runs[i].rebuild.is_some_and(|(_, to, _)| to == peer) {
-                self.abort_rebuild(i, res, "the destination went away (B110)");
-            }
-        }
-        self.mark_dirty();
-    }
-
     /// B107, B102 on the side where the mirror is online; B108 full-copy bookkeeping.
     pub(super) fn reevaluate_mirrors(&mut self) {
         if self.mirrors.runs.is_empty() {

@@ -1,12 +1,13 @@
 //! Leaving the cluster: the phases of a run, orderly departures (clean or for a
-//! failure, B14, B15, B67, B68) and self-fencing (B45, B130).
+//! failure, B14, B15, B67, B68), down notices (B16, B17) and self-fencing (B45, B130).
 //!
-//! In: a decision to leave (command, final action, np verdict, down notice). Out: group
-//! stops with the right `CLP_FACTOR`, the departure notice, the fencing event, the
-//! power action, and the record of a clean or unclean end.
+//! In: a decision to leave (command, final action, np verdict), `DownNotice` messages.
+//! Out: group stops with the right `CLP_FACTOR`, the departure notice, down notices,
+//! the `Fencing` message to a notifier, the fencing event, the power action, and the
+//! record of a clean or unclean end.
 
 use super::Node;
-use crate::config::{FinalAction, GroupId, Ms, NpAction};
+use crate::config::{FinalAction, GroupId, Ms, NpAction, ServerId};
 use crate::event::{Event, EventKind};
 use crate::io::{Action, GroupState, Message, PowerAction, ServerState};
 use crate::script::ClpFactor;
@@ -264,6 +265,39 @@ impl Node {
         } else {
             lg.state
         }
+    }
+
+    // ---- down notices (B16, B17) ------------------------------------------------
+
+    pub(super) fn send_down_notice(&mut self, to: ServerId) {
+        let last = self.down_notice_sent.get(&to).copied();
+        if last.is_some_and(|t| t + self.cfg.cluster.heartbeat_interval_ms > self.now) {
+            return; // one notice per heartbeat interval is enough
+        }
+        self.down_notice_sent.insert(to, self.now);
+        let groups = self.held_groups();
+        self.send(to, Message::DownNotice { groups });
+    }
+
+    /// B16, B17: told that a peer judged us down.
+    pub(super) fn on_down_notice(&mut self, from: ServerId, groups: Vec<GroupId>) {
+        if !self.phase.is_running() {
+            return;
+        }
+        let mutual = self.peers[from.idx()].judged_down;
+        if mutual && from > self.me {
+            // B17: we both judged each other down; the later server in order yields.
+            self.keep_mirrors_after_double_active(from);
+            // What it holds is released by its np_action: taken over once it is gone.
+            self.note_zombie(from, groups);
+            return;
+        }
+        // What we release goes to the one that counted us out (B55): it does not read
+        // the state of a server it judged down.
+        let groups = self.held_groups();
+        self.send(from, Message::Fencing { groups });
+        self.emit(Event::new(EventKind::ServerDownNotified).peer(from));
+        self.run_np_action("a peer judged this server down (B16)");
     }
 }
 

@@ -1,11 +1,10 @@
 //! Membership: service start and startup synchronisation (B1–B6), heartbeats and peer
-//! loss (B10–B13), restarts (B18), departures (B14, B15), down notices (B16, B17),
-//! joining and returning (B22–B26), and the state exchange between servers.
+//! loss (B10–B13), restarts (B18), departures (B14, B15), joining and returning
+//! (B22–B26), and the state exchange between servers.
 //!
-//! In: `Boot`, heartbeats, `Hello`/`State`/`Formed`/`Departure`/`DownNotice` messages,
-//! the heartbeat and liveness timers. Out: heartbeats, state messages, membership
-//! events, and calls into `np` (a peer is lost) and placement (failover of the groups
-//! of a server that went away).
+//! In: `Boot`, heartbeats, `Hello`/`State`/`Formed`/`Departure` messages, the heartbeat
+//! and liveness timers. Out: heartbeats, state messages, membership events, and calls
+//! into `np` (a peer is lost) and `takeover` (the groups of a server that went away).
 
 use super::fence::Phase;
 use super::Node;
@@ -589,36 +588,5 @@ impl Node {
             let run = self.peers[from.idx()].run;
             self.add_takeover(from, run, self.now, self.now, groups, false);
         }
-    }
-
-    pub(super) fn send_down_notice(&mut self, to: ServerId) {
-        let last = self.down_notice_sent.get(&to).copied();
-        if last.is_some_and(|t| t + self.cfg.cluster.heartbeat_interval_ms > self.now) {
-            return; // one notice per heartbeat interval is enough
-        }
-        self.down_notice_sent.insert(to, self.now);
-        let groups = self.held_groups();
-        self.send(to, Message::DownNotice { groups });
-    }
-
-    /// B16, B17: told that a peer judged us down.
-    pub(super) fn on_down_notice(&mut self, from: ServerId, groups: Vec<GroupId>) {
-        if !self.phase.is_running() {
-            return;
-        }
-        let mutual = self.peers[from.idx()].judged_down;
-        if mutual && from > self.me {
-            // B17: we both judged each other down; the later server in order yields.
-            self.keep_mirrors_after_double_active(from);
-            // What it holds is released by its np_action: taken over once it is gone.
-            self.note_zombie(from, groups);
-            return;
-        }
-        // What we release goes to the one that counted us out (B55): it does not read
-        // the state of a server it judged down.
-        let groups = self.held_groups();
-        self.send(from, Message::Fencing { groups });
-        self.emit(Event::new(EventKind::ServerDownNotified).peer(from));
-        self.run_np_action("a peer judged this server down (B16)");
     }
 }

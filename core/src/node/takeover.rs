@@ -55,6 +55,9 @@ impl Node {
         groups: Vec<GroupId>,
         judged: bool,
     ) {
+        if self.phase.is_suspended() {
+            return; // B46: a suspended survivor only marks the lost peers down (B26 after)
+        }
         let t = self.takeovers.entry(p).or_insert(Takeover { run, since_ms, due_ms, groups: Vec::new(), judged });
         // A second loss of the same peer before the first settled: one takeover of all.
         t.run = t.run.max(run);

@@ -21,7 +21,11 @@ impl Node {
 
     /// Stops the resources of `mask` (dependants first) then does `after`.
     pub(in crate::node) fn stop_resources(&mut self, g: GroupId, factor: ClpFactor, mask: u64, after: AfterStop) {
-        let full = {
+        // A resource reactivation (B83.3) keeps the group online here even when every
+        // resource depends on its target: were it `offline` meanwhile, peers would see
+        // it held by nobody (lost with this server, B55) and `group start` would be
+        // accepted elsewhere while it restarts here.
+        let full = after != AfterStop::ResourceRestart && {
             let n = self.cfg.group(g).resources.len();
             (0..n).all(|p| mask & (1 << p) != 0)
         };

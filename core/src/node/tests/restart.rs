@@ -159,3 +159,25 @@ fn b51_a_server_holding_the_group_in_error_is_no_failover_target() {
     assert_event(&out, E::RecoveryFinalAction);
     assert_eq!(h.node.group_state(g), GroupState::Online, "final action none: it keeps running here");
 }
+
+#[test]
+fn b83_a_resource_restart_covering_every_resource_keeps_the_group_online() {
+    // ip1 is the recovery target; e1 depends on it (B62), so the restart stops both.
+    let text = res_mon().replace("recovery_target = \"e1\"", "recovery_target = \"ip1\"");
+    let mut h = formed(&text, 0);
+    h.settle();
+    let (m, g, ip1) = (h.m("appw"), h.g("app"), h.r("ip1"));
+    let mut out = h.check(m, false);
+    assert_event(&out, E::RecoveryReactivate);
+    out.extend(h.ok(h.deactivation_of(h.r("e1"))));
+    out.extend(h.ok(h.deactivation_of(ip1)));
+    h.activation_of(ip1);
+    assert_eq!(h.node.group_state(g), GroupState::Online, "still this server's while it restarts");
+    assert!(!has_for_group(&out, E::GroupOffline, g));
+    // Peers must not see it held by nobody (B55), nor a `group start` be accepted.
+    assert_ne!(shared_state_of(&out, S2, g), Some(GroupState::Offline));
+    assert!(reply(&h.cmd(Command::GroupStart { group: g, on: Some(S2) })).is_err());
+    let rest = h.settle();
+    assert!(events(&rest).iter().any(|e| e.kind == E::ResourceRestarted && e.resource == Some(ip1)));
+    assert_eq!(h.node.group_state(g), GroupState::Online);
+}

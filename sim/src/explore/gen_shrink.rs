@@ -12,7 +12,7 @@
 use super::gen_spec::{Combo, GroupSpec, HbSpec, MonSpec, Policy, ResKind, Spec};
 
 /// Removes what refers to names that no longer exist.
-fn tidy(mut s: Spec) -> Spec {
+pub fn tidy(mut s: Spec) -> Spec {
     let servers = s.servers.clone();
     let keep = |v: &mut Vec<String>| v.retain(|x| servers.contains(x));
     for (_, members) in &mut s.server_groups {

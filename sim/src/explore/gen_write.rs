@@ -60,8 +60,31 @@ fn still_fails(
     r.failure.is_some_and(|f| f.sig == *sig).then_some((ctx, kept))
 }
 
-/// Greedy configuration shrinking: the first candidate that still fails is taken,
-/// and candidates are drawn again from it, until none fails or time is up.
+/// Greedy configuration shrinking: the first candidate that the checker accepts and
+/// `keeps` holds for is taken, and candidates are drawn again from it, until none
+/// is kept or `deadline` passes. `keeps` returns what it wants to carry along (the
+/// faults still applicable to the smaller configuration).
+pub fn shrink_spec<T>(start: (Spec, T), keeps: &dyn Fn(&Spec, &T) -> Option<T>, deadline: Instant) -> (Spec, T) {
+    let mut cur = start;
+    'outer: loop {
+        for c in candidates(&cur.0) {
+            if Instant::now() >= deadline {
+                break 'outer;
+            }
+            if check(&c).is_err() {
+                continue;
+            }
+            if let Some(t) = keeps(&c, &cur.1) {
+                cur = (c, t);
+                continue 'outer;
+            }
+        }
+        break;
+    }
+    cur
+}
+
+/// [`shrink_spec`] keeping the run's failure `sig`.
 pub fn shrink_config(
     spec: Spec,
     limits: &Limits,
@@ -71,20 +94,8 @@ pub fn shrink_config(
     sig: &Signature,
     deadline: Instant,
 ) -> (Spec, Vec<Fault>) {
-    let mut cur = (spec, faults);
-    'outer: loop {
-        for c in candidates(&cur.0) {
-            if Instant::now() >= deadline {
-                break 'outer;
-            }
-            if let Some((_, kept)) = still_fails(&c, limits, seed, &cur.1, knobs, sig) {
-                cur = (c, kept);
-                continue 'outer;
-            }
-        }
-        break;
-    }
-    cur
+    let keeps = |c: &Spec, fs: &Vec<Fault>| still_fails(c, limits, seed, fs, knobs, sig).map(|(_, kept)| kept);
+    shrink_spec((spec, faults), &keeps, deadline)
 }
 
 fn write(path: &Path, text: &str) -> Result<(), String> {

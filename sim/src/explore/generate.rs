@@ -38,6 +38,11 @@ fn pick<'a, T>(rng: &mut Rng, items: &'a [T]) -> &'a T {
     &items[rng.below(items.len() as u64) as usize]
 }
 
+/// One of a list of file words.
+fn word(rng: &mut Rng, items: &[&'static str]) -> &'static str {
+    items[rng.below(items.len() as u64) as usize]
+}
+
 fn shuffled<T: Clone>(rng: &mut Rng, items: &[T]) -> Vec<T> {
     let mut v = items.to_vec();
     for i in (1..v.len()).rev() {
@@ -101,7 +106,7 @@ pub fn draw_spec(seed: u64) -> Spec {
         auto_return: sw.cluster_options && rng.chance(50),
         count_scope_cluster: sw.cluster_options && rng.chance(50),
         np_action: if sw.cluster_options {
-            *pick(&mut rng, &["emergency-shutdown", "emergency-reboot", "stop-service", "panic"])
+            word(&mut rng, &["emergency-shutdown", "emergency-reboot", "stop-service", "panic"])
         } else {
             "emergency-shutdown"
         },
@@ -345,12 +350,12 @@ fn draw_groups(rng: &mut Rng, spec: &mut Spec, sw: Swarm) {
             let activation = (ladders && rng.chance(60)).then(|| Ladder {
                 retries: rng.below(3) as u32,
                 failovers: Some(rng.below(3) as u32),
-                final_action: *pick(rng, ACTIVATION_FINAL),
+                final_action: word(rng, ACTIVATION_FINAL),
             });
             let deactivation = (ladders && rng.chance(50)).then(|| Ladder {
                 retries: rng.below(3) as u32,
                 failovers: None,
-                final_action: *pick(rng, DEACTIVATION_FINAL),
+                final_action: word(rng, DEACTIVATION_FINAL),
             });
             // Explicit dependencies only on earlier resources of the same or a lower
             // default level: an earlier resource of a higher level depends on this one

@@ -144,6 +144,8 @@ fn group(p: &Play, g: GroupId, heal_ms: Ms) -> Verdict {
                 .collect();
             (!waiting.is_empty())
                 .then(|| ("start_after (B54)", format!("waits for start_after group {} (B54)", waiting.join(", "))))
+        } else if k == EventKind::GroupOffline && stopped_by_monitor_final_action(p, g, e.server, e.at_ms) {
+            Some(("final action (B71, B83)", "stopped by a monitor's final action stop-group (B83)".to_string()))
         } else if k == EventKind::MirrorStaleRefused {
             Some(("stale mirror refused (B106)", "its mirror refused stale data (B106)".into()))
         } else {
@@ -182,4 +184,21 @@ fn group(p: &Play, g: GroupId, heal_ms: Ms) -> Verdict {
         format!("{} on {} at {}", e.event.kind.name(), cfg.server(e.server).name, crate::player::fmt_time(e.at_ms))
     });
     fail(format!("offline everywhere (last group event: {last_text})"))
+}
+
+/// Whether the stop that ended with `g` offline on `s` at `offline_ms` was a monitor's
+/// final action (B83 `stop-group`): the monitor's `recovery-final-action` event names
+/// the monitor, not the group, so it is matched by instant and server with the
+/// `group-stopping` that began the stop.
+fn stopped_by_monitor_final_action(p: &Play, g: GroupId, s: ServerId, offline_ms: Ms) -> bool {
+    let tl = &p.sim.timeline;
+    let Some(stopping) = tl
+        .iter()
+        .rev()
+        .filter(|e| e.at_ms <= offline_ms && e.server == s)
+        .find(|e| e.event.group == Some(g) && e.event.kind == EventKind::GroupStopping)
+    else {
+        return false;
+    };
+    tl.iter().any(|e| e.server == s && e.at_ms == stopping.at_ms && e.event.kind == EventKind::RecoveryFinalAction)
 }

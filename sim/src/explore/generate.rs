@@ -367,7 +367,10 @@ fn draw_groups(rng: &mut Rng, spec: &mut Spec, sw: Swarm) {
                 d.truncate(2);
                 d
             });
-            let timeout_ms = (ladders && rng.chance(40)).then(|| *pick(rng, &[5_000, 20_000, 60_000, 180_000]));
+            // Never below the longest activation time a schedule draws (10 s): a resource
+            // whose every activation times out only proves an endless reboot or final
+            // action loop, the same in every seed.
+            let timeout_ms = (ladders && rng.chance(40)).then(|| *pick(rng, &[15_000, 20_000, 60_000, 180_000]));
             g.resources.push(ResSpec { name: rname, kind, depends_on, activation, deactivation, timeout_ms });
         }
         spec.groups.push(g);

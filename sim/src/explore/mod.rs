@@ -11,7 +11,10 @@
 //! Files: `faults` (fault kinds, what a configuration makes of them), `schedule` (the
 //! swarm draw), `run` (playing one schedule, the heal), `liveness` (the check after
 //! the heal), `shrink` (shrinking, writing and replaying failures), `summary` (the
-//! totals and their text).
+//! totals and their text). Generated configurations (`--generate`): `generate` (the
+//! swarm draw of a configuration), `gen_spec` (its model and TOML rendering),
+//! `gen_run` (one configuration per seed), `gen_shrink` (smaller configurations),
+//! `gen_write` (a failing seed as configuration + scenario pairs, shrunk).
 //!
 //! Split brain: runs whose schedule holds a fault that can make two live servers lose
 //! each other, on a configuration with a split-prone pair (see `faults.rs`), run with

@@ -3,7 +3,8 @@
 //!
 //! In: a cluster file and the options below. Out: a progress bar on stderr (on a
 //! terminal, unless `--quiet`), the summary on stdout, one full and one shrunk
-//! `.scenario` file per distinct failure in `--out`; exit 0 when no seed failed, 1
+//! `.scenario` file per distinct failure in `--out` (with `--generate`, each with its
+//! generated configuration and a shrunk configuration too); exit 0 when no seed failed, 1
 //! when one did, 2 on bad input (an invalid cluster file, an unknown fault kind, a
 //! bad duration).
 
@@ -18,8 +19,13 @@ use std::time::{Duration, Instant};
 
 #[derive(clap::Args)]
 pub struct ExploreArgs {
-    /// The cluster file to explore.
-    config: PathBuf,
+    /// The cluster file to explore (leave out with --generate).
+    #[arg(required_unless_present = "generate", conflicts_with = "generate")]
+    config: Option<PathBuf>,
+    /// Draw a configuration for every seed instead of exploring one file; failures
+    /// are written with their configuration (gen-seedN.toml) and a shrunk pair.
+    #[arg(long)]
+    generate: bool,
     /// How many seeds to run (default 1000 unless --time is given).
     #[arg(long, conflicts_with = "time")]
     seeds: Option<u64>,
@@ -59,10 +65,54 @@ fn bad(message: String) -> ExitCode {
 }
 
 pub fn run(args: &ExploreArgs) -> ExitCode {
+    let common = match common(args) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match &args.config {
+        Some(path) => run_config(args, path, common),
+        None => run_generated(args, common),
+    }
+}
+
+/// What both forms take from the command line.
+struct Common {
+    allowed: Vec<FaultKind>,
+    stop: Stop,
+    shrink_time: Duration,
+    jobs: usize,
+}
+
+fn common(args: &ExploreArgs) -> Result<Common, ExitCode> {
+    let allowed = match &args.faults {
+        Some(list) => match FaultKind::parse_list(list) {
+            Ok(k) => k,
+            Err(e) => return Err(bad(e)),
+        },
+        None => FaultKind::ALL.to_vec(),
+    };
+    let stop = match (&args.time, args.seeds) {
+        (Some(t), _) => match baton_sim::scenario::parse_duration_ms(t) {
+            Ok(ms) if ms > 0 => Stop::Wall(Duration::from_millis(ms)),
+            Ok(_) => return Err(bad("--time must be positive".into())),
+            Err(e) => return Err(bad(format!("--time: {e}"))),
+        },
+        (None, Some(n)) => Stop::Seeds(n),
+        (None, None) => Stop::Seeds(1000),
+    };
+    let shrink_time = match baton_sim::scenario::parse_duration_ms(&args.shrink_time) {
+        Ok(ms) => Duration::from_millis(ms),
+        Err(e) => return Err(bad(format!("--shrink-time: {e}"))),
+    };
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    Ok(Common { allowed, stop, shrink_time, jobs })
+}
+
+fn run_config(args: &ExploreArgs, config: &Path, c: Common) -> ExitCode {
     // Loaded exactly as the scenario player loads it, so that written scenarios replay
     // the same configuration.
-    let name = args.config.display().to_string();
-    let text = match std::fs::read_to_string(&args.config) {
+    let name = config.display().to_string();
+    let text = match std::fs::read_to_string(config) {
         Ok(t) => t,
         Err(e) => return bad(format!("{name}: cannot read the cluster file: {e}")),
     };
@@ -75,35 +125,51 @@ pub fn run(args: &ExploreArgs) -> ExitCode {
             return bad(format!("{name}: {} problem(s); fix them with `baton config check`", diags.len()));
         }
     };
-    let allowed = match &args.faults {
-        Some(list) => match FaultKind::parse_list(list) {
-            Ok(k) => k,
-            Err(e) => return bad(e),
-        },
-        None => FaultKind::ALL.to_vec(),
-    };
-    let stop = match (&args.time, args.seeds) {
-        (Some(t), _) => match baton_sim::scenario::parse_duration_ms(t) {
-            Ok(ms) if ms > 0 => Stop::Wall(Duration::from_millis(ms)),
-            Ok(_) => return bad("--time must be positive".into()),
-            Err(e) => return bad(format!("--time: {e}")),
-        },
-        (None, Some(n)) => Stop::Seeds(n),
-        (None, None) => Stop::Seeds(1000),
-    };
-    let shrink_time = match baton_sim::scenario::parse_duration_ms(&args.shrink_time) {
-        Ok(ms) => Duration::from_millis(ms),
-        Err(e) => return bad(format!("--shrink-time: {e}")),
-    };
-    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let Common { allowed, stop, shrink_time, jobs } = c;
     let ctx = Ctx::new(cfg, Limits::default());
     let opts = Options { allowed: allowed.clone(), seed_start: args.seed_start, stop, jobs };
+    let (bar, progress) = progress(stop, args.quiet);
+    let summary = explore::explore(&ctx, &opts, &progress);
+    bar.finish_and_clear();
 
-    let bar = progress_bar(stop, args.quiet);
+    println!("baton sim explore {} ({} thread(s))", config.display(), jobs);
+    print!("{}", summary.text());
+    if summary.failures.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    let write = |seed| explore::write_failure(&ctx, config, &allowed, seed, &args.out, shrink_time);
+    write_failures(&summary, &write, args.max_written);
+    ExitCode::from(1)
+}
+
+fn run_generated(args: &ExploreArgs, c: Common) -> ExitCode {
+    let Common { allowed, stop, shrink_time, jobs } = c;
+    let limits = Limits::default();
+    let opts = Options { allowed: allowed.clone(), seed_start: args.seed_start, stop, jobs };
+    let (bar, progress) = progress(stop, args.quiet);
+    let summary = explore::gen_run::explore_generated(&opts, &limits, &progress);
+    bar.finish_and_clear();
+
+    println!("baton sim explore --generate ({} thread(s))", jobs);
+    print!("{}", summary.text());
+    if summary.failures.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    let write = |seed| explore::gen_write::write_generated(&allowed, &limits, seed, &args.out, shrink_time);
+    write_failures(&summary, &write, args.max_written);
+    ExitCode::from(1)
+}
+
+/// The progress bar and the per-seed callback that moves it.
+fn progress(stop: Stop, quiet: bool) -> (ProgressBar, impl Fn(&SeedOutcome) + Sync) {
+    let bar = progress_bar(stop, quiet);
     let started = Instant::now();
     let failures = AtomicU64::new(0);
     let seeds = AtomicU64::new(0);
-    let progress = |o: &SeedOutcome| {
+    // The bar is a shared handle: the callback moves its own copy.
+    let b = bar.clone();
+    let progress = move |o: &SeedOutcome| {
+        let bar = &b;
         let n = seeds.fetch_add(1, Ordering::Relaxed) + 1;
         let f = failures.fetch_add(u64::from(o.failure.is_some()), Ordering::Relaxed) + u64::from(o.failure.is_some());
         match stop {
@@ -112,16 +178,7 @@ pub fn run(args: &ExploreArgs) -> ExitCode {
         }
         bar.set_message(format!("{n} seeds, {f} failing"));
     };
-    let summary = explore::explore(&ctx, &opts, &progress);
-    bar.finish_and_clear();
-
-    println!("baton sim explore {} ({} thread(s))", args.config.display(), jobs);
-    print!("{}", summary.text());
-    if summary.failures.is_empty() {
-        return ExitCode::SUCCESS;
-    }
-    write_failures(&ctx, &args.config, &allowed, &summary, &args.out, shrink_time, args.max_written);
-    ExitCode::from(1)
+    (bar, progress)
 }
 
 fn progress_bar(stop: Stop, quiet: bool) -> ProgressBar {
@@ -142,21 +199,13 @@ fn progress_bar(stop: Stop, quiet: bool) -> ProgressBar {
 
 /// Writes and shrinks failing seeds: the first seed of each distinct failure first,
 /// then further seeds in order, `max` in all.
-fn write_failures(
-    ctx: &Ctx,
-    config: &Path,
-    allowed: &[FaultKind],
-    summary: &explore::Summary,
-    out: &Path,
-    budget: Duration,
-    max: usize,
-) {
+fn write_failures(summary: &explore::Summary, write: &dyn Fn(u64) -> Result<explore::Written, String>, max: usize) {
     println!();
     let kinds = summary.failure_kinds();
     let mut seeds: Vec<u64> = kinds.iter().map(|(_, s)| s[0]).collect();
     seeds.extend(summary.failures.iter().map(|(s, _, _)| *s).filter(|s| !kinds.iter().any(|(_, k)| k[0] == *s)));
     for seed in seeds.iter().copied().take(max) {
-        match explore::write_failure(ctx, config, allowed, seed, out, budget) {
+        match write(seed) {
             Ok(w) => {
                 let verdict = if w.reproduced {
                     "both replay the failure".to_string()

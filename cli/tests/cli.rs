@@ -174,3 +174,22 @@ fn log_commands_on_a_missing_directory_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(!out.stderr.is_empty());
 }
+
+#[test]
+fn explore_generate_draws_configurations_and_config_is_needed_otherwise() {
+    let out = baton().args(["sim", "explore", "--quiet"]).output().expect("run");
+    assert_eq!(out.status.code(), Some(2), "CONFIG is required without --generate");
+    let config = root().join("examples/configs/2node-ping.toml");
+    let out = baton().args(["sim", "explore", "--generate"]).arg(&config).output().expect("run");
+    assert_eq!(out.status.code(), Some(2), "CONFIG and --generate exclude each other");
+    let dir = std::env::temp_dir().join(format!("baton-cli-gen-{}", std::process::id()));
+    let out = baton()
+        .args(["sim", "explore", "--generate", "--seeds", "4", "--jobs", "2", "--quiet", "--out"])
+        .arg(&dir)
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("configurations:  4 generated"), "{text}");
+    assert!(text.contains("failures:        0"), "{text}");
+}

@@ -9,8 +9,13 @@
 //! servers lose each other and every resolver unit covering the pair lets both sides
 //! survive: ping or http with targets both sides reach (or pre-failed ping), a serial
 //! cable cut together with the networks, ping+disk on the ping rule, or no resolver.
-//! Majority, disk and serial+disk units always fence one side, so a split brain where
-//! such a unit covers the pair is never documented.
+//! Majority, disk and serial+disk units fence one side of a clean cut, so a split
+//! brain where such a unit covers the pair is not documented after a partition. A cut
+//! that is not transitive (a pair's path, one direction, packet loss; or any cut while
+//! a disk heartbeat path still joins some servers) is another matter for a majority or
+//! disk unit of three or more servers: two servers that lost each other can both still
+//! hear a majority (B42) or both still hear the tie-break server (B39), and both
+//! survive and take over. Such pairs are `split_prone_cut`.
 
 use baton_core::config::{Config, NpKind, ResourceKind, ServerId};
 use std::collections::BTreeMap;
@@ -140,6 +145,39 @@ impl FaultKind {
         Ok(out)
     }
 
+    /// Whether this kind can make two servers lose each other while both still hear a
+    /// third (see the module doc): every kind that cuts only some links, and on a
+    /// configuration with a disk heartbeat path, every cut.
+    pub fn non_transitive(self, facts: &ConfigFacts) -> bool {
+        match self {
+            FaultKind::OneWay | FaultKind::HbCut | FaultKind::Loss => true,
+            FaultKind::Partition | FaultKind::Isolate => facts.disk_heartbeat,
+            FaultKind::Serial
+            | FaultKind::Crash
+            | FaultKind::Shutdown
+            | FaultKind::Target
+            | FaultKind::DiskFail
+            | FaultKind::DiskSlow
+            | FaultKind::Activation
+            | FaultKind::Deactivation
+            | FaultKind::Monitor
+            | FaultKind::Stall
+            | FaultKind::Write
+            | FaultKind::GroupCmd
+            | FaultKind::Return
+            | FaultKind::MonitorCmd
+            | FaultKind::Suspend => false,
+        }
+    }
+
+    /// Whether this kind, on this configuration, can lead to a documented split brain:
+    /// it can make two live servers lose each other, on a split-prone pair (or a
+    /// `split_prone_cut` pair for a non-transitive cut).
+    pub fn allows_split(self, facts: &ConfigFacts) -> bool {
+        self.can_split(facts)
+            && (!facts.split_prone.is_empty() || (self.non_transitive(facts) && !facts.split_prone_cut.is_empty()))
+    }
+
     /// Whether this kind can make two live servers lose each other (and so, on a
     /// split-prone pair, lead to a documented split brain).
     pub fn can_split(self, facts: &ConfigFacts) -> bool {
@@ -193,6 +231,11 @@ pub struct ConfigFacts {
     /// Server pairs (a < b) that no always-fencing unit covers: split brain between
     /// them is a documented outcome of losing each other.
     pub split_prone: Vec<(ServerId, ServerId)>,
+    /// Server pairs that no unit fencing one side of a non-transitive cut covers (a
+    /// superset of `split_prone`, see the module doc).
+    pub split_prone_cut: Vec<(ServerId, ServerId)>,
+    /// A disk heartbeat path exists (a partition of the networks may leave it).
+    pub disk_heartbeat: bool,
 }
 
 impl ConfigFacts {
@@ -246,22 +289,48 @@ impl ConfigFacts {
         let serial = cfg.nps.iter().any(|n| matches!(n.kind, NpKind::Serial { .. }));
         let units = units(cfg);
         let pure_serial = units.iter().any(|u| u.kinds == [UnitKind::Serial]);
-        let mut split_prone = Vec::new();
-        for a in cfg.server_ids() {
-            for b in cfg.server_ids().filter(|b| *b > a) {
-                let safe =
-                    units.iter().any(|u| u.servers.contains(&a) && u.servers.contains(&b) && u.fences_one_side());
-                if !safe {
-                    split_prone.push((a, b));
+        let prone = |transitive: bool| {
+            let mut out = Vec::new();
+            for a in cfg.server_ids() {
+                for b in cfg.server_ids().filter(|b| *b > a) {
+                    let safe = units
+                        .iter()
+                        .any(|u| u.servers.contains(&a) && u.servers.contains(&b) && u.fences_one_side(transitive));
+                    if !safe {
+                        out.push((a, b));
+                    }
                 }
             }
+            out
+        };
+        let split_prone = prone(true);
+        let split_prone_cut = prone(false);
+        let disk_heartbeat =
+            cfg.heartbeats.iter().any(|h| matches!(h.kind, baton_core::config::HeartbeatKind::Disk { .. }));
+        ConfigFacts {
+            networks,
+            targets,
+            devices,
+            writable,
+            monitors,
+            resources,
+            serial,
+            pure_serial,
+            split_prone,
+            split_prone_cut,
+            disk_heartbeat,
         }
-        ConfigFacts { networks, targets, devices, writable, monitors, resources, serial, pure_serial, split_prone }
     }
 
     pub fn pair_split_prone(&self, a: ServerId, b: ServerId) -> bool {
         let key = if a < b { (a, b) } else { (b, a) };
         self.split_prone.contains(&key)
+    }
+
+    /// [`pair_split_prone`](Self::pair_split_prone) for a non-transitive cut.
+    pub fn pair_split_prone_cut(&self, a: ServerId, b: ServerId) -> bool {
+        let key = if a < b { (a, b) } else { (b, a) };
+        self.split_prone_cut.contains(&key)
     }
 }
 
@@ -282,12 +351,17 @@ struct Unit {
 }
 
 impl Unit {
-    /// Whether the unit's verdicts never let both sides of a partition survive
-    /// (B39 disk, B40 serial+disk, B42 majority). Ping+disk follows the ping rule
-    /// unless ping was pre-failed everywhere (B41), so it does not count.
-    fn fences_one_side(&self) -> bool {
+    /// Whether the unit's verdicts never let both sides of a cut survive (B39 disk,
+    /// B40 serial+disk, B42 majority). Ping+disk follows the ping rule unless ping was
+    /// pre-failed everywhere (B41), so it does not count. For a cut that is not
+    /// transitive, majority and disk units of three or more servers do not count
+    /// either: both servers of the lost pair may still hear a majority (B42) or the
+    /// tie-break server (B39). Two-server units have no third server to hear.
+    fn fences_one_side(&self, transitive: bool) -> bool {
+        let small = self.servers.len() < 3;
         self.kinds.iter().all(|k| match k {
-            UnitKind::Disk | UnitKind::Majority | UnitKind::SerialDisk => true,
+            UnitKind::SerialDisk => true,
+            UnitKind::Disk | UnitKind::Majority => transitive || small,
             UnitKind::Ping | UnitKind::Http | UnitKind::Serial | UnitKind::PingDisk => false,
         })
     }

@@ -11,7 +11,10 @@
 //! Files: `faults` (fault kinds, what a configuration makes of them), `schedule` (the
 //! swarm draw), `run` (playing one schedule, the heal), `liveness` (the check after
 //! the heal), `shrink` (shrinking, writing and replaying failures), `summary` (the
-//! totals and their text).
+//! totals and their text). Generated configurations (`--generate`): `generate` (the
+//! swarm draw of a configuration), `gen_spec` (its model and TOML rendering),
+//! `gen_run` (one configuration per seed), `gen_shrink` (smaller configurations),
+//! `gen_write` (a failing seed as configuration + scenario pairs, shrunk).
 //!
 //! Split brain: runs whose schedule holds a fault that can make two live servers lose
 //! each other, on a configuration with a split-prone pair (see `faults.rs`), run with
@@ -25,6 +28,13 @@
 //! contiguous range of seeds.
 
 mod faults;
+pub mod gen_run;
+pub mod gen_shrink;
+pub mod gen_spec;
+#[cfg(test)]
+mod gen_tests;
+pub mod gen_write;
+pub mod generate;
 mod liveness;
 mod run;
 mod schedule;
@@ -72,6 +82,19 @@ pub fn explore_seed(ctx: &Ctx, allowed: &[FaultKind], seed: u64) -> (Schedule, R
 /// Explores seeds from `opts.seed_start` on `opts.jobs` threads. `progress` is called
 /// from the worker threads after each seed with its outcome.
 pub fn explore(ctx: &Ctx, opts: &Options, progress: &(dyn Fn(&SeedOutcome) + Sync)) -> Summary {
+    explore_with(opts, progress, &|seed| {
+        let (_, result) = explore_seed(ctx, &opts.allowed, seed);
+        SeedOutcome::of(&result)
+    })
+}
+
+/// The seed loop shared by one configuration and generated ones: `run_seed` plays one
+/// seed; outcomes are folded in seed order whatever the number of threads.
+pub fn explore_with(
+    opts: &Options,
+    progress: &(dyn Fn(&SeedOutcome) + Sync),
+    run_seed: &(dyn Fn(u64) -> SeedOutcome + Sync),
+) -> Summary {
     let started = Instant::now();
     let next = AtomicU64::new(0);
     let done: Mutex<Vec<SeedOutcome>> = Mutex::new(Vec::new());
@@ -92,8 +115,7 @@ pub fn explore(ctx: &Ctx, opts: &Options, progress: &(dyn Fn(&SeedOutcome) + Syn
                 }
             }
             let seed = opts.seed_start.wrapping_add(i);
-            let (_, result) = explore_seed(ctx, &opts.allowed, seed);
-            let outcome = SeedOutcome::of(&result);
+            let outcome = run_seed(seed);
             progress(&outcome);
             local.push(outcome);
         }

@@ -250,7 +250,7 @@ pub fn liveness_bound(cfg: &Config, knobs: &Knobs) -> Ms {
 /// Plays `faults` with `seed`, heals, and checks liveness.
 pub fn run(ctx: &Ctx, seed: u64, faults: &[Fault], knobs: &Knobs) -> RunResult {
     let cfg = ctx.cfg.clone();
-    let allowed_split = !ctx.facts.split_prone.is_empty() && faults.iter().any(|f| f.kind.can_split(&ctx.facts));
+    let allowed_split = faults.iter().any(|f| f.kind.allows_split(&ctx.facts));
     let mut p = Play::new(cfg.clone(), knobs.clone(), seed, allowed_split);
     let mut counts: BTreeMap<FaultKind, u32> = BTreeMap::new();
     for f in faults {
@@ -343,7 +343,7 @@ fn mutual_verdict(sim: &Sim, facts: &ConfigFacts) -> bool {
         .filter(|e| e.event.kind == baton_core::EventKind::NpResolvedPeerDown)
         .filter_map(|e| e.event.peer.map(|p| (e.server, p)))
         .collect();
-    downs.iter().any(|(a, b)| facts.pair_split_prone(*a, *b) && downs.contains(&(*b, *a)))
+    downs.iter().any(|(a, b)| facts.pair_split_prone_cut(*a, *b) && downs.contains(&(*b, *a)))
 }
 
 /// Heals everything that is still broken at `at`, then boots every server and starts

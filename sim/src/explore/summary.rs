@@ -27,6 +27,8 @@ pub struct SeedOutcome {
     pub mutual_verdict: bool,
     /// Reason kinds of the groups found offline with a documented reason.
     pub explained: Vec<&'static str>,
+    /// Tags of a generated configuration (empty when exploring a given one).
+    pub config_tags: Vec<String>,
 }
 
 impl SeedOutcome {
@@ -41,6 +43,7 @@ impl SeedOutcome {
             split_groups: r.split_groups.clone(),
             mutual_verdict: r.mutual_verdict,
             explained: r.explained.iter().map(|(_, k, _)| *k).collect(),
+            config_tags: Vec::new(),
         }
     }
 }
@@ -71,6 +74,9 @@ pub struct Summary {
     pub hazards: Vec<Hazard>,
     /// Groups found offline after the heal for a documented reason, by reason kind.
     pub explained: BTreeMap<&'static str, u64>,
+    /// Generated configurations (one per seed with `--generate`), and their tags.
+    pub configs: u64,
+    pub config_tags: BTreeMap<String, u64>,
     /// Wall-clock time (not part of equality).
     pub wall: Duration,
 }
@@ -88,6 +94,8 @@ impl PartialEq for Summary {
             self.allowed_split_runs,
             &self.hazards,
             &self.explained,
+            self.configs,
+            &self.config_tags,
         ) == (
             o.seeds,
             o.first_seed,
@@ -99,6 +107,8 @@ impl PartialEq for Summary {
             o.allowed_split_runs,
             &o.hazards,
             &o.explained,
+            o.configs,
+            &o.config_tags,
         )
     }
 }
@@ -129,6 +139,29 @@ impl Summary {
         for k in &o.explained {
             *self.explained.entry(k).or_default() += 1;
         }
+        if !o.config_tags.is_empty() {
+            self.configs += 1;
+            for t in &o.config_tags {
+                *self.config_tags.entry(t.clone()).or_default() += 1;
+            }
+        }
+    }
+
+    /// Failures counted by kind: the invariant (`invariant 1`), `liveness`, or the
+    /// generator's refusal.
+    pub fn failures_by_kind(&self) -> BTreeMap<String, u64> {
+        let mut out: BTreeMap<String, u64> = BTreeMap::new();
+        for (_, sig, _) in &self.failures {
+            let kind = match sig {
+                Signature::Liveness(_) => "liveness".to_string(),
+                Signature::Invariant(text) => {
+                    let end = [text.find(" ("), text.find(": ")].into_iter().flatten().min().unwrap_or(text.len());
+                    text[..end].to_string()
+                }
+            };
+            *out.entry(kind).or_default() += 1;
+        }
+        out
     }
 
     /// Distinct failure signatures with their seeds, in order of first appearance.
@@ -153,6 +186,10 @@ impl Summary {
             _ => String::new(),
         };
         let _ = writeln!(out, "seeds run:       {}{range}", self.seeds);
+        if self.configs > 0 {
+            let tags: Vec<String> = self.config_tags.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            let _ = writeln!(out, "configurations:  {} generated ({})", self.configs, tags.join(", "));
+        }
         let _ = writeln!(out, "simulated time:  {hours:.1} h ({} node inputs)", self.inputs);
         let _ = writeln!(
             out,
@@ -183,7 +220,10 @@ impl Summary {
         if self.hazards.len() > 10 {
             let _ = writeln!(out, "  … {} more", self.hazards.len() - 10);
         }
-        let _ = writeln!(out, "failures:        {}", self.failures.len());
+        let by_kind: Vec<String> = self.failures_by_kind().iter().map(|(k, n)| format!("{k} {n}")).collect();
+        let kinds = if by_kind.is_empty() { String::new() } else { format!(" ({})", by_kind.join(", ")) };
+        let _ =
+            writeln!(out, "failures:        {}{kinds}, {} distinct", self.failures.len(), self.failure_kinds().len());
         for (sig, seeds) in self.failure_kinds() {
             let shown: Vec<String> = seeds.iter().take(8).map(|s| s.to_string()).collect();
             let more = if seeds.len() > 8 { format!(" … ({} seeds)", seeds.len()) } else { String::new() };

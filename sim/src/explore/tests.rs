@@ -131,6 +131,10 @@ fn split_prone_pairs_follow_the_resolver_units() {
     assert_eq!(facts("2node-ping.toml").split_prone.len(), 1, "ping lets both sides survive (B36)");
     assert!(facts("2node-shared-disk.toml").split_prone.is_empty(), "serial+disk fences one side (B40)");
     assert!(facts("3node-majority.toml").split_prone.is_empty(), "majority fences the minority (B42)");
+    let majority = facts("3node-majority.toml");
+    assert_eq!(majority.split_prone_cut.len(), 3, "a pair cut leaves both hearing the third (B42)");
+    assert!(FaultKind::HbCut.allows_split(&majority) && !FaultKind::Partition.allows_split(&majority));
+    assert!(facts("2node-shared-disk.toml").split_prone_cut.is_empty(), "two-server units have no third (B40)");
     assert_eq!(facts("3node-hybrid.toml").split_prone.len(), 3, "ping and ping+disk follow the ping rule (B41)");
     let (_, _, cfg) = temp_config("facts");
     assert_eq!(ConfigFacts::new(&cfg).split_prone.len(), 1, "no resolver (B43)");

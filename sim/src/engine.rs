@@ -19,6 +19,9 @@ use std::sync::Arc;
 /// Environment knobs (scenario.md § Knobs).
 pub use crate::scenario::Knobs;
 
+#[cfg(test)]
+mod tests;
+
 /// One emitted event, stamped with time and server.
 #[derive(Clone, Debug)]
 pub struct Emitted {
@@ -59,7 +62,7 @@ pub enum EvKind {
     /// A stall ends: queued inputs are handled in arrival order (B19).
     StallEnd { server: ServerId, epoch: u64 },
     /// The user-space watchdog of a frozen service expires (B87).
-    Watchdog { server: ServerId, epoch: u64 },
+    Watchdog { server: ServerId, epoch: u64, since_ms: Ms },
 }
 
 pub struct Ev {
@@ -186,7 +189,7 @@ impl Sim {
                 self.deliver(server, Some(epoch), Input::ActionDone { id, result });
             }
             EvKind::StallEnd { server, epoch } => self.stall_end(server, epoch),
-            EvKind::Watchdog { server, epoch } => self.watchdog(server, epoch),
+            EvKind::Watchdog { server, epoch, since_ms } => self.watchdog(server, epoch, since_ms),
         }
     }
 
@@ -212,6 +215,7 @@ impl Sim {
         m.node = None;
         m.epoch += 1;
         m.stalled_until = None;
+        m.stalled_since = None;
         m.stall_queue.clear();
         self.world.release_all(s, self.now);
         self.sync_mirror_links();
@@ -475,15 +479,20 @@ impl Sim {
             return;
         }
         let epoch = self.world.machines[s.idx()].epoch;
-        let until = self.now + duration_ms;
+        let now = self.now;
         let m = &mut self.world.machines[s.idx()];
-        m.stalled_until = Some(m.stalled_until.map_or(until, |u| u.max(until)));
+        // A stall starting while another runs extends the same freeze: the service
+        // does not get to run between them.
+        let since = *m.stalled_since.get_or_insert(now);
+        let until = m.stalled_until.map_or(now + duration_ms, |u| u.max(now + duration_ms));
+        m.stalled_until = Some(until);
         self.push(until, EvKind::StallEnd { server: s, epoch });
         let limit = self.world.cfg.cluster.heartbeat_timeout_ms;
-        // The watchdog runs outside the frozen service (B87): a freeze of
-        // heartbeat_timeout or more trips it at that instant.
-        if duration_ms >= limit {
-            self.push(self.now + limit, EvKind::Watchdog { server: s, epoch });
+        // The watchdog runs outside the frozen service (B87) and times the freeze from
+        // its start: one lasting heartbeat_timeout or more trips it at that instant,
+        // however many stalls it is made of.
+        if until - since >= limit {
+            self.push(since + limit, EvKind::Watchdog { server: s, epoch, since_ms: since });
         }
     }
 
@@ -493,6 +502,7 @@ impl Sim {
             return;
         }
         m.stalled_until = None;
+        m.stalled_since = None;
         let queued: Vec<Input> = m.stall_queue.drain(..).collect();
         for input in queued {
             if !self.world.service_running(s) {
@@ -502,9 +512,10 @@ impl Sim {
         }
     }
 
-    fn watchdog(&mut self, s: ServerId, epoch: u64) {
+    fn watchdog(&mut self, s: ServerId, epoch: u64, since_ms: Ms) {
         let m = &self.world.machines[s.idx()];
-        if m.epoch != epoch || m.stalled_until.is_none() {
+        // Only the freeze that armed it: a later freeze has its own start.
+        if m.epoch != epoch || m.stalled_since != Some(since_ms) {
             return;
         }
         let (_, power, kind) = baton_core::node::stall_power(&self.world.cfg, s);

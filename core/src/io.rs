@@ -329,6 +329,14 @@ pub struct SharedState {
     pub stop_record: Vec<(GroupId, ServerId)>,
     /// Peers the sender has judged down (B16, B17).
     pub judged_down: Vec<ServerId>,
+    /// Starts the sender holds pending until their `start_after` groups are online
+    /// (B54): the coordinator places them, and takes them over if the sender is lost.
+    #[serde(default)]
+    pub waiting_starts: Vec<(GroupId, StartKind)>,
+    /// Groups the sender stopped on its way out and that are offline there (B14, B68):
+    /// if it is lost before its departure notice, the peers start them (B55).
+    #[serde(default)]
+    pub stopped_leaving: Vec<GroupId>,
 }
 
 /// What a failover counter counts (B58).

@@ -342,7 +342,16 @@ impl Sim {
         let m = &mut self.world.machines[s.idx()];
         let epoch = m.epoch;
         let Some(node) = m.node.as_mut() else { return };
-        node.handle(self.now, input, &mut out);
+        if let Err(text) = crate::panics::catch(|| node.handle(self.now, input, &mut out)) {
+            // A core assertion fired: a bug in the decision logic. The run fails here,
+            // like an invariant breach, so the explorer writes and shrinks the seed
+            // instead of dying with it.
+            out.clear();
+            self.out = out;
+            let name = self.world.cfg.server(s).name.clone();
+            self.breaches.push(Breach { at_ms: self.now, text: format!("core panic: {text} (on {name})") });
+            return;
+        }
         self.inputs_handled += 1;
         if tracing {
             for o in &out {
@@ -435,41 +444,18 @@ impl Sim {
             d.forced = side;
             d.newest = side;
         }
+        let kind = event.kind;
         self.timeline.push(Emitted { at_ms: self.now, server: s, event });
         if let (true, Some(g)) = (group_online, g) {
             self.check_group_single(g);
         }
-    }
-
-    /// Invariant 1 for groups: online on at most one server.
-    fn check_group_single(&mut self, g: GroupId) {
-        let online: Vec<ServerId> = self
-            .world
-            .cfg
-            .server_ids()
-            .filter(|s| {
-                self.world.machines[s.idx()]
-                    .node
-                    .as_ref()
-                    .is_some_and(|n| !n.is_gone() && n.group_state(g) == baton_core::io::GroupState::Online)
-            })
-            .collect();
-        if online.len() > 1 {
-            let names: Vec<&str> = online.iter().map(|s| self.world.cfg.server(*s).name.as_str()).collect();
-            self.double(g, format!("group {} online on {}", self.world.cfg.group(g).name, names.join(" and ")));
+        if let Some(g) = g {
+            if kind == EventKind::GroupStarting {
+                self.check_start_after(s, g);
+            } else if kind == EventKind::GroupStopping {
+                self.check_stop_order(s, g);
+            }
         }
-    }
-
-    /// A group or resource was found on two servers.
-    pub fn double(&mut self, g: GroupId, text: String) {
-        self.split_brain.insert(g);
-        if !self.allow_split_brain {
-            self.breaches.push(Breach { at_ms: self.now, text: format!("invariant 1 (nothing online twice): {text}") });
-        }
-    }
-
-    pub fn breach(&mut self, text: String) {
-        self.breaches.push(Breach { at_ms: self.now, text });
     }
 
     // ---- stalls (B19, B87) ---------------------------------------------------------

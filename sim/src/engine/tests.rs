@@ -43,3 +43,70 @@ fn a_long_single_stall_trips_the_watchdog_at_the_limit() {
     assert_eq!(stall_instants(&r), [150_000]);
     assert!(r.passed(), "{}", r.text());
 }
+
+// ---- invariant 4: start_after (B54) ----------------------------------------------
+
+/// A simulator on `tests/configs/s5-start-after.toml`, booted and run to 3 min: db
+/// online on server1, app on server2 (dep waits for base, a manual group).
+fn start_after_world() -> crate::engine::Sim {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/configs/s5-start-after.toml");
+    let text = std::fs::read_to_string(&path).expect("s5-start-after.toml");
+    let cfg = Arc::new(baton_core::config::parse("s5-start-after.toml", &text).expect("valid config").config);
+    let mut sim = crate::engine::Sim::new(cfg.clone(), crate::scenario::Knobs::default(), 1);
+    for s in cfg.server_ids() {
+        sim.power_on(s);
+    }
+    while sim.run_until(180_000).is_some() {}
+    sim
+}
+
+fn sid(sim: &crate::engine::Sim, name: &str) -> baton_core::config::ServerId {
+    sim.cfg().server_id(name).expect("server")
+}
+
+fn starting(sim: &crate::engine::Sim, group: &str) -> baton_core::Event {
+    baton_core::Event::new(EventKind::GroupStarting).group(sim.cfg().group_id(group).expect("group"))
+}
+
+#[test]
+fn invariant_4_a_dependant_starting_while_the_group_it_names_is_not_online_is_a_breach() {
+    let mut sim = start_after_world();
+    assert!(sim.breaches.is_empty(), "{:?}", sim.breaches);
+    let (s1, s2) = (sid(&sim, "server1"), sid(&sim, "server2"));
+    // db is online on server1: a start of app is fine.
+    let e = starting(&sim, "app");
+    sim.record(s2, e);
+    assert!(sim.breaches.is_empty(), "{:?}", sim.breaches);
+    // server1 shuts down and db's failover to server2 fails: db is online nowhere, and
+    // server2 (which saw server1 depart) does not believe otherwise.
+    let dbx = sim.cfg().resource_id("dbx").expect("dbx");
+    sim.world.fail_activation.insert((dbx, s2), None);
+    sim.handle(s1, baton_core::Input::ShutdownRequested);
+    while sim.run_until(240_000).is_some() {}
+    assert!(sim.breaches.is_empty(), "{:?}", sim.breaches);
+    let e = starting(&sim, "app");
+    sim.record(s2, e);
+    let text = sim.breaches.first().map(|b| b.text.clone()).unwrap_or_default();
+    assert_eq!(text, "invariant 4 (start_after, B54): group app started on server2 while db is not online");
+}
+
+#[test]
+fn invariant_4_a_group_stopping_before_its_dependant_on_a_departing_server_is_a_breach() {
+    let mut sim = start_after_world();
+    let s1 = sid(&sim, "server1");
+    let words: Vec<String> = ["group", "start", "base"].iter().map(|w| w.to_string()).collect();
+    let cmd = baton_core::Command::parse_words(&words, sim.cfg()).expect("command");
+    sim.command(s1, cmd);
+    while sim.run_until(240_000).is_some() {}
+    let node = sim.world.machines[s1.idx()].node.as_ref().expect("server1 runs");
+    let dep = sim.cfg().group_id("dep").expect("dep");
+    assert_eq!(node.group_state(dep), baton_core::io::GroupState::Online);
+    // server1 shuts down: dep (which names base) stops first, as the core does.
+    sim.handle(s1, baton_core::Input::ShutdownRequested);
+    assert!(sim.breaches.is_empty(), "{:?}", sim.breaches);
+    // base beginning to stop while dep still runs there breaks the stop order.
+    let base = sim.cfg().group_id("base").expect("base");
+    sim.record(s1, baton_core::Event::new(EventKind::GroupStopping).group(base));
+    let text = sim.breaches.first().map(|b| b.text.clone()).unwrap_or_default();
+    assert!(text.starts_with("invariant 4 (start_after, B54): group base stopping on server1 before dep"), "{text}");
+}

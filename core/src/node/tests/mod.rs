@@ -15,6 +15,7 @@ mod monitor;
 mod np;
 mod placement;
 mod recovery;
+mod start_after;
 
 use super::Node;
 use crate::command::Command;

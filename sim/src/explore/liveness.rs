@@ -101,6 +101,19 @@ fn group(p: &Play, g: GroupId, heal_ms: Ms) -> Verdict {
             "cluster re-formed by a forced return (B26): needs group start".into(),
         );
     }
+    // The cluster decided to hold the group (failover = manual, B55) after it was last
+    // online: whatever stopped it later (its holder's own shutdown, whose notice the
+    // server that had already judged it down never got) leaves it for an operator.
+    let held = sim
+        .timeline
+        .iter()
+        .any(|e| e.event.group == Some(g) && e.event.kind == EventKind::GroupFailoverHeld && e.at_ms >= since);
+    if held {
+        return explained(
+            "failover manual (B55)",
+            "held offline by failover = manual (B55): needs group start".to_string(),
+        );
+    }
     let last = sim.timeline.iter().rev().find(|e| {
         e.event.group == Some(g)
             && matches!(

@@ -155,12 +155,17 @@ impl Node {
             if self.cfg.group(g).startup != Startup::Auto || !self.holders(g).is_empty() {
                 continue;
             }
-            // A group whose start_after groups are not online waits (start_on, B54).
+            // A group whose start_after groups are not online waits (place_one, B54).
             self.place_one(&mut view, g, StartKind::ClusterStart, None);
         }
     }
 
     fn place_one(&mut self, view: &mut PlacementView, g: GroupId, kind: StartKind, leaving: Option<ServerId>) -> bool {
+        if !self.start_after_met(g) {
+            // B54 before B51: the target is chosen when the start can happen.
+            self.defer_start(g, kind);
+            return true;
+        }
         match view.target(&self.cfg, g, leaving) {
             Some(t) => {
                 view.place(&self.cfg, g, t);

@@ -294,3 +294,25 @@ fn a_group_held_by_failover_manual_then_stopped_by_its_holder_is_explained() {
         result.explained
     );
 }
+
+#[test]
+fn a_group_stopped_by_the_departure_of_its_only_server_is_explained() {
+    // Seed 593 of s5-manual-failover, shrunk: solo (policy server1 only) is stopped by
+    // `server shutdown server1` while a partition keeps the departure notice from
+    // server2. Nobody could take it (B55) and nobody starts it later (B56).
+    let ctx = Ctx::new(manual_failover(), Limits::default());
+    let s = |t: u64, text: &str| {
+        (t, crate::scenario::parse("t", &format!("config c\nat 1s {text}\n")).expect("stmt").steps[0].stmt.clone())
+    };
+    let faults = vec![
+        fault(FaultKind::Partition, vec![s(496_300, "partition server2 | server1")]),
+        fault(FaultKind::Shutdown, vec![s(661_100, "cmd server shutdown server1")]),
+    ];
+    let result = run::run(&ctx, 593, &faults, &Knobs::default());
+    assert!(result.failure.is_none(), "{:?}", result.failure);
+    assert!(
+        result.explained.iter().any(|(g, key, _)| g == "solo" && *key == "no target (B56)"),
+        "{:?}",
+        result.explained
+    );
+}

@@ -114,31 +114,40 @@ fn group(p: &Play, g: GroupId, heal_ms: Ms) -> Verdict {
             "held offline by failover = manual (B55): needs group start".to_string(),
         );
     }
-    // Stopped by the orderly departure of the only server of its policy (B14, B15,
-    // B68): no server could take it (B55) and none starts it later on its own (B56),
-    // whether or not a peer heard the departure notice and said `group-no-target`.
-    if let [only] = grp.policy.as_slice() {
-        let offline = sim.timeline.iter().rev().find(|e| {
-            e.event.group == Some(g) && e.server == *only && e.event.kind == EventKind::GroupOffline && e.at_ms >= since
-        });
-        let departing = offline.is_some_and(|off| {
-            sim.timeline.iter().any(|e| {
-                e.server == *only
-                    && e.at_ms >= since
-                    && e.at_ms <= off.at_ms
-                    && [
-                        EventKind::ServiceStopping,
-                        EventKind::ServerShutdown,
-                        EventKind::ShutdownForFailure,
-                        EventKind::RebootForFailure,
-                    ]
-                    .contains(&e.event.kind)
-            })
-        });
-        if departing {
+    // Stopped by the orderly departure of its server (B14, B15, B68), whether or not a
+    // peer heard the departure notice: with the only server of its policy gone no
+    // server could take it (B55) and none starts it later on its own (B56); with
+    // `failover = "manual"` it is held (B55).
+    let offline = sim
+        .timeline
+        .iter()
+        .rev()
+        .find(|e| e.event.group == Some(g) && e.event.kind == EventKind::GroupOffline && e.at_ms >= since);
+    let departing = offline.is_some_and(|off| {
+        sim.timeline.iter().any(|e| {
+            e.server == off.server
+                && e.at_ms >= since
+                && e.at_ms <= off.at_ms
+                && [
+                    EventKind::ServiceStopping,
+                    EventKind::ServerShutdown,
+                    EventKind::ShutdownForFailure,
+                    EventKind::RebootForFailure,
+                ]
+                .contains(&e.event.kind)
+        })
+    });
+    if let (true, Some(off)) = (departing, offline) {
+        if grp.policy.as_slice() == [off.server] {
             return explained(
                 "no target (B56)",
                 "stopped by the departure of the only server of its policy (B55, B56): needs group start".into(),
+            );
+        }
+        if grp.failover == baton_core::config::FailoverMode::Manual {
+            return explained(
+                "failover manual (B55)",
+                "stopped by its server's departure, held by failover = manual (B55): needs group start".into(),
             );
         }
     }

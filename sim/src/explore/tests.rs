@@ -316,3 +316,25 @@ fn a_group_stopped_by_the_departure_of_its_only_server_is_explained() {
         result.explained
     );
 }
+
+#[test]
+fn a_failover_manual_group_stopped_by_its_server_s_departure_is_explained() {
+    // Seed 3003 of s5-manual-failover, shrunk: man (failover = "manual") is stopped by
+    // server1's OS shutdown while server2 is isolated and never hears the notice.
+    let ctx = Ctx::new(manual_failover(), Limits::default());
+    let s = |t: u64, text: &str| {
+        (t, crate::scenario::parse("t", &format!("config c\nat 1s {text}\n")).expect("stmt").steps[0].stmt.clone())
+    };
+    let faults = vec![
+        fault(FaultKind::Shutdown, vec![s(393_800, "shutdown server1"), s(429_400, "boot server1")]),
+        fault(FaultKind::Isolate, vec![s(418_800, "isolate server2")]),
+        fault(FaultKind::Shutdown, vec![s(557_300, "shutdown server1")]),
+    ];
+    let result = run::run(&ctx, 3003, &faults, &Knobs::default());
+    assert!(result.failure.is_none(), "{:?}", result.failure);
+    assert!(
+        result.explained.iter().any(|(g, key, _)| g == "man" && *key == "failover manual (B55)"),
+        "{:?}",
+        result.explained
+    );
+}

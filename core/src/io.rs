@@ -342,6 +342,14 @@ pub struct SharedState {
     pub takeovers_done: Vec<(ServerId, u64)>,
     /// Groups whose start the sender sent and has not yet seen at the target (B53, B55).
     pub in_transit: Vec<GroupId>,
+    /// Starts the sender holds pending until their `start_after` groups are online
+    /// (B54): the coordinator places them, and takes them over if the sender is lost.
+    #[serde(default)]
+    pub waiting_starts: Vec<(GroupId, StartKind)>,
+    /// Groups the sender stopped on its way out and that are offline there (B14, B68):
+    /// if it is lost before its departure notice, the peers start them (B55).
+    #[serde(default)]
+    pub stopped_leaving: Vec<GroupId>,
 }
 
 /// What a failover counter counts (B58).

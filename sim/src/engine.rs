@@ -19,6 +19,9 @@ use std::sync::Arc;
 /// Environment knobs (scenario.md § Knobs).
 pub use crate::scenario::Knobs;
 
+#[cfg(test)]
+mod tests;
+
 /// One emitted event, stamped with time and server.
 #[derive(Clone, Debug)]
 pub struct Emitted {
@@ -59,7 +62,7 @@ pub enum EvKind {
     /// A stall ends: queued inputs are handled in arrival order (B19).
     StallEnd { server: ServerId, epoch: u64 },
     /// The user-space watchdog of a frozen service expires (B87).
-    Watchdog { server: ServerId, epoch: u64 },
+    Watchdog { server: ServerId, epoch: u64, since_ms: Ms },
 }
 
 pub struct Ev {
@@ -186,7 +189,7 @@ impl Sim {
                 self.deliver(server, Some(epoch), Input::ActionDone { id, result });
             }
             EvKind::StallEnd { server, epoch } => self.stall_end(server, epoch),
-            EvKind::Watchdog { server, epoch } => self.watchdog(server, epoch),
+            EvKind::Watchdog { server, epoch, since_ms } => self.watchdog(server, epoch, since_ms),
         }
     }
 
@@ -212,6 +215,7 @@ impl Sim {
         m.node = None;
         m.epoch += 1;
         m.stalled_until = None;
+        m.stalled_since = None;
         m.stall_queue.clear();
         self.world.release_all(s, self.now);
         self.sync_mirror_links();
@@ -338,7 +342,16 @@ impl Sim {
         let m = &mut self.world.machines[s.idx()];
         let epoch = m.epoch;
         let Some(node) = m.node.as_mut() else { return };
-        node.handle(self.now, input, &mut out);
+        if let Err(text) = crate::panics::catch(|| node.handle(self.now, input, &mut out)) {
+            // A core assertion fired: a bug in the decision logic. The run fails here,
+            // like an invariant breach, so the explorer writes and shrinks the seed
+            // instead of dying with it.
+            out.clear();
+            self.out = out;
+            let name = self.world.cfg.server(s).name.clone();
+            self.breaches.push(Breach { at_ms: self.now, text: format!("core panic: {text} (on {name})") });
+            return;
+        }
         self.inputs_handled += 1;
         if tracing {
             for o in &out {
@@ -431,41 +444,18 @@ impl Sim {
             d.forced = side;
             d.newest = side;
         }
+        let kind = event.kind;
         self.timeline.push(Emitted { at_ms: self.now, server: s, event });
         if let (true, Some(g)) = (group_online, g) {
             self.check_group_single(g);
         }
-    }
-
-    /// Invariant 1 for groups: online on at most one server.
-    fn check_group_single(&mut self, g: GroupId) {
-        let online: Vec<ServerId> = self
-            .world
-            .cfg
-            .server_ids()
-            .filter(|s| {
-                self.world.machines[s.idx()]
-                    .node
-                    .as_ref()
-                    .is_some_and(|n| !n.is_gone() && n.group_state(g) == baton_core::io::GroupState::Online)
-            })
-            .collect();
-        if online.len() > 1 {
-            let names: Vec<&str> = online.iter().map(|s| self.world.cfg.server(*s).name.as_str()).collect();
-            self.double(g, format!("group {} online on {}", self.world.cfg.group(g).name, names.join(" and ")));
+        if let Some(g) = g {
+            if kind == EventKind::GroupStarting {
+                self.check_start_after(s, g);
+            } else if kind == EventKind::GroupStopping {
+                self.check_stop_order(s, g);
+            }
         }
-    }
-
-    /// A group or resource was found on two servers.
-    pub fn double(&mut self, g: GroupId, text: String) {
-        self.split_brain.insert(g);
-        if !self.allow_split_brain {
-            self.breaches.push(Breach { at_ms: self.now, text: format!("invariant 1 (nothing online twice): {text}") });
-        }
-    }
-
-    pub fn breach(&mut self, text: String) {
-        self.breaches.push(Breach { at_ms: self.now, text });
     }
 
     // ---- stalls (B19, B87) ---------------------------------------------------------
@@ -475,15 +465,20 @@ impl Sim {
             return;
         }
         let epoch = self.world.machines[s.idx()].epoch;
-        let until = self.now + duration_ms;
+        let now = self.now;
         let m = &mut self.world.machines[s.idx()];
-        m.stalled_until = Some(m.stalled_until.map_or(until, |u| u.max(until)));
+        // A stall starting while another runs extends the same freeze: the service
+        // does not get to run between them.
+        let since = *m.stalled_since.get_or_insert(now);
+        let until = m.stalled_until.map_or(now + duration_ms, |u| u.max(now + duration_ms));
+        m.stalled_until = Some(until);
         self.push(until, EvKind::StallEnd { server: s, epoch });
         let limit = self.world.cfg.cluster.heartbeat_timeout_ms;
-        // The watchdog runs outside the frozen service (B87): a freeze of
-        // heartbeat_timeout or more trips it at that instant.
-        if duration_ms >= limit {
-            self.push(self.now + limit, EvKind::Watchdog { server: s, epoch });
+        // The watchdog runs outside the frozen service (B87) and times the freeze from
+        // its start: one lasting heartbeat_timeout or more trips it at that instant,
+        // however many stalls it is made of.
+        if until - since >= limit {
+            self.push(since + limit, EvKind::Watchdog { server: s, epoch, since_ms: since });
         }
     }
 
@@ -493,6 +488,7 @@ impl Sim {
             return;
         }
         m.stalled_until = None;
+        m.stalled_since = None;
         let queued: Vec<Input> = m.stall_queue.drain(..).collect();
         for input in queued {
             if !self.world.service_running(s) {
@@ -502,9 +498,10 @@ impl Sim {
         }
     }
 
-    fn watchdog(&mut self, s: ServerId, epoch: u64) {
+    fn watchdog(&mut self, s: ServerId, epoch: u64, since_ms: Ms) {
         let m = &self.world.machines[s.idx()];
-        if m.epoch != epoch || m.stalled_until.is_none() {
+        // Only the freeze that armed it: a later freeze has its own start.
+        if m.epoch != epoch || m.stalled_since != Some(since_ms) {
             return;
         }
         let (_, power, kind) = baton_core::node::stall_power(&self.world.cfg, s);

@@ -5,7 +5,8 @@
 //!
 //! Modules: `world` (the simulated environment), `engine` (the event loop and the
 //! nodes' outputs), `actions` (what actions do in the world), `happen` (scenario
-//! happenings), `expect` (expectations), `player` (running a scenario, the report),
+//! happenings), `invariants` (checks as the run goes), `panics` (core panics as run
+//! failures), `expect` (expectations), `player` (running a scenario, the report),
 //! `scenario` (the language).
 
 mod actions;
@@ -13,6 +14,8 @@ pub mod engine;
 mod expect;
 pub mod explore;
 mod happen;
+mod invariants;
+mod panics;
 pub mod player;
 pub mod scenario;
 pub mod world;

@@ -60,6 +60,9 @@ pub struct Machine {
     pub disk: Option<Persisted>,
     /// Frozen until this instant (user-space stall, B19); inputs wait in `stall_queue`.
     pub stalled_until: Option<Ms>,
+    /// When the current freeze began: back-to-back stalls are one freeze for the
+    /// watchdog (B87), which times it from its start.
+    pub stalled_since: Option<Ms>,
     pub stall_queue: VecDeque<baton_core::Input>,
 }
 
@@ -150,6 +153,7 @@ impl World {
                 epoch: 0,
                 disk: None,
                 stalled_until: None,
+                stalled_since: None,
                 stall_queue: VecDeque::new(),
             })
             .collect();

@@ -202,6 +202,10 @@ impl Node {
         let Some(current) = self.cfg.server_ids().find(|s| self.group_state_on(g, *s) == GroupState::Online) else {
             return Err(format!("group {name} is not online"));
         };
+        // B54: the start on the target would wait, leaving the group offline.
+        if let Some(d) = self.cfg.group(g).start_after.iter().find(|d| !self.group_online_anywhere(**d)) {
+            return Err(format!("group {name} starts after {}, which is not online", self.cfg.group(*d).name));
+        }
         let view = self.placement_view();
         let target = match to {
             Some(s) if s == current => {

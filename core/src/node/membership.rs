@@ -175,6 +175,7 @@ impl Node {
     /// judged down here. Its groups are gone: they fail over without resolution.
     fn old_run_ended(&mut self, from: ServerId, judged_lost: bool) {
         let groups: Vec<GroupId> = self.peers[from.idx()].shared.groups.iter().map(|(g, _)| *g).collect();
+        let groups = [groups, self.peers[from.idx()].owed_starts()].concat();
         let old_run = self.peers[from.idx()].run;
         self.peers[from.idx()].forget_run();
         self.peers[from.idx()].state = ServerState::Down;
@@ -273,6 +274,8 @@ impl Node {
             rebuilding: self.mirrors.rebuilding_list(),
             stop_record: self.persisted.stop_record.clone(),
             judged_down: self.peer_ids().filter(|p| self.peers[p.idx()].judged_down).collect(),
+            waiting_starts: self.waiting_starts.iter().map(|(g, w)| (*g, w.kind)).collect(),
+            stopped_leaving: self.stopped_leaving(),
             takeovers_done: self.takeovers_done.iter().map(|(p, r)| (*p, *r)).collect(),
             in_transit: self.in_transit.keys().copied().collect(),
         }
@@ -565,6 +568,8 @@ impl Node {
         // this server saw the other side go, and B110 whether it was copying to us.
         self.mirror_peer_went(from);
         let p = &mut self.peers[from.idx()];
+        // Starts it held pending (B54) go with it unless someone takes them over.
+        let groups = [groups, p.waiting_start_groups()].concat();
         p.forget_run();
         p.state = match (clean, power_off) {
             (false, _) => ServerState::Down,

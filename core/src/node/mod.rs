@@ -84,8 +84,13 @@ pub struct Node {
     faults: BTreeMap<GroupId, Ms>,
     /// When each group was last started by cluster start or command, as known here (B52).
     epochs: BTreeMap<GroupId, Ms>,
-    /// Groups whose start waits for `start_after` groups (coordinator, B54).
-    waiting_starts: BTreeMap<GroupId, bool>,
+    /// Starts pending until their `start_after` groups are online (B54). Shared with
+    /// the peers: the coordinator places its own and its members' (B0), and the
+    /// pending starts of a lost or departed server are taken over with its groups.
+    waiting_starts: BTreeMap<GroupId, placement::Waiting>,
+    /// Pending starts the coordinator found no eligible target for (B55, B56): not
+    /// placed again from a member's copy until the group runs somewhere.
+    unplaced_starts: BTreeSet<GroupId>,
     cluster_suspended: bool,
     mirrors: mirror::Mirrors,
     /// Groups that were online here when the previous (unclean) run ended (B25).
@@ -162,6 +167,7 @@ impl Node {
             faults: BTreeMap::new(),
             epochs: BTreeMap::new(),
             waiting_starts: BTreeMap::new(),
+            unplaced_starts: BTreeSet::new(),
             cluster_suspended: false,
             mirrors,
             recover_groups: Vec::new(),

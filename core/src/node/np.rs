@@ -468,6 +468,7 @@ impl Node {
             // online and waits for an operator, B61, B74).
             .filter(|(_, st)| matches!(st, GroupState::Online | GroupState::Starting | GroupState::Stopping))
             .map(|(g, _)| *g)
+            .chain(peer.owed_starts())
             .collect();
         self.mirror_peer_went(p);
         self.send_down_notice(p);

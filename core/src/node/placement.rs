@@ -28,6 +28,15 @@ pub struct PlacementView {
     pub held: Vec<u32>,
 }
 
+/// A start pending until the groups named in `start_after` are online (B54).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Waiting {
+    /// Why the group is to start (decides `CLP_EVENT` and events when it does).
+    pub kind: StartKind,
+    /// `group-start-blocked` was reported for this wait.
+    pub blocked_reported: bool,
+}
+
 fn bit(s: ServerId) -> u32 {
     1u32 << s.0
 }
@@ -140,6 +149,12 @@ impl Node {
 
     /// Sends (or runs here) the start of `g` on `target`.
     pub(super) fn start_on(&mut self, g: GroupId, target: ServerId, kind: StartKind, epoch_ms: Ms) {
+        if !self.start_after_met(g) {
+            // B54, whatever the reason for the start (failover, handover, placement of
+            // several groups at once): it waits for the groups it names.
+            self.defer_start(g, kind);
+            return;
+        }
         self.track_transit(g, target);
         if target == self.me {
             self.begin_start(g, kind, epoch_ms);
@@ -155,16 +170,17 @@ impl Node {
             if self.cfg.group(g).startup != Startup::Auto || !self.holders(g).is_empty() {
                 continue;
             }
-            if !self.start_after_met(g) {
-                self.waiting_starts.insert(g, false);
-                self.emit(Event::new(EventKind::GroupStartWaiting).group(g));
-                continue;
-            }
+            // A group whose start_after groups are not online waits (place_one, B54).
             self.place_one(&mut view, g, StartKind::ClusterStart, None);
         }
     }
 
     fn place_one(&mut self, view: &mut PlacementView, g: GroupId, kind: StartKind, leaving: Option<ServerId>) -> bool {
+        if !self.start_after_met(g) {
+            // B54 before B51: the target is chosen when the start can happen.
+            self.defer_start(g, kind);
+            return true;
+        }
         match view.target(&self.cfg, g, leaving) {
             Some(t) => {
                 view.place(&self.cfg, g, t);
@@ -217,8 +233,36 @@ impl Node {
     }
 
     /// B54: whether every group named in `start_after` is online.
+    /// A server on its way out does not count its own groups: they stop before it
+    /// departs (a handover decided while leaving would otherwise start `g` elsewhere
+    /// just as the group it names stops here).
     pub(super) fn start_after_met(&self, g: GroupId) -> bool {
-        self.cfg.group(g).start_after.iter().all(|d| self.group_online_anywhere(*d))
+        let leaving = self.leaving();
+        self.cfg.group(g).start_after.iter().all(|d| {
+            self.cfg
+                .server_ids()
+                .any(|s| !(leaving && s == self.me) && self.group_state_on(*d, s) == GroupState::Online)
+        })
+    }
+
+    /// B54: the start of `g` (for `kind`) is pending until its `start_after` groups
+    /// are online; the coordinator places it then (`reevaluate_waiting_starts`).
+    pub(super) fn defer_start(&mut self, g: GroupId, kind: StartKind) {
+        if self.waiting_starts.contains_key(&g) {
+            return;
+        }
+        self.waiting_starts.insert(g, Waiting { kind, blocked_reported: false });
+        let names: Vec<&str> = self
+            .cfg
+            .group(g)
+            .start_after
+            .iter()
+            .filter(|d| !self.group_online_anywhere(**d))
+            .map(|d| self.cfg.group(*d).name.as_str())
+            .collect();
+        let reason = format!("waits for {} (B54)", names.join(", "));
+        self.emit(Event::new(EventKind::GroupStartWaiting).group(g).reason(reason));
+        self.mark_dirty();
     }
 
     /// Remembers a start or move sent to `target` until it shows there.
@@ -260,6 +304,15 @@ impl Node {
                     )
             };
             let expired = since + limit <= now;
+            // The target deferred the start (B54, its view of start_after): the start
+            // is pending there and the coordinator places it when it can.
+            let deferred = t != self.me
+                && !target_gone
+                && self.peers[t.idx()].shared.waiting_starts.iter().any(|(wg, _)| *wg == g);
+            if deferred {
+                self.in_transit.remove(&g);
+                continue;
+            }
             if !(target_gone || expired) {
                 continue;
             }
@@ -282,29 +335,72 @@ impl Node {
     }
 
     /// B54: start waiting groups whose dependencies came online; report blocked ones.
+    ///
+    /// A pending start is done once its group runs somewhere or is on its way to a
+    /// server, wherever it is held. The coordinator places its own pending starts and
+    /// those its members share (a server that stopped coordinating when an earlier one
+    /// joined, or that deferred a start it was handed); a member keeps its copy until the
+    /// coordinator's placing shows (the group runs somewhere).
     pub(super) fn reevaluate_waiting_starts(&mut self) {
-        if self.waiting_starts.is_empty() || !self.i_coordinate() {
+        let done: Vec<GroupId> = self.waiting_starts.keys().copied().filter(|g| self.start_settled(*g)).collect();
+        for g in done {
+            self.waiting_starts.remove(&g);
+            self.mark_dirty();
+        }
+        let running: Vec<GroupId> =
+            self.unplaced_starts.iter().copied().filter(|g| !self.holders(*g).is_empty()).collect();
+        for g in running {
+            self.unplaced_starts.remove(&g);
+        }
+        if !self.phase.is_member() {
             return;
         }
-        let waiting: Vec<(GroupId, bool)> = self.waiting_starts.iter().map(|(g, b)| (*g, *b)).collect();
-        for (g, blocked_reported) in waiting {
+        if !self.i_coordinate() {
+            // Kept until the group runs somewhere: dropping it when the coordinator lists
+            // it too would trust a view that may be older than the coordinator's placing.
+            return;
+        }
+        let shared: Vec<(GroupId, StartKind)> = self
+            .peer_ids()
+            .filter(|p| self.is_running(*p))
+            .flat_map(|p| self.peers[p.idx()].shared.waiting_starts.clone())
+            .collect();
+        for (g, kind) in shared {
+            if !self.start_settled(g) && !self.unplaced_starts.contains(&g) && !self.waiting_starts.contains_key(&g) {
+                self.waiting_starts.insert(g, Waiting { kind, blocked_reported: false });
+                self.mark_dirty();
+            }
+        }
+        let waiting: Vec<(GroupId, Waiting)> = self.waiting_starts.iter().map(|(g, w)| (*g, *w)).collect();
+        let mut view = self.placement_view();
+        for (g, w) in waiting {
             if self.start_after_met(g) {
                 self.waiting_starts.remove(&g);
-                let mut view = self.placement_view();
-                self.place_one(&mut view, g, StartKind::ClusterStart, None);
+                self.mark_dirty();
+                if !self.place_one(&mut view, g, w.kind, None) {
+                    self.unplaced_starts.insert(g);
+                }
                 continue;
             }
-            let blocked = self
-                .cfg
-                .group(g)
-                .start_after
-                .iter()
-                .any(|d| self.holders(*d).is_empty() && !self.waiting_starts.contains_key(d));
-            if blocked && !blocked_reported {
-                self.waiting_starts.insert(g, true);
+            // A named group offline with no start pending (manual, in error, unplaced).
+            let blocked = self.cfg.group(g).start_after.iter().any(|d| {
+                let under_way = self.cfg.server_ids().any(|s| match self.group_state_on(*d, s) {
+                    GroupState::Online | GroupState::Starting | GroupState::Stopping => true,
+                    GroupState::Offline | GroupState::Error => false,
+                });
+                !under_way && !self.waiting_starts.contains_key(d) && !self.in_transit.contains_key(d)
+            });
+            if blocked && !w.blocked_reported {
+                self.waiting_starts.insert(g, Waiting { blocked_reported: true, ..w });
                 self.emit(Event::new(EventKind::GroupStartBlocked).group(g));
             }
         }
+    }
+
+    /// Whether a pending start of `g` has nothing left to do: the group runs (or is in
+    /// error) somewhere, or a start of it is on its way from here.
+    fn start_settled(&self, g: GroupId) -> bool {
+        !self.holders(g).is_empty() || self.in_transit.contains_key(&g)
     }
 
     /// B57: this server became online: groups with `failback = "auto"` that it ranks
@@ -340,7 +436,8 @@ impl Node {
             }
             match self.group_state_on(g, *current) {
                 GroupState::Online => {
-                    if view.eligible(&self.cfg, g, self.me, Some(*current)) {
+                    // B54: a move is a start; it would wait after the stop.
+                    if view.eligible(&self.cfg, g, self.me, Some(*current)) && self.start_after_met(g) {
                         self.failback_sent.insert(g);
                         self.send(*current, Message::MoveGroup { group: g, to: self.me, failback: true });
                     }

@@ -72,6 +72,25 @@ impl Node {
         self.watchdog_kick_ms
     }
 
+    /// Whether this server sees `g` online on `s` (its own state, or what `s` last
+    /// shared while it may hold groups).
+    pub fn sees_group_online(&self, g: GroupId, s: ServerId) -> bool {
+        self.group_state_on(g, s) == GroupState::Online
+    }
+
+    /// `Some(cluster_wide)` while this server stops its groups to depart (B14, B67,
+    /// B68): whether every server is leaving with it.
+    pub fn departing(&self) -> Option<bool> {
+        match &self.phase {
+            super::fence::Phase::Leaving(l) => Some(l.cluster_wide),
+            super::fence::Phase::Off
+            | super::fence::Phase::Syncing { .. }
+            | super::fence::Phase::Member
+            | super::fence::Phase::Suspended
+            | super::fence::Phase::Gone => None,
+        }
+    }
+
     /// How this server sees a peer.
     pub fn peer_state(&self, s: ServerId) -> ServerState {
         if s == self.me {

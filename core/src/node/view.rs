@@ -66,6 +66,18 @@ impl Peer {
         self.last_heard.iter().flatten().copied().max()
     }
 
+    /// The groups whose start this peer held pending (B54).
+    pub fn waiting_start_groups(&self) -> Vec<GroupId> {
+        self.shared.waiting_starts.iter().map(|(g, _)| *g).collect()
+    }
+
+    /// What the cluster must start if this peer is lost now, besides the groups it
+    /// runs: its pending starts (B54) and the groups it stopped on its way out before
+    /// its departure notice went (B14, B68).
+    pub fn owed_starts(&self) -> Vec<GroupId> {
+        [self.waiting_start_groups(), self.shared.stopped_leaving.clone()].concat()
+    }
+
     /// Forget the run: what it held is gone (it went down, departed or restarted).
     pub fn forget_run(&mut self) {
         self.shared = SharedState::default();

@@ -101,6 +101,56 @@ fn group(p: &Play, g: GroupId, heal_ms: Ms) -> Verdict {
             "cluster re-formed by a forced return (B26): needs group start".into(),
         );
     }
+    // The cluster decided to hold the group (failover = manual, B55) after it was last
+    // online: whatever stopped it later (its holder's own shutdown, whose notice the
+    // server that had already judged it down never got) leaves it for an operator.
+    let held = sim
+        .timeline
+        .iter()
+        .any(|e| e.event.group == Some(g) && e.event.kind == EventKind::GroupFailoverHeld && e.at_ms >= since);
+    if held {
+        return explained(
+            "failover manual (B55)",
+            "held offline by failover = manual (B55): needs group start".to_string(),
+        );
+    }
+    // Stopped by the orderly departure of its server (B14, B15, B68), whether or not a
+    // peer heard the departure notice: with the only server of its policy gone no
+    // server could take it (B55) and none starts it later on its own (B56); with
+    // `failover = "manual"` it is held (B55).
+    let offline = sim
+        .timeline
+        .iter()
+        .rev()
+        .find(|e| e.event.group == Some(g) && e.event.kind == EventKind::GroupOffline && e.at_ms >= since);
+    let departing = offline.is_some_and(|off| {
+        sim.timeline.iter().any(|e| {
+            e.server == off.server
+                && e.at_ms >= since
+                && e.at_ms <= off.at_ms
+                && [
+                    EventKind::ServiceStopping,
+                    EventKind::ServerShutdown,
+                    EventKind::ShutdownForFailure,
+                    EventKind::RebootForFailure,
+                ]
+                .contains(&e.event.kind)
+        })
+    });
+    if let (true, Some(off)) = (departing, offline) {
+        if grp.policy.as_slice() == [off.server] {
+            return explained(
+                "no target (B56)",
+                "stopped by the departure of the only server of its policy (B55, B56): needs group start".into(),
+            );
+        }
+        if grp.failover == baton_core::config::FailoverMode::Manual {
+            return explained(
+                "failover manual (B55)",
+                "stopped by its server's departure, held by failover = manual (B55): needs group start".into(),
+            );
+        }
+    }
     let last_at = sim.timeline.iter().rposition(|e| {
         e.event.group == Some(g)
             && matches!(

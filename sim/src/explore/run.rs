@@ -292,6 +292,9 @@ pub fn run(ctx: &Ctx, seed: u64, faults: &[Fault], knobs: &Knobs) -> RunResult {
             }
         }
         if !groups.is_empty() {
+            // The same order as `Signature::of_report` (sorted), or a replay of two
+            // groups in file order other than alphabetical "fails differently".
+            groups.sort();
             failure =
                 Some(Failure { sig: Signature::Liveness(groups), detail: detail.join("; "), at_ms: check_ms, expects });
         }

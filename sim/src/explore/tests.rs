@@ -281,3 +281,80 @@ fn groups_stopped_by_an_all_groups_final_action_are_explained() {
     let keys: Vec<(&str, &str)> = result.explained.iter().map(|(g, key, _)| (g.as_str(), *key)).collect();
     assert_eq!(keys, vec![("ag", "final action (B71, B83)"), ("bg", "final action (B71, B83)")]);
 }
+
+/// `tests/configs/s5-manual-failover.toml` (man: failover = "manual").
+fn manual_failover() -> Arc<baton_core::Config> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/configs/s5-manual-failover.toml");
+    let text = std::fs::read_to_string(&path).expect("s5-manual-failover.toml");
+    Arc::new(baton_core::config::parse("s5-manual-failover.toml", &text).expect("valid").config)
+}
+
+#[test]
+fn a_group_held_by_failover_manual_then_stopped_by_its_holder_is_explained() {
+    // Seed 5 of s5-manual-failover, shrunk: server1 judges server2 down and holds man
+    // (B55); server2, on its side of the cut, then shuts down and stops man. The
+    // departure notice never reaches server1: man stays offline, as B55 wants.
+    let ctx = Ctx::new(manual_failover(), Limits::default());
+    let s = |t: u64, text: &str| {
+        (t, crate::scenario::parse("t", &format!("config c\nat 1s {text}\n")).expect("stmt").steps[0].stmt.clone())
+    };
+    let faults = vec![
+        fault(FaultKind::Shutdown, vec![s(328_000, "shutdown server1")]),
+        fault(FaultKind::Shutdown, vec![s(430_600, "cmd server shutdown server2 --reboot")]),
+        fault(FaultKind::HbCut, vec![s(495_700, "cut public server1 server2")]),
+        fault(FaultKind::Shutdown, vec![s(508_000, "boot server1")]),
+        fault(FaultKind::HbCut, vec![s(582_800, "cut lan1 server2 server1")]),
+        fault(FaultKind::Shutdown, vec![s(619_400, "shutdown server2")]),
+    ];
+    let result = run::run(&ctx, 5, &faults, &Knobs::default());
+    assert!(result.failure.is_none(), "{:?}", result.failure);
+    assert!(
+        result.explained.iter().any(|(g, key, _)| g == "man" && *key == "failover manual (B55)"),
+        "{:?}",
+        result.explained
+    );
+}
+
+#[test]
+fn a_group_stopped_by_the_departure_of_its_only_server_is_explained() {
+    // Seed 593 of s5-manual-failover, shrunk: solo (policy server1 only) is stopped by
+    // `server shutdown server1` while a partition keeps the departure notice from
+    // server2. Nobody could take it (B55) and nobody starts it later (B56).
+    let ctx = Ctx::new(manual_failover(), Limits::default());
+    let s = |t: u64, text: &str| {
+        (t, crate::scenario::parse("t", &format!("config c\nat 1s {text}\n")).expect("stmt").steps[0].stmt.clone())
+    };
+    let faults = vec![
+        fault(FaultKind::Partition, vec![s(496_300, "partition server2 | server1")]),
+        fault(FaultKind::Shutdown, vec![s(661_100, "cmd server shutdown server1")]),
+    ];
+    let result = run::run(&ctx, 593, &faults, &Knobs::default());
+    assert!(result.failure.is_none(), "{:?}", result.failure);
+    assert!(
+        result.explained.iter().any(|(g, key, _)| g == "solo" && *key == "no target (B56)"),
+        "{:?}",
+        result.explained
+    );
+}
+
+#[test]
+fn a_failover_manual_group_stopped_by_its_server_s_departure_is_explained() {
+    // Seed 3003 of s5-manual-failover, shrunk: man (failover = "manual") is stopped by
+    // server1's OS shutdown while server2 is isolated and never hears the notice.
+    let ctx = Ctx::new(manual_failover(), Limits::default());
+    let s = |t: u64, text: &str| {
+        (t, crate::scenario::parse("t", &format!("config c\nat 1s {text}\n")).expect("stmt").steps[0].stmt.clone())
+    };
+    let faults = vec![
+        fault(FaultKind::Shutdown, vec![s(393_800, "shutdown server1"), s(429_400, "boot server1")]),
+        fault(FaultKind::Isolate, vec![s(418_800, "isolate server2")]),
+        fault(FaultKind::Shutdown, vec![s(557_300, "shutdown server1")]),
+    ];
+    let result = run::run(&ctx, 3003, &faults, &Knobs::default());
+    assert!(result.failure.is_none(), "{:?}", result.failure);
+    assert!(
+        result.explained.iter().any(|(g, key, _)| g == "man" && *key == "failover manual (B55)"),
+        "{:?}",
+        result.explained
+    );
+}

@@ -186,6 +186,12 @@ impl Node {
 
     /// Starts `g` here (B63).
     pub(super) fn begin_start(&mut self, g: GroupId, kind: StartKind, epoch_ms: Ms) {
+        if !self.start_after_met(g) {
+            // B54 in this server's view (a sender or an earlier decision may have seen
+            // the named groups online): the start is pending, shared with the peers.
+            self.defer_start(g, kind);
+            return;
+        }
         assert_eq!(self.groups[g.idx()].state, GroupState::Offline, "start of a group that is not offline");
         let event = match kind {
             StartKind::ClusterStart => self.cluster_start_event(g),

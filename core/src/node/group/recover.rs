@@ -82,7 +82,8 @@ impl Node {
                 let epoch = self.groups[g.idx()].epoch_ms;
                 self.groups[g.idx()].restarting = false;
                 self.begin_start(g, StartKind::Command, epoch);
-                self.groups[g.idx()].restart_pending = true;
+                // A start deferred by B54 is no restart in place any more.
+                self.groups[g.idx()].restart_pending = self.groups[g.idx()].state != GroupState::Offline;
             }
         }
     }

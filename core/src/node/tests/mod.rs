@@ -17,6 +17,7 @@ mod placement;
 mod recovery;
 mod takeover;
 mod restart;
+mod start_after;
 
 use super::Node;
 use crate::command::Command;

@@ -1,0 +1,112 @@
+//! Tests of the event loop's own rules: stalls and the user-space watchdog (B19, B87).
+//!
+//! In: inline scenarios on `examples/configs/2node-ping.toml` (heartbeat_timeout 30 s).
+//! Out: assertions on the timeline.
+
+use crate::scenario;
+use baton_core::EventKind;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Plays `steps` (scenario lines after the `config` line) on 2node-ping.
+fn play(steps: &str) -> crate::Report {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/configs/2node-ping.toml");
+    let text = std::fs::read_to_string(&path).expect("2node-ping.toml");
+    let cfg = baton_core::config::parse("2node-ping.toml", &text).expect("valid config").config;
+    let sc = scenario::parse("t.scenario", &format!("config c.toml\n{steps}")).expect("valid scenario");
+    crate::play(&sc, Arc::new(cfg), 1)
+}
+
+fn stall_instants(r: &crate::Report) -> Vec<u64> {
+    r.timeline.iter().filter(|e| e.event.kind == EventKind::UserSpaceStall).map(|e| e.at_ms).collect()
+}
+
+#[test]
+fn back_to_back_stalls_are_one_freeze_timed_from_its_start() {
+    // 2m..2m44s frozen by two 29 s stalls, each below the limit.
+    let r = play("at 0s boot all\nat 2m stall server1 29s\nat 2m15s stall server1 29s\nat 4m expect group failover1 online on server2\n");
+    assert_eq!(stall_instants(&r), [150_000], "the watchdog trips 30 s after the freeze began");
+    assert!(r.passed(), "{}", r.text());
+}
+
+#[test]
+fn a_stall_below_the_limit_trips_nothing_and_separate_stalls_do_not_add_up() {
+    let r = play("at 0s boot all\nat 2m stall server1 20s\nat 2m20s stall server1 20s\nat 4m expect group failover1 online on server1\n");
+    // 2m20s: the first freeze ended at that instant; the second starts afresh.
+    assert_eq!(stall_instants(&r), Vec::<u64>::new());
+    assert!(r.passed(), "{}", r.text());
+}
+
+#[test]
+fn a_long_single_stall_trips_the_watchdog_at_the_limit() {
+    let r = play("at 0s boot all\nat 2m stall server1 45s\nat 4m expect group failover1 online on server2\n");
+    assert_eq!(stall_instants(&r), [150_000]);
+    assert!(r.passed(), "{}", r.text());
+}
+
+// ---- invariant 4: start_after (B54) ----------------------------------------------
+
+/// A simulator on `tests/configs/s5-start-after.toml`, booted and run to 3 min: db
+/// online on server1, app on server2 (dep waits for base, a manual group).
+fn start_after_world() -> crate::engine::Sim {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/configs/s5-start-after.toml");
+    let text = std::fs::read_to_string(&path).expect("s5-start-after.toml");
+    let cfg = Arc::new(baton_core::config::parse("s5-start-after.toml", &text).expect("valid config").config);
+    let mut sim = crate::engine::Sim::new(cfg.clone(), crate::scenario::Knobs::default(), 1);
+    for s in cfg.server_ids() {
+        sim.power_on(s);
+    }
+    while sim.run_until(180_000).is_some() {}
+    sim
+}
+
+fn sid(sim: &crate::engine::Sim, name: &str) -> baton_core::config::ServerId {
+    sim.cfg().server_id(name).expect("server")
+}
+
+fn starting(sim: &crate::engine::Sim, group: &str) -> baton_core::Event {
+    baton_core::Event::new(EventKind::GroupStarting).group(sim.cfg().group_id(group).expect("group"))
+}
+
+#[test]
+fn invariant_4_a_dependant_starting_while_the_group_it_names_is_not_online_is_a_breach() {
+    let mut sim = start_after_world();
+    assert!(sim.breaches.is_empty(), "{:?}", sim.breaches);
+    let (s1, s2) = (sid(&sim, "server1"), sid(&sim, "server2"));
+    // db is online on server1: a start of app is fine.
+    let e = starting(&sim, "app");
+    sim.record(s2, e);
+    assert!(sim.breaches.is_empty(), "{:?}", sim.breaches);
+    // server1 shuts down and db's failover to server2 fails: db is online nowhere, and
+    // server2 (which saw server1 depart) does not believe otherwise.
+    let dbx = sim.cfg().resource_id("dbx").expect("dbx");
+    sim.world.fail_activation.insert((dbx, s2), None);
+    sim.handle(s1, baton_core::Input::ShutdownRequested);
+    while sim.run_until(240_000).is_some() {}
+    assert!(sim.breaches.is_empty(), "{:?}", sim.breaches);
+    let e = starting(&sim, "app");
+    sim.record(s2, e);
+    let text = sim.breaches.first().map(|b| b.text.clone()).unwrap_or_default();
+    assert_eq!(text, "invariant 4 (start_after, B54): group app started on server2 while db is not online");
+}
+
+#[test]
+fn invariant_4_a_group_stopping_before_its_dependant_on_a_departing_server_is_a_breach() {
+    let mut sim = start_after_world();
+    let s1 = sid(&sim, "server1");
+    let words: Vec<String> = ["group", "start", "base"].iter().map(|w| w.to_string()).collect();
+    let cmd = baton_core::Command::parse_words(&words, sim.cfg()).expect("command");
+    sim.command(s1, cmd);
+    while sim.run_until(240_000).is_some() {}
+    let node = sim.world.machines[s1.idx()].node.as_ref().expect("server1 runs");
+    let dep = sim.cfg().group_id("dep").expect("dep");
+    assert_eq!(node.group_state(dep), baton_core::io::GroupState::Online);
+    // server1 shuts down: dep (which names base) stops first, as the core does.
+    sim.handle(s1, baton_core::Input::ShutdownRequested);
+    assert!(sim.breaches.is_empty(), "{:?}", sim.breaches);
+    // base beginning to stop while dep still runs there breaks the stop order.
+    let base = sim.cfg().group_id("base").expect("base");
+    sim.record(s1, baton_core::Event::new(EventKind::GroupStopping).group(base));
+    let text = sim.breaches.first().map(|b| b.text.clone()).unwrap_or_default();
+    assert!(text.starts_with("invariant 4 (start_after, B54): group base stopping on server1 before dep"), "{text}");
+}

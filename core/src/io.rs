@@ -346,10 +346,6 @@ pub struct SharedState {
     /// (B54): the coordinator places them, and takes them over if the sender is lost.
     #[serde(default)]
     pub waiting_starts: Vec<(GroupId, StartKind)>,
-    /// Groups the sender stopped on its way out and that are offline there (B14, B68):
-    /// if it is lost before its departure notice, the peers start them (B55).
-    #[serde(default)]
-    pub stopped_leaving: Vec<GroupId>,
 }
 
 /// What a failover counter counts (B58).

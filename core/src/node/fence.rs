@@ -238,20 +238,6 @@ impl Node {
         true
     }
 
-    /// The groups this server stopped on its way out and that are offline now, shared
-    /// so that peers start them should it be lost before its departure notice (B14,
-    /// B68). None on a cluster-wide stop: nothing is taken over then (B67).
-    pub(super) fn stopped_leaving(&self) -> Vec<GroupId> {
-        match &self.phase {
-            Phase::Leaving(l) if !l.cluster_wide => {
-                l.stopped.iter().copied().filter(|g| self.groups[g.idx()].state == GroupState::Offline).collect()
-            }
-            Phase::Leaving(_) | Phase::Off | Phase::Syncing { .. } | Phase::Member | Phase::Suspended | Phase::Gone => {
-                Vec::new()
-            }
-        }
-    }
-
     /// Whether a stop is part of this server's departure (deactivation failures are
     /// then ignored: the power-off releases what is left, B71).
     pub(super) fn leaving(&self) -> bool {

@@ -275,7 +275,6 @@ impl Node {
             stop_record: self.persisted.stop_record.clone(),
             judged_down: self.peer_ids().filter(|p| self.peers[p.idx()].judged_down).collect(),
             waiting_starts: self.waiting_starts.iter().map(|(g, w)| (*g, w.kind)).collect(),
-            stopped_leaving: self.stopped_leaving(),
             takeovers_done: self.takeovers_done.iter().map(|(p, r)| (*p, *r)).collect(),
             in_transit: self.in_transit.keys().copied().collect(),
         }

@@ -72,10 +72,10 @@ impl Peer {
     }
 
     /// What the cluster must start if this peer is lost now, besides the groups it
-    /// runs: its pending starts (B54) and the groups it stopped on its way out before
-    /// its departure notice went (B14, B68).
+    /// shares: its pending starts (B54). The groups it stopped on its way out are
+    /// shared as `stopping` until its departure (`Node::shared_group_state`, B14, B68).
     pub fn owed_starts(&self) -> Vec<GroupId> {
-        [self.waiting_start_groups(), self.shared.stopped_leaving.clone()].concat()
+        self.waiting_start_groups()
     }
 
     /// Forget the run: what it held is gone (it went down, departed or restarted).

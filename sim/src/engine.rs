@@ -41,6 +41,10 @@ pub struct ScriptRecord {
     pub env: ScriptEnv,
 }
 
+/// Inputs within one simulated minute past which a run is a runaway (see
+/// `Sim::guard_runaway`).
+pub const RUNAWAY_INPUTS_PER_MINUTE: u64 = 200_000;
+
 /// A breach of an invariant: the run fails at this instant.
 #[derive(Clone, Debug)]
 pub struct Breach {
@@ -107,6 +111,8 @@ pub struct Sim {
     pub breaches: Vec<Breach>,
     /// Inputs handled (for speed reports).
     pub inputs_handled: u64,
+    /// The runaway guard: the simulated minute being counted and its inputs so far.
+    storm_window: (Ms, u64),
     /// Replaced mirror devices found by the driver at the next service start.
     pub pending_disk_errors: BTreeSet<(ResId, ServerId)>,
     /// When tracing: the configuration file's name and text, and each server's log records.
@@ -134,6 +140,7 @@ impl Sim {
             allow_split_brain: false,
             breaches: Vec::new(),
             inputs_handled: 0,
+            storm_window: (0, 0),
             link_reported: BTreeMap::new(),
             pending_disk_errors: BTreeSet::new(),
             trace_config: None,
@@ -174,6 +181,27 @@ impl Sim {
         }
         self.now = self.now.max(until_ms);
         None
+    }
+
+    /// A message or timer storm between nodes (each input making more) would grow the
+    /// queue and the timeline until memory runs out; it is a bug of the decision logic
+    /// like an invariant breach, so the run fails here and the explorer writes it.
+    /// The bound is far above any healthy cluster: six servers on four heartbeat paths
+    /// at a 500 ms interval handle about 15,000 inputs a minute.
+    fn guard_runaway(&mut self) {
+        let window_ms = 60_000;
+        if self.now >= self.storm_window.0.saturating_add(window_ms) {
+            self.storm_window = (self.now, 0);
+        }
+        self.storm_window.1 += 1;
+        if self.storm_window.1 == RUNAWAY_INPUTS_PER_MINUTE {
+            self.breaches.push(Breach {
+                at_ms: self.now,
+                text: format!(
+                    "runaway: over {RUNAWAY_INPUTS_PER_MINUTE} node inputs within one simulated minute (a message or timer storm)"
+                ),
+            });
+        }
     }
 
     fn process(&mut self, kind: EvKind) {
@@ -353,6 +381,7 @@ impl Sim {
             return;
         }
         self.inputs_handled += 1;
+        self.guard_runaway();
         if tracing {
             for o in &out {
                 self.trace(s, baton_core::record::LogRecord::Output { at_ms: self.now, output: o.clone() });

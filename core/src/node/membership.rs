@@ -285,8 +285,7 @@ impl Node {
         self.send(to, Message::State(Box::new(s)));
     }
 
-    pub(super) fn broadcast_state(&mut self) {
-        let s = self.shared_state();
+    pub(super) fn broadcast_state(&mut self, s: &SharedState) {
         let to: Vec<_> = self.peer_ids().filter(|p| self.peers[p.idx()].may_hold()).collect();
         for p in to {
             self.send(p, Message::State(Box::new(s.clone())));

@@ -69,6 +69,9 @@ pub struct Node {
     version: u64,
     /// Whether the shared state changed during this input (broadcast once at the end).
     dirty: bool,
+    /// The state last broadcast: a state whose content did not change is not sent
+    /// again, so that peers re-evaluating on each other's states cannot feed a storm.
+    last_shared: Option<crate::io::SharedState>,
     /// Whether the view changed so that conditions must be re-evaluated.
     recheck: bool,
     peers: Vec<Peer>,
@@ -153,6 +156,7 @@ impl Node {
             run: 0,
             persisted: Persisted::default(),
             version: 0,
+            last_shared: None,
             dirty: false,
             recheck: false,
             peers,
@@ -360,8 +364,16 @@ impl Node {
         }
         if self.dirty {
             self.dirty = false;
-            self.version += 1;
-            self.broadcast_state();
+            // Only a change of content is news (a new version of the same content made
+            // servers that re-evaluate on every state they receive answer each other
+            // for ever: a storm found by exploring generated configurations).
+            let mut s = self.shared_state();
+            if self.last_shared.as_ref() != Some(&s) {
+                self.version += 1;
+                s.version = self.version;
+                self.broadcast_state(&s);
+                self.last_shared = Some(s);
+            }
             self.persist();
         }
     }

@@ -80,7 +80,10 @@ impl Node {
             )
         });
         if let Some(rec) = same_side_worse {
-            if self.mirrors.runs[i].record != rec {
+            // Only a strictly worse record is taken over: two servers of one side holding
+            // `lost` and `behind (full)` would otherwise swap them for ever (a message
+            // storm found by exploration, 3node-hybrid seed 931).
+            if worse_rank(rec) > worse_rank(self.mirrors.runs[i].record) {
                 self.mirrors.runs[i].full_next = true;
                 self.set_record(res, rec);
             }
@@ -102,5 +105,19 @@ impl Node {
             MirrorRecord::Behind { full: false } if full => self.set_record(res, MirrorRecord::Behind { full }),
             MirrorRecord::Behind { .. } | MirrorRecord::Ahead { .. } | MirrorRecord::Forced | MirrorRecord::Lost => {}
         }
+    }
+}
+
+/// How bad a side record is for the "same side, worse record" rule (B116): a lost side
+/// (the latest data gone with its device) is worse than one due a full copy.
+fn worse_rank(rec: MirrorRecord) -> u8 {
+    match rec {
+        MirrorRecord::Lost => 2,
+        MirrorRecord::Behind { full: true } => 1,
+        MirrorRecord::Behind { full: false }
+        | MirrorRecord::Synced
+        | MirrorRecord::Closed
+        | MirrorRecord::Ahead { .. }
+        | MirrorRecord::Forced => 0,
     }
 }

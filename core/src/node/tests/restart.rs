@@ -137,8 +137,8 @@ fn b68_groups_stopped_by_a_server_shutdown_are_shared_as_stopping_until_the_depa
     assert!(has_for_group(&out, E::GroupOffline, b));
     // b is down here but the departure that hands it on is not sent yet: a peer that
     // loses this server now must still fail b over (B55).
-    assert_eq!(shared_state_of(&out, S2, b), Some(GroupState::Stopping));
-    assert_eq!(shared_state_of(&out, S2, a), Some(GroupState::Stopping));
+    let shared = h.node.shared_state().groups;
+    assert_eq!(shared, vec![(a, GroupState::Stopping), (b, GroupState::Stopping)]);
     let rest = h.ok(h.deactivation_of(h.r("ax")));
     assert!(sent(&rest, S2).iter().any(|m| matches!(m, Message::Departure { .. })));
 }

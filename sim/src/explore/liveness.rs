@@ -9,7 +9,8 @@
 //!
 //! The reasons, each a documented behaviour that leaves a group offline until an
 //! operator acts: in `error` (B74, `group stop`); held by `failover = "manual"`
-//! (B55); no eligible target when it was placed (B55, B56, `group start`); stopped by
+//! (B55); no eligible target when it was placed (B55, B56, `group start`), or its only
+//! server left or ended its run holding it and rejoined (B2, B25, B56); stopped by
 //! an accepted `group stop`; left by a final action (B71, B83); waiting for a
 //! `start_after` group that is itself offline (B54); the cluster re-formed by a forced
 //! return (B26, `group start`); a mirror whose latest data no running side holds
@@ -123,10 +124,20 @@ fn group(p: &Play, g: GroupId, heal_ms: Ms) -> Verdict {
         .iter()
         .rev()
         .find(|e| e.event.group == Some(g) && e.event.kind == EventKind::GroupOffline && e.at_ms >= since);
+    // The departure may have begun while the group was still starting (a shutdown
+    // accepted before `group-online`, B68 stops it once it is online), so the window
+    // is the run of the server that stopped it, not `since`.
     let departing = offline.is_some_and(|off| {
+        let run_start = sim
+            .timeline
+            .iter()
+            .filter(|e| e.server == off.server && e.at_ms <= off.at_ms && e.event.kind == EventKind::ServiceStarted)
+            .map(|e| e.at_ms)
+            .max()
+            .unwrap_or(0);
         sim.timeline.iter().any(|e| {
             e.server == off.server
-                && e.at_ms >= since
+                && e.at_ms >= run_start
                 && e.at_ms <= off.at_ms
                 && [
                     EventKind::ServiceStopping,
@@ -137,8 +148,34 @@ fn group(p: &Play, g: GroupId, heal_ms: Ms) -> Verdict {
                 .contains(&e.event.kind)
         })
     });
+    // Whether server `t` had ended its run by `at`, from its own events (a crash
+    // leaves none, so a crashed server counts as running: the check stays strict).
+    let run_ended_by = |t: ServerId, at: Ms| {
+        let mut ended = true;
+        for e in sim.timeline.iter().filter(|e| e.server == t && e.at_ms <= at) {
+            let k = e.event.kind;
+            if k == EventKind::ServiceStarted || k == EventKind::ServerReturned || k == EventKind::ServerForceReturned {
+                ended = false;
+            } else if [
+                EventKind::ServiceStopped,
+                EventKind::EmergencyShutdown,
+                EventKind::EmergencyReboot,
+                EventKind::Panic,
+                EventKind::ServerSuspended,
+            ]
+            .contains(&k)
+            {
+                ended = true;
+            }
+        }
+        ended
+    };
     if let (true, Some(off)) = (departing, offline) {
-        if grp.policy.as_slice() == [off.server] {
+        // Every other server of its policy was off, stopped or suspended when the
+        // departing server stopped it: no target (B55), and nothing starts it when
+        // one comes back (B2, B25, B56).
+        let alone = grp.policy.iter().all(|t| *t == off.server || run_ended_by(*t, off.at_ms));
+        if alone {
             return explained(
                 "no target (B56)",
                 "stopped by the departure of the only server of its policy (B55, B56): needs group start".into(),
@@ -148,6 +185,34 @@ fn group(p: &Play, g: GroupId, heal_ms: Ms) -> Verdict {
             return explained(
                 "failover manual (B55)",
                 "stopped by its server's departure, held by failover = manual (B55): needs group start".into(),
+            );
+        }
+    }
+    // Last online on the only server of its policy, whose run then ended holding it
+    // (crash, power, emergency-reboot final action) and which came back by joining a
+    // running cluster: no other server could take it (B55, `group-no-target` if a
+    // peer judged it down at all), the return does not activate it (B2, B25), and
+    // nothing starts it later on its own (B56). A formation would place it (B5).
+    let holder = sim
+        .timeline
+        .iter()
+        .rev()
+        .find(|e| e.event.group == Some(g) && e.event.kind == EventKind::GroupOnline)
+        .map(|e| e.server);
+    if let Some(x) = holder.filter(|x| grp.policy.as_slice() == [*x]) {
+        let restarted = sim
+            .timeline
+            .iter()
+            .filter(|e| e.server == x && e.at_ms > since && e.event.kind == EventKind::ServiceStarted)
+            .map(|e| e.at_ms)
+            .max();
+        let formed_after =
+            |at: Ms| sim.timeline.iter().any(|e| e.at_ms >= at && e.event.kind == EventKind::ClusterStarted);
+        if restarted.is_some_and(|at| !formed_after(at)) {
+            return explained(
+                "no target (B56)",
+                "its only server's run ended holding it and the server rejoined (B55, B25, B56): needs group start"
+                    .into(),
             );
         }
     }

@@ -158,6 +158,7 @@ fn group(p: &Play, g: GroupId, heal_ms: Ms) -> Verdict {
                 ended = false;
             } else if [
                 EventKind::ServiceStopped,
+                EventKind::ServiceStopForFailure,
                 EventKind::EmergencyShutdown,
                 EventKind::EmergencyReboot,
                 EventKind::Panic,

@@ -15,9 +15,9 @@ mod monitor;
 mod np;
 mod placement;
 mod recovery;
-mod takeover;
 mod restart;
 mod start_after;
+mod takeover;
 
 use super::Node;
 use crate::command::Command;

@@ -26,6 +26,14 @@ impl Node {
             }
             self.mirrors.runs[i].awaiting_ack = None;
         }
+        let p = &self.peers[dest.idx()];
+        if p.version_seen > p.shared.version {
+            // B108, B116: its heartbeat announces a newer state than the one held here (a
+            // state request is pending, e.g. across a one-way cut). That state may carry a
+            // disk error or a full-copy need; a copy chosen on the older one could be
+            // "no copy needed" onto a replaced, empty device. Wait for it.
+            return;
+        }
         if self.peers[dest.idx()].shared.mirror_disk_error.contains(&res) {
             return; // B116: a side with a disk error is rebuilt by `mirror rebuild` once repaired
         }

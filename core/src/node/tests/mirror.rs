@@ -261,3 +261,41 @@ fn b116_a_disk_error_found_here_is_not_undone_by_the_record_the_holder_shared_be
     });
     assert_eq!(h.node.mirror_record(hd1), Some(MirrorRecord::Behind { full: true }));
 }
+
+#[test]
+fn b108_no_copy_chosen_before_the_destination_state_its_heartbeat_announces_arrives() {
+    // server1 is online and ahead (nothing written); server2's device was replaced (B116)
+    // while its state could not get through: its heartbeats announce a newer version than
+    // the state held here. A "no copy needed" rebuild chosen now would mark the empty
+    // device synced (gen-seed1182).
+    let mut h = alone(&mirror2(), 0, None);
+    let md1 = h.r("md1");
+    h.settle();
+    assert!(matches!(h.node.mirror_record(md1), Some(MirrorRecord::Ahead { updated_ms: None, .. })));
+    h.at(400_000);
+    h.input(Input::MirrorConnect { res: md1, network: 0, up: false });
+    h.hello(S2, ServerState::Online);
+    h.share_with(S2, ServerState::Online, |s| s.mirrors = vec![(md1, 1, MirrorRecord::Synced)]);
+    h.clear();
+    h.at(401_000);
+    let hb = Heartbeat { run: 1, state: ServerState::Online, version: 99 };
+    let out = h.input(Input::Heartbeat { from: S2, path: PathId(0), hb });
+    assert!(out.iter().any(|o| matches!(o, Output::Send { msg, .. } if matches!(**msg, Message::StateRequest))));
+    h.input(Input::MirrorConnect { res: md1, network: 0, up: true });
+    h.settle();
+    assert!(!has(&h.log, E::MirrorNoCopyNeeded), "{:?}", kinds(&h.log));
+    assert!(!has(&h.log, E::MirrorRebuildStarted), "{:?}", kinds(&h.log));
+    // The announced state arrives: a disk error, so no automatic rebuild (B116).
+    let mut s = SharedState { version: 99, run: 1, state: Some(ServerState::Online), ..Default::default() };
+    s.mirrors = vec![(md1, 1, MirrorRecord::Behind { full: true })];
+    s.mirror_disk_error = vec![md1];
+    h.msg(S2, Message::State(Box::new(s)));
+    h.settle();
+    assert!(!has(&h.log, E::MirrorNoCopyNeeded), "{:?}", kinds(&h.log));
+    assert!(
+        matches!(h.node.mirror_record(md1), Some(MirrorRecord::Ahead { .. })),
+        "{:?} {:?}",
+        h.node.mirror_record(md1),
+        kinds(&h.log)
+    );
+}

@@ -545,10 +545,6 @@ impl Node {
         if force {
             self.emit(Event::new(EventKind::ServerForceReturned));
             self.recover_groups.clear();
-            // B26: a forced return re-forms the cluster with every group offline until
-            // `group start`; takeovers recorded while suspended must not place them.
-            self.takeovers.clear();
-            self.zombies.clear();
         } else {
             self.emit(Event::new(EventKind::ServerReturned));
         }

@@ -18,7 +18,7 @@ use super::gen_spec::{Spec, START_SCRIPT, STOP_SCRIPT};
 use super::generate::check;
 use super::run::{self, Ctx, RunResult, Signature};
 use super::schedule::{Fault, Limits};
-use super::shrink::{scenario_of, shrink, Written};
+use super::shrink::{happenings, replay, scenario_of, shrink, Written};
 use super::{draw, FaultKind};
 use crate::scenario::{Knobs, Scenario, Step};
 use std::path::Path;
@@ -129,21 +129,6 @@ fn header(seed: u64, sig: &Signature, detail: &str, shrunk: bool) -> String {
         "# Found by `baton sim explore --generate --seed-start {seed} --seeds 1` ({what}).\n# Failure: {sig}\n# Found: {}\n# Replay: baton sim run FILE (exit 1 while the failure is there).\n",
         detail.replace('\n', " ")
     )
-}
-
-fn replay(path: &Path, sig: &Signature) -> Option<String> {
-    match crate::run_file(path, None) {
-        Err(problems) => Some(format!("{}: {}", path.display(), problems.join("; "))),
-        Ok(report) => match Signature::of_report(&report) {
-            Some(s) if s == *sig => None,
-            Some(s) => Some(format!("{} fails differently: {s}", path.display())),
-            None => Some(format!("{} passes", path.display())),
-        },
-    }
-}
-
-fn happenings(faults: &[Fault]) -> usize {
-    faults.iter().map(|f| f.steps.len()).sum()
 }
 
 /// Writes a failing generated seed (see the module doc).

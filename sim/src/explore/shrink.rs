@@ -139,12 +139,12 @@ fn header(config: &Path, seed: u64, sig: &Signature, detail: &str, shrunk: bool)
     )
 }
 
-fn happenings(faults: &[Fault]) -> usize {
+pub(super) fn happenings(faults: &[Fault]) -> usize {
     faults.iter().map(|f| f.steps.len()).sum()
 }
 
 /// Replays a written file; `None` when it fails the same way, else what it did.
-fn replay(path: &Path, sig: &Signature) -> Option<String> {
+pub(super) fn replay(path: &Path, sig: &Signature) -> Option<String> {
     match crate::run_file(path, None) {
         Err(problems) => Some(format!("{}: {}", path.display(), problems.join("; "))),
         Ok(report) => match Signature::of_report(&report) {

@@ -8,7 +8,9 @@ use EventKind as E;
 
 const NP: NpId = NpId(0);
 
-fn ping2() -> String {
+/// Two servers under a ping resolver; g1 at home on server1, g2 and the manual g3 on
+/// server2.
+pub(super) fn ping2() -> String {
     cluster_toml(2, "", &["lan1"])
         + PING_NP
         + &group_toml("g1", &[1, 2], "")

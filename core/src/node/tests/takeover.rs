@@ -1,6 +1,7 @@
 //! Takeover of a lost or departed server's groups (B5, B17, B44, B55, B56): kept by
 //! every survivor until settled, passed on when the coordinator goes first.
 
+use super::np::ping2;
 use super::*;
 use EventKind as E;
 
@@ -101,17 +102,6 @@ fn b55_a_start_in_transit_at_a_coordinator_that_goes_is_placed_again() {
     });
     let out = run_losses(&mut h, 80_000);
     assert!(has_for_group(&out, E::GroupFailover, web), "{:?}", kinds(&out));
-}
-
-fn ping2() -> String {
-    cluster_toml(2, "", &["lan1"])
-        + PING_NP
-        + &group_toml("g1", &[1, 2], "")
-        + &fip_toml("ip1", 11)
-        + &group_toml("g2", &[2, 1], "")
-        + &fip_toml("ip2", 12)
-        + &group_toml("g3", &[2, 1], "startup = \"manual\"")
-        + &fip_toml("ip3", 13)
 }
 
 /// server1 judges server2 (holding nothing it knows of) down and passes T.

@@ -331,6 +331,11 @@ pub struct SharedState {
     pub mirror_saw_go: Vec<ResId>,
     /// Mirrors whose side on the sender has a disk error not yet repaired (B116).
     pub mirror_disk_error: Vec<ResId>,
+    /// Mirrors whose connect the sender's driver reports down on every network (B102):
+    /// the sender may break, and write alone, once it has been down for
+    /// `heartbeat_timeout`, whether or not this server's own driver sees it down.
+    #[serde(default)]
+    pub mirror_connect_down: Vec<ResId>,
     /// Mirrors being rebuilt from the sender.
     pub rebuilding: Vec<ResId>,
     /// The stop record of B92 the sender holds.

@@ -104,6 +104,7 @@ impl Node {
         }
         if self.peers[from.idx()].judged_down {
             self.zombie_heard(from);
+            self.mirror_other_side_ran(from);
             self.send_down_notice(from); // B17: a peer judged down is told so
             return;
         }
@@ -271,6 +272,7 @@ impl Node {
             mirror_full_next: self.mirrors.full_next_list(),
             mirror_saw_go: self.mirrors.saw_go_list(),
             mirror_disk_error: self.mirrors.disk_error_list(),
+            mirror_connect_down: self.mirrors.connect_down_list(),
             rebuilding: self.mirrors.rebuilding_list(),
             stop_record: self.persisted.stop_record.clone(),
             judged_down: self.peer_ids().filter(|p| self.peers[p.idx()].judged_down).collect(),

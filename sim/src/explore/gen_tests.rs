@@ -318,10 +318,12 @@ fn print_seed() {
 /// started while cut off forms alone at `sync_wait` (B3, B4: a hazard, seeds 1075,
 /// 1108, 3256), and a group whose only server ended its run holding it, or left while
 /// it was still starting, stays offline, as does one stopped by a departure while the other servers of
-/// its policy were down (B55, B25, B56: seeds 206, 684, 2960).
+/// its policy were down (B55, B25, B56: seeds 206, 684, 2960). Seed 1108's only group
+/// holds a mirror disk whose sides never ran: neither side alone holds the latest data
+/// (B106), so the lone formation no longer places it twice (no hazard).
 #[test]
 fn lone_formation_and_only_server_groups_are_documented_outcomes() {
-    for (seed, hazard) in [(1075, true), (1108, true), (3256, true), (206, false), (684, false), (2960, false)] {
+    for (seed, hazard) in [(1075, true), (1108, false), (3256, true), (206, false), (684, false), (2960, false)] {
         let opts = Options { allowed: FaultKind::ALL.to_vec(), seed_start: seed, stop: Stop::Seeds(1), jobs: 1 };
         let s = explore_generated(&opts, &Limits::default(), &|_| {});
         assert!(s.failures.is_empty(), "seed {seed}: {:?}", s.failures);

@@ -98,8 +98,14 @@ impl Node {
             let paired_this_run = shared.run != 0
                 && shared.run == self.peers[peer.idx()].run
                 && shared.mirrors.iter().any(|(r, _, _)| *r == res);
+            // B102, B106: the peer's own driver reported the connect down. It may then
+            // break and write alone while only this server's view of the connect is up
+            // (a one-way cut; a hybrid side whose link here goes to another, stopped,
+            // server of the peer's side), until it is judged down and fences: this
+            // server cannot tell that it did not (3node-hybrid seed 118953).
+            let peer_may_have_broken = shared.mirror_connect_down.contains(&res);
             if self.other_side_servers(res).contains(&peer) && self.phase.is_running() {
-                self.mirrors.runs[i].saw_other_go = connected_until_now && paired_this_run;
+                self.mirrors.runs[i].saw_other_go = connected_until_now && paired_this_run && !peer_may_have_broken;
             }
             // B110: a copy toward this side stops when its source goes away.
             let copying_to_me = self.peers[peer.idx()].shared.rebuilding.contains(&res)
@@ -119,6 +125,21 @@ impl Node {
             }
         }
         self.mark_dirty();
+    }
+
+    /// B106: a server of the other side that this server judged down is heard again in
+    /// the same run (a split brain, or a fence that never came): it ran all along, and
+    /// may have broken and written alone. This server did not see the other side go,
+    /// whatever it concluded at the judgement; which side holds the latest data is known
+    /// again only from the other side's record (2node-mirror seed 110594).
+    pub(in crate::node) fn mirror_other_side_ran(&mut self, peer: ServerId) {
+        for i in 0..self.mirrors.runs.len() {
+            let res = self.mirrors.runs[i].res;
+            if self.mirrors.runs[i].saw_other_go && self.other_side_servers(res).contains(&peer) {
+                self.mirrors.runs[i].saw_other_go = false;
+                self.mark_dirty();
+            }
+        }
     }
 
     /// B103: a cluster stop or shutdown while synced closes the side.

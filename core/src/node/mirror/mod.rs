@@ -104,10 +104,15 @@ impl Mirrors {
         for run in &mut self.runs {
             let m = cfg.resource(run.res).kind.mirror().expect("mirror resource");
             run.my_side = m.sides.iter().position(|s| s.servers.contains(&me)).map(|i| i as u8);
-            match records.iter().find(|(r, s, _)| *r == run.res && Some(*s) == run.my_side) {
-                Some((_, _, rec)) => run.record = *rec,
-                // B108: a side that never ran has nothing the other could have missed.
-                None => run.saw_other_go = run.my_side.is_some(),
+            // B106: a side that never ran (no record on its metadata) did not see the
+            // other side go: it holds the latest data only against a visible record of
+            // the other side (both fresh at the initial construction: synced against
+            // synced, B108). Taking it as latest alone let a side whose first run never
+            // reached the service activate over the other side's writes (gen seeds 5285,
+            // 10438).
+            run.saw_other_go = false;
+            if let Some((_, _, rec)) = records.iter().find(|(r, s, _)| *r == run.res && Some(*s) == run.my_side) {
+                run.record = *rec;
             }
             if let MirrorRecord::Behind { full: true } = run.record {
                 run.full_next = true;
@@ -129,6 +134,10 @@ impl Mirrors {
 
     pub fn disk_error_list(&self) -> Vec<ResId> {
         self.runs.iter().filter(|r| r.disk_error).map(|r| r.res).collect()
+    }
+
+    pub fn connect_down_list(&self) -> Vec<ResId> {
+        self.runs.iter().filter(|r| r.my_side.is_some() && r.connect_down_since.is_some()).map(|r| r.res).collect()
     }
 
     pub fn saw_go_list(&self) -> Vec<ResId> {
@@ -309,6 +318,7 @@ impl Node {
         match (was_any, now_any) {
             (true, false) => {
                 self.mirrors.runs[i].connect_down_since = Some(self.now);
+                self.mark_dirty(); // shared: the other side learns this side may break (B106)
                 self.emit(Event::new(EventKind::MirrorConnectDown).resource(res).reason(net));
                 if self.mirrors.runs[i].rebuild.is_some() {
                     self.abort_rebuild(i, res, "the mirror connect dropped (B110)");
@@ -321,6 +331,7 @@ impl Node {
             }
             (false, true) => {
                 self.mirrors.runs[i].connect_down_since = None;
+                self.mark_dirty();
                 self.cancel_timer(crate::io::Timer::MirrorConnectDown(res));
                 self.emit(Event::new(EventKind::MirrorConnectUp).resource(res).reason(net));
             }

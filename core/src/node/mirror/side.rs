@@ -89,7 +89,7 @@ impl Node {
             }
             return;
         }
-        let other = self.visible_record(res, 1 - mine).map(|(r, _)| r);
+        let other = self.visible_record(res, 1 - mine).map(|(r, _)| r).or_else(|| self.lost_record(res, 1 - mine));
         let full = match other {
             Some(MirrorRecord::Forced) => true,
             // B116: a side lost with a disk error was ahead of this one (it held the only
@@ -105,6 +105,25 @@ impl Node {
             MirrorRecord::Behind { full: false } if full => self.set_record(res, MirrorRecord::Behind { full }),
             MirrorRecord::Behind { .. } | MirrorRecord::Ahead { .. } | MirrorRecord::Forced | MirrorRecord::Lost => {}
         }
+    }
+}
+
+impl Node {
+    /// B104: the record last shared by a server of `side` that is lost and not yet
+    /// judged (its resolution pending). Not visible for B106 (its server may be gone),
+    /// but what it says still holds: a side that broke and wrote is ahead of this one
+    /// whatever the resolution decides. A one-way cut let such a server break and tell
+    /// this one (its messages still got through) while this one, not hearing its
+    /// heartbeats, judged it down and took the group over on stale data (2node-mirror
+    /// seed 101687).
+    fn lost_record(&self, res: ResId, side: u8) -> Option<MirrorRecord> {
+        self.mirror_cfg(res).sides[side as usize].servers.iter().find_map(|s| {
+            let p = &self.peers[s.idx()];
+            if *s == self.me || p.lost_at.is_none() || !p.may_hold() {
+                return None;
+            }
+            p.shared.mirrors.iter().find(|(r, sd, _)| *r == res && *sd == side).map(|(_, _, rec)| *rec)
+        })
     }
 }
 

@@ -6,7 +6,7 @@ use super::*;
 use crate::io::MirrorRecord;
 use EventKind as E;
 
-fn mirror2() -> String {
+pub(super) fn mirror2() -> String {
     cluster_toml(2, "", &["lan1"])
         + &group_toml("mg", &[1, 2], "")
         + &fip_toml("mip", 61)
@@ -66,10 +66,11 @@ fn b106_side_alone_after_a_run_ended_synced_cannot_know_the_latest() {
 
 #[test]
 fn b102_online_while_the_other_side_is_not_running_is_a_break() {
-    let mut h = alone(&mirror2(), 0, None);
+    // B106: closed at the last cluster stop, this side holds the latest data alone.
+    let mut h = alone(&mirror2(), 0, Some(clean_with(0, MirrorRecord::Closed)));
     let md1 = h.r("md1");
     let out = h.settle();
-    assert!(activated(&out).contains(&md1), "a side that never ran holds the latest data (B108)");
+    assert!(activated(&out).contains(&md1), "a side closed at the last stop holds the latest data (B106)");
     assert_eq!(event(&out, E::MirrorBreak).resource, Some(md1));
     let p = persisted(&out).expect("the record is persisted");
     assert!(
@@ -81,7 +82,7 @@ fn b102_online_while_the_other_side_is_not_running_is_a_break() {
 
 #[test]
 fn b116_disk_error_under_an_online_mirror_reboots_the_server() {
-    let mut h = alone(&mirror2(), 0, None);
+    let mut h = alone(&mirror2(), 0, Some(clean_with(0, MirrorRecord::Closed)));
     let md1 = h.r("md1");
     h.settle();
     h.clear();
@@ -268,7 +269,7 @@ fn b108_no_copy_chosen_before_the_destination_state_its_heartbeat_announces_arri
     // while its state could not get through: its heartbeats announce a newer version than
     // the state held here. A "no copy needed" rebuild chosen now would mark the empty
     // device synced (gen-seed1182).
-    let mut h = alone(&mirror2(), 0, None);
+    let mut h = alone(&mirror2(), 0, Some(clean_with(0, MirrorRecord::Closed)));
     let md1 = h.r("md1");
     h.settle();
     assert!(matches!(h.node.mirror_record(md1), Some(MirrorRecord::Ahead { updated_ms: None, .. })));

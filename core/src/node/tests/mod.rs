@@ -11,6 +11,7 @@ mod fence;
 mod group;
 mod membership;
 mod mirror;
+mod mirror_seen;
 mod monitor;
 mod np;
 mod placement;
@@ -318,11 +319,28 @@ pub(super) fn formed_with(text: &str, me: u16, held: &[(ServerId, &str)]) -> H {
     for p in peers {
         let groups: Vec<(GroupId, GroupState)> =
             held.iter().filter(|(s, _)| *s == p).map(|(_, g)| (h.g(g), GroupState::Online)).collect();
+        // Like a real fresh peer, it shares its mirror sides' records: synced, never
+        // paired (B108), so that both sides are visible at the construction (B106).
+        let mirrors = fresh_mirror_records(&h.cfg, p);
         h.hello(p, ServerState::Syncing);
-        h.share(p, ServerState::Syncing, groups);
+        h.share_with(p, ServerState::Syncing, |s| {
+            s.groups = groups;
+            s.mirrors = mirrors;
+        });
     }
     assert_eq!(h.node.reported_state(), ServerState::Online, "the cluster did not form: {:?}", kinds(&h.log));
     h
+}
+
+/// The records a server that never ran shares for the mirror sides it holds (B108).
+fn fresh_mirror_records(cfg: &Config, s: ServerId) -> Vec<(ResId, u8, crate::io::MirrorRecord)> {
+    cfg.mirror_ids()
+        .filter_map(|res| {
+            let m = cfg.resource(res).kind.mirror()?;
+            let side = m.sides.iter().position(|side| side.servers.contains(&s))?;
+            Some((res, side as u8, crate::io::MirrorRecord::Synced))
+        })
+        .collect()
 }
 
 /// [`formed_with`] with no group held by a peer.

@@ -1,7 +1,10 @@
 //! The discrete-event loop: a priority queue of (time, sequence) events over the
 //! world, jumping straight from one event to the next. Each server's `Node` gets its
-//! inputs here, and its outputs become new events (packets after the network latency,
-//! timers at their instant, action results after the action's time).
+//! inputs here; of its outputs (a `baton_core::Ready`) the durable part goes to the
+//! machine's disk and the timeline first, then the acts become new events (packets after
+//! the network latency, timers at their instant, action results after the action's
+//! time). A crash point armed by `crash SERVER after-persist|before-next` cuts the power
+//! between the two, or after the acts (docs/event-log.md § Crash points).
 //!
 //! In: a world, knobs, and events pushed by the player (scenario steps, explorer
 //! faults). Out: the timeline of emitted events, script runs, command replies, and

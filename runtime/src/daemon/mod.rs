@@ -10,7 +10,11 @@
 //! out as the fence mode says ([`power`]; [`run`] returns the [`Ending`]).
 //!
 //! One tokio task owns the [`Node`]; each input is logged before the node handles it
-//! and every output after, then the outputs are carried out in order:
+//! and every output after. The outputs come as a [`baton_core::Ready`]: first its
+//! durable part ([`Daemon::make_durable`]: the event lines, the event log committed, the
+//! state stored atomically), then, only if that succeeded, the acts in order; a failed
+//! store carries out none of them and ends the run ([`Daemon::storage_fault`],
+//! docs/event-log.md § "A failed store"):
 //!
 //! | output | done by |
 //! |---|---|
@@ -19,9 +23,9 @@
 //! | `Execute { id, action }` | the [`drivers::Executor`] on a task of its own; the result comes back as `ActionDone`; a power action ends the loop |
 //! | `Cancel` | nothing: the drivers stop a script at the same timeout themselves |
 //! | `SetTimer` | the timer table ([`clock`]); due timers come back as `TimerFired` |
-//! | `Emit` | a log line (`server event=… key=value…`) |
+//! | `Emit` | a log line (`server event=… key=value…`), with the durable part |
 //! | `Reply` | a log line, and the answer to the control-socket connection that gave the command ([`control`]) |
-//! | `Persist` | [`persist::store`] (atomic), after committing the event log |
+//! | `Persist` | [`persist::store`] (atomic), after committing the event log, before any act |
 //!
 //! The node's time is the cluster's common clock ([`clock`]: epoch milliseconds,
 //! advanced monotonically). SIGTERM (systemd stopping the unit, the OS shutting down)

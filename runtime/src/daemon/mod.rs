@@ -281,7 +281,11 @@ pub async fn run_with(
                 continue;
             }
             () = sleep_until(flush_wake(flush_at)), if flush_at.is_some() => {
-                d.log.maybe_flush()?;
+                if let Err(fault) = d.log.maybe_flush() {
+                    let now = d.clock.now_ms();
+                    let p = d.storage_fault(now, &fault);
+                    return d.stop(p).await;
+                }
                 continue;
             }
         };
@@ -406,12 +410,15 @@ impl Daemon {
             w.kick();
         }
         let now = self.clock.now_ms();
-        self.log.input(now, &input)?;
+        // A log that cannot take the input is a store fault too: the input is not handled.
+        if let Err(fault) = self.log.input(now, &input) {
+            return Ok((Some(self.storage_fault(now, &fault)), false));
+        }
         let ready = self.node.step(now, input);
         #[cfg(madsim)]
         let consequential = ready.is_consequential();
-        for o in ready.outputs() {
-            self.log.output(now, o)?;
+        if let Err(fault) = ready.outputs().iter().try_for_each(|o| self.log.output(now, o)) {
+            return Ok((Some(self.storage_fault(now, &fault)), false));
         }
         let leaving =
             ready.outputs().iter().any(|o| matches!(o, Output::Emit(e) if e.kind == EventKind::ServiceStopping));

@@ -116,3 +116,49 @@ final_action = "none"
     let starts: Vec<&str> = text.lines().filter(|l| l.contains(" start ")).collect();
     assert_eq!(starts, ["server1 start START", "server1 start RECOVER", moved.as_str()], "{text}");
 }
+
+/// Persist before acting (docs/event-log.md § "A failed store"): server1's state store
+/// fails for real (a directory where the store writes its temporary file: `open` says
+/// EISDIR, whoever the test runs as); at its next step with a state to store (server2
+/// crashes: server1 judges it lost) server1 carries out none of that step's acts and
+/// ends its run as an emergency shutdown; the state on disk is the one before; server3
+/// takes the group over.
+#[tokio::test]
+async fn a_failed_state_store_ends_the_run_without_acting() {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let tmp = tempfile::tempdir().unwrap();
+    let events = tmp.path().join("events.txt");
+    let port = 20000 + u16::try_from((std::process::id() + 3001) % 20000).unwrap();
+    let text = config(port, "storetest", "g1");
+    let (mut tasks, state_dirs) = start_daemons(tmp.path(), &text, &events);
+    let started = wait_for(&events, deadline, |l| l.contains(" start ")).await;
+    assert_eq!(started, "server1 start START");
+    // Let the start settle, then break server1's store.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = baton_runtime::daemon::persist::load(&state_dirs[0]).unwrap().expect("a stored state");
+    std::fs::create_dir(state_dirs[0].join("persisted.msgpack.tmp")).unwrap();
+
+    tasks[1].abort(); // server2 crashes: server1 and server3 judge it lost
+    let ending = tokio::time::timeout_at(deadline, &mut tasks[0]).await.expect("server1 ends its run").unwrap();
+    let ending = ending.expect("an ending, not an error");
+    assert_eq!(ending.power, baton_core::io::PowerAction::EmergencyShutdown);
+    assert_eq!(ending.machine, baton_runtime::daemon::power::Machine::Untouched, "--fence=exit");
+    let after = baton_runtime::daemon::persist::load(&state_dirs[0]).unwrap().expect("a stored state");
+    assert_eq!(after, before, "nothing was stored after the fault");
+
+    let moved = wait_for(&events, deadline, |l| l.starts_with("server3 start")).await;
+    assert_eq!(moved, "server3 start FAILOVER");
+    tasks[2].abort();
+    let _ = (&mut tasks[2]).await;
+    // The failed step is in server1's log (committed before the store), and it is the
+    // last step: the run ended there.
+    let records = read_log(&state_dirs[0].join("log"));
+    let last_input = records.iter().rposition(|(_, r)| matches!(r, LogRecord::Input { .. })).unwrap();
+    let outputs = &records[last_input + 1..];
+    assert!(
+        outputs.iter().any(|(_, r)| matches!(r, LogRecord::Output { output: baton_core::io::Output::Persist(_), .. })),
+        "the last input is the one whose state could not be stored: {:?}",
+        records[last_input]
+    );
+    baton_core::replay::replay(records).expect("server1's log replays");
+}

@@ -38,6 +38,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, oneshot};
 
+#[path = "madsim/crash_points.rs"]
+mod crash_points;
+
 const SERVERS: [&str; 3] = ["server1", "server2", "server3"];
 const GROUP: &str = "g1";
 const ADDRESS: &str = "10.0.0.50/24";

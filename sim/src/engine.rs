@@ -1,17 +1,21 @@
 //! The discrete-event loop: a priority queue of (time, sequence) events over the
 //! world, jumping straight from one event to the next. Each server's `Node` gets its
-//! inputs here, and its outputs become new events (packets after the network latency,
-//! timers at their instant, action results after the action's time).
+//! inputs here; of its outputs (a `baton_core::Ready`) the durable part goes to the
+//! machine's disk and the timeline first, then the acts become new events (packets after
+//! the network latency, timers at their instant, action results after the action's
+//! time). A crash point armed by `crash SERVER after-persist|before-next` cuts the power
+//! between the two, or after the acts (docs/event-log.md § Crash points).
 //!
 //! In: a world, knobs, and events pushed by the player (scenario steps, explorer
 //! faults). Out: the timeline of emitted events, script runs, command replies, and
 //! breaches of the invariants of `scenario.md`.
 
+use crate::scenario::CrashPoint;
 use crate::world::{Power, World};
 use baton_core::config::{GroupId, Ms, ResId, ServerId};
-use baton_core::io::{ActionId, ActionResult, CommandId, Input, Output, PowerAction};
+use baton_core::io::{ActionId, ActionResult, CommandId, Input, PowerAction};
 use baton_core::script::ScriptEnv;
-use baton_core::{Event, EventKind, Node};
+use baton_core::{Act, Event, EventKind, Node, Ready};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::sync::Arc;
@@ -120,7 +124,6 @@ pub struct Sim {
     pub traces: Vec<Vec<baton_core::record::LogRecord>>,
     /// Mirror connect states last reported to each side's node: (mirror, server, network) → (epoch, up).
     link_reported: BTreeMap<(ResId, ServerId, u8), (u64, bool)>,
-    out: Vec<Output>,
 }
 
 impl Sim {
@@ -145,7 +148,6 @@ impl Sim {
             pending_disk_errors: BTreeSet::new(),
             trace_config: None,
             traces: Vec::new(),
-            out: Vec::new(),
         }
     }
 
@@ -362,7 +364,7 @@ impl Sim {
 
     /// Hands one input to a server's node and carries out its outputs.
     pub fn handle(&mut self, s: ServerId, input: Input) {
-        let mut out = std::mem::take(&mut self.out);
+        let mut out = Vec::new();
         let tracing = self.trace_config.is_some();
         if tracing {
             self.trace(s, baton_core::record::LogRecord::Input { at_ms: self.now, input: input.clone() });
@@ -370,27 +372,51 @@ impl Sim {
         let m = &mut self.world.machines[s.idx()];
         let epoch = m.epoch;
         let Some(node) = m.node.as_mut() else { return };
-        if let Err(text) = crate::panics::catch(|| node.handle(self.now, input, &mut out)) {
+        let now = self.now;
+        if let Err(text) = crate::panics::catch(|| node.handle(now, input, &mut out)) {
             // A core assertion fired: a bug in the decision logic. The run fails here,
             // like an invariant breach, so the explorer writes and shrinks the seed
             // instead of dying with it.
-            out.clear();
-            self.out = out;
             let name = self.world.cfg.server(s).name.clone();
             self.breaches.push(Breach { at_ms: self.now, text: format!("core panic: {text} (on {name})") });
             return;
         }
         self.inputs_handled += 1;
         self.guard_runaway();
+        let ready = Ready::new(out);
         if tracing {
-            for o in &out {
+            for o in ready.outputs() {
                 self.trace(s, baton_core::record::LogRecord::Output { at_ms: self.now, output: o.clone() });
             }
         }
-        for o in out.drain(..) {
-            self.output(s, epoch, o);
+        // A crash point waits for a step with something to lose (docs/event-log.md).
+        let crash = if ready.is_consequential() { self.world.machines[s.idx()].crash_point.take() } else { None };
+        // The durable part first: the local disk and the event log (the timeline) hold
+        // this input before any act of it reaches the world.
+        let acts = ready.commit(|d| {
+            if let Some(p) = d.persisted {
+                self.world.machines[s.idx()].disk = Some(*p);
+            }
+            for e in d.events {
+                self.record(s, e);
+            }
+            Ok::<(), std::convert::Infallible>(())
+        });
+        let acts = match acts {
+            Ok(acts) => acts,
+            Err(never) => match never {},
+        };
+        if crash == Some(CrashPoint::AfterPersist) {
+            self.power_off(s);
+            return;
         }
-        self.out = out;
+        for a in acts {
+            self.act(s, epoch, a);
+        }
+        // Only the run that took the step loses power: an act may have ended it already.
+        if crash == Some(CrashPoint::BeforeNext) && self.world.machines[s.idx()].epoch == epoch {
+            self.power_off(s);
+        }
     }
 
     /// Appends a record to a server's trace (the event log the simulator writes).
@@ -422,10 +448,10 @@ impl Sim {
         id
     }
 
-    fn output(&mut self, s: ServerId, epoch: u64, o: Output) {
+    fn act(&mut self, s: ServerId, epoch: u64, a: Act) {
         let latency = self.knobs.network_latency_ms;
-        match o {
-            Output::Heartbeat { to, path, hb } => {
+        match a {
+            Act::Heartbeat { to, path, hb } => {
                 if self.world.path_up(path.idx(), s, to) && !self.world.lose_packet(path.idx()) {
                     let delay = match self.world.cfg.heartbeats[path.idx()].kind {
                         baton_core::config::HeartbeatKind::Lan { .. } => latency,
@@ -437,7 +463,7 @@ impl Sim {
                     );
                 }
             }
-            Output::Send { to, msg } => {
+            Act::Send { to, msg } => {
                 // Cluster messages are retransmitted until delivered (reliable over
                 // loss); they are lost only when no lan path carries them.
                 if self.world.message_path(s, to).is_some() {
@@ -447,18 +473,16 @@ impl Sim {
                     );
                 }
             }
-            Output::Execute { id, action } => self.execute(s, epoch, id, action),
-            Output::Cancel { id } => {
+            Act::Execute { id, action } => self.execute(s, epoch, id, action),
+            Act::Cancel { id } => {
                 self.cancelled.insert((s, id));
             }
-            Output::SetTimer { at_ms, timer } => {
+            Act::SetTimer { at_ms, timer } => {
                 self.push(at_ms, EvKind::Deliver { server: s, epoch: Some(epoch), input: Input::TimerFired { timer } });
             }
-            Output::Emit(event) => self.record(s, event),
-            Output::Reply { id, result } => {
+            Act::Reply { id, result } => {
                 self.replies.insert(id, result);
             }
-            Output::Persist(p) => self.world.machines[s.idx()].disk = Some(*p),
         }
     }
 

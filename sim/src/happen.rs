@@ -26,11 +26,21 @@ impl Sim {
         match stmt {
             Stmt::Boot(Target::All) => {
                 for s in self.world.cfg.server_ids() {
+                    self.world.machines[s.idx()].crash_point = None;
                     self.power_on(s);
                 }
             }
-            Stmt::Boot(Target::Server(s)) => self.power_on(self.sid(s)),
+            Stmt::Boot(Target::Server(s)) => {
+                let s = self.sid(s);
+                // A crash point not reached by the time the server is to be up is void.
+                self.world.machines[s.idx()].crash_point = None;
+                self.power_on(s);
+            }
             Stmt::Crash { server } => self.power_off(self.sid(server)),
+            Stmt::CrashAt { server, point } => {
+                let s = self.sid(server);
+                self.world.machines[s.idx()].crash_point = Some(*point);
+            }
             Stmt::Shutdown { server } => {
                 let s = self.sid(server);
                 if self.world.service_running(s) {

@@ -64,6 +64,9 @@ pub struct Machine {
     /// watchdog (B87), which times it from its start.
     pub stalled_since: Option<Ms>,
     pub stall_queue: VecDeque<baton_core::Input>,
+    /// A crash point armed by `crash SERVER POINT`: the power goes at that point of the
+    /// next step with something to persist or an act that leaves the server.
+    pub crash_point: Option<crate::scenario::CrashPoint>,
 }
 
 /// Link state of one network.
@@ -155,6 +158,7 @@ impl World {
                 stalled_until: None,
                 stalled_since: None,
                 stall_queue: VecDeque::new(),
+                crash_point: None,
             })
             .collect();
         let mirrors = cfg.mirror_ids().map(|r| (r, MirrorData::default())).collect();

@@ -1,5 +1,6 @@
 //! The per-server state machine. `Node::handle(now, input, out)` is the only way in;
-//! everything the node wants done is pushed to `out`.
+//! everything the node wants done is pushed to `out` (drivers use `Node::step`, which
+//! wraps the outputs in a [`crate::ready::Ready`]: durable part first, then the acts).
 //!
 //! In: [`Input`]s with the current time. Out: [`Output`]s. The node is split by
 //! concern, each a module with its own `impl Node` block:
@@ -213,6 +214,14 @@ impl Node {
         self.dispatch(input);
         self.after_input();
         std::mem::swap(&mut self.out, out);
+    }
+
+    /// Handles one input at time `now`; the driver commits what must be durable, then
+    /// carries out the acts ([`crate::ready`]).
+    pub fn step(&mut self, now: Ms, input: Input) -> crate::ready::Ready {
+        let mut out = Vec::new();
+        self.handle(now, input, &mut out);
+        crate::ready::Ready::new(out)
     }
 
     fn dispatch(&mut self, input: Input) {

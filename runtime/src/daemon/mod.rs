@@ -10,7 +10,11 @@
 //! out as the fence mode says ([`power`]; [`run`] returns the [`Ending`]).
 //!
 //! One tokio task owns the [`Node`]; each input is logged before the node handles it
-//! and every output after, then the outputs are carried out in order:
+//! and every output after. The outputs come as a [`baton_core::Ready`]: first its
+//! durable part ([`Daemon::make_durable`]: the event lines, the event log committed, the
+//! state stored atomically), then, only if that succeeded, the acts in order; a failed
+//! store carries out none of them and ends the run ([`Daemon::storage_fault`],
+//! docs/event-log.md § "A failed store"):
 //!
 //! | output | done by |
 //! |---|---|
@@ -19,9 +23,9 @@
 //! | `Execute { id, action }` | the [`drivers::Executor`] on a task of its own; the result comes back as `ActionDone`; a power action ends the loop |
 //! | `Cancel` | nothing: the drivers stop a script at the same timeout themselves |
 //! | `SetTimer` | the timer table ([`clock`]); due timers come back as `TimerFired` |
-//! | `Emit` | a log line (`server event=… key=value…`) |
+//! | `Emit` | a log line (`server event=… key=value…`), with the durable part |
 //! | `Reply` | a log line, and the answer to the control-socket connection that gave the command ([`control`]) |
-//! | `Persist` | [`persist::store`] (atomic), after committing the event log |
+//! | `Persist` | [`persist::store`] (atomic), after committing the event log, before any act |
 //!
 //! The node's time is the cluster's common clock ([`clock`]: epoch milliseconds,
 //! advanced monotonically). SIGTERM (systemd stopping the unit, the OS shutting down)
@@ -38,6 +42,8 @@
 
 pub mod clock;
 pub mod control;
+#[cfg(madsim)]
+pub mod crash_point;
 pub mod drivers;
 pub mod eventlog;
 pub mod mock_drivers;
@@ -54,6 +60,7 @@ use baton_core::event::EventKind;
 use baton_core::io::{CommandId, Input, Output, PowerAction};
 use baton_core::node::MonitorStatus;
 use baton_core::Node;
+use baton_core::{Act, Durable};
 use clock::{Clock, Timers};
 use control::{ControlRequest, PeerGroups};
 use drivers::{Dispatch, Drivers, Executor};
@@ -200,6 +207,7 @@ pub async fn run_with(
         log,
         logger,
         state_dir: options.state_dir,
+        server: options.server.clone(),
         fence: options.fence,
         send_failing: BTreeSet::new(),
         peer_groups: PeerGroups::default(),
@@ -273,7 +281,11 @@ pub async fn run_with(
                 continue;
             }
             () = sleep_until(flush_wake(flush_at)), if flush_at.is_some() => {
-                d.log.maybe_flush()?;
+                if let Err(fault) = d.log.maybe_flush() {
+                    let now = d.clock.now_ms();
+                    let p = d.storage_fault(now, &fault);
+                    return d.stop(p).await;
+                }
                 continue;
             }
         };
@@ -345,6 +357,9 @@ struct Daemon {
     log: EventLog,
     logger: Logger,
     state_dir: PathBuf,
+    /// This server's name (the madsim crash points are armed by name).
+    #[cfg_attr(not(madsim), allow(dead_code))]
+    server: String,
     /// (peer, path) pairs whose last send failed, so a failure is logged once.
     send_failing: BTreeSet<(ServerId, PathId)>,
     /// Where peers last said their groups run (for `status`).
@@ -395,52 +410,87 @@ impl Daemon {
             w.kick();
         }
         let now = self.clock.now_ms();
-        self.log.input(now, &input)?;
-        let mut out = Vec::new();
-        self.node.handle(now, input, &mut out);
-        for o in &out {
-            self.log.output(now, o)?;
+        // A log that cannot take the input is a store fault too: the input is not handled.
+        if let Err(fault) = self.log.input(now, &input) {
+            return Ok((Some(self.storage_fault(now, &fault)), false));
         }
-        let leaving = out.iter().any(|o| matches!(o, Output::Emit(e) if e.kind == EventKind::ServiceStopping));
+        let ready = self.node.step(now, input);
+        #[cfg(madsim)]
+        let consequential = ready.is_consequential();
+        if let Err(fault) = ready.outputs().iter().try_for_each(|o| self.log.output(now, o)) {
+            return Ok((Some(self.storage_fault(now, &fault)), false));
+        }
+        let leaving =
+            ready.outputs().iter().any(|o| matches!(o, Output::Emit(e) if e.kind == EventKind::ServiceStopping));
+        // Persist before acting: nothing of this input leaves the process until the log
+        // holding it and the state it decided are on disk (docs/event-log.md).
+        let acts = match ready.commit(|durable| self.make_durable(now, durable)) {
+            Ok(acts) => acts,
+            Err(fault) => return Ok((Some(self.storage_fault(now, &fault)), leaving)),
+        };
+        #[cfg(madsim)]
+        crash_point::reached(&self.server, crash_point::CrashPoint::AfterPersist, consequential).await;
         let mut power = None;
-        for o in out {
-            if let Some(p) = self.carry_out(now, o).await? {
+        for a in acts {
+            if let Some(p) = self.carry_out(now, a).await? {
                 power.get_or_insert(p);
             }
         }
+        #[cfg(madsim)]
+        crash_point::reached(&self.server, crash_point::CrashPoint::BeforeNext, consequential).await;
         if let (Some(w), Some(m)) = (&self.watchdog, self.user_space) {
             w.arm(self.node.monitor(m) != MonitorStatus::Stopped);
         }
         Ok((power, leaving))
     }
 
-    async fn carry_out(&mut self, now: u64, output: Output) -> Result<Option<PowerAction>, String> {
-        match output {
-            Output::Heartbeat { to, path, hb } => self.send(to, path, Body::Heartbeat(hb)).await,
-            Output::Send { to, msg } => {
+    /// The durable part of a step: the event lines, then the event log committed
+    /// (fsync) when the step stores a state or an act leaves the process, then the
+    /// state stored atomically. An error is a storage fault ([`Daemon::storage_fault`]).
+    fn make_durable(&mut self, now: u64, durable: Durable) -> Result<(), String> {
+        for event in &durable.events {
+            self.logger.line(&format!("t={now}ms {}", event_line(&self.cfg, event)));
+        }
+        if durable.must_sync || durable.persisted.is_some() {
+            self.log.commit()?;
+        }
+        if let Some(p) = durable.persisted {
+            persist::store(&self.state_dir, &p).map_err(|e| format!("cannot persist the local state: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// The rule of a failed store or log commit (docs/event-log.md § "A failed store",
+    /// after B130.7): the server cannot make its decisions durable, so it carries out
+    /// none of the step's acts and ends its run at once as an emergency shutdown; its
+    /// peers judge it lost and take over (B44).
+    fn storage_fault(&mut self, now: u64, fault: &str) -> PowerAction {
+        let event = baton_core::Event::new(EventKind::ProcessDied).reason(format!("state store failed: {fault}"));
+        self.logger.line(&format!("t={now}ms {}", event_line(&self.cfg, &event)));
+        self.logger.line(&format!("t={now}ms ERROR: none of this input's actions carried out; the run ends"));
+        PowerAction::EmergencyShutdown
+    }
+
+    async fn carry_out(&mut self, now: u64, act: Act) -> Result<Option<PowerAction>, String> {
+        match act {
+            Act::Heartbeat { to, path, hb } => self.send(to, path, Body::Heartbeat(hb)).await,
+            Act::Send { to, msg } => {
                 if let Err(e) = self.transport.send_message(to, msg).await {
                     self.logger.line(&format!("t={now}ms message to {} dropped: {e}", self.cfg.server(to).name));
                 }
             }
-            Output::Execute { id, action } => match self.executor.execute(id, action) {
+            Act::Execute { id, action } => match self.executor.execute(id, action) {
                 Dispatch::Pending => {}
                 Dispatch::Power(p) => return Ok(Some(p)),
             },
-            Output::Cancel { id } => self
+            Act::Cancel { id } => self
                 .logger
                 .line(&format!("t={now}ms cancel of action {id}: the driver stops the script at its own timeout")),
-            Output::SetTimer { at_ms, timer } => self.timers.set(timer, self.clock.instant_of(at_ms)),
-            Output::Emit(event) => self.logger.line(&format!("t={now}ms {}", event_line(&self.cfg, &event))),
-            Output::Reply { id, result } => {
+            Act::SetTimer { at_ms, timer } => self.timers.set(timer, self.clock.instant_of(at_ms)),
+            Act::Reply { id, result } => {
                 self.logger.line(&format!("t={now}ms reply to command {id}: {result:?}"));
                 if let Some(answer) = self.pending_replies.remove(&id) {
                     let _ = answer.send(result);
-                }
-            }
-            Output::Persist(p) => {
-                self.log.commit()?;
-                if let Err(e) = persist::store(&self.state_dir, &p) {
-                    self.logger.line(&format!("t={now}ms ERROR: cannot persist the local state: {e}"));
                 }
             }
         }
@@ -464,7 +514,10 @@ impl Daemon {
     /// Ends the run: commits the log, releases the addresses after an unclean end, then
     /// does to the machine what the fence mode says ([`power::plan`]).
     async fn stop(mut self, p: PowerAction) -> Result<Ending, String> {
-        self.log.commit()?;
+        // A log that cannot be committed must not keep a fencing server up.
+        if let Err(e) = self.log.commit() {
+            self.logger.line(&format!("ERROR: {e}; ending the run all the same"));
+        }
         if let Some(w) = &self.watchdog {
             w.arm(false);
         }

@@ -110,3 +110,65 @@ fn invariant_4_a_group_stopping_before_its_dependant_on_a_departing_server_is_a_
     let text = sim.breaches.first().map(|b| b.text.clone()).unwrap_or_default();
     assert!(text.starts_with("invariant 4 (start_after, B54): group base stopping on server1 before dep"), "{text}");
 }
+
+// ---- crash points (docs/event-log.md § "Persist before acting") -------------------
+
+/// 2node-ping booted and run to 2 min (failover1 online on server1), then a crash
+/// point armed on server1 and `group move failover1 server2` given there: a step that
+/// emits, persists, starts a stop script and replies. Returns the simulator after
+/// that step, the command id and server1's id.
+fn move_with_crash_point(point: scenario::CrashPoint) -> (crate::engine::Sim, baton_core::io::CommandId) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/configs/2node-ping.toml");
+    let text = std::fs::read_to_string(&path).expect("2node-ping.toml");
+    let cfg = Arc::new(baton_core::config::parse("2node-ping.toml", &text).expect("valid config").config);
+    let mut sim = crate::engine::Sim::new(cfg.clone(), scenario::Knobs::default(), 1);
+    sim.happen(&scenario::Stmt::Boot(scenario::Target::All));
+    while sim.run_until(120_000).is_some() {}
+    let s1 = sid(&sim, "server1");
+    let failover1 = cfg.group_id("failover1").expect("group");
+    let node = sim.world.machines[s1.idx()].node.as_ref().expect("server1 runs");
+    assert_eq!(node.group_state(failover1), baton_core::io::GroupState::Online);
+    // Armed at the instant of the command: the command's step is the next one (resolver
+    // and monitor checks are actions too, and would take the point otherwise).
+    sim.happen(&scenario::Stmt::CrashAt { server: "server1".into(), point });
+    let words: Vec<String> = ["group", "move", "failover1", "--to", "server2"].iter().map(|w| w.to_string()).collect();
+    let cmd = baton_core::Command::parse_words(&words, sim.cfg()).expect("command");
+    let id = sim.command(s1, cmd);
+    (sim, id)
+}
+
+#[test]
+fn crash_after_persist_keeps_the_steps_state_and_events_but_none_of_its_acts() {
+    let (sim, id) = move_with_crash_point(scenario::CrashPoint::AfterPersist);
+    let s1 = sid(&sim, "server1");
+    let m = &sim.world.machines[s1.idx()];
+    assert_eq!(m.power, crate::world::Power::Off, "the power went at the step");
+    assert_eq!(m.crash_point, None, "a crash point fires once");
+    // Durable: the event of the step is in server1's log (the timeline).
+    assert!(sim
+        .timeline
+        .iter()
+        .any(|e| e.server == s1 && e.at_ms == sim.now && e.event.kind == EventKind::GroupStopping));
+    assert!(m.disk.as_ref().is_some_and(|d| d.groups_online.len() == 1), "the disk holds the stopping group");
+    // Not done: the stop script and the reply.
+    assert!(!sim.scripts.iter().any(|r| r.server == s1 && !r.start), "no stop script ran");
+    assert!(!sim.replies.contains_key(&id), "no reply left the server");
+}
+
+#[test]
+fn crash_before_next_carries_out_the_steps_acts_then_loses_the_power() {
+    let (sim, id) = move_with_crash_point(scenario::CrashPoint::BeforeNext);
+    let s1 = sid(&sim, "server1");
+    assert_eq!(sim.world.machines[s1.idx()].power, crate::world::Power::Off);
+    assert!(sim.scripts.iter().any(|r| r.server == s1 && !r.start && r.at_ms == sim.now), "the stop script ran");
+    assert_eq!(sim.replies.get(&id), Some(&Ok(())), "the reply left the server");
+}
+
+#[test]
+fn a_crash_point_then_boot_is_a_crash_and_a_takeover() {
+    let r = play(
+        "at 0s boot all\nat 2m crash server1 after-persist\nat 2m10s cmd group move failover1 --to server2\n\
+         at 3m expect server server1 down\nat 3m boot server1\nat 5m expect group failover1 online on server2\n",
+    );
+    assert!(r.passed(), "{}", r.text());
+}

@@ -10,7 +10,7 @@
 //! faults, the step that undoes it, all as scenario statements at scenario times.
 
 use super::faults::{ConfigFacts, FaultKind};
-use crate::scenario::{DiskAction, Knobs, MonitorHealth, SerialAction, Stmt, Target, TargetState};
+use crate::scenario::{CrashPoint, DiskAction, Knobs, MonitorHealth, SerialAction, Stmt, Target, TargetState};
 use crate::world::Rng;
 use baton_core::config::{Config, Ms, ServerId};
 
@@ -89,6 +89,8 @@ pub fn draw(cfg: &Config, facts: &ConfigFacts, allowed: &[FaultKind], seed: u64,
     // Distinct from the world's stream (seeded with `seed` itself) so that the
     // packet-loss draws of the run do not mirror the schedule's draws.
     let mut rng = Rng::new(seed.wrapping_mul(0xA24B_AED4_963E_E407) ^ 0x5EED_E7F1_0E5E_ED00);
+    // Where crashes strike within a step (see `FaultKind::Crash` below).
+    let mut points = Rng::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xC4A5_4F01_D7C4_A54F);
     let mut usable: Vec<FaultKind> = allowed.iter().copied().filter(|k| applicable(*k, cfg, facts)).collect();
     // On a split-prone configuration every run with a split-capable fault allows split
     // brain (a documented hazard); half the seeds leave those kinds out so that split
@@ -134,7 +136,7 @@ pub fn draw(cfg: &Config, facts: &ConfigFacts, allowed: &[FaultKind], seed: u64,
             })
             .map(|(k, _)| *k)
             .expect("weights sum to total");
-        faults.push(Fault { kind, steps: fault(kind, cfg, facts, &mut rng, t, limits) });
+        faults.push(Fault { kind, steps: fault(kind, cfg, facts, &mut rng, &mut points, t, limits) });
     }
     Schedule { swarm, mean_gap_ms, knobs, faults }
 }
@@ -150,7 +152,15 @@ fn duration(rng: &mut Rng, limits: &Limits) -> Ms {
 }
 
 /// The statements of one fault of `kind` starting at `t`.
-fn fault(kind: FaultKind, cfg: &Config, facts: &ConfigFacts, rng: &mut Rng, t: Ms, limits: &Limits) -> Vec<(Ms, Stmt)> {
+fn fault(
+    kind: FaultKind,
+    cfg: &Config,
+    facts: &ConfigFacts,
+    rng: &mut Rng,
+    points: &mut Rng,
+    t: Ms,
+    limits: &Limits,
+) -> Vec<(Ms, Stmt)> {
     let name = |s: ServerId| cfg.server(s).name.clone();
     let servers: Vec<ServerId> = cfg.server_ids().collect();
     let server = |rng: &mut Rng| name(*pick(rng, &servers));
@@ -164,7 +174,15 @@ fn fault(kind: FaultKind, cfg: &Config, facts: &ConfigFacts, rng: &mut Rng, t: M
     match kind {
         FaultKind::Crash => {
             let s = server(rng);
-            vec![(t, Stmt::Crash { server: s.clone() }), (end, Stmt::Boot(Target::Server(s)))]
+            // A third of the crashes are plain, the others wait at a crash point of the
+            // server's next step with something to lose (the boot at `end` voids a point
+            // not reached). Drawn from a stream of their own, so that every other draw
+            // of a seed stays what it was before crash points existed.
+            let crash = match points.below(3) {
+                0 => Stmt::Crash { server: s.clone() },
+                n => Stmt::CrashAt { server: s.clone(), point: CrashPoint::ALL[n as usize - 1] },
+            };
+            vec![(t, crash), (end, Stmt::Boot(Target::Server(s)))]
         }
         FaultKind::Shutdown => {
             let s = server(rng);

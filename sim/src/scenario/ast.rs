@@ -274,6 +274,32 @@ pub enum DiskAction {
     Slow { duration_ms: u64 },
 }
 
+/// Where in a server's step a `crash SERVER POINT` cuts the power (docs/event-log.md
+/// § "Persist before acting").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CrashPoint {
+    /// The step's state and events are durable; none of its acts happened.
+    AfterPersist,
+    /// The step's acts all happened; the next input is never handled.
+    BeforeNext,
+}
+
+impl CrashPoint {
+    pub const ALL: &'static [CrashPoint] = &[CrashPoint::AfterPersist, CrashPoint::BeforeNext];
+
+    /// The word of the scenario language.
+    pub fn name(self) -> &'static str {
+        match self {
+            CrashPoint::AfterPersist => "after-persist",
+            CrashPoint::BeforeNext => "before-next",
+        }
+    }
+
+    pub fn from_name(word: &str) -> Option<CrashPoint> {
+        CrashPoint::ALL.iter().copied().find(|p| p.name() == word)
+    }
+}
+
 /// A happening, or an expectation (`Stmt::Expect`).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Stmt {
@@ -282,6 +308,12 @@ pub enum Stmt {
     /// Power loss: the server stops at once.
     Crash {
         server: String,
+    },
+    /// Power loss at a crash point of the server's next step that has something to
+    /// persist or an act that leaves it (`crash SERVER after-persist|before-next`).
+    CrashAt {
+        server: String,
+        point: CrashPoint,
     },
     /// OS shutdown from outside the cluster (a planned down).
     Shutdown {

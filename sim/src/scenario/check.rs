@@ -74,6 +74,7 @@ impl<'a> Known<'a> {
             Stmt::Boot(Target::All) | Stmt::HealAll => {}
             Stmt::Boot(Target::Server(s))
             | Stmt::Crash { server: s }
+            | Stmt::CrashAt { server: s, .. }
             | Stmt::Shutdown { server: s }
             | Stmt::Isolate { server: s }
             | Stmt::Stall { server: s, .. } => {

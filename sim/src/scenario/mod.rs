@@ -29,8 +29,8 @@ mod stmt;
 mod tests;
 
 pub use ast::{
-    DiskAction, Expect, Knob, Knobs, MirrorState, MonitorHealth, MonitorState, ReplyState, ResourceState, Scenario,
-    ScenarioError, ScriptPhase, ScriptRun, SerialAction, ServerState, Step, Stmt, Target, TargetState,
+    CrashPoint, DiskAction, Expect, Knob, Knobs, MirrorState, MonitorHealth, MonitorState, ReplyState, ResourceState,
+    Scenario, ScenarioError, ScriptPhase, ScriptRun, SerialAction, ServerState, Step, Stmt, Target, TargetState,
 };
 pub use check::check;
 pub use lexer::{format_bandwidth, format_duration, format_size, parse_bandwidth, parse_duration_ms, parse_size_bytes};

@@ -55,6 +55,7 @@ impl fmt::Display for Stmt {
             Stmt::Boot(Target::All) => write!(f, "boot all"),
             Stmt::Boot(Target::Server(s)) => write!(f, "boot {}", q(s)),
             Stmt::Crash { server } => write!(f, "crash {}", q(server)),
+            Stmt::CrashAt { server, point } => write!(f, "crash {} {}", q(server), point.name()),
             Stmt::Shutdown { server } => write!(f, "shutdown {}", q(server)),
             Stmt::Cut { network, server } => write!(f, "cut {} {}", q(network), q(server)),
             Stmt::CutPair { network, a, b } => write!(f, "cut {} {} {}", q(network), q(a), q(b)),

@@ -6,8 +6,8 @@
 //! `config`/`set`/`at`, time going forward) are [`parse`](super::parse())'s.
 
 use super::ast::{
-    DiskAction, Expect, MirrorState, MonitorHealth, MonitorState, ReplyState, ResourceState, ScriptPhase, ScriptRun,
-    SerialAction, ServerState, Stmt, Target, TargetState,
+    CrashPoint, DiskAction, Expect, MirrorState, MonitorHealth, MonitorState, ReplyState, ResourceState, ScriptPhase,
+    ScriptRun, SerialAction, ServerState, Stmt, Target, TargetState,
 };
 use super::lexer::{parse_duration_ms, parse_number, parse_size_bytes};
 
@@ -96,7 +96,7 @@ pub(super) fn statement(words: &[String]) -> Result<Stmt, String> {
             w.end()?;
             Stmt::Boot(target)
         }
-        "crash" => one_server(rest, "crash SERVER", |server| Stmt::Crash { server })?,
+        "crash" => crash(rest)?,
         "shutdown" => one_server(rest, "shutdown SERVER", |server| Stmt::Shutdown { server })?,
         "isolate" => one_server(rest, "isolate SERVER", |server| Stmt::Isolate { server })?,
         "cut" | "heal" => link(head == "cut", rest)?,
@@ -215,6 +215,18 @@ fn one_server(rest: &[String], usage: &'static str, make: fn(String) -> Stmt) ->
     let server = w.name("SERVER")?;
     w.end()?;
     Ok(make(server))
+}
+
+/// `crash SERVER [after-persist|before-next]`.
+fn crash(rest: &[String]) -> Result<Stmt, String> {
+    let mut w = Words::new(rest, "crash SERVER");
+    let server = w.name("SERVER")?;
+    if w.peek().is_none() {
+        return Ok(Stmt::Crash { server });
+    }
+    let point = w.keyword(CrashPoint::from_name, || "after-persist, before-next".to_string())?;
+    w.end()?;
+    Ok(Stmt::CrashAt { server, point })
 }
 
 /// `cut|heal NETWORK SERVER`, `… SERVER SERVER`, `… SERVER -> SERVER`, `heal all`.

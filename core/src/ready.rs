@@ -31,9 +31,9 @@ pub struct Durable {
     pub persisted: Option<Box<Persisted>>,
     /// The catalogue events this input emitted, in order.
     pub events: Vec<Event>,
-    /// Whether an act of this input leaves the process ([`Act::leaves_process`]): the
-    /// event log holding this input must then be committed before it, even when no
-    /// state is stored, so that the log never misses what reached the world.
+    /// Whether an act of this input needs the event log committed before it, even when
+    /// no state is stored ([`Act::needs_log_commit`]), so that the log never misses a
+    /// decision that reached the world.
     pub must_sync: bool,
 }
 
@@ -50,14 +50,14 @@ pub enum Act {
 }
 
 impl Act {
-    /// Whether the act is seen outside the server's cluster process (a packet, a
-    /// driver action, an answer to an operator). A timer is the process's own.
-    pub fn leaves_process(&self) -> bool {
+    /// Whether the event log must be committed (fsync) before this act. A heartbeat only
+    /// repeats the shared state, which was stored (and the log committed) by the step that
+    /// last changed it, so a tick that only sends heartbeats costs no fsync: at 100 ms
+    /// heartbeats that would be ten log syncs a second for nothing a crash could lose.
+    pub fn needs_log_commit(&self) -> bool {
         match self {
-            Act::Heartbeat { .. } | Act::Send { .. } | Act::Execute { .. } | Act::Cancel { .. } | Act::Reply { .. } => {
-                true
-            }
-            Act::SetTimer { .. } => false,
+            Act::Send { .. } | Act::Execute { .. } | Act::Cancel { .. } | Act::Reply { .. } => true,
+            Act::Heartbeat { .. } | Act::SetTimer { .. } => false,
         }
     }
 }
@@ -115,7 +115,7 @@ impl Ready {
                 Split::Persist(p) => durable.persisted = Some(p),
                 Split::Emit(e) => durable.events.push(e),
                 Split::Act(a) => {
-                    durable.must_sync |= a.leaves_process();
+                    durable.must_sync |= a.needs_log_commit();
                     acts.push(a);
                 }
             }
@@ -148,7 +148,7 @@ enum Split {
 mod tests {
     use super::*;
     use crate::event::EventKind;
-    use crate::io::PowerAction;
+    use crate::io::{PowerAction, ServerState};
 
     fn outputs() -> Vec<Output> {
         vec![
@@ -185,6 +185,21 @@ mod tests {
                 Act::SetTimer { at_ms: 5, timer: Timer::Liveness },
             ]
         );
+    }
+
+    #[test]
+    fn a_heartbeat_tick_needs_no_log_sync_but_a_message_does() {
+        let hb = Output::Heartbeat { to: ServerId(1), path: PathId(0), hb: Heartbeat { run: 1, state: ServerState::Online, version: 1 } };
+        let sync_of = |outputs: Vec<Output>| {
+            let mut sync = None;
+            let _ = Ready::new(outputs).commit(|d| {
+                sync = Some(d.must_sync);
+                Ok::<(), ()>(())
+            });
+            sync.expect("store ran")
+        };
+        assert!(!sync_of(vec![hb.clone()]), "a heartbeat repeats a state already stored");
+        assert!(sync_of(vec![hb, Output::Send { to: ServerId(1), msg: Box::new(Message::StateRequest) }]));
     }
 
     #[test]

@@ -125,8 +125,15 @@ pub struct Sim {
 
 impl Sim {
     pub fn new(cfg: Arc<baton_core::Config>, knobs: Knobs, seed: u64) -> Sim {
+        let mut world = World::new(cfg, seed);
+        // Unknown names were refused by `check`; a caller that skipped it gets exact clocks.
+        for (name, c) in &knobs.clocks {
+            if let Some(s) = world.cfg.server_id(name) {
+                world.machines[s.idx()].clock = crate::clock::MachineClock::new(c.offset_ms, c.drift_ppm);
+            }
+        }
         Sim {
-            world: World::new(cfg, seed),
+            world,
             knobs,
             queue: BinaryHeap::new(),
             seq: 0,
@@ -267,6 +274,9 @@ impl Sim {
         m.power = Power::On;
         m.epoch += 1;
         m.node = Some(Node::new(cfg, s));
+        // The daemon reads the wall clock once, at service start (`crate::clock`).
+        m.clock.start_run(self.now);
+        let node_now = m.clock.node_ms(self.now);
         let persisted = m.disk.clone();
         let epoch = m.epoch;
         if let Some((name, text)) = &self.trace_config {
@@ -274,7 +284,7 @@ impl Sim {
                 server: self.world.cfg.server(s).name.clone(),
                 config_name: name.clone(),
                 config_text: text.clone(),
-                at_ms: self.now,
+                at_ms: node_now,
             };
             self.trace(s, record);
         }
@@ -364,13 +374,16 @@ impl Sim {
     pub fn handle(&mut self, s: ServerId, input: Input) {
         let mut out = std::mem::take(&mut self.out);
         let tracing = self.trace_config.is_some();
+        // Each node sees its own machine's clock; the trace holds what it saw, as the
+        // daemon's event log would (so `log` tools and replay read node time).
+        let node_now = self.world.machines[s.idx()].clock.node_ms(self.now);
         if tracing {
-            self.trace(s, baton_core::record::LogRecord::Input { at_ms: self.now, input: input.clone() });
+            self.trace(s, baton_core::record::LogRecord::Input { at_ms: node_now, input: input.clone() });
         }
         let m = &mut self.world.machines[s.idx()];
         let epoch = m.epoch;
         let Some(node) = m.node.as_mut() else { return };
-        if let Err(text) = crate::panics::catch(|| node.handle(self.now, input, &mut out)) {
+        if let Err(text) = crate::panics::catch(|| node.handle(node_now, input, &mut out)) {
             // A core assertion fired: a bug in the decision logic. The run fails here,
             // like an invariant breach, so the explorer writes and shrinks the seed
             // instead of dying with it.
@@ -384,7 +397,7 @@ impl Sim {
         self.guard_runaway();
         if tracing {
             for o in &out {
-                self.trace(s, baton_core::record::LogRecord::Output { at_ms: self.now, output: o.clone() });
+                self.trace(s, baton_core::record::LogRecord::Output { at_ms: node_now, output: o.clone() });
             }
         }
         for o in out.drain(..) {
@@ -452,6 +465,8 @@ impl Sim {
                 self.cancelled.insert((s, id));
             }
             Output::SetTimer { at_ms, timer } => {
+                // `at_ms` is in the node's time: due when its clock reaches it.
+                let at_ms = self.world.machines[s.idx()].clock.global_of(at_ms, self.now);
                 self.push(at_ms, EvKind::Deliver { server: s, epoch: Some(epoch), input: Input::TimerFired { timer } });
             }
             Output::Emit(event) => self.record(s, event),

@@ -64,6 +64,8 @@ pub struct Machine {
     /// watchdog (B87), which times it from its start.
     pub stalled_since: Option<Ms>,
     pub stall_queue: VecDeque<baton_core::Input>,
+    /// The machine's clock: what time its service sees (`crate::clock`).
+    pub clock: crate::clock::MachineClock,
 }
 
 /// Link state of one network.
@@ -155,6 +157,7 @@ impl World {
                 stalled_until: None,
                 stalled_since: None,
                 stall_queue: VecDeque::new(),
+                clock: crate::clock::MachineClock::default(),
             })
             .collect();
         let mirrors = cfg.mirror_ids().map(|r| (r, MirrorData::default())).collect();

@@ -58,7 +58,10 @@ impl MachineClock {
     /// The wall clock at global `t`.
     pub fn wall_ms(&self, t: Ms) -> Ms {
         let t = i128::from(t);
-        let w = t + i128::from(self.offset_ms) + i128::from(self.steps_ms) + (t * i128::from(self.drift_ppm)).div_euclid(PPM);
+        let w = t
+            + i128::from(self.offset_ms)
+            + i128::from(self.steps_ms)
+            + (t * i128::from(self.drift_ppm)).div_euclid(PPM);
         to_ms(w)
     }
 

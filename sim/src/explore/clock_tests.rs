@@ -30,10 +30,9 @@ fn worst_error_ms(knobs: &Knobs, faults: &[Fault], server: &str, run_ms: i64) ->
     let steps: i64 = faults
         .iter()
         .flat_map(|f| &f.steps)
-        .filter_map(|(_, s)| match s {
-            Stmt::Clock { server: s, step_ms } if s == server => Some(step_ms.abs()),
-            _ => None,
-        })
+        .filter_map(|(_, s)| if let Stmt::Clock { server: s, step_ms } = s { Some((s, step_ms)) } else { None })
+        .filter(|(s, _)| *s == server)
+        .map(|(_, step_ms)| step_ms.abs())
         .sum();
     c.offset_ms.abs() + (c.drift_ppm.abs() * run_ms + 999_999) / 1_000_000 + steps
 }
@@ -89,7 +88,8 @@ fn has_stable_group(cfg: &Config) -> bool {
 fn offsets_and_steps_below_the_bound_change_no_decision() {
     let mut ctxs: Vec<(String, Ctx)> = EXAMPLES.iter().map(|n| (n.to_string(), example(n))).collect();
     ctxs.extend(
-        (0..30).filter_map(|seed| generated_ctx(seed, &Limits::default()).ok().map(|(_, _, c)| (format!("gen{seed}"), c))),
+        (0..30)
+            .filter_map(|seed| generated_ctx(seed, &Limits::default()).ok().map(|(_, _, c)| (format!("gen{seed}"), c))),
     );
     let mut compared = 0;
     let mut stepped = 0;

@@ -189,7 +189,10 @@ fn draw_clocks(cfg: &Config, seed: u64, limits: &Limits, knobs: &mut Knobs, faul
             let t = (limits.first_fault_ms + rng.below(span)) / 100 * 100;
             let step_ms = signed(&mut rng, budget_ms / 4);
             if step_ms != 0 {
-                faults.push(Fault { kind: FaultKind::Clock, steps: vec![(t, Stmt::Clock { server: s.name.clone(), step_ms })] });
+                faults.push(Fault {
+                    kind: FaultKind::Clock,
+                    steps: vec![(t, Stmt::Clock { server: s.name.clone(), step_ms })],
+                });
             }
         }
     }

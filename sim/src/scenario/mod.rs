@@ -29,8 +29,8 @@ mod stmt;
 mod tests;
 
 pub use ast::{
-    ClockKnob, DiskAction, Expect, Knob, Knobs, MirrorState, MonitorHealth, MonitorState, ReplyState, ResourceState, Scenario,
-    ScenarioError, ScriptPhase, ScriptRun, SerialAction, ServerState, Step, Stmt, Target, TargetState,
+    ClockKnob, DiskAction, Expect, Knob, Knobs, MirrorState, MonitorHealth, MonitorState, ReplyState, ResourceState,
+    Scenario, ScenarioError, ScriptPhase, ScriptRun, SerialAction, ServerState, Step, Stmt, Target, TargetState,
 };
 pub use check::check;
 pub use lexer::{

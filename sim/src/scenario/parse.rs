@@ -14,8 +14,8 @@ use super::lexer::{
     format_duration, parse_bandwidth, parse_duration_ms, parse_number, parse_ppm, parse_signed_duration_ms,
     parse_size_bytes, split_words,
 };
-use crate::clock::{MAX_DRIFT_PPM, MAX_OFFSET_MS};
 use super::stmt::statement;
+use crate::clock::{MAX_DRIFT_PPM, MAX_OFFSET_MS};
 use std::collections::BTreeMap;
 
 /// Parses a scenario file. `file_name` is used in the errors.

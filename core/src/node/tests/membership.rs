@@ -283,8 +283,10 @@ fn heartbeats_carry_the_senders_time_for_the_peers_clock_watch() {
     // The receiving daemon measures the sender's clock from it (docs/scenarios.md § Clocks).
     let mut h = formed_on_one_path();
     let tick = h.fire(Timer::HeartbeatTick);
-    let sent: Vec<Ms> =
-        tick.iter().filter_map(|o| if let Output::Heartbeat { hb, .. } = o { Some(hb.sent_ms) } else { None }).collect();
+    let sent: Vec<Ms> = tick
+        .iter()
+        .filter_map(|o| if let Output::Heartbeat { hb, .. } = o { Some(hb.sent_ms) } else { None })
+        .collect();
     assert_eq!(sent, vec![h.now]);
     assert!(h.now > 0);
 }

@@ -105,9 +105,21 @@ fn offsets_and_steps_below_the_bound_change_no_decision() {
                 c.drift_ppm = 0;
             }
             let r = run::run(ctx, seed, &schedule.faults, &knobs);
-            let exact_steps: Vec<Step> =
-                r.steps.iter().filter(|s| !matches!(s.stmt, Stmt::Clock { .. })).cloned().collect();
-            stepped += usize::from(exact_steps.len() < r.steps.len());
+            // Each step becomes a step of 0: the same statements at the same instants, so
+            // the player interleaves them with the run's events the same way (a step
+            // left out would change the order of events tied at one instant).
+            let exact_steps: Vec<Step> = r
+                .steps
+                .iter()
+                .map(|s| {
+                    if let Stmt::Clock { server, .. } = &s.stmt {
+                        Step { stmt: Stmt::Clock { server: server.clone(), step_ms: 0 }, ..s.clone() }
+                    } else {
+                        s.clone()
+                    }
+                })
+                .collect();
+            stepped += usize::from(exact_steps != r.steps);
             let exact = Knobs { clocks: Default::default(), ..knobs.clone() };
             compared += 1;
             if timeline(ctx, &r.steps, &knobs, seed) != timeline(ctx, &exact_steps, &exact, seed) {
@@ -117,5 +129,5 @@ fn offsets_and_steps_below_the_bound_change_no_decision() {
         }
     }
     assert!(compared > 150 && stepped > compared / 2, "{compared} runs compared, {stepped} with steps");
-    eprintln!("{compared} runs compared ({stepped} with steps); decided differently (stable groups only): {differ:?}");
+    eprintln!("{compared} runs compared ({stepped} with steps); decided differently: {differ:?}");
 }

@@ -138,7 +138,7 @@ fn core_throughput(n: u64) {
         if i % 4 == 0 {
             now += 25;
         }
-        let hb = Heartbeat { run: 1, state: ServerState::Online, version: 1 };
+        let hb = Heartbeat { run: 1, state: ServerState::Online, version: 1, sent_ms: 0 };
         node.handle(now, Input::Heartbeat { from, path, hb }, &mut out);
         out.clear();
     }
@@ -245,7 +245,7 @@ fn formed_coordinator(cfg: &Arc<Config>) -> (Node, u64) {
                 Input::Heartbeat {
                     from: p,
                     path: PathId(0),
-                    hb: Heartbeat { run: 1, state: ServerState::Online, version: 1 },
+                    hb: Heartbeat { run: 1, state: ServerState::Online, version: 1, sent_ms: 0 },
                 },
                 &mut out,
             );

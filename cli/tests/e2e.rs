@@ -303,7 +303,7 @@ fn forged_packets_are_dropped_and_counted_while_the_cluster_stays_healthy() {
         boot_id,
         seq,
     };
-    let hb = Payload::Heartbeat(Heartbeat { run: 7, state: ServerState::Online, version: 1 });
+    let hb = Payload::Heartbeat(Heartbeat { run: 7, state: ServerState::Online, version: 1, sent_ms: 0 });
     let wrong = Key::from_secret(b"not the cluster secret");
     let boot = noise.next();
     for seq in 0..WRONG_KEY {

@@ -184,6 +184,11 @@ pub struct Heartbeat {
     pub state: ServerState,
     /// Bumped whenever the sender's shared state changes.
     pub version: u64,
+    /// The sender's time when it sent this (its node time): lets the receiving daemon
+    /// measure how far the sender's clock is from its own (the core compares instants
+    /// of different servers, B52). 0 from a sender that does not say.
+    #[serde(default)]
+    pub sent_ms: Ms,
 }
 
 /// A server's state as the cluster reports it (B21), plus the waiting phase.

@@ -189,7 +189,11 @@ mod tests {
 
     #[test]
     fn a_heartbeat_tick_needs_no_log_sync_but_a_message_does() {
-        let hb = Output::Heartbeat { to: ServerId(1), path: PathId(0), hb: Heartbeat { run: 1, state: ServerState::Online, version: 1 } };
+        let hb = Output::Heartbeat {
+            to: ServerId(1),
+            path: PathId(0),
+            hb: Heartbeat { run: 1, state: ServerState::Online, version: 1, sent_ms: 0 },
+        };
         let sync_of = |outputs: Vec<Output>| {
             let mut sync = None;
             let _ = Ready::new(outputs).commit(|d| {

@@ -84,7 +84,7 @@ async fn pair(a_key: Key, b_key: Key, a_boot: u64) -> Pair {
 }
 
 fn heartbeat(version: u64) -> Heartbeat {
-    Heartbeat { run: 3, state: ServerState::Online, version }
+    Heartbeat { run: 3, state: ServerState::Online, version, sent_ms: 1_000 }
 }
 
 fn hb(version: u64) -> Body {

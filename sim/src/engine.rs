@@ -128,8 +128,15 @@ pub struct Sim {
 
 impl Sim {
     pub fn new(cfg: Arc<baton_core::Config>, knobs: Knobs, seed: u64) -> Sim {
+        let mut world = World::new(cfg, seed);
+        // Unknown names were refused by `check`; a caller that skipped it gets exact clocks.
+        for (name, c) in &knobs.clocks {
+            if let Some(s) = world.cfg.server_id(name) {
+                world.machines[s.idx()].clock = crate::clock::MachineClock::new(c.offset_ms, c.drift_ppm);
+            }
+        }
         Sim {
-            world: World::new(cfg, seed),
+            world,
             knobs,
             queue: BinaryHeap::new(),
             seq: 0,
@@ -269,6 +276,9 @@ impl Sim {
         m.power = Power::On;
         m.epoch += 1;
         m.node = Some(Node::new(cfg, s));
+        // The daemon reads the wall clock once, at service start (`crate::clock`).
+        m.clock.start_run(self.now);
+        let node_now = m.clock.node_ms(self.now);
         let persisted = m.disk.clone();
         let epoch = m.epoch;
         if let Some((name, text)) = &self.trace_config {
@@ -276,7 +286,7 @@ impl Sim {
                 server: self.world.cfg.server(s).name.clone(),
                 config_name: name.clone(),
                 config_text: text.clone(),
-                at_ms: self.now,
+                at_ms: node_now,
             };
             self.trace(s, record);
         }
@@ -366,14 +376,16 @@ impl Sim {
     pub fn handle(&mut self, s: ServerId, input: Input) {
         let mut out = Vec::new();
         let tracing = self.trace_config.is_some();
+        // Each node sees its own machine's clock; the trace holds what it saw, as the
+        // daemon's event log would (so `log` tools and replay read node time).
+        let node_now = self.world.machines[s.idx()].clock.node_ms(self.now);
         if tracing {
-            self.trace(s, baton_core::record::LogRecord::Input { at_ms: self.now, input: input.clone() });
+            self.trace(s, baton_core::record::LogRecord::Input { at_ms: node_now, input: input.clone() });
         }
         let m = &mut self.world.machines[s.idx()];
         let epoch = m.epoch;
         let Some(node) = m.node.as_mut() else { return };
-        let now = self.now;
-        if let Err(text) = crate::panics::catch(|| node.handle(now, input, &mut out)) {
+        if let Err(text) = crate::panics::catch(|| node.handle(node_now, input, &mut out)) {
             // A core assertion fired: a bug in the decision logic. The run fails here,
             // like an invariant breach, so the explorer writes and shrinks the seed
             // instead of dying with it.
@@ -386,7 +398,7 @@ impl Sim {
         let ready = Ready::new(out);
         if tracing {
             for o in ready.outputs() {
-                self.trace(s, baton_core::record::LogRecord::Output { at_ms: self.now, output: o.clone() });
+                self.trace(s, baton_core::record::LogRecord::Output { at_ms: node_now, output: o.clone() });
             }
         }
         // A crash point waits for a step with something to lose (docs/event-log.md).
@@ -478,6 +490,8 @@ impl Sim {
                 self.cancelled.insert((s, id));
             }
             Act::SetTimer { at_ms, timer } => {
+                // `at_ms` is in the node's time: due when its clock reaches it.
+                let at_ms = self.world.machines[s.idx()].clock.global_of(at_ms, self.now);
                 self.push(at_ms, EvKind::Deliver { server: s, epoch: Some(epoch), input: Input::TimerFired { timer } });
             }
             Act::Reply { id, result } => {

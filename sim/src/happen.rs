@@ -147,6 +147,10 @@ impl Sim {
                     MonitorHealth::Ok => self.world.monitor_failing.remove(&(m, s)),
                 };
             }
+            Stmt::Clock { server, step_ms } => {
+                let s = self.sid(server);
+                self.world.machines[s.idx()].clock.step(*step_ms);
+            }
             Stmt::Stall { server, duration_ms } => self.stall(self.sid(server), *duration_ms),
             Stmt::Write { resource, bytes } => self.write(self.rid(resource), *bytes),
             Stmt::Cmd { on, words } => {

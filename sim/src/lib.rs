@@ -3,13 +3,15 @@
 //! server; scenario files script the world and state expectations; invariants are
 //! checked as the run goes.
 //!
-//! Modules: `world` (the simulated environment), `engine` (the event loop and the
+//! Modules: `world` (the simulated environment), `clock` (each machine's clock and
+//! the time its node sees), `engine` (the event loop and the
 //! nodes' outputs), `actions` (what actions do in the world), `happen` (scenario
 //! happenings), `invariants` (checks as the run goes), `panics` (core panics as run
 //! failures), `expect` (expectations), `player` (running a scenario, the report),
 //! `scenario` (the language).
 
 mod actions;
+pub mod clock;
 pub mod engine;
 mod expect;
 pub mod explore;

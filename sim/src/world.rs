@@ -67,6 +67,8 @@ pub struct Machine {
     /// A crash point armed by `crash SERVER POINT`: the power goes at that point of the
     /// next step with something to persist or an act that leaves the server.
     pub crash_point: Option<crate::scenario::CrashPoint>,
+    /// The machine's clock: what time its service sees (`crate::clock`).
+    pub clock: crate::clock::MachineClock,
 }
 
 /// Link state of one network.
@@ -159,6 +161,7 @@ impl World {
                 stalled_since: None,
                 stall_queue: VecDeque::new(),
                 crash_point: None,
+                clock: crate::clock::MachineClock::default(),
             })
             .collect();
         let mirrors = cfg.mirror_ids().map(|r| (r, MirrorData::default())).collect();

@@ -66,7 +66,7 @@ impl Node {
     // ---- heartbeats -------------------------------------------------------------
 
     pub(super) fn heartbeat(&self) -> Heartbeat {
-        Heartbeat { run: self.run, state: self.phase.reported(), version: self.version }
+        Heartbeat { run: self.run, state: self.phase.reported(), version: self.version, sent_ms: self.now }
     }
 
     pub(super) fn on_heartbeat_tick(&mut self) {

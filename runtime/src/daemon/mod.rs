@@ -61,7 +61,7 @@ use baton_core::io::{CommandId, Input, Output, PowerAction};
 use baton_core::node::MonitorStatus;
 use baton_core::Node;
 use baton_core::{Act, Durable};
-use clock::{Clock, Timers};
+use clock::{Clock, SkewWatch, Timers};
 use control::{ControlRequest, PeerGroups};
 use drivers::{Dispatch, Drivers, Executor};
 use eventlog::{event_line, EventLog, Logger};
@@ -197,10 +197,12 @@ pub async fn run_with(
     let user_space = cfg.monitor_ids().find(|m| {
         matches!(cfg.monitor(*m).kind, MonitorKind::UserSpace { .. }) && cfg.monitor(*m).servers.contains(&me)
     });
+    let skew = SkewWatch::new(cfg.cluster.heartbeat_interval_ms);
     let mut d = Daemon {
         node: Node::new(Arc::clone(&cfg), me),
         cfg,
         clock: Clock::start(),
+        skew,
         timers: Timers::default(),
         transport,
         executor,
@@ -226,7 +228,10 @@ pub async fn run_with(
         let flush_at = d.log.flush_deadline();
         let input = select_input! {
             inbound = inbox.recv() => match inbound {
-                Some(Inbound { from, path, body: Body::Heartbeat(hb) }) => Input::Heartbeat { from, path, hb },
+                Some(Inbound { from, path, body: Body::Heartbeat(hb) }) => {
+                    d.watch_clock(from, hb.sent_ms);
+                    Input::Heartbeat { from, path, hb }
+                }
                 Some(Inbound { from, body: Body::Message(msg), .. }) => {
                     d.peer_groups.observe(from, &msg);
                     Input::Message { from, msg }
@@ -351,6 +356,8 @@ struct Daemon {
     node: Node,
     cfg: Arc<Config>,
     clock: Clock,
+    /// Peers' clocks as their heartbeats show them (warned beyond `heartbeat_interval`).
+    skew: SkewWatch,
     timers: Timers,
     transport: Transport,
     executor: Executor,
@@ -385,6 +392,17 @@ impl Daemon {
             status: self.node.status(),
             locations: self.peer_groups.locations(&self.cfg, &self.node),
             transport: self.transport.counters(),
+        }
+    }
+
+    /// Measures a peer's clock from one of its heartbeats; logs when it goes beyond
+    /// the tolerated skew and when it comes back (the core's B52 compares instants of
+    /// different servers, see [`clock`]).
+    fn watch_clock(&mut self, peer: ServerId, sent_ms: u64) {
+        let now = self.clock.now_ms();
+        if let Some(note) = self.skew.observe(peer, sent_ms, now) {
+            let name = self.cfg.server(peer).name.clone();
+            self.logger.line(&note.line(&name, self.cfg.cluster.heartbeat_interval_ms));
         }
     }
 

@@ -421,11 +421,9 @@ mod tests {
 
     fn arb_payload() -> impl Strategy<Value = Payload> {
         prop_oneof![
-            (any::<u64>(), arb_state(), any::<u64>()).prop_map(|(run, state, version)| Payload::Heartbeat(Heartbeat {
-                run,
-                state,
-                version
-            })),
+            (any::<u64>(), arb_state(), any::<u64>(), any::<u64>()).prop_map(|(run, state, version, sent_ms)| {
+                Payload::Heartbeat(Heartbeat { run, state, version, sent_ms })
+            }),
             (any::<u64>(), any::<u64>(), arb_message()).prop_map(|(seq, low_water, msg)| Payload::Message(Sequenced {
                 seq,
                 low_water,

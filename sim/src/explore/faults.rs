@@ -64,6 +64,9 @@ pub enum FaultKind {
     MonitorCmd,
     /// `cluster suspend [--force]`, resumed later.
     Suspend,
+    /// Machine clocks off by less than the bound: offsets and drifts from the start,
+    /// wall-clock steps during the run (drawn on their own, see `schedule::draw_clocks`).
+    Clock,
 }
 
 impl FaultKind {
@@ -88,6 +91,7 @@ impl FaultKind {
         FaultKind::Return,
         FaultKind::MonitorCmd,
         FaultKind::Suspend,
+        FaultKind::Clock,
     ];
 
     /// The name `--faults` takes and the summary prints.
@@ -113,6 +117,7 @@ impl FaultKind {
             FaultKind::Return => "return",
             FaultKind::MonitorCmd => "monitor-cmd",
             FaultKind::Suspend => "suspend",
+            FaultKind::Clock => "clock",
         }
     }
 
@@ -166,7 +171,8 @@ impl FaultKind {
             | FaultKind::GroupCmd
             | FaultKind::Return
             | FaultKind::MonitorCmd
-            | FaultKind::Suspend => false,
+            | FaultKind::Suspend
+            | FaultKind::Clock => false,
         }
     }
 
@@ -198,7 +204,8 @@ impl FaultKind {
             | FaultKind::GroupCmd
             | FaultKind::Return
             | FaultKind::MonitorCmd
-            | FaultKind::Suspend => false,
+            | FaultKind::Suspend
+            | FaultKind::Clock => false,
         }
     }
 }

@@ -27,6 +27,8 @@
 //! claim the next seed from a shared counter, so a wall-clock budget always ends on a
 //! contiguous range of seeds.
 
+#[cfg(test)]
+mod clock_tests;
 mod faults;
 pub mod gen_run;
 pub mod gen_shrink;

@@ -74,6 +74,7 @@ pub fn applicable(kind: FaultKind, cfg: &Config, facts: &ConfigFacts) -> bool {
             servers >= 2 && !facts.networks.is_empty()
         }
         FaultKind::Suspend => servers >= 2,
+        FaultKind::Clock => true,
         FaultKind::Target => !facts.targets.is_empty(),
         FaultKind::DiskFail | FaultKind::DiskSlow => !facts.devices.is_empty(),
         FaultKind::Activation | FaultKind::Deactivation => !facts.resources.is_empty(),
@@ -91,7 +92,10 @@ pub fn draw(cfg: &Config, facts: &ConfigFacts, allowed: &[FaultKind], seed: u64,
     let mut rng = Rng::new(seed.wrapping_mul(0xA24B_AED4_963E_E407) ^ 0x5EED_E7F1_0E5E_ED00);
     // Where crashes strike within a step (see `FaultKind::Crash` below).
     let mut points = Rng::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xC4A5_4F01_D7C4_A54F);
-    let mut usable: Vec<FaultKind> = allowed.iter().copied().filter(|k| applicable(*k, cfg, facts)).collect();
+    // Clock faults are drawn apart, from a stream of their own (`draw_clocks`), so that
+    // every other draw of a seed is what it was before they existed.
+    let mut usable: Vec<FaultKind> =
+        allowed.iter().copied().filter(|k| *k != FaultKind::Clock && applicable(*k, cfg, facts)).collect();
     // On a split-prone configuration every run with a split-capable fault allows split
     // brain (a documented hazard); half the seeds leave those kinds out so that split
     // brain stays a failure in them.
@@ -138,7 +142,62 @@ pub fn draw(cfg: &Config, facts: &ConfigFacts, allowed: &[FaultKind], seed: u64,
             .expect("weights sum to total");
         faults.push(Fault { kind, steps: fault(kind, cfg, facts, &mut rng, &mut points, t, limits) });
     }
+    let mut knobs = knobs;
+    if allowed.contains(&FaultKind::Clock) {
+        draw_clocks(cfg, seed, limits, &mut knobs, &mut faults);
+    }
     Schedule { swarm, mean_gap_ms, knobs, faults }
+}
+
+/// The longest run whose clocks must stay within the bound: drift is drawn so that
+/// it adds at most a quarter of a server's budget over this long (runs last 25-35
+/// simulated minutes, see `Limits`).
+const CLOCK_HORIZON_MS: i64 = 2 * 3_600_000;
+
+/// Each server's share of the bound: two servers' clocks, each within this of the
+/// true time, differ by less than `heartbeat_interval`, the skew baton tolerates
+/// (`docs/scenarios.md` § Clocks).
+fn clock_budget_ms(cfg: &Config) -> i64 {
+    let interval_ms = i64::try_from(cfg.cluster.heartbeat_interval_ms).unwrap_or(i64::MAX);
+    (interval_ms.saturating_sub(1) / 2).max(0)
+}
+
+/// Draws clock errors within the bound, for half the seeds: each server's offset
+/// (within half its budget) and drift (at most a quarter over `CLOCK_HORIZON_MS`),
+/// and for some servers one wall-clock step (at most a quarter, as NTP would step a
+/// clock it found off). Offset, drift and step together stay within the budget, and
+/// so does any subset of them (shrinking removes faults, never makes one bigger).
+fn draw_clocks(cfg: &Config, seed: u64, limits: &Limits, knobs: &mut Knobs, faults: &mut Vec<Fault>) {
+    let mut rng = Rng::new(seed.wrapping_mul(0x9FB2_1C65_1E98_DF25) ^ 0xC10C_C10C_C10C_C10C);
+    if !rng.chance(50) {
+        return;
+    }
+    let budget_ms = clock_budget_ms(cfg);
+    let signed = |rng: &mut Rng, max: i64| -> i64 {
+        let span = u64::try_from(max).unwrap_or(0).saturating_mul(2).saturating_add(1);
+        i64::try_from(rng.below(span)).unwrap_or(0) - max
+    };
+    let max_drift_ppm = budget_ms / 4 * 1_000_000 / CLOCK_HORIZON_MS;
+    for s in &cfg.servers {
+        let offset_ms = signed(&mut rng, budget_ms / 2);
+        let drift_ppm = signed(&mut rng, max_drift_ppm);
+        if offset_ms != 0 || drift_ppm != 0 {
+            knobs.clocks.insert(s.name.clone(), crate::scenario::ClockKnob { offset_ms, drift_ppm });
+        }
+    }
+    for s in &cfg.servers {
+        if rng.chance(50) {
+            let span = limits.fault_window_end_ms.saturating_sub(limits.first_fault_ms).max(1);
+            let t = (limits.first_fault_ms + rng.below(span)) / 100 * 100;
+            let step_ms = signed(&mut rng, budget_ms / 4);
+            if step_ms != 0 {
+                faults.push(Fault {
+                    kind: FaultKind::Clock,
+                    steps: vec![(t, Stmt::Clock { server: s.name.clone(), step_ms })],
+                });
+            }
+        }
+    }
 }
 
 fn pick<'a, T>(rng: &mut Rng, items: &'a [T]) -> &'a T {
@@ -312,6 +371,11 @@ fn fault(
         FaultKind::MonitorCmd => {
             let (m, _) = pick(rng, &facts.monitors).clone();
             vec![(t, cmd(&["monitor", "suspend", &m])), (end, cmd(&["monitor", "resume", &m]))]
+        }
+        FaultKind::Clock => {
+            // Not drawn here (see `draw_clocks`); a step within the bound all the same.
+            let step_ms = i64::try_from(rng.below(1 + clock_budget_ms(cfg).unsigned_abs() / 4)).unwrap_or(0);
+            vec![(t, Stmt::Clock { server: server(rng), step_ms })]
         }
         FaultKind::Suspend => {
             let first =

@@ -9,6 +9,7 @@
 //! Every type renders back to scenario text with `Display` (see `render.rs`).
 
 use super::lexer::{format_bandwidth, format_duration, format_size};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -92,6 +93,19 @@ pub struct Knobs {
     pub mirror_bandwidth_bytes_per_s: u64,
     /// Size of each simulated mirror.
     pub mirror_size_bytes: u64,
+    /// Machine clocks that are not exact, by server name (`set clock-offset`,
+    /// `set clock-drift`; see `crate::clock`).
+    pub clocks: BTreeMap<String, ClockKnob>,
+}
+
+/// One machine's clock error at the start (`set clock-offset SERVER ±D`,
+/// `set clock-drift SERVER ±Nppm`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClockKnob {
+    /// Its wall clock minus the true time, in ms.
+    pub offset_ms: i64,
+    /// How fast it runs, in parts per million (negative: slow).
+    pub drift_ppm: i64,
 }
 
 impl Default for Knobs {
@@ -103,6 +117,7 @@ impl Default for Knobs {
             disk_latency_ms: 1,
             mirror_bandwidth_bytes_per_s: 100_000_000,
             mirror_size_bytes: 1_000_000_000,
+            clocks: BTreeMap::new(),
         }
     }
 }
@@ -396,6 +411,12 @@ pub enum Stmt {
         monitor: String,
         health: MonitorHealth,
         server: String,
+    },
+    /// The machine's wall clock steps by that much (NTP, an operator's `date`): the
+    /// running service does not see it, its next start does (`crate::clock`).
+    Clock {
+        server: String,
+        step_ms: i64,
     },
     /// The cluster service freezes for that long.
     Stall {

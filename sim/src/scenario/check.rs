@@ -15,6 +15,16 @@ use std::collections::BTreeSet;
 pub fn check(sc: &Scenario, file_name: &str, cfg: &Config) -> Vec<ScenarioError> {
     let known = Known::new(cfg);
     let mut errors = Vec::new();
+    // Knob lines are not kept: an unknown server of a clock knob is reported at `config`.
+    for name in sc.knobs.clocks.keys() {
+        if cfg.server_id(name).is_none() {
+            errors.push(ScenarioError::new(
+                file_name,
+                sc.config_line,
+                format!("`set clock-offset|clock-drift {name} …`: no server {name:?} in the cluster file"),
+            ));
+        }
+    }
     for step in &sc.steps {
         // Unlike the parser, report every problem of a line: two unknown names on one
         // line are two independent fixes.
@@ -77,6 +87,7 @@ impl<'a> Known<'a> {
             | Stmt::CrashAt { server: s, .. }
             | Stmt::Shutdown { server: s }
             | Stmt::Isolate { server: s }
+            | Stmt::Clock { server: s, .. }
             | Stmt::Stall { server: s, .. } => {
                 self.server(s, out);
             }

@@ -130,6 +130,51 @@ pub fn format_duration(ms: u64) -> String {
     out
 }
 
+/// Parses a signed duration, `+2s`, `-500ms`, `0s` (the sign is required unless the
+/// duration is zero, so a step's direction is always written), into milliseconds.
+pub fn parse_signed_duration_ms(text: &str) -> Result<i64, String> {
+    let (negative, body) = match text.as_bytes().first() {
+        Some(b'+') => (false, &text[1..]),
+        Some(b'-') => (true, &text[1..]),
+        Some(_) | None => (false, text),
+    };
+    let ms = parse_duration_ms(body).map_err(|e| format!("{e} (with a sign: +2s, -500ms)"))?;
+    if ms > 0 && body.len() == text.len() {
+        return Err(format!("write the direction of {text:?}: +{text} or -{text}"));
+    }
+    let ms = i64::try_from(ms).map_err(|_| format!("duration {text:?} is too large"))?;
+    Ok(if negative { -ms } else { ms })
+}
+
+/// Renders signed milliseconds so that [`parse_signed_duration_ms`] reads them back.
+pub fn format_signed_duration(ms: i64) -> String {
+    match ms.cmp(&0) {
+        std::cmp::Ordering::Equal => "0s".into(),
+        std::cmp::Ordering::Greater => format!("+{}", format_duration(ms.unsigned_abs())),
+        std::cmp::Ordering::Less => format!("-{}", format_duration(ms.unsigned_abs())),
+    }
+}
+
+/// Parses a clock drift, `+200ppm`, `-50ppm`, `0ppm`, into parts per million.
+pub fn parse_ppm(text: &str) -> Result<i64, String> {
+    let hint = "a drift like +200ppm, -50ppm or 0ppm";
+    let number = text.strip_suffix("ppm").ok_or_else(|| format!("expected {hint}, found {text:?}"))?;
+    let digits = number.strip_prefix(['+', '-']).unwrap_or(number);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("expected {hint}, found {text:?}"));
+    }
+    number.parse().map_err(|_| format!("drift {text:?} is too large"))
+}
+
+/// Renders a drift as `+200ppm`.
+pub fn format_ppm(ppm: i64) -> String {
+    if ppm > 0 {
+        format!("+{ppm}ppm")
+    } else {
+        format!("{ppm}ppm")
+    }
+}
+
 const SIZE_HINT: &str = "a size like 200MB or 4KiB (units: B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)";
 
 /// Size units: the decimal ones first, so [`format_size`] prefers them.

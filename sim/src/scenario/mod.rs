@@ -29,9 +29,13 @@ mod stmt;
 mod tests;
 
 pub use ast::{
-    CrashPoint, DiskAction, Expect, Knob, Knobs, MirrorState, MonitorHealth, MonitorState, ReplyState, ResourceState,
-    Scenario, ScenarioError, ScriptPhase, ScriptRun, SerialAction, ServerState, Step, Stmt, Target, TargetState,
+    ClockKnob, CrashPoint, DiskAction, Expect, Knob, Knobs, MirrorState, MonitorHealth, MonitorState, ReplyState,
+    ResourceState, Scenario, ScenarioError, ScriptPhase, ScriptRun, SerialAction, ServerState, Step, Stmt, Target,
+    TargetState,
 };
 pub use check::check;
-pub use lexer::{format_bandwidth, format_duration, format_size, parse_bandwidth, parse_duration_ms, parse_size_bytes};
+pub use lexer::{
+    format_bandwidth, format_duration, format_ppm, format_signed_duration, format_size, parse_bandwidth,
+    parse_duration_ms, parse_ppm, parse_signed_duration_ms, parse_size_bytes,
+};
 pub use parse::parse;

@@ -10,8 +10,12 @@
 //! reported in one go.
 
 use super::ast::{Expect, Knob, Knobs, Scenario, ScenarioError, Step, Stmt};
-use super::lexer::{format_duration, parse_bandwidth, parse_duration_ms, parse_number, parse_size_bytes, split_words};
+use super::lexer::{
+    format_duration, parse_bandwidth, parse_duration_ms, parse_number, parse_ppm, parse_signed_duration_ms,
+    parse_size_bytes, split_words,
+};
 use super::stmt::statement;
+use crate::clock::{MAX_DRIFT_PPM, MAX_OFFSET_MS};
 use std::collections::BTreeMap;
 
 /// Parses a scenario file. `file_name` is used in the errors.
@@ -63,6 +67,8 @@ struct Parser {
     knobs: Knobs,
     /// The line where each knob was set (a second `set` of the same knob is refused).
     knob_lines: BTreeMap<Knob, usize>,
+    /// The line where each (clock knob, server) was set.
+    clock_lines: BTreeMap<(&'static str, String), usize>,
     steps: Vec<Step>,
     /// The line of the first `at` (`set` must come before it).
     first_at: Option<usize>,
@@ -71,6 +77,11 @@ struct Parser {
     /// The line of the latest `cmd`, for `expect reply`.
     last_cmd: Option<usize>,
 }
+
+/// The per-server clock knobs (`set KNOB SERVER VALUE`).
+pub const CLOCK_OFFSET: &str = "clock-offset";
+pub const CLOCK_DRIFT: &str = "clock-drift";
+const CLOCK_KNOBS: [&str; 2] = [CLOCK_OFFSET, CLOCK_DRIFT];
 
 /// Keywords of timed statements: used to say `at TIME` is missing rather than
 /// "unknown statement" when a line starts with one.
@@ -88,6 +99,7 @@ const TIMED: &[&str] = &[
     "serial",
     "fail",
     "monitor",
+    "clock",
     "stall",
     "write",
     "cmd",
@@ -137,8 +149,16 @@ impl Parser {
         if let Some(at_line) = self.first_at {
             return Err(format!("`set` must come before the first `at` (line {at_line} is an `at`)"));
         }
+        if let [name, server, value] = rest {
+            if let Some(knob) = CLOCK_KNOBS.iter().copied().find(|k| *k == name) {
+                return self.set_clock(line, knob, server, value);
+            }
+        }
         let [name, value] = rest else {
-            return Err(format!("expected `set KNOB VALUE`, KNOB one of {}", Knob::choices()));
+            return Err(format!(
+                "expected `set KNOB VALUE`, KNOB one of {}, or `set clock-offset|clock-drift SERVER VALUE`",
+                Knob::choices()
+            ));
         };
         let knob = Knob::from_name(name)
             .ok_or_else(|| format!("unknown knob {name:?}: expected one of {}", Knob::choices()))?;
@@ -162,6 +182,29 @@ impl Parser {
             Knob::MirrorSize => k.mirror_size_bytes = parse_size_bytes(value)?,
         }
         self.knob_lines.insert(knob, line);
+        Ok(())
+    }
+
+    /// `set clock-offset SERVER ±DURATION`, `set clock-drift SERVER ±Nppm`.
+    fn set_clock(&mut self, line: usize, knob: &'static str, server: &str, value: &str) -> Result<(), String> {
+        if let Some(at) = self.clock_lines.get(&(knob, server.to_string())) {
+            return Err(format!("{knob} of {server} set twice (first at line {at})"));
+        }
+        let c = self.knobs.clocks.entry(server.to_string()).or_default();
+        if knob == CLOCK_OFFSET {
+            let ms = parse_signed_duration_ms(value)?;
+            if ms.unsigned_abs() > MAX_OFFSET_MS.unsigned_abs() {
+                return Err(format!("clock-offset {value} is beyond one year"));
+            }
+            c.offset_ms = ms;
+        } else {
+            let ppm = parse_ppm(value)?;
+            if ppm.unsigned_abs() > MAX_DRIFT_PPM.unsigned_abs() {
+                return Err(format!("clock-drift {value} is beyond ±{MAX_DRIFT_PPM}ppm"));
+            }
+            c.drift_ppm = ppm;
+        }
+        self.clock_lines.insert((knob, server.to_string()), line);
         Ok(())
     }
 

@@ -7,7 +7,7 @@
 //! it, and how the timeline can print the statement of each step.
 
 use super::ast::{DiskAction, Expect, Knob, Knobs, Scenario, ScriptRun, Step, Stmt, Target};
-use super::lexer::{format_duration, format_size, quote_word};
+use super::lexer::{format_duration, format_ppm, format_signed_duration, format_size, quote_word};
 use std::fmt;
 
 /// Renders the scenario as a file: `config`, `seed` and knobs that differ from their
@@ -22,6 +22,14 @@ impl fmt::Display for Scenario {
         for &knob in Knob::ALL {
             if self.knobs.value_text(knob) != defaults.value_text(knob) {
                 writeln!(f, "set {} {}", knob.name(), self.knobs.value_text(knob))?;
+            }
+        }
+        for (server, c) in &self.knobs.clocks {
+            if c.offset_ms != 0 {
+                writeln!(f, "set clock-offset {} {}", quote_word(server), format_signed_duration(c.offset_ms))?;
+            }
+            if c.drift_ppm != 0 {
+                writeln!(f, "set clock-drift {} {}", quote_word(server), format_ppm(c.drift_ppm))?;
             }
         }
         for step in &self.steps {
@@ -93,6 +101,7 @@ impl fmt::Display for Stmt {
             Stmt::FailActivation { resource, server, times } => fail(f, "activation", resource, server, *times),
             Stmt::FailDeactivation { resource, server, times } => fail(f, "deactivation", resource, server, *times),
             Stmt::Monitor { monitor, health, server } => write!(f, "monitor {} {health} on {}", q(monitor), q(server)),
+            Stmt::Clock { server, step_ms } => write!(f, "clock {} {}", q(server), format_signed_duration(*step_ms)),
             Stmt::Stall { server, duration_ms } => write!(f, "stall {} {}", q(server), format_duration(*duration_ms)),
             Stmt::Write { resource, bytes } => write!(f, "write {} {}", q(resource), format_size(*bytes)),
             Stmt::Cmd { on, words: w } => {

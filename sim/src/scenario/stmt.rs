@@ -9,7 +9,7 @@ use super::ast::{
     CrashPoint, DiskAction, Expect, MirrorState, MonitorHealth, MonitorState, ReplyState, ResourceState, ScriptPhase,
     ScriptRun, SerialAction, ServerState, Stmt, Target, TargetState,
 };
-use super::lexer::{parse_duration_ms, parse_number, parse_size_bytes};
+use super::lexer::{parse_duration_ms, parse_number, parse_signed_duration_ms, parse_size_bytes};
 
 /// A cursor over the words of one statement; `usage` is quoted in every error.
 struct Words<'a> {
@@ -180,6 +180,13 @@ pub(super) fn statement(words: &[String]) -> Result<Stmt, String> {
             w.end()?;
             Stmt::Stall { server, duration_ms }
         }
+        "clock" => {
+            let mut w = Words::new(rest, "clock SERVER ±DURATION");
+            let server = w.name("SERVER")?;
+            let step_ms = parse_signed_duration_ms(w.next("±DURATION (e.g. +2s or -500ms)")?)?;
+            w.end()?;
+            Stmt::Clock { server, step_ms }
+        }
         "write" => {
             let mut w = Words::new(rest, "write MIRROR BYTES");
             let resource = w.name("MIRROR")?;
@@ -203,7 +210,7 @@ pub(super) fn statement(words: &[String]) -> Result<Stmt, String> {
         other => {
             return Err(format!(
                 "unknown statement `{other}`: expected boot, crash, shutdown, cut, heal, isolate, partition, \
-                 loss, target, disk, serial, fail, monitor, stall, write, cmd or expect"
+                 loss, target, disk, serial, fail, monitor, clock, stall, write, cmd or expect"
             ));
         }
     };

@@ -5,6 +5,7 @@
 //! In: example files under `examples/`, inline scenario texts. Out: assertions only.
 
 mod check;
+mod clock;
 
 use super::lexer::{quote_word, split_words};
 use super::*;
@@ -112,6 +113,7 @@ fn header_seed_and_every_knob() {
             disk_latency_ms: 0,
             mirror_bandwidth_bytes_per_s: 10 << 20,
             mirror_size_bytes: 4 << 30,
+            clocks: Default::default(),
         }
     );
     assert_eq!(sc.steps, vec![Step { at_ms: 0, line: 11, stmt: Stmt::Boot(Target::All) }]);

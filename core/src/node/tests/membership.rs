@@ -279,6 +279,19 @@ fn b23_unclean_previous_end_comes_back_suspended() {
 }
 
 #[test]
+fn heartbeats_carry_the_senders_time_for_the_peers_clock_watch() {
+    // The receiving daemon measures the sender's clock from it (docs/scenarios.md § Clocks).
+    let mut h = formed_on_one_path();
+    let tick = h.fire(Timer::HeartbeatTick);
+    let sent: Vec<Ms> = tick
+        .iter()
+        .filter_map(|o| if let Output::Heartbeat { hb, .. } = o { Some(hb.sent_ms) } else { None })
+        .collect();
+    assert_eq!(sent, vec![h.now]);
+    assert!(h.now > 0);
+}
+
+#[test]
 fn b24_auto_return_returns_by_itself_with_recover_runs() {
     let text = cluster_toml(2, "auto_return = true", &["lan1"]) + &group_toml("g1", &[1, 2], "") + &exec_toml("e1", "");
     let g1 = config(&text).group_id("g1").expect("g1");

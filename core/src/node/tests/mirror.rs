@@ -279,7 +279,7 @@ fn b108_no_copy_chosen_before_the_destination_state_its_heartbeat_announces_arri
     h.share_with(S2, ServerState::Online, |s| s.mirrors = vec![(md1, 1, MirrorRecord::Synced)]);
     h.clear();
     h.at(401_000);
-    let hb = Heartbeat { run: 1, state: ServerState::Online, version: 99 };
+    let hb = Heartbeat { run: 1, state: ServerState::Online, version: 99, sent_ms: 401_000 };
     let out = h.input(Input::Heartbeat { from: S2, path: PathId(0), hb });
     assert!(out.iter().any(|o| matches!(o, Output::Send { msg, .. } if matches!(**msg, Message::StateRequest))));
     h.input(Input::MirrorConnect { res: md1, network: 0, up: true });

@@ -200,7 +200,7 @@ impl H {
 
     /// A heartbeat from an online peer on one path (run 1, its latest version).
     pub fn hb(&mut self, from: ServerId, path: u16) -> Vec<Output> {
-        let hb = Heartbeat { run: 1, state: ServerState::Online, version: self.version_of(from) };
+        let hb = Heartbeat { run: 1, state: ServerState::Online, version: self.version_of(from), sent_ms: self.now };
         self.input(Input::Heartbeat { from, path: PathId(path), hb })
     }
 

@@ -60,7 +60,7 @@ fn np(name: &str, kind: NpKind) -> Np {
 
 /// Two servers (lan1, public), one group with every kind of resource the checker
 /// distinguishes, resolvers and monitors naming targets and devices.
-fn fixture() -> Config {
+pub(super) fn fixture() -> Config {
     let both = vec![ServerId(0), ServerId(1)];
     let side = |s: u16| MirrorSide {
         servers: vec![ServerId(s)],
@@ -154,7 +154,7 @@ fn fixture() -> Config {
 }
 
 /// `(line, message)` of every checker error of `body` (statements from line 2 on).
-fn check_errors(body: &str) -> Vec<(usize, String)> {
+pub(super) fn check_errors(body: &str) -> Vec<(usize, String)> {
     let sc = ok(&format!("config c.toml\n{body}"));
     check(&sc, "t.scenario", &fixture()).into_iter().map(|e| (e.line, e.message)).collect()
 }

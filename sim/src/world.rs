@@ -112,6 +112,8 @@ pub struct World {
     pub machines: Vec<Machine>,
     /// Networks by name (every network of `server.addresses`).
     pub nets: BTreeMap<String, Net>,
+    /// Servers whose next OS shutdown or reboot stalls (`hang-shutdown`, B130 6).
+    pub shutdown_hangs: BTreeSet<ServerId>,
     /// Servers cut off from everything (isolate).
     pub isolated: BTreeSet<ServerId>,
     /// The network each target of each resolver and monitor is reached over
@@ -166,6 +168,7 @@ impl World {
             cfg,
             machines,
             nets,
+            shutdown_hangs: BTreeSet::new(),
             isolated: BTreeSet::new(),
             target_nets,
             targets_down: BTreeSet::new(),

@@ -76,7 +76,9 @@ impl<'a> Known<'a> {
             | Stmt::Crash { server: s }
             | Stmt::Shutdown { server: s }
             | Stmt::Isolate { server: s }
-            | Stmt::Stall { server: s, .. } => {
+            | Stmt::Stall { server: s, .. }
+            | Stmt::HangShutdown { server: s }
+            | Stmt::KillProcess { server: s, .. } => {
                 self.server(s, out);
             }
             Stmt::Cut { network, server } | Stmt::Heal { network, server } => self.link(network, &[server], out),

@@ -89,6 +89,8 @@ const TIMED: &[&str] = &[
     "fail",
     "monitor",
     "stall",
+    "hang-shutdown",
+    "kill-process",
     "write",
     "cmd",
     "expect",

@@ -98,6 +98,24 @@ pub fn plan(p: PowerAction, mode: FenceMode, os_shutting_down: bool) -> Step {
     Step { release: unclean, machine }
 }
 
+/// B130 6: whether, after carrying out `p`, the daemon waits for the machine to power
+/// off (and resets it at the node's stall limit). Only for OS shutdowns and reboots of
+/// a real machine: under `--fence=exit` the daemon's exit is the power-off.
+pub fn watch_power_off(p: PowerAction, mode: FenceMode) -> bool {
+    let os_shutdown = match p {
+        PowerAction::CleanPowerOff
+        | PowerAction::CleanReboot
+        | PowerAction::FailureShutdown
+        | PowerAction::FailureReboot => true,
+        PowerAction::CleanServiceStop
+        | PowerAction::FailureServiceStop
+        | PowerAction::EmergencyShutdown
+        | PowerAction::EmergencyReboot
+        | PowerAction::Panic => false,
+    };
+    os_shutdown && mode == FenceMode::Power
+}
+
 /// Does what `step` says to the machine (the release is the loop's, before this).
 /// Returns only if the machine is untouched or the request failed (the reason).
 #[cfg(not(madsim))]

@@ -181,6 +181,21 @@ mod tests {
     }
 
     #[test]
+    fn only_os_shutdowns_of_a_real_machine_are_watched_for_a_stall() {
+        for p in ALL {
+            let os = matches!(
+                p,
+                PowerAction::CleanPowerOff
+                    | PowerAction::CleanReboot
+                    | PowerAction::FailureShutdown
+                    | PowerAction::FailureReboot
+            );
+            assert_eq!(watch_power_off(p, FenceMode::Power), os, "{p:?}");
+            assert!(!watch_power_off(p, FenceMode::Exit), "{p:?}: the exit is the power-off");
+        }
+    }
+
+    #[test]
     fn power_mode_maps_every_action() {
         let m = |p| plan(p, FenceMode::Power, false).machine;
         assert_eq!(m(PowerAction::CleanServiceStop), Machine::Untouched);

@@ -90,6 +90,11 @@ pub fn start_daemons(
     (tasks, dirs)
 }
 
+/// The sending end of a daemon's operator request channel.
+pub type ControlSender = tokio::sync::mpsc::Sender<baton_runtime::daemon::control::ControlRequest>;
+/// A daemon's task, ending with how its run ended.
+pub type DaemonTask = JoinHandle<Result<Ending, String>>;
+
 /// [`start_daemons`]; with `control1`, server1's operator requests come from the
 /// returned channel instead of its control socket (the test can close it: the
 /// control server's end, as when that supervised part dies).
@@ -98,11 +103,7 @@ pub fn start_daemons_controlled(
     text: &str,
     events: &Path,
     control1: bool,
-) -> (
-    Vec<JoinHandle<Result<Ending, String>>>,
-    Vec<PathBuf>,
-    Option<tokio::sync::mpsc::Sender<baton_runtime::daemon::control::ControlRequest>>,
-) {
+) -> (Vec<DaemonTask>, Vec<PathBuf>, Option<ControlSender>) {
     let mut control = None;
     let key = load_secret(None, true).unwrap().key;
     let mut state_dirs: Vec<PathBuf> = Vec::new();

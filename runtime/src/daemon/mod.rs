@@ -490,9 +490,11 @@ impl Daemon {
         if let Err(e) = power::carry_out(&step.machine) {
             self.logger.line(&format!("ERROR: {e}"));
         }
-        if power::watch_power_off(p, self.fence) {
-            // B130 6: the OS is shutting down; this process lives until it is killed
-            // or the machine goes off. Still here at the node's stall limit: reset.
+        if power::watch_power_off(p, self.fence, self.os_shutting_down) {
+            // B130 6: the OS shutdown asked for is under way; this process stays until
+            // the init system stops it (SIGTERM: the shutdown progresses, exit so that
+            // it can go on) or the machine goes off. Still here at the node's stall
+            // limit: reset.
             if let Some(reset) = self.await_power_off().await? {
                 let step = power::plan(reset, self.fence, self.os_shutting_down);
                 self.logger.line(&format!("shutdown stalled: power action {reset:?} → {:?}", step.machine));
@@ -509,9 +511,18 @@ impl Daemon {
     /// Waits for the node's shutdown stall limit (B130 6), feeding it the timers that
     /// come due meanwhile (an ended run ignores all but that one). `Some(p)`: the limit
     /// passed with the machine still up and the node asks for power action `p`.
+    /// `None` also when a signal arrives: the init system is stopping this service as
+    /// part of the shutdown, which cannot go on until the process exits.
     async fn await_power_off(&mut self) -> Result<Option<PowerAction>, String> {
+        let mut signals = Signals::new()?;
         while let Some(at) = self.timers.next() {
-            sleep_until(at).await;
+            tokio::select! {
+                () = sleep_until(at) => {}
+                signal = signals.next() => {
+                    self.logger.line(&format!("{signal} while powering off: the shutdown goes on, exiting"));
+                    return Ok(None);
+                }
+            }
             if let Some(p) = self.fire_due_timers().await? {
                 return Ok(Some(p));
             }

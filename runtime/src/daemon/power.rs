@@ -99,9 +99,11 @@ pub fn plan(p: PowerAction, mode: FenceMode, os_shutting_down: bool) -> Step {
 }
 
 /// B130 6: whether, after carrying out `p`, the daemon waits for the machine to power
-/// off (and resets it at the node's stall limit). Only for OS shutdowns and reboots of
-/// a real machine: under `--fence=exit` the daemon's exit is the power-off.
-pub fn watch_power_off(p: PowerAction, mode: FenceMode) -> bool {
+/// off (and resets it at the node's stall limit). Only for OS shutdowns and reboots the
+/// daemon itself asked for on a real machine: under `--fence=exit` the daemon's exit is
+/// the power-off, and once the OS has told the service to stop (`os_shutting_down`,
+/// SIGTERM) the shutdown waits for this process to exit, so it must not stay.
+pub fn watch_power_off(p: PowerAction, mode: FenceMode, os_shutting_down: bool) -> bool {
     let os_shutdown = match p {
         PowerAction::CleanPowerOff
         | PowerAction::CleanReboot
@@ -113,7 +115,7 @@ pub fn watch_power_off(p: PowerAction, mode: FenceMode) -> bool {
         | PowerAction::EmergencyReboot
         | PowerAction::Panic => false,
     };
-    os_shutdown && mode == FenceMode::Power
+    os_shutdown && mode == FenceMode::Power && !os_shutting_down
 }
 
 /// Does what `step` says to the machine (the release is the loop's, before this).
@@ -190,8 +192,9 @@ mod tests {
                     | PowerAction::FailureShutdown
                     | PowerAction::FailureReboot
             );
-            assert_eq!(watch_power_off(p, FenceMode::Power), os, "{p:?}");
-            assert!(!watch_power_off(p, FenceMode::Exit), "{p:?}: the exit is the power-off");
+            assert_eq!(watch_power_off(p, FenceMode::Power, false), os, "{p:?}");
+            assert!(!watch_power_off(p, FenceMode::Exit, false), "{p:?}: the exit is the power-off");
+            assert!(!watch_power_off(p, FenceMode::Power, true), "{p:?}: the OS waits for this process");
         }
     }
 

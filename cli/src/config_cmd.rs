@@ -4,7 +4,7 @@
 //! a summary / the resolved configuration and exit 0. Also checks what the pure core
 //! cannot: that exec scripts exist (B133, a warning).
 
-use baton_core::config::{self, Checked, Config, DiagLevel, Diagnostic, ResourceKind};
+use baton_core::config::{self, Checked, Config, DiagLevel, Diagnostic, ResourceKind, RouteBasis, TargetOwner};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -76,7 +76,28 @@ pub fn check(file: &Path) -> ExitCode {
         cfg.nps.len(),
         c.warnings.len()
     );
+    print_routes(cfg);
     ExitCode::SUCCESS
+}
+
+/// Which network each ping/http target is reached over (docs/configuration.md,
+/// "Targets and networks"): one line per target.
+fn print_routes(cfg: &Config) {
+    for r in cfg.target_routes() {
+        let owner = match r.owner {
+            TargetOwner::Np(i) => format!("np \"{}\"", cfg.nps[i].name),
+            TargetOwner::Monitor(m) => format!("monitor \"{}\"", cfg.monitor(m).name),
+        };
+        let how = match (&r.basis, &r.network) {
+            (RouteBasis::Named, Some(n)) => format!("network {n} (named by `network`)"),
+            (RouteBasis::Subnet, Some(n)) => format!("network {n} (subnet of the servers' addresses)"),
+            (RouteBasis::Ambiguous(nets), _) => format!("no network (as close to {} each)", nets.join(", ")),
+            (RouteBasis::Unbound, _) | (RouteBasis::Named | RouteBasis::Subnet, None) => {
+                "no network (unbound: only isolate and target down reach it)".to_string()
+            }
+        };
+        println!("  target {} of {owner}: {how}", r.target);
+    }
 }
 
 pub fn show(file: &Path) -> ExitCode {

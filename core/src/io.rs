@@ -44,7 +44,14 @@ pub enum Input {
     /// The mirror driver's connection to the other side on one of the mirror's connect
     /// networks (index into `Mirror::networks`) went up or down (B102).
     MirrorConnect { res: ResId, network: u8, up: bool },
+    /// A core process of the cluster service died (B130 7): the daemon's supervisor
+    /// saw one of its supervised parts end. `process` names it (at most
+    /// [`MAX_PROCESS_NAME_LEN`] bytes are kept).
+    ProcessDied { process: String },
 }
+
+/// Bound on the process name of `Input::ProcessDied` kept in events.
+pub const MAX_PROCESS_NAME_LEN: usize = 64;
 
 /// Everything a node can ask for.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -94,6 +101,10 @@ pub enum Timer {
     ScriptSlow(ActionId),
     /// A mirror connect that went down has stayed down for `heartbeat_timeout` (B102).
     MirrorConnectDown(ResId),
+    /// `heartbeat_timeout` after the service stopped for an OS shutdown or reboot: the
+    /// machine is still up, so the shutdown stalled (B130 6). The only timer a run
+    /// that has ended still hears.
+    ShutdownStall,
 }
 
 /// What a node asks a driver to do.

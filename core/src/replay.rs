@@ -230,6 +230,7 @@ pub fn describe_input(i: &crate::io::Input) -> String {
         Input::MirrorConnect { network, up, .. } => {
             format!("mirror connect network #{network} {}", if *up { "up" } else { "down" })
         }
+        Input::ProcessDied { process } => format!("process {process} died"),
     }
 }
 

@@ -162,3 +162,42 @@ async fn a_failed_state_store_ends_the_run_without_acting() {
     );
     baton_core::replay::replay(records).expect("server1's log replays");
 }
+
+/// B130 7: server1's control server ends (its channel closes, as when that supervised
+/// task dies). The daemon gives the node `ProcessDied`: `process-died`, the group's stop
+/// script runs on server1, the group starts on another server at once (a departure,
+/// CLP_EVENT=FAILOVER) and server1's daemon ends with a failure shutdown.
+#[tokio::test]
+async fn a_dead_control_server_stops_the_groups_and_shuts_down() {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let tmp = tempfile::tempdir().unwrap();
+    let events = tmp.path().join("events.txt");
+    let port = 20000 + u16::try_from((std::process::id() + 104_729) % 20000).unwrap();
+    let text = config(port, "supervisetest", "g1");
+    let (mut tasks, state_dirs, control) = start_daemons_controlled(tmp.path(), &text, &events, true);
+    let started = wait_for(&events, deadline, |l| l.contains(" start ")).await;
+    assert_eq!(started, "server1 start START");
+
+    drop(control); // the only sender: server1's control channel closes
+    let ending = tokio::time::timeout(Duration::from_secs(20), &mut tasks[0]).await.expect("server1 ends");
+    let ending = ending.unwrap().expect("a clean end of the loop");
+    assert_eq!(ending.power, baton_core::io::PowerAction::FailureShutdown, "{ending:?}");
+    let moved = wait_for(&events, deadline, |l| !l.starts_with("server1") && l.contains(" start ")).await;
+    assert!(moved == "server2 start FAILOVER" || moved == "server3 start FAILOVER", "{moved}");
+    for task in &tasks[1..] {
+        task.abort();
+    }
+    for task in tasks.into_iter().skip(1) {
+        let _ = task.await;
+    }
+    let text = std::fs::read_to_string(&events).unwrap();
+    assert!(text.lines().any(|l| l.starts_with("server1 stop")), "the group stopped first:\n{text}");
+    let kinds: Vec<String> = read_log(&state_dirs[0].join("log"))
+        .into_iter()
+        .filter_map(|(_, r)| match r {
+            LogRecord::Output { output: baton_core::io::Output::Emit(e), .. } => Some(e.kind.name().to_string()),
+            LogRecord::Output { .. } | LogRecord::Input { .. } | LogRecord::RunStart { .. } => None,
+        })
+        .collect();
+    assert!(kinds.iter().any(|k| k == "process-died"), "{kinds:?}");
+}

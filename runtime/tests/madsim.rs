@@ -191,6 +191,12 @@ struct Cluster {
 impl Cluster {
     /// Starts the three daemons at once, each with its own state directory.
     fn start(text: &str) -> Cluster {
+        Cluster::start_fenced(text, |_| FenceMode::Exit)
+    }
+
+    /// [`Cluster::start`] with each server's fence mode (madsim's `power::carry_out`
+    /// does nothing: under `--fence=power` an OS shutdown never powers the node off).
+    fn start_fenced(text: &str, fence_of: fn(&str) -> FenceMode) -> Cluster {
         let cfg = Arc::new(baton_core::config::parse("cluster.toml", text).expect("a valid cluster file").config);
         // The event logs fsync every few (virtual) milliseconds: on tmpfs that costs nothing.
         let shm = Path::new("/dev/shm");
@@ -220,7 +226,7 @@ impl Cluster {
                 server: server.to_string(),
                 state_dir: state_dir.clone(),
                 key: key.clone(),
-                fence: FenceMode::Exit,
+                fence: fence_of(server),
             };
             let (control, requests) = mpsc::channel(8);
             let world = Arc::clone(&world);
@@ -687,4 +693,66 @@ fn same_seed_same_run_and_another_seed_the_same_outcome() {
     Runtime::check_determinism(7, madsim::Config::default(), || async {
         crash_story().await;
     });
+}
+
+/// Every event kind a daemon logged from `since_ms` (epoch ms) on.
+fn emitted(state_dir: &Path, since_ms: u64) -> Vec<String> {
+    read_log(&state_dir.join("log"))
+        .into_iter()
+        .filter_map(|r| match r {
+            LogRecord::Output { at_ms, output: Output::Emit(e) } if at_ms >= since_ms => {
+                Some(e.kind.name().to_string())
+            }
+            LogRecord::Output { .. } | LogRecord::Input { .. } | LogRecord::RunStart { .. } => None,
+        })
+        .collect()
+}
+
+/// B130 6 in the daemon: server1 runs with `--fence=power`, where madsim's power-off
+/// does nothing, so the OS shutdown that follows `server shutdown` hangs. The daemon
+/// stays, and at the node's stall limit (`heartbeat_timeout` after the service
+/// stopped) logs `shutdown-stall-reset` and ends with the reset (an immediate restart).
+#[test]
+fn a_shutdown_that_hangs_is_reset_at_the_stall_limit() {
+    let (ending, took, events) = simulate(seed(11), || async {
+        let mut c =
+            Cluster::start_fenced(
+                &config(Np::Ping),
+                |s| if s == "server1" { FenceMode::Power } else { FenceMode::Exit },
+            );
+        c.until(Duration::from_secs(3), "g1 online on server1", settled_on("server1")).await;
+        let fault_ms = now_ms();
+        let (answer, _reply) = oneshot::channel();
+        let cmd = baton_core::Command::ServerShutdown { server: baton_core::config::ServerId(0), reboot: false };
+        c.controls[0].send(ControlRequest::Command { cmd, answer }).await.unwrap();
+        let started = Instant::now();
+        c.until(TAKEOVER_BOUND, "g1 on server2", settled_on("server2")).await;
+        let ending = c.ending("server1", HEARTBEAT_TIMEOUT * 4).await;
+        (ending, started.elapsed(), emitted(&c.state_dirs[0], fault_ms))
+    });
+    let ending = ending.expect("the daemon ends without error");
+    assert_eq!(ending.power, baton_core::io::PowerAction::EmergencyReboot, "{ending:?}");
+    assert_eq!(ending.machine, Machine::Immediate(baton_runtime::daemon::power::Immediate::Restart));
+    assert!(took >= HEARTBEAT_TIMEOUT, "not before the limit: {took:?}");
+    assert!(events.iter().any(|e| e.contains("shutdown-stall-reset")), "{events:?}");
+}
+
+/// B130 7 in the daemon: the control server of server1 ends (its channel closes, as
+/// when its task dies). The daemon tells the node `ProcessDied`: `process-died`, the
+/// group stops and moves to server2 at once (a departure, no heartbeat timeout), and
+/// the daemon ends with a failure shutdown.
+#[test]
+fn a_dead_supervised_part_stops_the_groups_and_shuts_down() {
+    let (ending, events) = simulate(seed(12), || async {
+        let mut c = boot_on_server1(&config(Np::Ping)).await;
+        let fault_ms = now_ms();
+        let (dead, _) = mpsc::channel(1);
+        drop(std::mem::replace(&mut c.controls[0], dead));
+        let ending = c.ending("server1", TAKEOVER_BOUND).await;
+        c.until(TAKEOVER_BOUND, "g1 on server2", settled_on("server2")).await;
+        (ending, emitted(&c.state_dirs[0], fault_ms))
+    });
+    let ending = ending.expect("the daemon ends without error");
+    assert_eq!(ending.power, baton_core::io::PowerAction::FailureShutdown, "{ending:?}");
+    assert!(events.iter().any(|e| e.contains("process-died")), "{events:?}");
 }

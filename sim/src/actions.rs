@@ -7,7 +7,7 @@
 //! end, script records for `expect script`, and breaches of invariants 1 and 2.
 
 use crate::engine::{EvKind, ScriptRecord, Sim};
-use baton_core::config::{MonitorKind, NpKind, ResId, ResourceKind, ServerId};
+use baton_core::config::{MonitorKind, NpKind, ResId, ResourceKind, ServerId, TargetOwner};
 use baton_core::io::{Action, ActionId, ActionResult, ProbeResult};
 
 /// The physical effect of an action, applied when it completes.
@@ -195,7 +195,8 @@ impl Sim {
         let rtt = 2 * self.knobs.network_latency_ms;
         match &n.kind {
             NpKind::Ping { targets } | NpKind::Http { targets } => {
-                let answered = targets.iter().any(|t| self.world.target_answers(t, s));
+                let owner = TargetOwner::Np(np);
+                let answered = targets.iter().any(|t| self.world.target_answers(owner, t, s));
                 if answered {
                     (rtt, ActionResult::Probe(ProbeResult::Answered(true)))
                 } else {
@@ -235,18 +236,18 @@ impl Sim {
     }
 
     /// One monitor check (B82), as the world answers it.
-    fn monitor_check(&self, m: baton_core::config::MonId, s: ServerId) -> (bool, String) {
+    fn monitor_check(&mut self, m: baton_core::config::MonId, s: ServerId) -> (bool, String) {
         if self.world.monitor_failing.contains(&(m, s)) {
             return (false, "the monitored thing is unhealthy".into());
         }
-        let cfg = &self.world.cfg;
+        let cfg = self.world.cfg.clone();
         match &cfg.monitor(m).kind {
             MonitorKind::Ip { targets } => {
-                let ok = targets.iter().any(|t| self.world.target_answers(t, s));
+                let ok = targets.iter().any(|t| self.world.target_answers(TargetOwner::Monitor(m), t, s));
                 (ok, if ok { String::new() } else { "no target answered".into() })
             }
             MonitorKind::Http { url } => {
-                let ok = self.world.target_answers(url, s);
+                let ok = self.world.target_answers(TargetOwner::Monitor(m), url, s);
                 (ok, if ok { String::new() } else { "no response".into() })
             }
             MonitorKind::FloatingIp { resource } => {

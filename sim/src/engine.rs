@@ -362,7 +362,9 @@ impl Sim {
             return;
         }
         let Some(node) = m.node.as_ref() else { return };
-        if node.is_gone() {
+        // An ended run on a machine still up hears its shutdown stall limit (B130 6).
+        let stall_limit = matches!(input, Input::TimerFired { timer: baton_core::io::Timer::ShutdownStall });
+        if node.is_gone() && !stall_limit {
             return;
         }
         if m.stalled_until.is_some() {
@@ -580,8 +582,32 @@ impl Sim {
         self.power(s, power);
     }
 
+    /// Delivers an input to the current run of `s` now (a happening).
+    pub fn deliver_now(&mut self, s: ServerId, epoch: u64, input: Input) {
+        self.deliver(s, Some(epoch), input);
+    }
+
     /// Carries out a power action of a server's run (B45, B130).
     pub fn power(&mut self, s: ServerId, p: PowerAction) {
+        let os_shutdown = match p {
+            PowerAction::CleanPowerOff
+            | PowerAction::CleanReboot
+            | PowerAction::FailureShutdown
+            | PowerAction::FailureReboot => true,
+            PowerAction::CleanServiceStop
+            | PowerAction::FailureServiceStop
+            | PowerAction::EmergencyShutdown
+            | PowerAction::EmergencyReboot
+            | PowerAction::Panic => false,
+        };
+        if os_shutdown && self.world.shutdown_hangs.remove(&s) {
+            // B130 6: the OS shutdown stalls after the service stopped. The groups are
+            // stopped; the machine stays up with the ended run, whose stall limit
+            // timer resets it.
+            self.world.release_all(s, self.now);
+            self.sync_mirror_links();
+            return;
+        }
         match p {
             PowerAction::CleanPowerOff
             | PowerAction::FailureShutdown

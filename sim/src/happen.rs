@@ -152,6 +152,16 @@ impl Sim {
                 self.world.machines[s.idx()].clock.step(*step_ms);
             }
             Stmt::Stall { server, duration_ms } => self.stall(self.sid(server), *duration_ms),
+            Stmt::HangShutdown { server } => {
+                self.world.shutdown_hangs.insert(self.sid(server));
+            }
+            Stmt::KillProcess { server, process } => {
+                let s = self.sid(server);
+                if self.world.service_running(s) {
+                    let epoch = self.world.machines[s.idx()].epoch;
+                    self.deliver_now(s, epoch, Input::ProcessDied { process: process.clone() });
+                }
+            }
             Stmt::Write { resource, bytes } => self.write(self.rid(resource), *bytes),
             Stmt::Cmd { on, words } => {
                 let id = self.cmd(on.as_deref(), words);

@@ -7,7 +7,7 @@
 //! `actions`). Out: facts the engine asks about: can a packet go from A to B on this
 //! network, does a target answer this server, what is this device's state.
 
-use baton_core::config::{Config, HeartbeatKind, Ms, NpKind, ResId, ServerId};
+use baton_core::config::{Config, HeartbeatKind, Ms, NpKind, ResId, ServerId, TargetOwner};
 use baton_core::io::Persisted;
 use baton_core::Node;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -117,8 +117,13 @@ pub struct World {
     pub machines: Vec<Machine>,
     /// Networks by name (every network of `server.addresses`).
     pub nets: BTreeMap<String, Net>,
+    /// Servers whose next OS shutdown or reboot stalls (`hang-shutdown`, B130 6).
+    pub shutdown_hangs: BTreeSet<ServerId>,
     /// Servers cut off from everything (isolate).
     pub isolated: BTreeSet<ServerId>,
+    /// The network each target of each resolver and monitor is reached over
+    /// (`Config::target_routes`); absent or `None`: unbound, on no network.
+    pub target_nets: BTreeMap<(TargetOwner, String), Option<String>>,
     /// Targets down everywhere, and as seen from a server.
     pub targets_down: BTreeSet<String>,
     pub targets_down_from: BTreeSet<(String, ServerId)>,
@@ -165,11 +170,14 @@ impl World {
             })
             .collect();
         let mirrors = cfg.mirror_ids().map(|r| (r, MirrorData::default())).collect();
+        let target_nets = cfg.target_routes().into_iter().map(|r| ((r.owner, r.target), r.network)).collect();
         World {
             cfg,
             machines,
             nets,
+            shutdown_hangs: BTreeSet::new(),
             isolated: BTreeSet::new(),
+            target_nets,
             targets_down: BTreeSet::new(),
             targets_down_from: BTreeSet::new(),
             serial_failed: false,
@@ -237,11 +245,27 @@ impl World {
         paths.into_iter().map(|(_, i)| i).find(|i| self.path_up(*i, a, b))
     }
 
-    /// Whether target `address` answers server `s` (ping or http).
-    pub fn target_answers(&self, address: &str, s: ServerId) -> bool {
-        !self.isolated.contains(&s)
-            && !self.targets_down.contains(address)
-            && !self.targets_down_from.contains(&(address.to_string(), s))
+    /// Whether target `address` of `owner` answers one probe from server `s` (ping or
+    /// http). Targets sit on the switch of their network, outside every server: a
+    /// `cut` of `s`'s link to that network or `isolate s` silences them for `s`, the
+    /// network's `loss` drops the probe at its rate (drawn from the seed), and a
+    /// `partition` (which splits server pairs) leaves them reachable from both sides
+    /// (scenario.md). An unbound target (on no network) only follows `isolate` and
+    /// `target … down`.
+    pub fn target_answers(&mut self, owner: TargetOwner, address: &str, s: ServerId) -> bool {
+        if self.isolated.contains(&s)
+            || self.targets_down.contains(address)
+            || self.targets_down_from.contains(&(address.to_string(), s))
+        {
+            return false;
+        }
+        let network = self.target_nets.get(&(owner, address.to_string())).cloned().flatten();
+        let Some(net) = network.and_then(|n| self.nets.get(&n)) else { return true };
+        if net.down.contains(&s) {
+            return false;
+        }
+        let percent = net.loss_percent;
+        !(percent > 0 && self.rng.chance(percent))
     }
 
     /// Whether the serial cable carries traffic between `a` and `b`.
@@ -319,5 +343,44 @@ impl World {
                 true
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use baton_core::config::MonId;
+
+    fn world() -> World {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/configs/2node-ping.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let cfg = baton_core::config::parse("2node-ping.toml", &text).unwrap().config;
+        World::new(std::sync::Arc::new(cfg), 7)
+    }
+
+    /// Targets follow their network's cuts and loss, not pair cuts (issue 9 §3).
+    #[test]
+    fn targets_follow_their_network() {
+        let mut w = world();
+        let (s1, s2) = (ServerId(0), ServerId(1));
+        let np = TargetOwner::Np(0);
+        let ipw = TargetOwner::Monitor(MonId(0));
+        assert!(w.target_answers(np, "10.0.0.254", s1));
+        // A pair cut (what a partition does) leaves the switch reachable.
+        w.nets.get_mut("public").unwrap().blocked.insert((s1, s2));
+        assert!(w.target_answers(np, "10.0.0.254", s1));
+        // A cut of the link on another network does nothing; on the target's, it silences.
+        w.nets.get_mut("lan1").unwrap().down.insert(s1);
+        assert!(w.target_answers(ipw, "10.0.0.253", s1));
+        w.nets.get_mut("public").unwrap().down.insert(s1);
+        assert!(!w.target_answers(ipw, "10.0.0.253", s1));
+        assert!(!w.target_answers(np, "10.0.0.254", s1));
+        assert!(w.target_answers(np, "10.0.0.254", s2));
+        // Loss drops probes at its rate: 100 % every one, 50 % some but not all.
+        w.nets.get_mut("public").unwrap().loss_percent = 100;
+        assert!(!w.target_answers(np, "10.0.0.254", s2));
+        w.nets.get_mut("public").unwrap().loss_percent = 50;
+        let answered = (0..200).filter(|_| w.target_answers(np, "10.0.0.254", s2)).count();
+        assert!((50..150).contains(&answered), "{answered}");
     }
 }

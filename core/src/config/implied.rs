@@ -33,6 +33,7 @@ fn base(name: String, kind: MonitorKind, servers: Vec<ServerId>, target: Recover
         failovers: defaults::MONITOR_FAILOVERS,
         final_action: defaults::MONITOR_FINAL_ACTION,
         implied: true,
+        network: None,
     }
 }
 

@@ -24,6 +24,7 @@ mod outline;
 mod read_groups;
 mod read_top;
 mod render;
+mod targets;
 mod toml_walk;
 mod validate;
 mod warnings;
@@ -32,6 +33,7 @@ mod words;
 pub use keys::known_keys;
 pub use model::*;
 pub use render::render;
+pub use targets::{target_ip, RouteBasis, TargetOwner, TargetRoute};
 pub use words::final_action as final_action_name;
 
 use std::fmt;

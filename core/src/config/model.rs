@@ -147,6 +147,9 @@ pub struct Np {
     pub timeout_ms: Ms,
     pub retries: u32,
     pub servers: Vec<ServerId>,
+    /// `network` of a ping/http resolver: the network its targets are reached over
+    /// (otherwise found from their addresses, `targets.rs`).
+    pub network: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -365,6 +368,9 @@ pub struct Monitor {
     pub final_action: FinalAction,
     /// Created by B88 rather than written in the file.
     pub implied: bool,
+    /// `network` of an ip/http monitor: the network its targets are reached over
+    /// (otherwise found from their addresses, `targets.rs`).
+    pub network: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -113,6 +113,7 @@ fn read_monitor(cx: &mut Ctx<'_>, i: usize) -> Monitor {
         | MonitorKind::Http { .. } => defaults::MONITOR_FINAL_ACTION,
     };
     let final_action = read_final_action(cx, o, "final_action", recovery_target).unwrap_or(default_final);
+    let network = super::targets::read_network(cx, o);
     Monitor {
         name: n.name.clone(),
         kind: model_kind,
@@ -127,6 +128,7 @@ fn read_monitor(cx: &mut Ctx<'_>, i: usize) -> Monitor {
         failovers,
         final_action,
         implied: false,
+        network,
     }
 }
 

@@ -254,6 +254,7 @@ pub(crate) fn read_nps(cx: &mut Ctx<'_>) {
             );
             cx.w.diags.error(at, msg);
         }
+        let network = super::targets::read_network(cx, o);
         cx.cfg.nps.push(Np {
             name: np.name.clone(),
             kind: model_kind,
@@ -261,6 +262,7 @@ pub(crate) fn read_nps(cx: &mut Ctx<'_>) {
             timeout_ms: timeout,
             retries,
             servers,
+            network,
         });
     }
 }

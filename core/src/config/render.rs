@@ -151,10 +151,16 @@ fn resolver(o: &mut Out<'_>, np: &Np) {
         NpKind::Ping { targets } => {
             o.str("kind", "ping");
             o.line("targets", list(targets.iter().map(String::as_str)));
+            if let Some(n) = &np.network {
+                o.str("network", n);
+            }
         }
         NpKind::Http { targets } => {
             o.str("kind", "http");
             o.line("targets", list(targets.iter().map(String::as_str)));
+            if let Some(n) = &np.network {
+                o.str("network", n);
+            }
         }
         NpKind::Disk { device, io_wait_ms } => {
             o.str("kind", "disk");
@@ -305,6 +311,9 @@ fn monitor(o: &mut Out<'_>, m: &Monitor) {
         }
         MonitorKind::UserSpace { stall_action } => o.str("stall_action", words::final_action(*stall_action)),
         MonitorKind::Http { url } => o.str("url", url),
+    }
+    if let Some(n) = &m.network {
+        o.str("network", n);
     }
     o.dur("interval", m.interval_ms);
     o.dur("timeout", m.timeout_ms);

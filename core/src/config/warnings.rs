@@ -34,6 +34,7 @@ pub(crate) fn warn(cx: &mut Ctx<'_>) {
         }
     }
     floating_ip_subnets(cx);
+    super::targets::warn_unbound(cx);
     if cx.cfg.cluster.insecure {
         let at = cx.w.at(ObjRef::Cluster, "insecure");
         cx.w.diags.warn(

@@ -168,6 +168,41 @@ impl Node {
         }
         self.end_run(clean, !power_off);
         self.execute(Action::Power(leave.power), super::Pending::Power, None);
+        if os_shutdown(leave.power) {
+            // B130 6: the machine must be off by then; a timer that still fires means
+            // the OS shutdown stalled (the ended run hears only this timer).
+            let at = self.now.checked_add(self.cfg.cluster.heartbeat_timeout_ms).expect("instant overflow");
+            self.set_timer(super::Timer::ShutdownStall, at);
+        }
+    }
+
+    /// B130 6: the OS shutdown that followed the service's stop has not powered the
+    /// machine off within `heartbeat_timeout`: reset it (an immediate restart; the
+    /// groups were stopped before the service stopped, so nothing is left to release).
+    pub(super) fn on_shutdown_stall(&mut self) {
+        assert!(self.phase.is_gone(), "shutdown stall timer in a running service");
+        self.emit(
+            Event::new(EventKind::ShutdownStallReset)
+                .reason("the machine has not powered off heartbeat_timeout after its service stopped (B130 6)"),
+        );
+        self.execute(Action::Power(PowerAction::EmergencyReboot), super::Pending::Power, None);
+    }
+
+    /// B130 7: a core process of the cluster service died: stop the groups, then shut
+    /// the OS down (an orderly exit that ends the run uncleanly, B15).
+    pub(super) fn on_process_died(&mut self, process: &str) {
+        if !self.phase.is_running() {
+            return;
+        }
+        let name: String = process.chars().take(crate::io::MAX_PROCESS_NAME_LEN).collect();
+        let reason = format!("process {name} died (B130 7)");
+        if self.leaving() {
+            // Already on the way out: the departure under way stops the groups.
+            self.emit(Event::new(EventKind::ProcessDied).reason(&reason));
+            return;
+        }
+        self.emit(Event::new(EventKind::ProcessDied).reason(&reason));
+        self.begin_leave(ClpFactor::ServerShutdown, PowerAction::FailureShutdown, false);
     }
 
     /// Records how the run ends and stops every timer.
@@ -298,6 +333,22 @@ impl Node {
         self.send(from, Message::Fencing { groups });
         self.emit(Event::new(EventKind::ServerDownNotified).peer(from));
         self.run_np_action("a peer judged this server down (B16)");
+    }
+}
+
+/// Whether a departure's power action is an OS shutdown or reboot, whose completion
+/// the shutdown stall limit watches (B130 6).
+fn os_shutdown(p: PowerAction) -> bool {
+    match p {
+        PowerAction::CleanPowerOff
+        | PowerAction::CleanReboot
+        | PowerAction::FailureShutdown
+        | PowerAction::FailureReboot => true,
+        PowerAction::CleanServiceStop
+        | PowerAction::FailureServiceStop
+        | PowerAction::EmergencyShutdown
+        | PowerAction::EmergencyReboot
+        | PowerAction::Panic => false,
     }
 }
 

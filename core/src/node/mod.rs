@@ -226,7 +226,12 @@ impl Node {
 
     fn dispatch(&mut self, input: Input) {
         if self.phase.is_gone() {
-            return; // the run has ended: a powered-off or stopped service hears nothing
+            // The run has ended: a powered-off or stopped service hears nothing, but
+            // for the shutdown stall limit of a machine still up (B130 6).
+            if let Input::TimerFired { timer: Timer::ShutdownStall } = input {
+                self.on_timer(Timer::ShutdownStall);
+            }
+            return;
         }
         match input {
             Input::Boot { persisted } => self.on_boot(persisted),
@@ -240,6 +245,7 @@ impl Node {
             Input::MirrorDiskError { res } => self.on_mirror_disk_error(res),
             Input::MirrorConnect { res, network, up } => self.on_mirror_connect(res, network, up),
             Input::MirrorWritesLost { res, bytes } => self.on_mirror_writes_lost(res, bytes),
+            Input::ProcessDied { process } => self.on_process_died(&process),
         }
     }
 
@@ -264,6 +270,7 @@ impl Node {
             Timer::CounterReset => self.on_counter_reset(),
             Timer::MirrorConnectDown(res) => self.on_mirror_connect_timeout(res),
             Timer::ScriptSlow(id) => self.on_script_slow(id),
+            Timer::ShutdownStall => self.on_shutdown_stall(),
             Timer::TransitCheck => self.recheck = true, // `settle_in_transit` runs after this input
         }
     }

@@ -223,11 +223,14 @@ pub async fn run_with(
     if let Some(p) = d.step(Input::Boot { persisted }).await? {
         return d.stop(p).await;
     }
+    // Supervised parts (B130 7): when one ends, its channel closes; the node is told
+    // once and its branch is switched off.
+    let (mut transport_alive, mut control_alive) = (true, true);
     loop {
         let next_timer = d.timers.next();
         let flush_at = d.log.flush_deadline();
         let input = select_input! {
-            inbound = inbox.recv() => match inbound {
+            inbound = inbox.recv(), if transport_alive => match inbound {
                 Some(Inbound { from, path, body: Body::Heartbeat(hb) }) => {
                     d.watch_clock(from, hb.sent_ms);
                     Input::Heartbeat { from, path, hb }
@@ -236,13 +239,17 @@ pub async fn run_with(
                     d.peer_groups.observe(from, &msg);
                     Input::Message { from, msg }
                 }
-                None => return Err("the transport stopped receiving".to_string()),
+                None => {
+                    transport_alive = false;
+                    d.logger.line("the transport's receiving task ended: a core process died (B130 7)");
+                    Input::ProcessDied { process: "transport".to_string() }
+                }
             },
             done = done_rx.recv() => match done {
                 Some((id, result)) => Input::ActionDone { id, result },
                 None => return Err("the action executor went away".to_string()),
             },
-            request = control_rx.recv() => match request {
+            request = control_rx.recv(), if control_alive => match request {
                 Some(ControlRequest::Status { answer }) => {
                     let _ = answer.send(d.status());
                     continue;
@@ -259,7 +266,11 @@ pub async fn run_with(
                     }
                     continue;
                 }
-                None => return Err("the control socket stopped".to_string()),
+                None => {
+                    control_alive = false;
+                    d.logger.line("the control server ended: a core process died (B130 7)");
+                    Input::ProcessDied { process: "control".to_string() }
+                }
             },
             signal = signals.next() => {
                 if d.os_shutting_down {
@@ -550,7 +561,44 @@ impl Daemon {
         if let Err(e) = power::carry_out(&step.machine) {
             self.logger.line(&format!("ERROR: {e}"));
         }
+        if power::watch_power_off(p, self.fence, self.os_shutting_down) {
+            // B130 6: the OS shutdown asked for is under way; this process stays until
+            // the init system stops it (SIGTERM: the shutdown progresses, exit so that
+            // it can go on) or the machine goes off. Still here at the node's stall
+            // limit: reset.
+            if let Some(reset) = self.await_power_off().await? {
+                let step = power::plan(reset, self.fence, self.os_shutting_down);
+                self.logger.line(&format!("shutdown stalled: power action {reset:?} → {:?}", step.machine));
+                self.log.commit()?;
+                if let Err(e) = power::carry_out(&step.machine) {
+                    self.logger.line(&format!("ERROR: {e}"));
+                }
+                return Ok(Ending { power: reset, machine: step.machine });
+            }
+        }
         Ok(Ending { power: p, machine: step.machine })
+    }
+
+    /// Waits for the node's shutdown stall limit (B130 6), feeding it the timers that
+    /// come due meanwhile (an ended run ignores all but that one). `Some(p)`: the limit
+    /// passed with the machine still up and the node asks for power action `p`.
+    /// `None` also when a signal arrives: the init system is stopping this service as
+    /// part of the shutdown, which cannot go on until the process exits.
+    async fn await_power_off(&mut self) -> Result<Option<PowerAction>, String> {
+        let mut signals = Signals::new()?;
+        while let Some(at) = self.timers.next() {
+            tokio::select! {
+                () = sleep_until(at) => {}
+                signal = signals.next() => {
+                    self.logger.line(&format!("{signal} while powering off: the shutdown goes on, exiting"));
+                    return Ok(None);
+                }
+            }
+            if let Some(p) = self.fire_due_timers().await? {
+                return Ok(Some(p));
+            }
+        }
+        Ok(None)
     }
 }
 

@@ -98,6 +98,26 @@ pub fn plan(p: PowerAction, mode: FenceMode, os_shutting_down: bool) -> Step {
     Step { release: unclean, machine }
 }
 
+/// B130 6: whether, after carrying out `p`, the daemon waits for the machine to power
+/// off (and resets it at the node's stall limit). Only for OS shutdowns and reboots the
+/// daemon itself asked for on a real machine: under `--fence=exit` the daemon's exit is
+/// the power-off, and once the OS has told the service to stop (`os_shutting_down`,
+/// SIGTERM) the shutdown waits for this process to exit, so it must not stay.
+pub fn watch_power_off(p: PowerAction, mode: FenceMode, os_shutting_down: bool) -> bool {
+    let os_shutdown = match p {
+        PowerAction::CleanPowerOff
+        | PowerAction::CleanReboot
+        | PowerAction::FailureShutdown
+        | PowerAction::FailureReboot => true,
+        PowerAction::CleanServiceStop
+        | PowerAction::FailureServiceStop
+        | PowerAction::EmergencyShutdown
+        | PowerAction::EmergencyReboot
+        | PowerAction::Panic => false,
+    };
+    os_shutdown && mode == FenceMode::Power && !os_shutting_down
+}
+
 /// Does what `step` says to the machine (the release is the loop's, before this).
 /// Returns only if the machine is untouched or the request failed (the reason).
 #[cfg(not(madsim))]
@@ -159,6 +179,22 @@ mod tests {
             let step = plan(p, FenceMode::Exit, false);
             assert_eq!(step.machine, Machine::Untouched, "{p:?}");
             assert_eq!(step.release, !p.is_clean(), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn only_os_shutdowns_of_a_real_machine_are_watched_for_a_stall() {
+        for p in ALL {
+            let os = matches!(
+                p,
+                PowerAction::CleanPowerOff
+                    | PowerAction::CleanReboot
+                    | PowerAction::FailureShutdown
+                    | PowerAction::FailureReboot
+            );
+            assert_eq!(watch_power_off(p, FenceMode::Power, false), os, "{p:?}");
+            assert!(!watch_power_off(p, FenceMode::Exit, false), "{p:?}: the exit is the power-off");
+            assert!(!watch_power_off(p, FenceMode::Power, true), "{p:?}: the OS waits for this process");
         }
     }
 

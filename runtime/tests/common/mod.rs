@@ -86,6 +86,25 @@ pub fn start_daemons(
     text: &str,
     events: &Path,
 ) -> (Vec<JoinHandle<Result<Ending, String>>>, Vec<PathBuf>) {
+    let (tasks, dirs, _) = start_daemons_controlled(root, text, events, false);
+    (tasks, dirs)
+}
+
+/// The sending end of a daemon's operator request channel.
+pub type ControlSender = tokio::sync::mpsc::Sender<baton_runtime::daemon::control::ControlRequest>;
+/// A daemon's task, ending with how its run ended.
+pub type DaemonTask = JoinHandle<Result<Ending, String>>;
+
+/// [`start_daemons`]; with `control1`, server1's operator requests come from the
+/// returned channel instead of its control socket (the test can close it: the
+/// control server's end, as when that supervised part dies).
+pub fn start_daemons_controlled(
+    root: &Path,
+    text: &str,
+    events: &Path,
+    control1: bool,
+) -> (Vec<DaemonTask>, Vec<PathBuf>, Option<ControlSender>) {
+    let mut control = None;
     let key = load_secret(None, true).unwrap().key;
     let mut state_dirs: Vec<PathBuf> = Vec::new();
     let mut tasks = Vec::new();
@@ -103,7 +122,22 @@ pub fn start_daemons(
             key: key.clone(),
             fence: FenceMode::Exit,
         };
-        tasks.push(tokio::spawn(run(options)));
+        if control1 && server == "server1" {
+            let (tx, rx) = tokio::sync::mpsc::channel(8);
+            control = Some(tx);
+            let real = Box::new(|cfg: &std::sync::Arc<_>, me, dir: &Path, logger| {
+                let d = baton_runtime::daemon::real_drivers::RealDrivers::new(
+                    std::sync::Arc::clone(cfg),
+                    me,
+                    dir.to_path_buf(),
+                    logger,
+                )?;
+                Ok(std::sync::Arc::new(d) as std::sync::Arc<dyn baton_runtime::daemon::drivers::Drivers>)
+            });
+            tasks.push(tokio::spawn(baton_runtime::daemon::run_with(options, real, Some(rx))));
+        } else {
+            tasks.push(tokio::spawn(run(options)));
+        }
     }
-    (tasks, state_dirs)
+    (tasks, state_dirs, control)
 }

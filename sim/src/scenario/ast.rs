@@ -423,6 +423,16 @@ pub enum Stmt {
         server: String,
         duration_ms: u64,
     },
+    /// Extension (B130 6): the next OS shutdown or reboot of the server stalls after
+    /// its service stopped; the machine stays up until something resets it.
+    HangShutdown {
+        server: String,
+    },
+    /// Extension (B130 7): a core process of the server's cluster service dies.
+    KillProcess {
+        server: String,
+        process: String,
+    },
     /// The application writes to the mirror or shared disk that is online.
     Write {
         resource: String,

@@ -88,7 +88,9 @@ impl<'a> Known<'a> {
             | Stmt::Shutdown { server: s }
             | Stmt::Isolate { server: s }
             | Stmt::Clock { server: s, .. }
-            | Stmt::Stall { server: s, .. } => {
+            | Stmt::Stall { server: s, .. }
+            | Stmt::HangShutdown { server: s }
+            | Stmt::KillProcess { server: s, .. } => {
                 self.server(s, out);
             }
             Stmt::Cut { network, server } | Stmt::Heal { network, server } => self.link(network, &[server], out),

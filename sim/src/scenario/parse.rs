@@ -101,6 +101,8 @@ const TIMED: &[&str] = &[
     "monitor",
     "clock",
     "stall",
+    "hang-shutdown",
+    "kill-process",
     "write",
     "cmd",
     "expect",

@@ -103,6 +103,8 @@ impl fmt::Display for Stmt {
             Stmt::Monitor { monitor, health, server } => write!(f, "monitor {} {health} on {}", q(monitor), q(server)),
             Stmt::Clock { server, step_ms } => write!(f, "clock {} {}", q(server), format_signed_duration(*step_ms)),
             Stmt::Stall { server, duration_ms } => write!(f, "stall {} {}", q(server), format_duration(*duration_ms)),
+            Stmt::HangShutdown { server } => write!(f, "hang-shutdown {}", q(server)),
+            Stmt::KillProcess { server, process } => write!(f, "kill-process {} {}", q(server), q(process)),
             Stmt::Write { resource, bytes } => write!(f, "write {} {}", q(resource), format_size(*bytes)),
             Stmt::Cmd { on, words: w } => {
                 f.write_str("cmd ")?;

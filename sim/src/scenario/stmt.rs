@@ -82,6 +82,9 @@ impl<'a> Words<'a> {
 }
 
 /// Parses the words after `at TIME`.
+/// The process `kill-process SERVER` kills: the daemon's supervised core loop.
+pub const DEFAULT_PROCESS: &str = "core";
+
 pub(super) fn statement(words: &[String]) -> Result<Stmt, String> {
     let Some((head, rest)) = words.split_first() else {
         return Err("missing the statement after `at TIME` (e.g. `at 2m crash server1`)".into());
@@ -186,6 +189,14 @@ pub(super) fn statement(words: &[String]) -> Result<Stmt, String> {
             let step_ms = parse_signed_duration_ms(w.next("±DURATION (e.g. +2s or -500ms)")?)?;
             w.end()?;
             Stmt::Clock { server, step_ms }
+        }
+        "hang-shutdown" => one_server(rest, "hang-shutdown SERVER", |server| Stmt::HangShutdown { server })?,
+        "kill-process" => {
+            let mut w = Words::new(rest, "kill-process SERVER [PROCESS]");
+            let server = w.name("SERVER")?;
+            let process = if w.peek().is_some() { w.name("PROCESS")? } else { DEFAULT_PROCESS.to_string() };
+            w.end()?;
+            Stmt::KillProcess { server, process }
         }
         "write" => {
             let mut w = Words::new(rest, "write MIRROR BYTES");

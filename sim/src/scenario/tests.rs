@@ -211,6 +211,9 @@ fn forms() -> Vec<(&'static str, Stmt)> {
             Stmt::Monitor { monitor: s("appw1"), health: MonitorHealth::Ok, server: s("server1") },
         ),
         ("stall server1 45s", Stmt::Stall { server: s("server1"), duration_ms: 45_000 }),
+        ("hang-shutdown server1", Stmt::HangShutdown { server: s("server1") }),
+        ("kill-process server1", Stmt::KillProcess { server: s("server1"), process: s("core") }),
+        ("kill-process server1 transport", Stmt::KillProcess { server: s("server1"), process: s("transport") }),
         ("write md1 200MB", Stmt::Write { resource: s("md1"), bytes: 200_000_000 }),
         (
             "cmd group move failover1 --to server2",

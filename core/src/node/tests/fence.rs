@@ -152,3 +152,53 @@ fn b54_server_shutdown_stops_a_group_before_the_groups_it_starts_after() {
     let rest = h.settle();
     assert_eq!(power(&rest), Some(PowerAction::CleanPowerOff));
 }
+
+#[test]
+fn b130_6_a_shutdown_still_up_heartbeat_timeout_after_the_service_stopped_is_reset() {
+    let mut h = app_online(&fence_cfg("", ""));
+    h.input(Input::ShutdownRequested);
+    let rest = h.settle();
+    assert_eq!(power(&rest), Some(PowerAction::CleanPowerOff));
+    assert!(h.node.is_gone());
+    let stopped_at = h.now;
+    let limit = h.timer(Timer::ShutdownStall).expect("stall limit armed at the service stop");
+    assert_eq!(limit, stopped_at + h.node.config().cluster.heartbeat_timeout_ms);
+    // The ended run hears nothing else (B45), not even an earlier timer kind.
+    assert!(h.input(Input::TimerFired { timer: Timer::HeartbeatTick }).is_empty());
+    assert!(h.input(Input::ProcessDied { process: "core".into() }).is_empty());
+    // The machine is still up at the limit: reset.
+    let out = h.fire(Timer::ShutdownStall);
+    let e = event(&out, E::ShutdownStallReset);
+    assert!(e.reason.as_deref().is_some_and(|r| r.contains("B130 6")), "{e:?}");
+    assert_eq!(power(&out), Some(PowerAction::EmergencyReboot));
+    // Once: the reset ends the machine's run too.
+    assert!(h.input(Input::TimerFired { timer: Timer::ShutdownStall }).is_empty());
+}
+
+#[test]
+fn b130_6_no_stall_limit_for_a_service_stop_or_an_emergency_action() {
+    let mut h = app_online(&fence_cfg("", ""));
+    h.cmd(Command::ClusterStop);
+    h.settle();
+    assert_eq!(h.timer(Timer::ShutdownStall), None, "the machine stays up on purpose");
+    let mut h = app_online(&fence_cfg("", ""));
+    h.input(Input::Message { from: S2, msg: Box::new(Message::DownNotice { groups: vec![] }) });
+    assert!(h.node.is_gone());
+    assert_eq!(h.timer(Timer::ShutdownStall), None, "an emergency action is its own reset");
+}
+
+#[test]
+fn b130_7_a_dead_core_process_stops_the_groups_then_shuts_down_uncleanly() {
+    let mut h = app_online(&fence_cfg("", ""));
+    let long = "x".repeat(500);
+    let out = h.input(Input::ProcessDied { process: long });
+    let e = event(&out, E::ProcessDied);
+    let reason = e.reason.clone().unwrap_or_default();
+    assert!(reason.len() < 120, "the process name is bounded: {reason}");
+    assert_eq!(stop_env(&out, h.r("e1")).factor, Some(ClpFactor::ServerShutdown));
+    let rest = h.settle();
+    assert_eq!(departure(&rest), Some((false, true, vec![h.g("app")])), "orderly, with a notice (B15)");
+    assert_eq!(power(&rest), Some(PowerAction::FailureShutdown));
+    assert_eq!(persisted(&rest).and_then(|p| p.last_end_clean), Some(false));
+    assert!(h.timer(Timer::ShutdownStall).is_some(), "the OS shutdown is watched too (B130 6)");
+}

@@ -44,6 +44,7 @@ fn monitor(name: &str, kind: MonitorKind) -> Monitor {
         failovers: 0,
         final_action: FinalAction::None,
         implied: false,
+        network: None,
     }
 }
 
@@ -55,6 +56,7 @@ fn np(name: &str, kind: NpKind) -> Np {
         timeout_ms: 3_000,
         retries: 0,
         servers: vec![ServerId(0), ServerId(1)],
+        network: None,
     }
 }
 

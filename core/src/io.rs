@@ -358,6 +358,12 @@ pub struct SharedState {
     pub stop_record: Vec<(GroupId, ServerId)>,
     /// Peers the sender has judged down (B16, B17).
     pub judged_down: Vec<ServerId>,
+    /// The same, with the run judged down: a server that reads its own current run
+    /// here was counted out and takes it as a down notice (B16), though the sender
+    /// never hears it (a server that believes the cluster suspended sends no
+    /// heartbeat, B20, so B17 never fires).
+    #[serde(default)]
+    pub judged_down_runs: Vec<(ServerId, u64)>,
     /// Losses and departures whose takeover the sender coordinated (B55): the peer and
     /// the run that ended. A server waiting for that coordinator settles them on this.
     pub takeovers_done: Vec<(ServerId, u64)>,
@@ -367,6 +373,24 @@ pub struct SharedState {
     /// (B54): the coordinator places them, and takes them over if the sender is lost.
     #[serde(default)]
     pub waiting_starts: Vec<(GroupId, StartKind)>,
+    /// The takeovers the sender still keeps (B55): groups of lost or departed servers
+    /// not yet placed. Whoever outlives the sender takes them over should it go first,
+    /// a server that joined after the loss included (it never knew what the lost held).
+    #[serde(default)]
+    pub takeovers: Vec<SharedTakeover>,
+}
+
+/// A takeover kept by the sender of a [`SharedState`] (B44, B55).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharedTakeover {
+    /// The server that was lost or departed.
+    pub lost: ServerId,
+    /// Its run that ended.
+    pub run: u64,
+    /// Not placed before this instant (T of B44 after a verdict).
+    pub due_ms: Ms,
+    /// Its groups still to place.
+    pub groups: Vec<GroupId>,
 }
 
 /// What a failover counter counts (B58).

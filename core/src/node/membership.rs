@@ -178,6 +178,7 @@ impl Node {
         let groups: Vec<GroupId> = self.peers[from.idx()].shared.groups.iter().map(|(g, _)| *g).collect();
         let groups = [groups, self.peers[from.idx()].owed_starts()].concat();
         let old_run = self.peers[from.idx()].run;
+        self.adopt_takeovers(from, self.now);
         self.peers[from.idx()].forget_run();
         self.peers[from.idx()].state = ServerState::Down;
         if judged_lost {
@@ -218,7 +219,15 @@ impl Node {
             let e = self.epochs.entry(*g).or_insert(0);
             *e = (*e).max(*t);
         }
+        let counted_out = s.judged_down_runs.contains(&(self.me, self.run));
         p.shared = s;
+        if counted_out {
+            // B16: the sender judged this run down; its state tells us as a down
+            // notice would (the notice itself went while the paths were cut, and
+            // B17's repeat needs the sender to hear us).
+            self.on_down_notice(from, Vec::new());
+            return;
+        }
         self.on_peer_state_changed(from);
         self.resolve_double_online(from);
     }
@@ -276,9 +285,15 @@ impl Node {
             rebuilding: self.mirrors.rebuilding_list(),
             stop_record: self.persisted.stop_record.clone(),
             judged_down: self.peer_ids().filter(|p| self.peers[p.idx()].judged_down).collect(),
+            judged_down_runs: self
+                .peer_ids()
+                .filter(|p| self.peers[p.idx()].judged_down)
+                .map(|p| (p, self.peers[p.idx()].run))
+                .collect(),
             waiting_starts: self.waiting_starts.iter().map(|(g, w)| (*g, w.kind)).collect(),
             takeovers_done: self.takeovers_done.iter().map(|(p, r)| (*p, *r)).collect(),
             in_transit: self.in_transit.keys().copied().collect(),
+            takeovers: self.shared_takeovers(),
         }
     }
 
@@ -563,6 +578,9 @@ impl Node {
         // Before its state is forgotten: what it shared of its mirrors tells B106 whether
         // this server saw the other side go, and B110 whether it was copying to us.
         self.mirror_peer_went(from);
+        if !self.cluster_stopping {
+            self.adopt_takeovers(from, self.now);
+        }
         let p = &mut self.peers[from.idx()];
         // Starts it held pending (B54) go with it unless someone takes them over.
         let groups = [groups, p.waiting_start_groups()].concat();

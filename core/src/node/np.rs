@@ -329,6 +329,7 @@ impl Node {
             let held = self.judge_down(p);
             // Members since before the peer's last heartbeat knew what it held.
             let run = self.peers[p.idx()].run;
+            self.adopt_takeovers(p, r.partition_start_ms);
             self.add_takeover(p, run, r.partition_start_ms, t_ms, held, true);
         }
     }

@@ -16,7 +16,7 @@
 use super::Node;
 use crate::config::{GroupId, Ms, ServerId};
 use crate::event::{Event, EventKind};
-use crate::io::{GroupState, ServerState, StartKind, Timer};
+use crate::io::{GroupState, ServerState, SharedTakeover, StartKind, Timer};
 
 /// The groups of a lost or departed peer, waiting to be placed (B55).
 #[derive(Clone, Debug)]
@@ -68,7 +68,37 @@ impl Node {
         t.groups.sort();
         t.groups.dedup();
         self.recheck = true;
+        self.mark_dirty(); // shared: whoever outlives this server takes it over
         self.arm_takeover_timer();
+    }
+
+    /// The takeovers kept here, as shared with the peers.
+    pub(super) fn shared_takeovers(&self) -> Vec<SharedTakeover> {
+        self.takeovers
+            .iter()
+            .filter(|(_, t)| !t.groups.is_empty())
+            .map(|(p, t)| SharedTakeover { lost: *p, run: t.run, due_ms: t.due_ms, groups: t.groups.clone() })
+            .collect()
+    }
+
+    /// `from` goes (departed, judged down, or restarted) while it still kept takeovers
+    /// of other lost servers (B55): they become ours, as if we had seen those losses
+    /// at `since_ms`. Without this a server that joined after a loss, left alone when
+    /// the one that knew goes before placing, would never place the lost groups. Not
+    /// before their own due instant (B44: the lost server may be alive until then).
+    /// Called before `from`'s shared state is forgotten.
+    pub(super) fn adopt_takeovers(&mut self, from: ServerId, since_ms: Ms) {
+        let kept = std::mem::take(&mut self.peers[from.idx()].shared.takeovers);
+        for t in kept {
+            // Our own earlier run is not a peer to take over from; one we already
+            // coordinated was placed or left offline on purpose (B55, B56).
+            let done = self.takeovers_done.get(&t.lost).is_some_and(|r| *r >= t.run);
+            if t.lost == self.me || t.lost == from || done || t.groups.is_empty() {
+                continue;
+            }
+            let groups: Vec<GroupId> = t.groups.into_iter().filter(|g| g.idx() < self.groups.len()).collect();
+            self.add_takeover(t.lost, t.run, since_ms, t.due_ms, groups, false);
+        }
     }
 
     fn arm_takeover_timer(&mut self) {
@@ -87,6 +117,9 @@ impl Node {
     pub(super) fn settle_takeovers(&mut self) {
         let now = self.now;
         let due: Vec<ServerId> = self.takeovers.iter().filter(|(_, t)| t.due_ms <= now).map(|(p, _)| *p).collect();
+        if !due.is_empty() {
+            self.mark_dirty(); // the takeovers shared may change
+        }
         for p in due {
             let Some(mut t) = self.takeovers.remove(&p) else { continue };
             if std::mem::take(&mut t.judged) && self.peers[p.idx()].run == t.run && self.peers[p.idx()].judged_down {

@@ -8,7 +8,8 @@
 //! the summary so that a reason that explains too much shows up.
 //!
 //! The reasons, each a documented behaviour that leaves a group offline until an
-//! operator acts: in `error` (B74, `group stop`); held by `failover = "manual"`
+//! operator acts: in `error` (B74, `group stop`), or in `error` on a server then judged
+//! down (B55, B61, B56: not a failover source); held by `failover = "manual"`
 //! (B55); no eligible target when it was placed (B55, B56, `group start`), or its only
 //! server left or ended its run holding it and rejoined (B2, B25, B56); stopped by
 //! an accepted `group stop`; left by a final action (B71, B83); waiting for a
@@ -114,6 +115,42 @@ fn group(p: &Play, g: GroupId, heal_ms: Ms) -> Verdict {
             "failover manual (B55)",
             "held offline by failover = manual (B55): needs group start".to_string(),
         );
+    }
+    // Found no target by the takeover of a lost or departed server after it was last
+    // online (B55, `group-no-target` with `server-failed-over` on the coordinator):
+    // left offline by B55, not started later on its own (B56), whatever stopped it
+    // after on its old server (whose departure notice the coordinator never got).
+    let takeover_no_target = sim.timeline.iter().any(|e| {
+        e.event.group == Some(g)
+            && e.event.kind == EventKind::GroupNoTarget
+            && e.at_ms >= since
+            && sim
+                .timeline
+                .iter()
+                .any(|f| f.server == e.server && f.at_ms == e.at_ms && f.event.kind == EventKind::ServerFailedOver)
+    });
+    if takeover_no_target {
+        let formed_after = sim.timeline.iter().any(|e| e.at_ms >= since && e.event.kind == EventKind::ClusterStarted);
+        if !formed_after {
+            return explained(
+                "no target (B56)",
+                "no eligible target at the takeover of its server (B55, B56): needs group start".into(),
+            );
+        }
+    }
+    // In error on a server that a peer then judged down (B35): a group in error is not
+    // online (B61), so the verdict does not fail it over (B55), and a group left
+    // offline by B55 is not started later on its own (B56). Whatever stopped it after
+    // (its holder's own shutdown, whose departure notice the server that had judged it
+    // down never got) leaves it for an operator, unless a formation placed it (B5).
+    if let Some(t) = judged_down_in_error(p, g, since) {
+        let formed_after = sim.timeline.iter().any(|e| e.at_ms >= t && e.event.kind == EventKind::ClusterStarted);
+        if !formed_after {
+            return explained(
+                "in error when judged down (B55, B56)",
+                "in error on a server judged down, not a failover source (B55, B61, B56): needs group start".into(),
+            );
+        }
     }
     // Stopped by the orderly departure of its server (B14, B15, B68), whether or not a
     // peer heard the departure notice: with the only server of its policy gone no
@@ -350,4 +387,46 @@ fn stop_by_final_action(p: &Play, g: GroupId, offline_at: usize) -> Option<Event
             }
         })
         .map(|e| e.event.kind)
+}
+
+/// The latest instant at or after `since` at which a server was judged down (B35,
+/// `np-resolved-peer-down`) while `g` was in `error` there (B61), from that server's
+/// own group events: `group-start-failed` and `group-stop-failed` enter `error`; a
+/// start, stop, offline, online or a new run of the service leave it. The stop of its
+/// orderly departure (B14) does not count: a server that judged it down afterwards
+/// never got the departure notice and judged the `error` it last heard of.
+fn judged_down_in_error(p: &Play, g: GroupId, since: Ms) -> Option<Ms> {
+    let sim = &p.sim;
+    sim.timeline
+        .iter()
+        .filter(|v| v.at_ms >= since && v.event.kind == EventKind::NpResolvedPeerDown)
+        .filter_map(|v| {
+            let s = v.event.peer?;
+            let mut in_error = false;
+            let mut leaving = false;
+            for e in sim.timeline.iter().filter(|e| e.server == s && e.at_ms <= v.at_ms) {
+                let k = e.event.kind;
+                if k == EventKind::ServiceStarted {
+                    in_error = false;
+                    leaving = false;
+                } else if k == EventKind::ServiceStopping {
+                    leaving = true;
+                } else if e.event.group == Some(g) && !leaving {
+                    if k == EventKind::GroupStartFailed || k == EventKind::GroupStopFailed {
+                        in_error = true;
+                    } else if [
+                        EventKind::GroupStarting,
+                        EventKind::GroupStopping,
+                        EventKind::GroupOffline,
+                        EventKind::GroupOnline,
+                    ]
+                    .contains(&k)
+                    {
+                        in_error = false;
+                    }
+                }
+            }
+            in_error.then_some(v.at_ms)
+        })
+        .max()
 }

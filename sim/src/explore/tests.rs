@@ -358,3 +358,57 @@ fn a_failover_manual_group_stopped_by_its_server_s_departure_is_explained() {
         result.explained
     );
 }
+
+#[test]
+fn a_group_in_error_on_a_server_judged_down_then_stopped_by_its_shutdown_is_explained() {
+    // Seed 106307 of 2node-ping, shrunk: failover1 ends in error on server1 (activation
+    // final action none, B71); a cut makes server2 judge server1 down, which leaves it
+    // (B55: error is not online, B61); server1 then shuts down and its departure notice
+    // never reaches server2. Nothing starts it later on its own (B56).
+    let (_, cfg) = example("2node-ping.toml");
+    let ctx = Ctx::new(cfg, Limits::default());
+    let s = |t: u64, text: &str| {
+        (t, crate::scenario::parse("t", &format!("config c\nat 1s {text}\n")).expect("stmt").steps[0].stmt.clone())
+    };
+    let faults = vec![
+        fault(FaultKind::Activation, vec![s(243_600, "fail activation fip1 on server1 times 2")]),
+        fault(FaultKind::Activation, vec![s(278_200, "fail activation fip1 on server2 times 1")]),
+        fault(FaultKind::Monitor, vec![s(410_400, "monitor ipw1 fail on server1")]),
+        fault(FaultKind::Monitor, vec![s(436_100, "monitor appw1 fail on server2")]),
+        fault(FaultKind::HbCut, vec![s(519_700, "cut public server2")]),
+        fault(FaultKind::HbCut, vec![s(625_600, "cut lan1 server2")]),
+        fault(FaultKind::Shutdown, vec![s(713_300, "cmd server shutdown server1 --reboot")]),
+    ];
+    let result = run::run(&ctx, 106_307, &faults, &Knobs::default());
+    assert!(result.failure.is_none(), "{:?}", result.failure);
+    assert!(
+        result.explained.iter().any(|(g, key, _)| g == "failover1" && *key == "in error when judged down (B55, B56)"),
+        "{:?}",
+        result.explained
+    );
+}
+
+#[test]
+fn a_group_left_without_target_at_a_takeover_then_stopped_by_its_holder_is_explained() {
+    // Seed 102855 of 2node-mirror, shrunk: a cut breaks md1 (server2 behind, B106); a
+    // partition makes server2 judge server1 down and find no target for failover1
+    // (B55, `group-no-target`). server1 then shuts down, stopping it; its departure
+    // notice never reaches server2. Left offline by B55, not started later (B56).
+    let (_, cfg) = example("2node-mirror.toml");
+    let ctx = Ctx::new(cfg, Limits::default());
+    let s = |t: u64, text: &str| {
+        (t, crate::scenario::parse("t", &format!("config c\nat 1s {text}\n")).expect("stmt").steps[0].stmt.clone())
+    };
+    let faults = vec![
+        fault(FaultKind::HbCut, vec![s(360_100, "cut lan1 server1 server2")]),
+        fault(FaultKind::Partition, vec![s(461_200, "partition server2 | server1")]),
+        fault(FaultKind::Shutdown, vec![s(530_700, "shutdown server1")]),
+    ];
+    let result = run::run(&ctx, 102_855, &faults, &Knobs::default());
+    assert!(result.failure.is_none(), "{:?}", result.failure);
+    assert!(
+        result.explained.iter().any(|(g, key, _)| g == "failover1" && *key == "no target (B56)"),
+        "{:?}",
+        result.explained
+    );
+}

@@ -181,3 +181,48 @@ fn b5_no_second_placement_when_the_coordinator_says_it_placed() {
     let out = run_losses(&mut h, 40_000);
     assert_no_event(&out, E::ClusterStarted);
 }
+
+#[test]
+fn b55_a_joiner_takes_over_the_takeovers_kept_by_a_server_that_departs_before_placing() {
+    // server2 starts while server3 is cut away, and joins server1, which judged server3
+    // (holding db) down and keeps its takeover until T. server1 shuts down before T.
+    let mut h = H::new(&three(), 1);
+    h.boot(None);
+    h.at(1);
+    h.hello(S1, ServerState::Online);
+    let (web, db) = (h.g("web"), h.g("db"));
+    h.share_with(S1, ServerState::Online, |s| {
+        s.groups = vec![(web, GroupState::Online)];
+        s.judged_down = vec![S3];
+        s.takeovers = vec![crate::io::SharedTakeover { lost: S3, run: 1, due_ms: 8_000, groups: vec![db] }];
+    });
+    assert_eq!(h.node.reported_state(), ServerState::Online, "joined: {:?}", kinds(&h.log));
+    h.clear();
+    h.at(5_000);
+    let departed = h.msg(S1, Message::Departure { clean: true, power_off: true, groups: vec![web] });
+    assert!(has_for_group(&departed, E::GroupFailover, web), "{:?}", kinds(&departed));
+    assert!(!has_for_group(&departed, E::GroupStarting, db), "B44: not before server3's T");
+    let out = h.run_until(10_000, |t| matches!(t, Timer::Takeover));
+    assert!(has_for_group(&out, E::GroupFailover, db), "server3's db is not forgotten: {:?}", kinds(&out));
+}
+
+#[test]
+fn b16_a_state_that_counts_this_run_out_acts_as_a_down_notice() {
+    // server2 believes the cluster suspended (it missed the resume behind a cut), so it
+    // sends no heartbeat (B20) and server3, which judged it down, never repeats its
+    // notice (B17); server3's state, asked for on its heartbeat, says so.
+    let mut h = formed(&three(), 1);
+    h.settle();
+    h.cmd(Command::ClusterSuspend { force: true });
+    assert!(h.node.cluster_suspended);
+    let run = h.node.run;
+    h.clear();
+    let stale = h.share_with(S3, ServerState::Online, |s| s.judged_down_runs = vec![(S2, run - 1)]);
+    assert_no_event(&stale, E::ServerDownNotified);
+    let out = h.share_with(S3, ServerState::Online, |s| {
+        s.judged_down = vec![S2];
+        s.judged_down_runs = vec![(S2, run)];
+    });
+    assert_event(&out, E::ServerDownNotified);
+    assert!(!h.node.phase.is_running(), "np_action ran (B45): {:?}", kinds(&out));
+}

@@ -12,6 +12,7 @@
 mod command;
 mod fence;
 mod group;
+mod invariants;
 mod membership;
 mod mirror;
 mod monitor;
@@ -401,7 +402,7 @@ impl Node {
     }
 
     fn send(&mut self, to: ServerId, msg: Message) {
-        debug_assert!(to != self.me, "sending to ourselves");
+        assert!(to != self.me, "sending to ourselves");
         self.out.push(Output::Send { to, msg: Box::new(msg) });
     }
 

@@ -401,6 +401,7 @@ impl Daemon {
         for o in &out {
             self.log.output(now, o)?;
         }
+        self.check_node_invariants();
         let leaving = out.iter().any(|o| matches!(o, Output::Emit(e) if e.kind == EventKind::ServiceStopping));
         let mut power = None;
         for o in out {
@@ -412,6 +413,24 @@ impl Daemon {
             w.arm(self.node.monitor(m) != MonitorStatus::Stopped);
         }
         Ok((power, leaving))
+    }
+
+    /// The node's bookkeeping checked against itself after each input (a few hundred
+    /// comparisons; core/src/node/invariants.rs). In the deterministic simulation of the
+    /// runtime (madsim) a violation fails the test at once; in production it is logged,
+    /// with the input logged just before it, for the bug report: the node goes on, as
+    /// stopping the service would fail the groups over for a bookkeeping slip.
+    fn check_node_invariants(&self) {
+        let violations = self.node.check_invariants();
+        if violations.is_empty() {
+            return;
+        }
+        #[cfg(madsim)]
+        panic!("core invariants broken: {}", violations.join("; "));
+        #[cfg(not(madsim))]
+        for v in violations {
+            self.logger.line(&format!("core invariant broken (a bug, please report it): {v}"));
+        }
     }
 
     async fn carry_out(&mut self, now: u64, output: Output) -> Result<Option<PowerAction>, String> {

@@ -69,13 +69,13 @@ pub struct ScriptEnv {
 impl ScriptEnv {
     /// The environment of a start script (or RECOVER run, with `ClpEvent::Recover`).
     pub fn start(event: ClpEvent, priority: usize, disk_ok: bool, group: &str, resource: &str) -> ScriptEnv {
-        debug_assert!(priority >= 1, "ranks are 1-based");
+        assert!(priority >= 1, "ranks are 1-based");
         ScriptEnv { event, factor: None, priority, disk_ok, group: group.into(), resource: resource.into() }
     }
 
     /// The environment of a stop script: the activating start's values plus the factor (B94).
     pub fn stop(activating: &ScriptEnv, factor: ClpFactor) -> ScriptEnv {
-        debug_assert!(activating.event != ClpEvent::Recover, "RECOVER runs never activate (B94)");
+        assert!(activating.event != ClpEvent::Recover, "RECOVER runs never activate (B94)");
         ScriptEnv { factor: Some(factor), ..activating.clone() }
     }
 

@@ -395,6 +395,16 @@ impl Sim {
             self.breaches.push(Breach { at_ms: self.now, text: format!("core panic: {text} (on {name})") });
             return;
         }
+        // The node's bookkeeping must agree with itself after every input
+        // (core/src/node/invariants.rs): a violation fails the run like a breach, so the
+        // explorer writes and shrinks the seed.
+        let violations = node.check_invariants();
+        if !violations.is_empty() {
+            let name = self.world.cfg.server(s).name.clone();
+            for v in violations {
+                self.breaches.push(Breach { at_ms: self.now, text: format!("core invariant: {v} (on {name})") });
+            }
+        }
         self.inputs_handled += 1;
         self.guard_runaway();
         let ready = Ready::new(out);

@@ -554,7 +554,7 @@ impl Node {
 
     /// `server return` on this server (B25, B26).
     pub(super) fn do_return(&mut self, force: bool) {
-        debug_assert!(self.phase.is_suspended(), "return of a server that is not suspended");
+        assert!(self.phase.is_suspended(), "return of a server that is not suspended");
         self.cancel_timer(Timer::SyncWait);
         self.phase = Phase::Member;
         self.member_since.insert(self.me, self.now);

@@ -13,6 +13,7 @@
 mod command;
 mod fence;
 mod group;
+mod invariants;
 mod membership;
 mod mirror;
 mod monitor;
@@ -417,7 +418,7 @@ impl Node {
     }
 
     fn send(&mut self, to: ServerId, msg: Message) {
-        debug_assert!(to != self.me, "sending to ourselves");
+        assert!(to != self.me, "sending to ourselves");
         self.out.push(Output::Send { to, msg: Box::new(msg) });
     }
 

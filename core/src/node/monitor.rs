@@ -103,6 +103,21 @@ impl Node {
         run.in_flight = false;
         run.failures = 0;
         self.cancel_timer(Timer::MonitorCheck(m));
+        // A check still running belongs to the monitoring that ends here. Left in flight,
+        // its late result was taken for the first check of the next start (which then
+        // ran a second check at once, whose own result was dropped): a failure from
+        // before a suspend or a stop counted after it (B81, B86, B122).
+        let stale: Vec<crate::io::ActionId> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| matches!(p, super::Pending::MonitorCheck { mon } if *mon == m))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in stale {
+            self.pending.remove(&id);
+            self.cancel_timer(Timer::ActionTimeout(id));
+            self.out.push(crate::io::Output::Cancel { id });
+        }
         self.emit(Event::new(EventKind::MonitorStopped).monitor(m));
     }
 

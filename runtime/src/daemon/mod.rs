@@ -444,6 +444,7 @@ impl Daemon {
             return Ok((Some(self.storage_fault(now, &fault)), false));
         }
         let ready = self.node.step(now, input);
+        self.check_node_invariants();
         #[cfg(madsim)]
         let consequential = ready.is_consequential();
         if let Err(fault) = ready.outputs().iter().try_for_each(|o| self.log.output(now, o)) {
@@ -498,6 +499,24 @@ impl Daemon {
         self.logger.line(&format!("t={now}ms {}", event_line(&self.cfg, &event)));
         self.logger.line(&format!("t={now}ms ERROR: none of this input's actions carried out; the run ends"));
         PowerAction::EmergencyShutdown
+    }
+
+    /// The node's bookkeeping checked against itself after each input (a few hundred
+    /// comparisons; core/src/node/invariants.rs). In the deterministic simulation of the
+    /// runtime (madsim) a violation fails the test at once; in production it is logged,
+    /// with the input logged just before it, for the bug report: the node goes on, as
+    /// stopping the service would fail the groups over for a bookkeeping slip.
+    fn check_node_invariants(&self) {
+        let violations = self.node.check_invariants();
+        if violations.is_empty() {
+            return;
+        }
+        #[cfg(madsim)]
+        panic!("core invariants broken: {}", violations.join("; "));
+        #[cfg(not(madsim))]
+        for v in violations {
+            self.logger.line(&format!("core invariant broken (a bug, please report it): {v}"));
+        }
     }
 
     async fn carry_out(&mut self, now: u64, act: Act) -> Result<Option<PowerAction>, String> {

@@ -201,6 +201,10 @@ impl Node {
             }
         };
         let lg = &mut self.groups[g.idx()];
+        // A start here (a takeover, a command) during the RECOVER runs of a return (B25)
+        // ends them for this group: count it done, or the failbacks that wait for the
+        // count to reach zero (B57) never come for the rest of the run.
+        let ends_return = matches!(lg.op, Op::Recovering { after: AfterRecover::Return, .. });
         lg.state = GroupState::Starting;
         lg.op = Op::Starting;
         lg.kind = kind;
@@ -235,6 +239,9 @@ impl Node {
         }
         self.mark_dirty();
         self.step_start(g);
+        if ends_return {
+            self.after_recover(g, AfterRecover::Return);
+        }
     }
 
     /// Activates the next resource whose dependencies are online, or completes the start.

@@ -66,17 +66,6 @@ impl Node {
         }
     }
 
-    /// B110: the running copy of mirror run `i` cannot go on: cancel it, and the next
-    /// copy is full.
-    pub(super) fn abort_rebuild(&mut self, i: usize, res: ResId, why: &str) {
-        if let Some((id, _, _)) = self.mirrors.runs[i].rebuild.take() {
-            self.mirrors.runs[i].full_next = true;
-            self.pending.remove(&id);
-            self.out.push(crate::io::Output::Cancel { id });
-            self.emit(Event::new(EventKind::MirrorRebuildFailed).resource(res).reason(why));
-        }
-    }
-
     /// A peer left (judged down or departed): note it for B106, stop copies to it (B110).
     /// Called while the peer's last shared state is still known.
     pub(in crate::node) fn mirror_peer_went(&mut self, peer: ServerId) {

@@ -142,4 +142,15 @@ impl Node {
         let Latest::Side(side) = self.mirror_latest(res) else { return None };
         self.mirror_cfg(res).sides[1 - side as usize].servers.iter().copied().find(|s| self.is_member(*s))
     }
+
+    /// B110: the running copy of mirror run `i` cannot go on: cancel it, and the next
+    /// copy is full.
+    pub(super) fn abort_rebuild(&mut self, i: usize, res: ResId, why: &str) {
+        if let Some((id, _, _)) = self.mirrors.runs[i].rebuild.take() {
+            self.mirrors.runs[i].full_next = true;
+            self.pending.remove(&id);
+            self.out.push(crate::io::Output::Cancel { id });
+            self.emit(Event::new(EventKind::MirrorRebuildFailed).resource(res).reason(why));
+        }
+    }
 }

@@ -9,6 +9,7 @@
 mod command;
 mod fence;
 mod group;
+mod invariants;
 mod membership;
 mod mirror;
 mod mirror_seen;

@@ -177,6 +177,30 @@ fn b86_monitor_suspend_stops_it_and_resume_starts_it_again() {
     assert_eq!(h.node.monitor(m), MonitorStatus::Ok);
 }
 
+/// A check running when its monitor stops belongs to the monitoring that ended: it is
+/// cancelled, and its late result does not count for the next start (B81, B86). It
+/// used to stay in flight and be taken for the first check after `monitor resume`.
+#[test]
+fn b86_a_check_running_when_the_monitor_stops_is_cancelled_and_never_counts() {
+    let (mut h, m) = running(&mon("", LADDER), 0);
+    h.fire(Timer::MonitorCheck(m));
+    let is_check = |a: &Action| matches!(a, Action::MonitorCheck { mon } if *mon == m);
+    let old = h.find_action(is_check).expect("a check in flight");
+    let suspend = h.cmd(Command::MonitorSuspend { monitor: m, on: None });
+    assert!(suspend.iter().any(|o| matches!(o, Output::Cancel { id } if *id == old)), "the check is cancelled");
+    assert!(h.node.check_invariants().is_empty(), "{:?}", h.node.check_invariants());
+    h.cmd(Command::MonitorResume { monitor: m, on: None });
+    h.fire(Timer::MonitorCheck(m));
+    let new = h.find_action(is_check).expect("the first check after resume");
+    assert_ne!(new, old);
+    let late =
+        h.input(Input::ActionDone { id: old, result: ActionResult::Check { healthy: false, detail: String::new() } });
+    assert_no_event(&late, E::MonitorCheckFailed);
+    let answered = h.done(new, ActionResult::Check { healthy: false, detail: String::new() });
+    assert_eq!(count(&answered, E::MonitorCheckFailed), 1, "the new check's own result counts");
+    assert!(h.node.check_invariants().is_empty(), "{:?}", h.node.check_invariants());
+}
+
 #[test]
 fn b85_errors_after_the_final_action_still_hold_off_the_counter_reset() {
     // reactivations 1, failovers 0: error 1 reactivates, error 2 runs the final action.

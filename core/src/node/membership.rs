@@ -7,6 +7,7 @@
 //! into `np` (a peer is lost) and `takeover` (the groups of a server that went away).
 
 use super::fence::Phase;
+use super::view::ClockSample;
 use super::Node;
 use crate::config::{GroupId, Ms, PathId, ServerId};
 use crate::event::{Event, EventKind};
@@ -117,6 +118,9 @@ impl Node {
         }
         let p = &mut self.peers[from.idx()];
         p.last_heard[path.idx()] = Some(self.now);
+        if hb.sent_ms > 0 {
+            p.clock_sample = Some(ClockSample { sent_ms: hb.sent_ms, received_ms: self.now });
+        }
         let was_down = std::mem::replace(&mut p.path_down[path.idx()], false);
         let state_changed = p.state != hb.state;
         p.state = hb.state;

@@ -13,6 +13,7 @@
 //! coordinator is fenced, crashes, stalls or leaves before it placed them (or with a
 //! start it sent and never saw confirmed), the next one in line places them.
 
+use super::view::ClockSample;
 use super::Node;
 use crate::config::{GroupId, Ms, ServerId};
 use crate::event::{Event, EventKind};
@@ -89,6 +90,7 @@ impl Node {
     /// Called before `from`'s shared state is forgotten.
     pub(super) fn adopt_takeovers(&mut self, from: ServerId, since_ms: Ms) {
         let kept = std::mem::take(&mut self.peers[from.idx()].shared.takeovers);
+        let sender_clock = self.peers[from.idx()].clock_sample;
         for t in kept {
             // Our own earlier run is not a peer to take over from; one we already
             // coordinated was placed or left offline on purpose (B55, B56).
@@ -97,7 +99,9 @@ impl Node {
                 continue;
             }
             let groups: Vec<GroupId> = t.groups.into_iter().filter(|g| g.idx() < self.groups.len()).collect();
-            self.add_takeover(t.lost, t.run, since_ms, t.due_ms, groups, false);
+            // T is an instant of the sender's clock: read it on ours (clocks differ).
+            let due_ms = ClockSample::local_instant(sender_clock, t.due_ms);
+            self.add_takeover(t.lost, t.run, since_ms, due_ms, groups, false);
         }
     }
 

@@ -26,6 +26,31 @@ pub(super) struct Peer {
     pub lost_at: Option<Ms>,
     /// Judged down by this server's resolution (B35) or departed for a failure.
     pub judged_down: bool,
+    /// The latest heartbeat's send time on the peer's clock and its receipt on ours:
+    /// how an instant the peer shares is read here ([`ClockSample::local_instant`]).
+    pub clock_sample: Option<ClockSample>,
+}
+
+/// A heartbeat's send time on its sender's clock and its receipt on this server's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct ClockSample {
+    pub sent_ms: Ms,
+    pub received_ms: Ms,
+}
+
+impl ClockSample {
+    /// An instant of the sender's clock (a takeover's T it shared) on this server's
+    /// clock: shifted by the send-to-receipt difference, so that a clock offset between
+    /// the two servers changes nothing, and later by the heartbeat's transit, never
+    /// earlier (B44: not before the lost server could fence). Without a sample (an
+    /// older peer sends no time) the instant is taken as is.
+    pub fn local_instant(sample: Option<ClockSample>, peer_ms: Ms) -> Ms {
+        match sample {
+            Some(c) if peer_ms >= c.sent_ms => c.received_ms.saturating_add(peer_ms - c.sent_ms),
+            Some(c) => c.received_ms.saturating_sub(c.sent_ms - peer_ms),
+            None => peer_ms,
+        }
+    }
 }
 
 impl Peer {
@@ -39,6 +64,7 @@ impl Peer {
             path_down: vec![false; paths],
             lost_at: None,
             judged_down: false,
+            clock_sample: None,
         }
     }
 
@@ -152,5 +178,25 @@ impl Node {
     /// Whether `g` is online somewhere.
     pub(super) fn group_online_anywhere(&self, g: GroupId) -> bool {
         self.cfg.server_ids().any(|s| self.group_state_on(g, s) == GroupState::Online)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ClockSample;
+
+    #[test]
+    fn a_peers_instant_is_read_on_our_clock_never_earlier_than_its_transit() {
+        // The peer's clock is 300 ms ahead of ours; its heartbeat sent at 10_300 (its
+        // clock) arrived at 10_002 (ours): 2 ms of transit.
+        let sample = Some(ClockSample { sent_ms: 10_300, received_ms: 10_002 });
+        assert_eq!(ClockSample::local_instant(sample, 12_300), 12_002, "T two seconds after the send");
+        assert_eq!(ClockSample::local_instant(sample, 10_000), 9_702, "an instant before the send");
+        assert_eq!(ClockSample::local_instant(sample, 0), 0, "saturates, never wraps");
+        assert_eq!(
+            ClockSample::local_instant(Some(ClockSample { sent_ms: 5, received_ms: u64::MAX - 1 }), u64::MAX),
+            u64::MAX
+        );
+        assert_eq!(ClockSample::local_instant(None, 12_300), 12_300, "no sample: as is");
     }
 }

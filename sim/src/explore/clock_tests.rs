@@ -122,7 +122,14 @@ fn offsets_and_steps_below_the_bound_change_no_decision() {
             stepped += usize::from(exact_steps != r.steps);
             let exact = Knobs { clocks: Default::default(), ..knobs.clone() };
             compared += 1;
-            if timeline(ctx, &r.steps, &knobs, seed) != timeline(ctx, &exact_steps, &exact, seed) {
+            let (a, b) = (timeline(ctx, &r.steps, &knobs, seed), timeline(ctx, &exact_steps, &exact, seed));
+            if a != b {
+                let i = a.iter().zip(&b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
+                eprintln!(
+                    "DIFF {name} {seed} at {i}:\n skewed {:?}\n exact  {:?}",
+                    &a[i.saturating_sub(3)..(i + 3).min(a.len())],
+                    &b[i.saturating_sub(3)..(i + 3).min(b.len())]
+                );
                 differ.push(format!("{name} seed {seed}"));
                 assert!(has_stable_group(&ctx.cfg), "{name} seed {seed}: a decision changed without a stable group");
             }

@@ -159,9 +159,23 @@ impl Node {
             | PowerAction::EmergencyReboot
             | PowerAction::Panic => true,
         };
+        // Starts sent from here that never showed at their target (lost with a target
+        // that died, B55) go with the notice, or nobody would place them: this server
+        // settles its transits (`settle_in_transit`) and is leaving. Only those sent at
+        // least a heartbeat interval ago: a start the target did receive shows in its
+        // state within that time, so the coordinator never places a group twice (B53).
+        let settle_ms = self.cfg.cluster.heartbeat_interval_ms;
+        let now = self.now;
+        let unseen: Vec<GroupId> = self
+            .in_transit
+            .iter()
+            .filter(|(g, (_, since))| since.saturating_add(settle_ms) <= now && !leave.stopped.contains(g))
+            .map(|(g, _)| *g)
+            .collect();
+        let groups = [leave.stopped.clone(), unseen].concat();
         let peers: Vec<_> = self.peer_ids().filter(|p| self.peers[p.idx()].may_hold()).collect();
         for p in peers {
-            self.send(p, Message::Departure { clean, power_off, groups: leave.stopped.clone() });
+            self.send(p, Message::Departure { clean, power_off, groups: groups.clone() });
         }
         if clean {
             self.emit(Event::new(EventKind::ServiceStopped));

@@ -10,7 +10,7 @@
 //! otherwise (runtime/src/daemon). Cost: linear in groups, resources, actions in flight,
 //! timers and mirrors; no allocation when there is nothing to report.
 
-use super::group::{AfterRecover, AfterStop, Op, ResState};
+use super::group::{AfterRecover, AfterStop, Op, Reactivation, ResState};
 use super::{Node, Pending};
 use crate::config::GroupId;
 use crate::io::{GroupState, Timer};
@@ -90,11 +90,11 @@ impl Node {
                 (Op::Starting, GroupState::Starting) => true,
                 // A resource reactivation (B83.3) restarts resources of a group that stays
                 // online; when its start fails, the activation ladder (B70) retries with the
-                // group still online and `restarting` cleared (`activation_ladder`).
+                // group still online and its reactivation ended (`activation_ladder`).
                 (Op::Starting, GroupState::Online) => true,
                 (Op::Stopping { .. }, GroupState::Stopping) => true,
                 (Op::Stopping { after, .. }, GroupState::Online) => {
-                    lg.restarting && *after == AfterStop::ResourceRestart
+                    lg.restarting_resources() && *after == AfterStop::ResourceRestart
                 }
                 (Op::Idle, GroupState::Offline | GroupState::Online | GroupState::Error) => true,
                 // RECOVER runs (B93) run on a group stopped here (monitor failover, group
@@ -110,10 +110,10 @@ impl Node {
             };
             if !op_fits {
                 v.add(format_args!(
-                    "group {name} is {} here while its operation is {:?} (restarting {})",
+                    "group {name} is {} here while its operation is {:?} (reactivation {:?})",
                     lg.state.name(),
                     lg.op,
-                    lg.restarting
+                    lg.reactivation
                 ));
             }
             let active = |s: ResState| matches!(s, ResState::Activating | ResState::Online | ResState::Deactivating);
@@ -183,41 +183,41 @@ impl Node {
             .collect()
     }
 
-    /// Reactivations (B83.3): the three records of one (`LocalGroup.restarting`,
-    /// `restart_pending`, `Node.restarting_resource`) agree with the group's operation.
+    /// Reactivations (B83.3) agree with the group's operation. That a reactivated
+    /// resource implies a restart in progress, and that a group and a resource
+    /// reactivation never run at once, is the shape of `Reactivation`, not a check.
     fn check_restarts(&self, v: &mut Violations) {
         for g in self.cfg.group_ids() {
             let lg = &self.groups[g.idx()];
             let name = &self.cfg.group(g).name;
-            if lg.restarting && lg.state != GroupState::Online {
-                v.add(format_args!("group {name}: a resource reactivation while the group is {}", lg.state.name()));
-            }
-            if lg.restarting && !matches!(lg.op, Op::Starting | Op::Stopping { .. }) {
-                v.add(format_args!("group {name}: a resource reactivation with no operation ({:?})", lg.op));
-            }
-            if let Some(r) = self.restarting_resource.get(&g) {
-                if !lg.restarting {
-                    v.add(format_args!(
-                        "group {name}: resource {} is being reactivated but the group is not restarting",
-                        self.cfg.resource(*r).name
-                    ));
+            match lg.reactivation {
+                Reactivation::None => {}
+                Reactivation::Resources { target } => {
+                    if lg.state != GroupState::Online {
+                        v.add(format_args!(
+                            "group {name}: a resource reactivation while the group is {}",
+                            lg.state.name()
+                        ));
+                    }
+                    if !matches!(lg.op, Op::Starting | Op::Stopping { .. }) {
+                        v.add(format_args!("group {name}: a resource reactivation with no operation ({:?})", lg.op));
+                    }
+                    if let Some(r) = target.filter(|r| self.cfg.resource(*r).group != g) {
+                        v.add(format_args!(
+                            "group {name}: reactivating resource {} of another group",
+                            self.cfg.resource(r).name
+                        ));
+                    }
                 }
-                if self.cfg.resource(*r).group != g {
-                    v.add(format_args!(
-                        "group {name}: reactivating resource {} of another group",
-                        self.cfg.resource(*r).name
-                    ));
+                Reactivation::Group => {
+                    if !matches!(lg.op, Op::Starting) {
+                        v.add(format_args!(
+                            "group {name}: a group reactivation's start is pending but the group is {} ({:?})",
+                            lg.state.name(),
+                            lg.op
+                        ));
+                    }
                 }
-            }
-            if lg.restart_pending && !matches!(lg.op, Op::Starting) {
-                v.add(format_args!(
-                    "group {name}: a group reactivation's start is pending but the group is {} ({:?})",
-                    lg.state.name(),
-                    lg.op
-                ));
-            }
-            if lg.restart_pending && lg.restarting {
-                v.add(format_args!("group {name}: a group and a resource reactivation at once"));
             }
         }
     }

@@ -135,8 +135,6 @@ pub struct Node {
     zombies: BTreeMap<ServerId, takeover::Zombie>,
     /// Since when each server (this one included) has been an online member here.
     member_since: BTreeMap<ServerId, Ms>,
-    /// The resource whose reactivation is running, per group.
-    restarting_resource: BTreeMap<GroupId, crate::config::ResId>,
     /// Outputs produced while handling the current input.
     out: Vec<Output>,
 }
@@ -194,7 +192,6 @@ impl Node {
             zombies: BTreeMap::new(),
             formation_duty: None,
             member_since: BTreeMap::new(),
-            restarting_resource: BTreeMap::new(),
             out: Vec::new(),
         }
     }

@@ -6,7 +6,7 @@
 //! `monitor`), the counter-reset timer. Out: retries, failovers, final actions, and the
 //! recovery events that explain each step with the count and threshold that chose it.
 
-use super::group::{AfterStop, ResState};
+use super::group::{AfterStop, Reactivation, ResState};
 use super::Node;
 use crate::config::{FinalAction, GroupId, MonId, Ms, RecoveryTarget, ResId};
 use crate::event::{Event, EventKind};
@@ -106,19 +106,23 @@ impl Node {
         self.note_failure(key);
         // A reactivation (B83.3) whose start failed did not complete.
         // The partial restart is over: from here the whole group is what the ladder moves.
-        self.groups[g.idx()].restarting = false;
-        if let Some(target) = self.restarting_resource.remove(&g) {
-            self.emit(Event::new(EventKind::ResourceRestartFailed).group(g).resource(target));
-            self.emit(
-                Event::new(EventKind::RecoveryFailed)
-                    .group(g)
-                    .resource(target)
-                    .reason("the reactivation's start failed"),
-            );
-        }
-        if std::mem::take(&mut self.groups[g.idx()].restart_pending) {
-            self.emit(Event::new(EventKind::GroupRestartFailed).group(g));
-            self.emit(Event::new(EventKind::RecoveryFailed).group(g).reason("the group reactivation's start failed"));
+        match std::mem::replace(&mut self.groups[g.idx()].reactivation, Reactivation::None) {
+            Reactivation::None | Reactivation::Resources { target: None } => {}
+            Reactivation::Resources { target: Some(target) } => {
+                self.emit(Event::new(EventKind::ResourceRestartFailed).group(g).resource(target));
+                self.emit(
+                    Event::new(EventKind::RecoveryFailed)
+                        .group(g)
+                        .resource(target)
+                        .reason("the reactivation's start failed"),
+                );
+            }
+            Reactivation::Group => {
+                self.emit(Event::new(EventKind::GroupRestartFailed).group(g));
+                self.emit(
+                    Event::new(EventKind::RecoveryFailed).group(g).reason("the group reactivation's start failed"),
+                );
+            }
         }
         let rr = &mut self.groups[g.idx()].res[pos];
         if rr.act_retries < policy.retries {
@@ -365,7 +369,7 @@ impl Node {
                 let (g, _) = self.res_pos(r);
                 let mask = self.dependants_mask(r);
                 self.emit(Event::new(EventKind::ResourceRestarting).group(g).resource(r));
-                self.restarting_resource.insert(g, r);
+                self.groups[g.idx()].reactivation = Reactivation::Resources { target: Some(r) };
                 self.stop_resources(g, ClpFactor::ResourceRestart, mask, AfterStop::ResourceRestart);
             }
             RecoveryTarget::Group(_) | RecoveryTarget::AllGroups => {
@@ -380,7 +384,9 @@ impl Node {
 
     /// Events at the end of a start that completed a reactivation.
     pub(super) fn on_group_restart_done(&mut self, g: GroupId) {
-        if std::mem::take(&mut self.groups[g.idx()].restart_pending) {
+        let lg = &mut self.groups[g.idx()];
+        if lg.reactivation == Reactivation::Group {
+            lg.reactivation = Reactivation::None;
             self.emit(Event::new(EventKind::GroupRestarted).group(g));
         }
     }
@@ -388,8 +394,9 @@ impl Node {
     /// A resource came online: ends a resource reactivation.
     pub(super) fn on_resource_online(&mut self, r: ResId) {
         let g = self.cfg.resource(r).group;
-        if self.restarting_resource.get(&g) == Some(&r) {
-            self.restarting_resource.remove(&g);
+        let lg = &mut self.groups[g.idx()];
+        if lg.reactivation == (Reactivation::Resources { target: Some(r) }) {
+            lg.reactivation = Reactivation::Resources { target: None };
             self.emit(Event::new(EventKind::ResourceRestarted).group(g).resource(r));
         }
         self.mirror_on_online(r);

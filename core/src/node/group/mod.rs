@@ -81,6 +81,20 @@ pub(super) enum Op {
     },
 }
 
+/// A reactivation in place (B83.3) of a group running here: one record, so that a
+/// reactivated resource without a restart, or a group and a resource reactivation at
+/// once, cannot be written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Reactivation {
+    None,
+    /// Some resources stop and start again while the group stays online; `target` is the
+    /// resource reactivated until it is back online (`resource-restarted`), the rest of
+    /// the restart's start may still be running after it.
+    Resources { target: Option<ResId> },
+    /// A group reactivation's start is running (`group-restarted` at its end).
+    Group,
+}
+
 /// A group as this server runs it.
 #[derive(Clone, Debug)]
 pub(super) struct LocalGroup {
@@ -94,10 +108,7 @@ pub(super) struct LocalGroup {
     pub epoch_ms: Ms,
     /// Whether a disk-class resource failed to activate (ignored), for `CLP_DISK`.
     pub disk_failed: bool,
-    /// A partial restart of some resources is in progress (group stays online).
-    pub restarting: bool,
-    /// A group reactivation's start is running (`group-restarted` at its end).
-    pub restart_pending: bool,
+    pub reactivation: Reactivation,
 }
 
 impl LocalGroup {
@@ -110,8 +121,20 @@ impl LocalGroup {
             event: ClpEvent::Start,
             epoch_ms: 0,
             disk_failed: false,
-            restarting: false,
-            restart_pending: false,
+            reactivation: Reactivation::None,
+        }
+    }
+
+    /// A partial restart of some resources (B83.3) is in progress: the group stays online.
+    pub fn restarting_resources(&self) -> bool {
+        matches!(self.reactivation, Reactivation::Resources { .. })
+    }
+
+    /// Ends a resource reactivation (a whole-group stop or start supersedes it); a group
+    /// reactivation's record stays, its start's end or failure reports it.
+    pub fn end_resource_restart(&mut self) {
+        if self.restarting_resources() {
+            self.reactivation = Reactivation::None;
         }
     }
 
@@ -210,7 +233,7 @@ impl Node {
         lg.kind = kind;
         lg.event = event;
         lg.disk_failed = false;
-        lg.restarting = false;
+        lg.end_resource_restart();
         lg.epoch_ms = match kind {
             StartKind::ClusterStart | StartKind::Command => self.now,
             StartKind::Move
@@ -392,7 +415,8 @@ impl Node {
 
     fn finish_start(&mut self, g: GroupId) {
         let lg = &mut self.groups[g.idx()];
-        let restarting = std::mem::replace(&mut lg.restarting, false);
+        let restarting = lg.restarting_resources();
+        lg.end_resource_restart();
         lg.state = GroupState::Online;
         lg.op = Op::Idle;
         let kind = lg.kind;

@@ -80,10 +80,15 @@ impl Node {
             AfterRecover::MonitorFailover => self.fail_over_after_failure(g, StartKind::MonitorFailover),
             AfterRecover::GroupRestart => {
                 let epoch = self.groups[g.idx()].epoch_ms;
-                self.groups[g.idx()].restarting = false;
+                self.groups[g.idx()].end_resource_restart();
                 self.begin_start(g, StartKind::Command, epoch);
                 // A start deferred by B54 is no restart in place any more.
-                self.groups[g.idx()].restart_pending = self.groups[g.idx()].state != GroupState::Offline;
+                let lg = &mut self.groups[g.idx()];
+                if lg.state != GroupState::Offline {
+                    lg.reactivation = Reactivation::Group;
+                } else if lg.reactivation == Reactivation::Group {
+                    lg.reactivation = Reactivation::None;
+                }
             }
         }
     }

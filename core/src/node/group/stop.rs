@@ -12,8 +12,7 @@ impl Node {
     /// Stops the whole group (B64), then does `after`.
     pub(in crate::node) fn stop_group(&mut self, g: GroupId, factor: ClpFactor, after: AfterStop) {
         // A whole-group stop supersedes a resource reactivation in progress.
-        self.groups[g.idx()].restarting = false;
-        self.restarting_resource.remove(&g);
+        self.groups[g.idx()].end_resource_restart();
         let n = self.cfg.group(g).resources.len();
         let mask = if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
         self.stop_resources(g, factor, mask, after);
@@ -34,7 +33,8 @@ impl Node {
             lg.state = GroupState::Stopping;
             self.emit(Event::new(EventKind::GroupStopping).group(g));
         } else {
-            lg.restarting = true;
+            // Only a resource reactivation stops part of a group; `reactivate` recorded it.
+            assert!(lg.restarting_resources(), "partial stop of {g:?} outside a resource reactivation");
         }
         self.groups[g.idx()].op = Op::Stopping { factor, mask, after };
         self.mark_dirty();
@@ -111,7 +111,7 @@ impl Node {
         let lg = &mut self.groups[g.idx()];
         lg.state = GroupState::Error;
         lg.op = Op::Idle;
-        lg.restarting = false;
+        lg.end_resource_restart();
         self.emit(Event::new(EventKind::GroupStopFailed).group(g));
         self.mark_dirty();
     }
@@ -120,7 +120,7 @@ impl Node {
         let Op::Stopping { after, .. } = std::mem::replace(&mut self.groups[g.idx()].op, Op::Idle) else {
             return;
         };
-        let partial = self.groups[g.idx()].restarting;
+        let partial = self.groups[g.idx()].restarting_resources();
         if !partial {
             let lg = &mut self.groups[g.idx()];
             lg.state = GroupState::Offline;

@@ -3,7 +3,7 @@
 //! fails a run on any of them, so each must really be looked at).
 
 use super::*;
-use crate::node::group::{Op, ResState};
+use crate::node::group::{Op, Reactivation, ResState};
 use crate::node::Pending;
 
 /// server1 formed alone-with-server2, `app` (ip1) online on server1.
@@ -54,9 +54,9 @@ fn a_group_state_against_its_operation_is_reported() {
     h.node.groups[g.idx()].res[0].state = ResState::Offline;
     assert!(violations(&h).contains("group app is online here with a resource Offline"), "{}", violations(&h));
     h.node.groups[g.idx()].res[0].state = ResState::Online;
-    h.node.groups[g.idx()].restart_pending = true;
+    h.node.groups[g.idx()].reactivation = Reactivation::Group;
     assert!(violations(&h).contains("a group reactivation's start is pending"), "{}", violations(&h));
-    h.node.groups[g.idx()].restart_pending = false;
+    h.node.groups[g.idx()].reactivation = Reactivation::None;
     h.node.groups[g.idx()].op = Op::Starting;
     h.node.groups[g.idx()].state = GroupState::Offline;
     assert!(violations(&h).contains("group app is offline here while its operation is Starting"), "{}", violations(&h));

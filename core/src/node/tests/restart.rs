@@ -181,3 +181,24 @@ fn b83_a_resource_restart_covering_every_resource_keeps_the_group_online() {
     assert!(events(&rest).iter().any(|e| e.kind == E::ResourceRestarted && e.resource == Some(ip1)));
     assert_eq!(h.node.group_state(g), GroupState::Online);
 }
+
+/// A resource restart whose stop fails with final action `none` (B72) leaves the group
+/// in error here and the restart over: its target no longer counts as reactivated, so
+/// no `resource-restarted` (nor `resource-restart-failed`) can come for it later. The
+/// target used to stay recorded after the restart ended (`check_invariants` named it).
+#[test]
+fn b72_a_resource_restart_whose_stop_fails_ends_with_the_group_in_error() {
+    let text = res_mon().replace(
+        "start = \"start.sh\"\nstop = \"stop.sh\"\n",
+        "start = \"start.sh\"\nstop = \"stop.sh\"\ndeactivation = { final_action = \"none\" }\n",
+    );
+    let mut h = formed(&text, 0);
+    h.settle();
+    let (m, g, e1) = (h.m("appw"), h.g("app"), h.r("e1"));
+    let out = h.check(m, false);
+    assert_event(&out, E::RecoveryReactivate);
+    let out = h.fail(h.deactivation_of(e1));
+    assert_event(&out, E::GroupStopFailed);
+    assert_eq!(h.node.group_state(g), GroupState::Error);
+    assert!(h.node.check_invariants().is_empty(), "{:?}", h.node.check_invariants());
+}

@@ -25,8 +25,7 @@ impl EventLog {
     /// `segment_bytes`: see `DaemonOptions::log_segment_bytes`.
     pub fn open(dir: &Path, segment_bytes: u64) -> Result<EventLog, String> {
         let options = WriterOptions { segment_bytes, ..WriterOptions::default() };
-        let (writer, recovery) =
-            Writer::open(dir, options).map_err(|e| format!("event log {}: {e}", dir.display()))?;
+        let (writer, recovery) = Writer::open(dir, options).map_err(|e| format!("event log {}: {e}", dir.display()))?;
         if recovery.dropped_tail_bytes > 0 {
             eprintln!(
                 "baton: event log {}: cut a torn tail of {} bytes left by a crash",

@@ -453,7 +453,11 @@ fn fault(
         FaultKind::HangShutdown => {
             // Not drawn here (see `draw_processes`): armed just before a shutdown.
             let s = server(rng);
-            vec![(t, Stmt::HangShutdown { server: s.clone() }), (t + 100, Stmt::Shutdown { server: s.clone() }), (end, Stmt::Boot(Target::Server(s)))]
+            vec![
+                (t, Stmt::HangShutdown { server: s.clone() }),
+                (t.checked_add(100).expect("instant overflow"), Stmt::Shutdown { server: s.clone() }),
+                (end, Stmt::Boot(Target::Server(s))),
+            ]
         }
         FaultKind::Suspend => {
             let first =

@@ -256,13 +256,16 @@ fn draw_processes(cfg: &Config, allowed: &[FaultKind], seed: u64, limits: &Limit
 
 /// The server a drawn `Shutdown` fault's first statement shuts down.
 fn shut_down_server(stmt: &Stmt) -> Option<String> {
-    match stmt {
-        Stmt::Shutdown { server } => Some(server.clone()),
-        Stmt::Cmd { words, .. } if words.len() >= 3 && words[0] == "server" && words[1] == "shutdown" => {
-            Some(words[2].clone())
-        }
-        _ => None,
+    if let Stmt::Shutdown { server } = stmt {
+        return Some(server.clone());
     }
+    // `server shutdown S [--reboot]`, the other form `fault` draws.
+    if let Stmt::Cmd { words, .. } = stmt {
+        if words.len() >= 3 && words[0] == "server" && words[1] == "shutdown" {
+            return Some(words[2].clone());
+        }
+    }
+    None
 }
 
 fn pick<'a, T>(rng: &mut Rng, items: &'a [T]) -> &'a T {

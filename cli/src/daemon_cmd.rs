@@ -70,6 +70,7 @@ pub fn run(file: &Path, server: Option<&str>, state_dir: Option<&Path>, fence: F
         state_dir: state_dir.map_or_else(|| PathBuf::from(DEFAULT_STATE_DIR), Path::to_path_buf),
         key: secret.key,
         fence,
+        log_segment_bytes: baton_runtime::daemon::DEFAULT_LOG_SEGMENT_BYTES,
     };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,

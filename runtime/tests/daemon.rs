@@ -133,9 +133,8 @@ async fn a_failed_state_store_ends_the_run_without_acting() {
     let (mut tasks, state_dirs) = start_daemons(tmp.path(), &text, &events);
     let started = wait_for(&events, deadline, |l| l.contains(" start ")).await;
     assert_eq!(started, "server1 start START");
-    // Let the start settle, then break server1's store.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let before = baton_runtime::daemon::persist::load(&state_dirs[0]).unwrap().expect("a stored state");
+    // Once the start is stored, break server1's store.
+    let before = wait_for_stored_group(&state_dirs[0], deadline).await;
     std::fs::create_dir(state_dirs[0].join("persisted.msgpack.tmp")).unwrap();
 
     tasks[1].abort(); // server2 crashes: server1 and server3 judge it lost
@@ -161,6 +160,64 @@ async fn a_failed_state_store_ends_the_run_without_acting() {
         records[last_input]
     );
     baton_core::replay::replay(records).expect("server1's log replays");
+}
+
+/// The event log's failure path (docs/event-log.md § "A failed store"): server1's log
+/// cannot open its next segment (a directory already holds the name, a structural
+/// failure root cannot override). The append of the next input fails, so that input is
+/// not handled: server1 ends its run at once with an emergency shutdown, without
+/// stopping its group, and server3 takes the group over as from a lost server (B44).
+#[tokio::test]
+async fn a_failed_event_log_append_ends_the_run_without_acting() {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let tmp = tempfile::tempdir().unwrap();
+    let events = tmp.path().join("events.txt");
+    let port = 20000 + u16::try_from((std::process::id() + 55_001) % 20000).unwrap();
+    let text = config(port, "logtest", "g1");
+    // Segments of one byte: every record of server1 opens a new segment.
+    let (mut tasks, state_dirs) = start_daemons_segmented(tmp.path(), &text, &events, 1);
+    let started = wait_for(&events, deadline, |l| l.contains(" start ")).await;
+    assert_eq!(started, "server1 start START");
+    wait_for_stored_group(&state_dirs[0], deadline).await;
+    // Block the names of the next segments (named for their first sequence number, 20
+    // digits). The daemons share this test's thread, so none appends while this loop
+    // runs; a few names ahead would do, and the loop stays short (a long one would
+    // freeze the daemons' loops into their watchdogs).
+    let log_dir = state_dirs[0].join("log");
+    let last = std::fs::read_dir(&log_dir)
+        .unwrap()
+        .filter_map(|e| e.unwrap().file_name().to_str()?.strip_suffix(".log")?.parse::<u64>().ok())
+        .max()
+        .expect("a segment");
+    for seq in last + 1..last + 100 {
+        match std::fs::create_dir(log_dir.join(format!("{seq:020}.log"))) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => panic!("cannot block segment {seq}: {e}"),
+        }
+    }
+
+    tasks[1].abort(); // server2 crashes: its silence is server1's next input at the latest
+    let ending = tokio::time::timeout_at(deadline, &mut tasks[0]).await.expect("server1 ends its run").unwrap();
+    let ending = ending.expect("an ending, not an error");
+    assert_eq!(ending.power, baton_core::io::PowerAction::EmergencyShutdown);
+    assert_eq!(ending.machine, baton_runtime::daemon::power::Machine::Untouched, "--fence=exit");
+    let moved = wait_for(&events, deadline, |l| l.starts_with("server3 start")).await;
+    assert_eq!(moved, "server3 start FAILOVER");
+    tasks[2].abort();
+    let _ = (&mut tasks[2]).await;
+    // Nothing was written after the failure: with a record per segment, the log ends
+    // with the record of segment `last` (the input whose append needed the next segment
+    // is not in it), and what it holds replays. Server1 never ran its group's stop
+    // script: it did not act on that input.
+    for seq in last + 1..last + 100 {
+        std::fs::remove_dir(log_dir.join(format!("{seq:020}.log"))).unwrap();
+    }
+    let records = read_log(&log_dir);
+    assert_eq!(records.last().map(|(seq, _)| *seq), Some(last), "the log ends where the segments were blocked");
+    baton_core::replay::replay(records).expect("server1's log replays");
+    let text = std::fs::read_to_string(&events).unwrap();
+    assert!(!text.lines().any(|l| l.starts_with("server1 stop")), "server1 acted:\n{text}");
 }
 
 /// B130 7: server1's control server ends (its channel closes, as when that supervised

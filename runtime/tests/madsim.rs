@@ -227,6 +227,7 @@ impl Cluster {
                 state_dir: state_dir.clone(),
                 key: key.clone(),
                 fence: fence_of(server),
+                log_segment_bytes: baton_runtime::daemon::DEFAULT_LOG_SEGMENT_BYTES,
             };
             let (control, requests) = mpsc::channel(8);
             let world = Arc::clone(&world);

@@ -22,9 +22,10 @@ pub struct EventLog {
 
 impl EventLog {
     /// Opens (creating, or recovering a torn tail of) the log in `dir`.
-    pub fn open(dir: &Path) -> Result<EventLog, String> {
-        let (writer, recovery) =
-            Writer::open(dir, WriterOptions::default()).map_err(|e| format!("event log {}: {e}", dir.display()))?;
+    /// `segment_bytes`: see `DaemonOptions::log_segment_bytes`.
+    pub fn open(dir: &Path, segment_bytes: u64) -> Result<EventLog, String> {
+        let options = WriterOptions { segment_bytes, ..WriterOptions::default() };
+        let (writer, recovery) = Writer::open(dir, options).map_err(|e| format!("event log {}: {e}", dir.display()))?;
         if recovery.dropped_tail_bytes > 0 {
             eprintln!(
                 "baton: event log {}: cut a torn tail of {} bytes left by a crash",
@@ -118,7 +119,7 @@ mod tests {
     #[test]
     fn log_records_read_back_in_order() {
         let dir = tempfile::tempdir().unwrap();
-        let mut log = EventLog::open(dir.path()).unwrap();
+        let mut log = EventLog::open(dir.path(), crate::daemon::DEFAULT_LOG_SEGMENT_BYTES).unwrap();
         log.run_start("server1", "c.toml", "text").unwrap();
         log.input(5, &Input::ShutdownRequested).unwrap();
         log.commit().unwrap();

@@ -89,7 +89,13 @@ pub struct DaemonOptions {
     pub key: Key,
     /// What power actions do to the machine.
     pub fence: FenceMode,
+    /// The event log's segment size ([`DEFAULT_LOG_SEGMENT_BYTES`] in production; a
+    /// test makes it tiny so that every record opens a segment it can block).
+    pub log_segment_bytes: u64,
 }
+
+/// The event log's segment size of a production daemon (`baton_log`'s default).
+pub const DEFAULT_LOG_SEGMENT_BYTES: u64 = 64 << 20;
 
 /// How a daemon's run ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -176,7 +182,7 @@ pub async fn run_with(
     std::fs::create_dir_all(&options.state_dir)
         .map_err(|e| format!("state directory {}: {e}", options.state_dir.display()))?;
     let persisted = persist::load(&options.state_dir)?;
-    let mut log = EventLog::open(&options.state_dir.join("log"))?;
+    let mut log = EventLog::open(&options.state_dir.join("log"), options.log_segment_bytes)?;
     let topology = Topology::from_config(&cfg, me)?;
     let boot_id = getrandom::u64().map_err(|e| format!("no random boot id: {e}"))?;
     let (transport, mut inbox) = bind(topology, options.key.clone(), boot_id)

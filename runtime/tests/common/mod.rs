@@ -4,7 +4,7 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
-use baton_runtime::daemon::{run, DaemonOptions, Ending, FenceMode};
+use baton_runtime::daemon::{run, DaemonOptions, Ending, FenceMode, DEFAULT_LOG_SEGMENT_BYTES};
 use baton_runtime::transport::load_secret;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -79,6 +79,19 @@ pub async fn wait_for(events: &Path, deadline: Instant, want: impl Fn(&str) -> b
     }
 }
 
+/// Polls a server's stored state until it holds a group online (the start has been
+/// stored, so what follows is a later step), failing at `deadline`.
+pub async fn wait_for_stored_group(state_dir: &Path, deadline: Instant) -> baton_core::io::Persisted {
+    loop {
+        let stored = baton_runtime::daemon::persist::load(state_dir).ok().flatten();
+        if let Some(p) = stored.filter(|p| !p.groups_online.is_empty()) {
+            return p;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for a stored online group in {}", state_dir.display());
+        sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Starts the three daemons with their scripts under `root`; returns their tasks and
 /// state directories.
 pub fn start_daemons(
@@ -87,6 +100,18 @@ pub fn start_daemons(
     events: &Path,
 ) -> (Vec<JoinHandle<Result<Ending, String>>>, Vec<PathBuf>) {
     let (tasks, dirs, _) = start_daemons_controlled(root, text, events, false);
+    (tasks, dirs)
+}
+
+/// [`start_daemons`] with server1's event log cut into segments of at most
+/// `segment_bytes` (1: a segment per record, so that a test can block the next one).
+pub fn start_daemons_segmented(
+    root: &Path,
+    text: &str,
+    events: &Path,
+    segment_bytes: u64,
+) -> (Vec<JoinHandle<Result<Ending, String>>>, Vec<PathBuf>) {
+    let (tasks, dirs, _) = start_daemons_with(root, text, events, false, segment_bytes);
     (tasks, dirs)
 }
 
@@ -103,6 +128,16 @@ pub fn start_daemons_controlled(
     text: &str,
     events: &Path,
     control1: bool,
+) -> (Vec<DaemonTask>, Vec<PathBuf>, Option<ControlSender>) {
+    start_daemons_with(root, text, events, control1, DEFAULT_LOG_SEGMENT_BYTES)
+}
+
+fn start_daemons_with(
+    root: &Path,
+    text: &str,
+    events: &Path,
+    control1: bool,
+    log_segment_bytes1: u64,
 ) -> (Vec<DaemonTask>, Vec<PathBuf>, Option<ControlSender>) {
     let mut control = None;
     let key = load_secret(None, true).unwrap().key;
@@ -121,6 +156,7 @@ pub fn start_daemons_controlled(
             state_dir,
             key: key.clone(),
             fence: FenceMode::Exit,
+            log_segment_bytes: if server == "server1" { log_segment_bytes1 } else { DEFAULT_LOG_SEGMENT_BYTES },
         };
         if control1 && server == "server1" {
             let (tx, rx) = tokio::sync::mpsc::channel(8);

@@ -1,4 +1,5 @@
-//! Tests of the clock faults the explorer draws, and of the claim they explore: that
+//! Tests of the clock faults (and the process faults, drawn apart the same way) the
+//! explorer draws, and of the claim they explore: that
 //! clocks off by less than `heartbeat_interval` change no decision (docs/scenarios.md
 //! § Clocks).
 //!
@@ -137,4 +138,51 @@ fn offsets_and_steps_below_the_bound_change_no_decision() {
     }
     assert!(compared > 150 && stepped > compared / 2, "{compared} runs compared, {stepped} with steps");
     eprintln!("{compared} runs compared ({stepped} with steps); decided differently: {differ:?}");
+}
+
+/// Process deaths and shutdown stalls (B130 7, 6) come on top of the same schedule,
+/// like clocks: every other draw of a seed stays what it was. A stall is drawn only
+/// just before a drawn shutdown or death of the same server, where it matters.
+#[test]
+fn drawn_process_faults_leave_the_other_draws_alone() {
+    let mut ctxs: Vec<Ctx> = EXAMPLES.iter().map(|n| example(n)).collect();
+    ctxs.extend((0..10).filter_map(|seed| generated_ctx(seed, &Limits::default()).ok().map(|(_, _, c)| c)));
+    let (mut kills, mut hangs) = (0, 0);
+    for ctx in &ctxs {
+        let others: Vec<FaultKind> = FaultKind::ALL
+            .iter()
+            .copied()
+            .filter(|k| *k != FaultKind::KillProcess && *k != FaultKind::HangShutdown)
+            .collect();
+        for seed in 0..200 {
+            let with = draw(&ctx.cfg, &ctx.facts, FaultKind::ALL, seed, &ctx.limits);
+            let without = draw(&ctx.cfg, &ctx.facts, &others, seed, &ctx.limits);
+            let rest: Vec<&Fault> = with
+                .faults
+                .iter()
+                .filter(|f| f.kind != FaultKind::KillProcess && f.kind != FaultKind::HangShutdown)
+                .collect();
+            assert_eq!(rest, without.faults.iter().collect::<Vec<_>>(), "seed {seed}");
+            assert_eq!(with.knobs, without.knobs);
+            for f in &with.faults {
+                if f.kind == FaultKind::KillProcess {
+                    assert!(matches!(f.steps.first(), Some((_, Stmt::KillProcess { .. }))), "{f:?}");
+                    kills += 1;
+                }
+                if let (FaultKind::HangShutdown, Some((at, Stmt::HangShutdown { server }))) = (f.kind, f.steps.first())
+                {
+                    hangs += 1;
+                    // A departure of the same server follows within 100 ms.
+                    let departs = with.faults.iter().any(|g| {
+                        (g.kind == FaultKind::Shutdown || g.kind == FaultKind::KillProcess)
+                            && g.steps.first().is_some_and(|(t, s)| {
+                                *t >= *at && *t <= at + 100 && s.to_string().contains(server.as_str())
+                            })
+                    });
+                    assert!(departs, "seed {seed}: a stall of {server} with no departure after it");
+                }
+            }
+        }
+    }
+    assert!(kills > 0 && hangs > 0, "{kills} deaths, {hangs} stalls drawn");
 }

@@ -67,6 +67,12 @@ pub enum FaultKind {
     /// Machine clocks off by less than the bound: offsets and drifts from the start,
     /// wall-clock steps during the run (drawn on their own, see `schedule::draw_clocks`).
     Clock,
+    /// A core process of the cluster service dies (B130 7: stop the groups, shut
+    /// down), booted later (drawn on their own, see `schedule::draw_processes`).
+    KillProcess,
+    /// The next OS shutdown of a server stalls until the reset of B130 6; drawn just
+    /// before a shutdown or a process death of the same server (`schedule::draw_processes`).
+    HangShutdown,
 }
 
 impl FaultKind {
@@ -92,9 +98,18 @@ impl FaultKind {
         FaultKind::MonitorCmd,
         FaultKind::Suspend,
         FaultKind::Clock,
+        FaultKind::KillProcess,
+        FaultKind::HangShutdown,
     ];
 
     /// The name `--faults` takes and the summary prints.
+    /// Kinds drawn from streams of their own, after the swarm's faults (see
+    /// `schedule::draw_clocks`, `schedule::draw_processes`), so that adding them kept
+    /// every other draw of a seed what it was.
+    pub fn drawn_apart(self) -> bool {
+        matches!(self, FaultKind::Clock | FaultKind::KillProcess | FaultKind::HangShutdown)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             FaultKind::Crash => "crash",
@@ -118,6 +133,8 @@ impl FaultKind {
             FaultKind::MonitorCmd => "monitor-cmd",
             FaultKind::Suspend => "suspend",
             FaultKind::Clock => "clock",
+            FaultKind::KillProcess => "kill-process",
+            FaultKind::HangShutdown => "hang-shutdown",
         }
     }
 
@@ -172,7 +189,9 @@ impl FaultKind {
             | FaultKind::Return
             | FaultKind::MonitorCmd
             | FaultKind::Suspend
-            | FaultKind::Clock => false,
+            | FaultKind::Clock
+            | FaultKind::KillProcess
+            | FaultKind::HangShutdown => false,
         }
     }
 
@@ -205,7 +224,9 @@ impl FaultKind {
             | FaultKind::Return
             | FaultKind::MonitorCmd
             | FaultKind::Suspend
-            | FaultKind::Clock => false,
+            | FaultKind::Clock
+            | FaultKind::KillProcess
+            | FaultKind::HangShutdown => false,
         }
     }
 }

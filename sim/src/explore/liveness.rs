@@ -181,6 +181,9 @@ fn group(p: &Play, g: GroupId, heal_ms: Ms) -> Verdict {
                     EventKind::ServerShutdown,
                     EventKind::ShutdownForFailure,
                     EventKind::RebootForFailure,
+                    // B130 7: a dead process stops the groups and shuts the server
+                    // down, a departure like a failure shutdown.
+                    EventKind::ProcessDied,
                 ]
                 .contains(&e.event.kind)
         })
@@ -200,6 +203,8 @@ fn group(p: &Play, g: GroupId, heal_ms: Ms) -> Verdict {
                 EventKind::EmergencyReboot,
                 EventKind::Panic,
                 EventKind::ServerSuspended,
+                // B130 6: the machine reset after its service had stopped.
+                EventKind::ShutdownStallReset,
             ]
             .contains(&k)
             {

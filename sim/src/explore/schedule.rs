@@ -74,7 +74,7 @@ pub fn applicable(kind: FaultKind, cfg: &Config, facts: &ConfigFacts) -> bool {
             servers >= 2 && !facts.networks.is_empty()
         }
         FaultKind::Suspend => servers >= 2,
-        FaultKind::Clock => true,
+        FaultKind::Clock | FaultKind::KillProcess | FaultKind::HangShutdown => true,
         FaultKind::Target => !facts.targets.is_empty(),
         FaultKind::DiskFail | FaultKind::DiskSlow => !facts.devices.is_empty(),
         FaultKind::Activation | FaultKind::Deactivation => !facts.resources.is_empty(),
@@ -94,8 +94,9 @@ pub fn draw(cfg: &Config, facts: &ConfigFacts, allowed: &[FaultKind], seed: u64,
     let mut points = Rng::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xC4A5_4F01_D7C4_A54F);
     // Clock faults are drawn apart, from a stream of their own (`draw_clocks`), so that
     // every other draw of a seed is what it was before they existed.
+    // Process deaths and shutdown stalls likewise (`draw_processes`).
     let mut usable: Vec<FaultKind> =
-        allowed.iter().copied().filter(|k| *k != FaultKind::Clock && applicable(*k, cfg, facts)).collect();
+        allowed.iter().copied().filter(|k| !k.drawn_apart() && applicable(*k, cfg, facts)).collect();
     // On a split-prone configuration every run with a split-capable fault allows split
     // brain (a documented hazard); half the seeds leave those kinds out so that split
     // brain stays a failure in them.
@@ -146,6 +147,7 @@ pub fn draw(cfg: &Config, facts: &ConfigFacts, allowed: &[FaultKind], seed: u64,
     if allowed.contains(&FaultKind::Clock) {
         draw_clocks(cfg, seed, limits, &mut knobs, &mut faults);
     }
+    draw_processes(cfg, allowed, seed, limits, &mut faults);
     Schedule { swarm, mean_gap_ms, knobs, faults }
 }
 
@@ -198,6 +200,72 @@ fn draw_clocks(cfg: &Config, seed: u64, limits: &Limits, knobs: &mut Knobs, faul
             }
         }
     }
+}
+
+/// The processes a `kill-process` names: the simulator treats every one alike (B130 7
+/// does not depend on which died), the names only vary the events' reasons.
+const PROCESSES: &[&str] = &[crate::scenario::DEFAULT_PROCESS, "transport"];
+
+/// Draws process deaths and shutdown stalls (B130 7, B130 6), for half the seeds, from
+/// a stream of their own so that every other draw of a seed is what it was before
+/// they existed (the failing-seed lists of earlier runs stay comparable). A death is
+/// followed by a boot, like a crash; a stall only matters if a shutdown follows, so it
+/// is drawn just before a drawn shutdown or death of the same server.
+fn draw_processes(cfg: &Config, allowed: &[FaultKind], seed: u64, limits: &Limits, faults: &mut Vec<Fault>) {
+    let kill = allowed.contains(&FaultKind::KillProcess);
+    let hang = allowed.contains(&FaultKind::HangShutdown);
+    let mut rng = Rng::new(seed.wrapping_mul(0xD6E8_FEB8_6659_FD93) ^ 0xB130_B130_B130_B130);
+    if !(kill || hang) || !rng.chance(50) {
+        return;
+    }
+    let servers: Vec<String> = cfg.servers.iter().map(|s| s.name.clone()).collect();
+    // Where a server leaves by a shutdown already drawn: a stall there is reachable.
+    let mut departures: Vec<(Ms, String)> = faults
+        .iter()
+        .filter(|f| f.kind == FaultKind::Shutdown)
+        .filter_map(|f| f.steps.first())
+        .filter_map(|(at, stmt)| shut_down_server(stmt).map(|s| (*at, s)))
+        .collect();
+    if kill {
+        let span = limits.fault_window_end_ms.saturating_sub(limits.first_fault_ms).max(1);
+        for _ in 0..1 + rng.below(3) {
+            let t = (limits.first_fault_ms + rng.below(span)) / 100 * 100;
+            let server = pick(&mut rng, &servers).clone();
+            let process = pick(&mut rng, PROCESSES).to_string();
+            let end = t.checked_add(duration(&mut rng, limits)).expect("fault end within u64");
+            faults.push(Fault {
+                kind: FaultKind::KillProcess,
+                steps: vec![
+                    (t, Stmt::KillProcess { server: server.clone(), process }),
+                    (end, Stmt::Boot(Target::Server(server.clone()))),
+                ],
+            });
+            departures.push((t, server));
+        }
+    }
+    if hang {
+        for (t, server) in departures {
+            if rng.chance(40) {
+                // 100 ms before, so that the stall is armed when the shutdown begins.
+                let at = t.saturating_sub(100).max(limits.first_fault_ms.min(t));
+                faults.push(Fault { kind: FaultKind::HangShutdown, steps: vec![(at, Stmt::HangShutdown { server })] });
+            }
+        }
+    }
+}
+
+/// The server a drawn `Shutdown` fault's first statement shuts down.
+fn shut_down_server(stmt: &Stmt) -> Option<String> {
+    if let Stmt::Shutdown { server } = stmt {
+        return Some(server.clone());
+    }
+    // `server shutdown S [--reboot]`, the other form `fault` draws.
+    if let Stmt::Cmd { words, .. } = stmt {
+        if words.len() >= 3 && words[0] == "server" && words[1] == "shutdown" {
+            return Some(words[2].clone());
+        }
+    }
+    None
 }
 
 fn pick<'a, T>(rng: &mut Rng, items: &'a [T]) -> &'a T {
@@ -376,6 +444,23 @@ fn fault(
             // Not drawn here (see `draw_clocks`); a step within the bound all the same.
             let step_ms = i64::try_from(rng.below(1 + clock_budget_ms(cfg).unsigned_abs() / 4)).unwrap_or(0);
             vec![(t, Stmt::Clock { server: server(rng), step_ms })]
+        }
+        FaultKind::KillProcess => {
+            // Not drawn here (see `draw_processes`).
+            let s = server(rng);
+            vec![
+                (t, Stmt::KillProcess { server: s.clone(), process: crate::scenario::DEFAULT_PROCESS.to_string() }),
+                (end, Stmt::Boot(Target::Server(s))),
+            ]
+        }
+        FaultKind::HangShutdown => {
+            // Not drawn here (see `draw_processes`): armed just before a shutdown.
+            let s = server(rng);
+            vec![
+                (t, Stmt::HangShutdown { server: s.clone() }),
+                (t.checked_add(100).expect("instant overflow"), Stmt::Shutdown { server: s.clone() }),
+                (end, Stmt::Boot(Target::Server(s))),
+            ]
         }
         FaultKind::Suspend => {
             let first =

@@ -39,3 +39,4 @@ pub use lexer::{
     parse_duration_ms, parse_ppm, parse_signed_duration_ms, parse_size_bytes,
 };
 pub use parse::parse;
+pub use stmt::DEFAULT_PROCESS;

@@ -215,10 +215,17 @@ impl Node {
         // Still there: a member, lost but not yet judged, or still waiting to form (it
         // forms on our `Formed`, and its heartbeat may come first).
         let waiting = peer.state == ServerState::Syncing && !peer.judged_down;
-        if same_run && (waiting || self.may_coordinate(c)) {
+        // B2, B3: our `Formed` was lost (a cut) and it found us online instead, so it
+        // joined, and a join never places groups. Its own state says so: it reports
+        // itself online in this run without the formation entry `start_cluster` adds
+        // in the same step, so it will never place them.
+        let joined_instead =
+            same_run && peer.shared.run == run && peer.shared.state == Some(ServerState::Online);
+        if same_run && !joined_instead && (waiting || self.may_coordinate(c)) {
             return; // may still place them
         }
-        match self.takeover_coordinator(c, formed_ms) {
+        let next = if joined_instead { self.next_formation_coordinator(c) } else { self.takeover_coordinator(c, formed_ms) };
+        match next {
             Some(d) if d == self.me => {
                 self.formation_duty = None;
                 self.start_cluster();
@@ -226,6 +233,12 @@ impl Node {
             Some(d) => self.formation_duty = Some((d, self.peers[d.idx()].run, formed_ms)),
             None => {}
         }
+    }
+
+    /// The first member in server order other than `skipped` (a coordinator that joined
+    /// instead of forming, still a member, so `takeover_coordinator` would name it).
+    fn next_formation_coordinator(&self, skipped: ServerId) -> Option<ServerId> {
+        self.cfg.server_ids().find(|s| *s != skipped && self.may_coordinate(*s))
     }
 
     /// The groups online, starting or stopping here (what a down notice carries, B17).

@@ -71,6 +71,8 @@ fn b54_b55_the_pending_starts_of_a_lost_coordinator_are_taken_over() {
     h.share_with(S1, ServerState::Online, |s| {
         s.groups = vec![(g1, GroupState::Starting), (g3, GroupState::Online)];
         s.waiting_starts = vec![(g2, StartKind::ClusterStart)];
+        // It placed the groups at formation and says so, as its state does (B5).
+        s.takeovers_done = vec![(S1, 1)];
     });
     h.clear();
     let out = lose(&mut h, S1);

@@ -173,6 +173,23 @@ fn b3_b5_a_coordinator_counted_while_silent_at_formation_leaves_the_placement_to
 }
 
 #[test]
+fn b2_b5_a_coordinator_that_joined_instead_of_forming_leaves_the_placement_to_the_next() {
+    // Our `Formed` never reached server1 (a cut); at the heal it heard us online and
+    // joined (B2), which never places groups: its state says online, without the
+    // formation entry (3node-majority seed 112566).
+    let mut h = formed(&three(), 1);
+    assert_no_event(&h.log, E::ClusterStarted); // server1 coordinates
+    h.clear();
+    h.at(10_000);
+    let out = h.share_with(S1, ServerState::Online, |_| {});
+    assert_event(&out, E::ClusterStarted);
+    let (web, db) = (h.g("web"), h.g("db"));
+    assert!(has_for_group(&out, E::GroupStarting, db), "db on its home server: {:?}", kinds(&out));
+    assert!(sent(&out, S1).iter().any(|m| matches!(m, Message::StartGroup { group, .. } if *group == web)));
+    assert!(h.node.formation_duty.is_none(), "placed once");
+}
+
+#[test]
 fn b5_no_second_placement_when_the_coordinator_says_it_placed() {
     let mut h = formed(&three(), 1);
     h.share_with(S1, ServerState::Online, |s| s.takeovers_done = vec![(S1, 1)]);

@@ -219,12 +219,12 @@ impl Node {
         // joined, and a join never places groups. Its own state says so: it reports
         // itself online in this run without the formation entry `start_cluster` adds
         // in the same step, so it will never place them.
-        let joined_instead =
-            same_run && peer.shared.run == run && peer.shared.state == Some(ServerState::Online);
+        let joined_instead = same_run && peer.shared.run == run && peer.shared.state == Some(ServerState::Online);
         if same_run && !joined_instead && (waiting || self.may_coordinate(c)) {
             return; // may still place them
         }
-        let next = if joined_instead { self.next_formation_coordinator(c) } else { self.takeover_coordinator(c, formed_ms) };
+        let next =
+            if joined_instead { self.next_formation_coordinator(c) } else { self.takeover_coordinator(c, formed_ms) };
         match next {
             Some(d) if d == self.me => {
                 self.formation_duty = None;

@@ -90,7 +90,9 @@ pub(super) enum Reactivation {
     /// Some resources stop and start again while the group stays online; `target` is the
     /// resource reactivated until it is back online (`resource-restarted`), the rest of
     /// the restart's start may still be running after it.
-    Resources { target: Option<ResId> },
+    Resources {
+        target: Option<ResId>,
+    },
     /// A group reactivation's start is running (`group-restarted` at its end).
     Group,
 }

@@ -147,6 +147,23 @@ pub enum PowerAction {
 }
 
 impl PowerAction {
+    /// Whether the action is an OS shutdown or reboot, whose completion the shutdown
+    /// stall limit watches (B130 6); the others stop only the service or end the
+    /// machine at once.
+    pub fn is_os_shutdown(self) -> bool {
+        match self {
+            PowerAction::CleanPowerOff
+            | PowerAction::CleanReboot
+            | PowerAction::FailureShutdown
+            | PowerAction::FailureReboot => true,
+            PowerAction::CleanServiceStop
+            | PowerAction::FailureServiceStop
+            | PowerAction::EmergencyShutdown
+            | PowerAction::EmergencyReboot
+            | PowerAction::Panic => false,
+        }
+    }
+
     /// Whether the run ends cleanly (B0 "Run").
     pub fn is_clean(self) -> bool {
         match self {

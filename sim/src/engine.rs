@@ -599,17 +599,7 @@ impl Sim {
 
     /// Carries out a power action of a server's run (B45, B130).
     pub fn power(&mut self, s: ServerId, p: PowerAction) {
-        let os_shutdown = match p {
-            PowerAction::CleanPowerOff
-            | PowerAction::CleanReboot
-            | PowerAction::FailureShutdown
-            | PowerAction::FailureReboot => true,
-            PowerAction::CleanServiceStop
-            | PowerAction::FailureServiceStop
-            | PowerAction::EmergencyShutdown
-            | PowerAction::EmergencyReboot
-            | PowerAction::Panic => false,
-        };
+        let os_shutdown = p.is_os_shutdown();
         if os_shutdown && self.world.shutdown_hangs.remove(&s) {
             // B130 6: the OS shutdown stalls after the service stopped. The groups are
             // stopped; the machine stays up with the ended run, whose stall limit

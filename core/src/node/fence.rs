@@ -182,7 +182,7 @@ impl Node {
         }
         self.end_run(clean, !power_off);
         self.execute(Action::Power(leave.power), super::Pending::Power, None);
-        if os_shutdown(leave.power) {
+        if leave.power.is_os_shutdown() {
             // B130 6: the machine must be off by then; a timer that still fires means
             // the OS shutdown stalled (the ended run hears only this timer).
             let at = self.now.checked_add(self.cfg.cluster.heartbeat_timeout_ms).expect("instant overflow");
@@ -347,22 +347,6 @@ impl Node {
         self.send(from, Message::Fencing { groups });
         self.emit(Event::new(EventKind::ServerDownNotified).peer(from));
         self.run_np_action("a peer judged this server down (B16)");
-    }
-}
-
-/// Whether a departure's power action is an OS shutdown or reboot, whose completion
-/// the shutdown stall limit watches (B130 6).
-fn os_shutdown(p: PowerAction) -> bool {
-    match p {
-        PowerAction::CleanPowerOff
-        | PowerAction::CleanReboot
-        | PowerAction::FailureShutdown
-        | PowerAction::FailureReboot => true,
-        PowerAction::CleanServiceStop
-        | PowerAction::FailureServiceStop
-        | PowerAction::EmergencyShutdown
-        | PowerAction::EmergencyReboot
-        | PowerAction::Panic => false,
     }
 }
 

@@ -104,17 +104,7 @@ pub fn plan(p: PowerAction, mode: FenceMode, os_shutting_down: bool) -> Step {
 /// the power-off, and once the OS has told the service to stop (`os_shutting_down`,
 /// SIGTERM) the shutdown waits for this process to exit, so it must not stay.
 pub fn watch_power_off(p: PowerAction, mode: FenceMode, os_shutting_down: bool) -> bool {
-    let os_shutdown = match p {
-        PowerAction::CleanPowerOff
-        | PowerAction::CleanReboot
-        | PowerAction::FailureShutdown
-        | PowerAction::FailureReboot => true,
-        PowerAction::CleanServiceStop
-        | PowerAction::FailureServiceStop
-        | PowerAction::EmergencyShutdown
-        | PowerAction::EmergencyReboot
-        | PowerAction::Panic => false,
-    };
+    let os_shutdown = p.is_os_shutdown();
     os_shutdown && mode == FenceMode::Power && !os_shutting_down
 }
 

@@ -73,6 +73,11 @@ fn fault(kind: FaultKind, steps: Vec<(u64, Stmt)>) -> Fault {
     Fault { kind, steps }
 }
 
+/// One scenario statement, written as a user writes it, at `t` ms.
+fn s(t: u64, text: &str) -> (u64, Stmt) {
+    (t, crate::scenario::parse("t", &format!("config c\nat 1s {text}\n")).expect("stmt").steps[0].stmt.clone())
+}
+
 /// The split-brain partition (mislabelled, see the module doc) and irrelevant noise.
 fn noisy_schedule() -> Vec<Fault> {
     let mon = |h| Stmt::Monitor { monitor: "appw".into(), health: h, server: "b".into() };
@@ -295,9 +300,6 @@ fn a_group_held_by_failover_manual_then_stopped_by_its_holder_is_explained() {
     // (B55); server2, on its side of the cut, then shuts down and stops man. The
     // departure notice never reaches server1: man stays offline, as B55 wants.
     let ctx = Ctx::new(manual_failover(), Limits::default());
-    let s = |t: u64, text: &str| {
-        (t, crate::scenario::parse("t", &format!("config c\nat 1s {text}\n")).expect("stmt").steps[0].stmt.clone())
-    };
     let faults = vec![
         fault(FaultKind::Shutdown, vec![s(328_000, "shutdown server1")]),
         fault(FaultKind::Shutdown, vec![s(430_600, "cmd server shutdown server2 --reboot")]),
@@ -321,9 +323,6 @@ fn a_group_stopped_by_the_departure_of_its_only_server_is_explained() {
     // `server shutdown server1` while a partition keeps the departure notice from
     // server2. Nobody could take it (B55) and nobody starts it later (B56).
     let ctx = Ctx::new(manual_failover(), Limits::default());
-    let s = |t: u64, text: &str| {
-        (t, crate::scenario::parse("t", &format!("config c\nat 1s {text}\n")).expect("stmt").steps[0].stmt.clone())
-    };
     let faults = vec![
         fault(FaultKind::Partition, vec![s(496_300, "partition server2 | server1")]),
         fault(FaultKind::Shutdown, vec![s(661_100, "cmd server shutdown server1")]),
@@ -342,9 +341,6 @@ fn a_failover_manual_group_stopped_by_its_server_s_departure_is_explained() {
     // Seed 3003 of s5-manual-failover, shrunk: man (failover = "manual") is stopped by
     // server1's OS shutdown while server2 is isolated and never hears the notice.
     let ctx = Ctx::new(manual_failover(), Limits::default());
-    let s = |t: u64, text: &str| {
-        (t, crate::scenario::parse("t", &format!("config c\nat 1s {text}\n")).expect("stmt").steps[0].stmt.clone())
-    };
     let faults = vec![
         fault(FaultKind::Shutdown, vec![s(393_800, "shutdown server1"), s(429_400, "boot server1")]),
         fault(FaultKind::Isolate, vec![s(418_800, "isolate server2")]),
@@ -367,9 +363,6 @@ fn a_group_in_error_on_a_server_judged_down_then_stopped_by_its_shutdown_is_expl
     // never reaches server2. Nothing starts it later on its own (B56).
     let (_, cfg) = example("2node-ping.toml");
     let ctx = Ctx::new(cfg, Limits::default());
-    let s = |t: u64, text: &str| {
-        (t, crate::scenario::parse("t", &format!("config c\nat 1s {text}\n")).expect("stmt").steps[0].stmt.clone())
-    };
     let faults = vec![
         fault(FaultKind::Activation, vec![s(243_600, "fail activation fip1 on server1 times 2")]),
         fault(FaultKind::Activation, vec![s(278_200, "fail activation fip1 on server2 times 1")]),
@@ -396,9 +389,6 @@ fn a_group_left_without_target_at_a_takeover_then_stopped_by_its_holder_is_expla
     // notice never reaches server2. Left offline by B55, not started later (B56).
     let (_, cfg) = example("2node-mirror.toml");
     let ctx = Ctx::new(cfg, Limits::default());
-    let s = |t: u64, text: &str| {
-        (t, crate::scenario::parse("t", &format!("config c\nat 1s {text}\n")).expect("stmt").steps[0].stmt.clone())
-    };
     let faults = vec![
         fault(FaultKind::HbCut, vec![s(360_100, "cut lan1 server1 server2")]),
         fault(FaultKind::Partition, vec![s(461_200, "partition server2 | server1")]),

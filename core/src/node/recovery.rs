@@ -7,7 +7,7 @@
 //! recovery events that explain each step with the count and threshold that chose it.
 
 use super::group::{AfterStop, Reactivation, ResState};
-use super::Node;
+use super::{Node, Phase};
 use crate::config::{FinalAction, GroupId, MonId, Ms, RecoveryTarget, ResId};
 use crate::event::{Event, EventKind};
 use crate::io::{CounterKey, GroupState, StartKind, Timer};
@@ -224,8 +224,24 @@ impl Node {
                     *after = AfterStop::Nothing;
                 }
                 self.server_final_action(policy.final_action, "deactivation final action (B72)");
-                if !self.phase.is_gone() {
-                    self.step_stop(g);
+                match &self.phase {
+                    // The departure stops every group (B15, B71), but not yet one that a
+                    // group started after it still runs on (B54). A resource restart's
+                    // partial stop left to run on would end with the group `online`, its
+                    // restarted resources offline and no start to follow (generated seeds
+                    // 2568, 12029); stopped whole at once it would stop before the group
+                    // naming it (B54). Its stop failed: the group is in `error` like under
+                    // final action `none` (B72), its resource still counted online, and
+                    // the departure stops it in B54 order (B71 then ignores a second
+                    // failure; peers take it over, B55).
+                    Phase::Leaving(_) if self.groups[g.idx()].restarting_resources() => {
+                        self.groups[g.idx()].res[pos].state = ResState::Online;
+                        self.stop_failed(g);
+                    }
+                    Phase::Gone => {}
+                    Phase::Off | Phase::Syncing { .. } | Phase::Member | Phase::Suspended | Phase::Leaving(_) => {
+                        self.step_stop(g)
+                    }
                 }
             }
         }

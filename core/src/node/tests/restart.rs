@@ -202,3 +202,33 @@ fn b72_a_resource_restart_whose_stop_fails_ends_with_the_group_in_error() {
     assert_eq!(h.node.group_state(g), GroupState::Error);
     assert!(h.node.check_invariants().is_empty(), "{:?}", h.node.check_invariants());
 }
+
+/// A resource restart whose stop fails with a final action that takes the server out
+/// (B72 default `stop-service-and-shutdown`) while a group started after this one
+/// (`start_after`, B54) still runs here: the departure cannot stop the group yet, so
+/// the restart's partial stop used to end with the group `online`, its restarted
+/// resources offline and the reactivation still recorded (generated seeds 2568, 9549,
+/// 12029, 12120, 18843). The group is in error instead (its stop failed) and the
+/// departure stops it after the group naming it.
+#[test]
+fn b72_a_resource_restart_whose_stop_takes_the_server_out_stops_the_group_for_the_departure() {
+    let text = res_mon() + &group_toml("dep", &[1, 2], "start_after = [\"app\"]") + &fip_toml("ip2", 62);
+    let mut h = formed(&text, 0);
+    h.settle();
+    let (m, g, dep, e1) = (h.m("appw"), h.g("app"), h.g("dep"), h.r("e1"));
+    assert_eq!(h.node.group_state(dep), GroupState::Online);
+    let out = h.check(m, false);
+    assert_event(&out, E::RecoveryReactivate);
+    let out = h.fail(h.deactivation_of(e1));
+    assert_event(&out, E::ShutdownForFailure);
+    assert!(h.node.check_invariants().is_empty(), "{:?}", h.node.check_invariants());
+    assert_eq!(h.node.group_state(g), GroupState::Error, "its stop failed (B72)");
+    assert_eq!(h.node.group_state(dep), GroupState::Stopping, "the group naming it stops first (B54)");
+    let out = h.settle();
+    let stops: Vec<_> = events(&out).into_iter().filter(|e| e.kind == E::GroupStopping).map(|e| e.group).collect();
+    assert_eq!(stops, vec![Some(g)], "then the group itself (B54, B15)");
+    assert!(h.node.check_invariants().is_empty(), "{:?}", h.node.check_invariants());
+    assert_eq!(h.node.group_state(g), GroupState::Offline);
+    assert_eq!(h.node.group_state(dep), GroupState::Offline);
+    assert_eq!(power(&out), Some(PowerAction::FailureShutdown), "the departure follows the stops (B15)");
+}

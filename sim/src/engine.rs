@@ -101,7 +101,7 @@ impl Ord for Ev {
 pub struct Sim {
     pub world: World,
     pub knobs: Knobs,
-    queue: BinaryHeap<Ev>,
+    pub(crate) queue: BinaryHeap<Ev>,
     seq: u64,
     pub now: Ms,
     pub timeline: Vec<Emitted>,

@@ -111,6 +111,31 @@ fn invariant_4_a_group_stopping_before_its_dependant_on_a_departing_server_is_a_
     assert!(text.starts_with("invariant 4 (start_after, B54): group base stopping on server1 before dep"), "{text}");
 }
 
+/// A start decided while the state saying the named group stops is still on its way
+/// to the starting server is judged on that server's latest news (generated seed
+/// 3870: the holder began a departure the instant after sending the start); once the
+/// state has arrived, the same start is a breach.
+#[test]
+fn invariant_4_a_start_decided_before_the_named_group_stop_arrives_is_judged_on_the_news() {
+    let mut sim = start_after_world();
+    let (s1, s2) = (sid(&sim, "server1"), sid(&sim, "server2"));
+    sim.handle(s1, baton_core::Input::ShutdownRequested);
+    let db = sim.cfg().group_id("db").expect("db");
+    let n1 = sim.world.machines[s1.idx()].node.as_ref().expect("server1 runs");
+    assert_ne!(n1.group_state(db), baton_core::io::GroupState::Online, "db stops at once on server1");
+    let e = starting(&sim, "app");
+    sim.record(s2, e);
+    assert!(sim.breaches.is_empty(), "server2 has not heard yet: {:?}", sim.breaches);
+    let until = sim.now + 2 * sim.knobs.network_latency_ms;
+    while sim.run_until(until).is_some() {}
+    let n2 = sim.world.machines[s2.idx()].node.as_ref().expect("server2 runs");
+    assert!(!n2.sees_group_online(db, s1), "the state has arrived");
+    let e = starting(&sim, "app");
+    sim.record(s2, e);
+    let text = sim.breaches.first().map(|b| b.text.clone()).unwrap_or_default();
+    assert_eq!(text, "invariant 4 (start_after, B54): group app started on server2 while db is not online");
+}
+
 // ---- crash points (docs/event-log.md § "Persist before acting") -------------------
 
 /// 2node-ping booted and run to 2 min (failover1 online on server1), then a crash

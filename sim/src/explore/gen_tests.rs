@@ -307,6 +307,35 @@ fn faults_follow_the_shrunk_configuration() {
     }
 }
 
+/// Clock settings of servers a shrunk configuration lost are dropped with them: kept,
+/// they made the scenario checker refuse every fault, so shrinking kept none and wrote
+/// a `.min.scenario` that named unknown servers and did not replay (seed 3870).
+#[test]
+fn clock_settings_follow_the_shrunk_configuration() {
+    let seed = (0..2000u64)
+        .find(|s| {
+            draw_spec(*s).servers.len() >= 4 && {
+                let (_, _, ctx) = generated_ctx(*s, &Limits::default()).expect("valid");
+                draw(&ctx.cfg, &ctx.facts, FaultKind::ALL, *s, &ctx.limits).knobs.clocks.contains_key("server4")
+            }
+        })
+        .expect("a four-server seed with clock errors");
+    let (spec, _, ctx) = generated_ctx(seed, &Limits::default()).expect("valid");
+    let schedule = draw(&ctx.cfg, &ctx.facts, FaultKind::ALL, seed, &ctx.limits);
+    let mut small = spec.clone();
+    small.servers.truncate(2);
+    let (_, cfg) = check(&super::gen_shrink::tidy(small)).expect("two servers left");
+    let knobs = super::gen_write::knobs_for(&cfg, &schedule.knobs);
+    let names: Vec<&str> = knobs.clocks.keys().map(String::as_str).collect();
+    assert!(names.iter().all(|n| ["server1", "server2"].contains(n)), "{names:?}");
+    let small_ctx = super::Ctx::new(std::sync::Arc::new(cfg), Limits::default());
+    let mut no_clocks = schedule.knobs.clone();
+    no_clocks.clocks.clear();
+    let kept = faults_for(&small_ctx, &schedule.faults, &knobs);
+    assert!(!kept.is_empty(), "seed {seed}: no fault kept");
+    assert_eq!(kept.len(), faults_for(&small_ctx, &schedule.faults, &no_clocks).len(), "seed {seed}");
+}
+
 #[test]
 #[ignore]
 fn print_seed() {

@@ -395,6 +395,21 @@ pub struct SharedState {
     /// a server that joined after the loss included (it never knew what the lost held).
     #[serde(default)]
     pub takeovers: Vec<SharedTakeover>,
+    /// The peers the sender watches as members (B13), with the run it knows and what
+    /// that run holds in its view: a server that joins (B2) watches a member it has not
+    /// heard yet from the join on (B11, B13), and knows what to take over if it is lost
+    /// (B55), though that member went silent before the joiner started.
+    #[serde(default)]
+    pub members: Vec<SharedMember>,
+}
+
+/// A member as the sender of a [`SharedState`] knows it (B2, B13).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharedMember {
+    pub server: ServerId,
+    pub run: u64,
+    /// Its groups not offline, as its latest state said.
+    pub groups: Vec<(GroupId, GroupState)>,
 }
 
 /// A takeover kept by the sender of a [`SharedState`] (B44, B55).

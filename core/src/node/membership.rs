@@ -158,7 +158,9 @@ impl Node {
         let now = self.now;
         let paths: Vec<PathId> = self.paths_to(from).collect();
         let p = &mut self.peers[from.idx()];
-        let is_new = p.run != run;
+        // A run first named in a member's state (`watch_unheard_members`) is new to
+        // it: it has not had our state yet.
+        let is_new = p.run != run || p.shared.version == 0;
         p.run = run;
         p.state = state;
         p.judged_down = false;
@@ -213,7 +215,10 @@ impl Node {
             self.on_hello(from, s.run, state, s.version);
         }
         let p = &mut self.peers[from.idx()];
-        if s.run != p.run || p.judged_down || s.version < p.shared.version {
+        // Versions count from 1 in each run: a new run's first states are not outdated
+        // by the last one of the run before (they were ignored until the new run's
+        // version passed it, so a restarted peer's holdings were unknown meanwhile).
+        if s.run != p.run || p.judged_down || (s.run == p.shared.run && s.version < p.shared.version) {
             return; // another run's or an outdated state
         }
         if let Some(st) = s.state {
@@ -225,6 +230,7 @@ impl Node {
         }
         let counted_out = s.judged_down_runs.contains(&(self.me, self.run));
         p.shared = s;
+        self.watch_unheard_members(from);
         if counted_out {
             // B16: the sender judged this run down; its state tells us as a down
             // notice would (the notice itself went while the paths were cut, and
@@ -298,6 +304,7 @@ impl Node {
             takeovers_done: self.takeovers_done.iter().map(|(p, r)| (*p, *r)).collect(),
             in_transit: self.in_transit.keys().copied().collect(),
             takeovers: self.shared_takeovers(),
+            members: self.shared_members(),
         }
     }
 
@@ -336,6 +343,9 @@ impl Node {
                 }
             }
             Phase::Off | Phase::Suspended | Phase::Leaving(_) | Phase::Gone => {}
+        }
+        if st == ServerState::Online {
+            self.restarted_member(from);
         }
         // The state now: forming above may have made a waiting peer a member.
         let st = self.peers[from.idx()].state;
@@ -525,6 +535,14 @@ impl Node {
     fn join(&mut self) {
         let Phase::Syncing { suspended, .. } = self.phase else { return };
         self.cancel_timer(Timer::SyncWait);
+        if !self.cluster_suspended && self.peers_report_suspended() {
+            // B20, B123: the cluster we join is suspended: no heartbeat is sent or
+            // checked here either until `cluster resume`. Joining it as if it ran, this
+            // server judged every silent suspended member down and fenced them (B16).
+            self.cluster_suspended = true;
+            self.cancel_timer(Timer::Liveness);
+            self.mark_dirty();
+        }
         if suspended {
             self.enter_suspended();
             return;

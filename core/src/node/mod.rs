@@ -14,6 +14,7 @@ mod command;
 mod fence;
 mod group;
 mod invariants;
+mod joining;
 mod membership;
 mod mirror;
 mod monitor;

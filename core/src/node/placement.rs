@@ -209,6 +209,9 @@ impl Node {
 
     /// B55: fail over the groups of a server that was lost or departed.
     pub(super) fn fail_over_groups(&mut self, groups: &[GroupId], kind: StartKind, from: Option<ServerId>) {
+        // The server whose groups these were is no target, unless it is a member again
+        // in a new run (B18): then it is eligible like any other (B51).
+        let leaving = from.filter(|p| !self.is_member(*p));
         let mut view = self.placement_view();
         let mut sorted = groups.to_vec();
         sorted.sort(); // file order (B55)
@@ -225,7 +228,7 @@ impl Node {
                 );
                 continue;
             }
-            self.place_one(&mut view, g, kind, from);
+            self.place_one(&mut view, g, kind, leaving);
         }
         if let Some(p) = from {
             self.emit(Event::new(EventKind::ServerFailedOver).peer(p));

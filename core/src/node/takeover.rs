@@ -126,6 +126,15 @@ impl Node {
         }
         for p in due {
             let Some(mut t) = self.takeovers.remove(&p) else { continue };
+            if p != self.me && self.peers[p.idx()].may_hold() && self.peers[p.idx()].run == t.run {
+                // Adopted from a server that lost `p` while here it still runs the run
+                // that was lost (heard, or lost but not judged): what shows on `p` is its
+                // own holding, not a placement. Settled once we judge it down (B35), it
+                // restarts (B18) or departs (B14); the down notice it was sent fences it
+                // (B16).
+                self.takeovers.insert(p, t);
+                continue;
+            }
             if std::mem::take(&mut t.judged) && self.peers[p.idx()].run == t.run && self.peers[p.idx()].judged_down {
                 self.peers[p.idx()].forget_run(); // what it held is gone (B45)
             }

@@ -395,3 +395,57 @@ fn b3_formed_names_the_members_so_an_unheard_earlier_server_still_coordinates() 
     // server1 counts as a member: it is heard within heartbeat_timeout or lost as usual.
     assert_eq!(h.node.peer_state(S1), ServerState::Online);
 }
+
+/// Three servers without resolver (B43); web on server1 first.
+fn three_web() -> String {
+    cluster_toml(3, "", &["lan1"]) + &group_toml("web", &[1, 2, 3], "") + &fip_toml("webip", 21)
+}
+
+#[test]
+fn b2_b13_a_joiner_watches_a_member_it_never_heard_and_takes_its_groups_over() {
+    // server1 (web) went silent just before server2 started; server2 joins through
+    // server3, which still counts server1 as a member, then server3 departs before its
+    // own deadline for server1 (3node-majority seeds 112124, 119341, family AE).
+    let mut h = H::new(&three_web(), 1); // server2
+    h.boot(None);
+    h.at(1);
+    let web = h.g("web");
+    h.hello(S3, ServerState::Online);
+    h.share_with(S3, ServerState::Online, |s| {
+        s.members = vec![crate::io::SharedMember { server: S1, run: 1, groups: vec![(web, GroupState::Online)] }];
+    });
+    assert_eq!(h.node.reported_state(), ServerState::Online, "joined: {:?}", kinds(&h.log));
+    assert!(h.node.peers[S1.idx()].watched(), "server1 is watched from the join on (B13)");
+    h.at(5_000);
+    h.msg(S3, Message::Departure { clean: true, power_off: true, groups: vec![] });
+    let out = h.run_until(60_000, |t| matches!(t, Timer::Liveness | Timer::NpVerdict | Timer::Takeover));
+    assert_eq!(event(&out, EventKind::ServerLost).peer, Some(S1));
+    assert!(has_for_group(&out, EventKind::GroupFailover, web), "{:?}", kinds(&out));
+}
+
+#[test]
+fn b20_b123_a_server_that_joins_a_suspended_cluster_is_suspended_too() {
+    // server2 starts while the cluster is suspended (generated seeds 10211, 15853,
+    // family AG): the members send no heartbeat (B20), so joining as if it ran, it lost
+    // and judged every one of them down and fenced them (B16).
+    let mut h = H::new(&three_web(), 1); // server2
+    h.boot(None);
+    h.at(1);
+    for p in [S1, S3] {
+        h.hello(p, ServerState::Online);
+        h.share_with(p, ServerState::Online, |s| s.cluster_suspended = true);
+    }
+    assert_eq!(h.node.reported_state(), ServerState::Online, "joined: {:?}", kinds(&h.log));
+    assert!(h.node.cluster_suspended, "B20: suspended like its members");
+    let out = h.run_until(100_000, |t| matches!(t, Timer::Liveness | Timer::NpVerdict | Timer::Takeover));
+    assert_no_event(&out, EventKind::ServerLost);
+    // One member that missed a resume does not make the cluster suspended.
+    let mut h = H::new(&three_web(), 1); // server2
+    h.boot(None);
+    h.at(1);
+    for (p, suspended) in [(S3, false), (S1, true)] {
+        h.hello(p, ServerState::Online);
+        h.share_with(p, ServerState::Online, |s| s.cluster_suspended = suspended);
+    }
+    assert!(!h.node.cluster_suspended);
+}

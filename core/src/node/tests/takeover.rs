@@ -243,3 +243,52 @@ fn b16_a_state_that_counts_this_run_out_acts_as_a_down_notice() {
     assert_event(&out, E::ServerDownNotified);
     assert!(!h.node.phase.is_running(), "np_action ran (B45): {:?}", kinds(&out));
 }
+
+#[test]
+fn b16_b55_an_adopted_takeover_is_not_settled_by_the_lost_servers_own_holding() {
+    // server3 judged server1 (web) down and kept the takeover; it departs before T.
+    // Here server1 is still heard in the run server3 lost: web showing on it is its own
+    // holding, not a placement (generated seed 8823, family AA). Taken as placed, the
+    // loss was reported handled and every other survivor dropped web.
+    let mut h = formed3(1, &[(S1, "web")]); // this is server2
+    let web = h.g("web");
+    h.share_with(S3, ServerState::Online, |s| {
+        s.judged_down = vec![S1];
+        s.judged_down_runs = vec![(S1, 1)];
+        s.takeovers = vec![crate::io::SharedTakeover { lost: S1, run: 1, due_ms: 8_000, groups: vec![web] }];
+    });
+    h.clear();
+    h.at(5_000);
+    h.hb_all(S1);
+    h.msg(S3, Message::Departure { clean: true, power_off: true, groups: vec![] });
+    assert!(h.node.takeovers.contains_key(&S1), "adopted from server3");
+    let out = h.fire(Timer::Takeover);
+    assert_no_event(&out, E::ServerFailedOver);
+    assert!(!h.node.takeovers_done.contains_key(&S1), "not reported handled while server1 holds web");
+    assert!(h.node.takeovers.contains_key(&S1), "kept until server1 is judged down, restarts or departs");
+    // server1 falls silent: judged down here, web is placed (B35, B55).
+    let out = run_losses(&mut h, 60_000);
+    assert!(has_for_group(&out, E::GroupFailover, web), "{:?}", kinds(&out));
+}
+
+#[test]
+fn b18_b44_a_new_run_of_a_server_judged_down_settles_its_takeover_at_once() {
+    // server1 (web) is judged down here; before T it starts again (a new run): its old
+    // run is over, so web is placed now, not at T, which this server might not see
+    // (generated seed 14753, family AC: the keeper shut down between the two).
+    let mut h = formed3(1, &[(S1, "web")]); // this is server2
+    let web = h.g("web");
+    h.clear();
+    beat(&mut h, &[S3], &[10_000, 20_000, 30_000]);
+    h.run_until(31_000, |t| matches!(t, Timer::Liveness));
+    let judged = h.fire(Timer::NpVerdict);
+    assert!(h.node.peers[S1.idx()].judged_down, "{:?}", kinds(&judged));
+    let t = h.timer(Timer::Takeover).expect("T is set");
+    assert!(t > h.now);
+    let out = h.msg(S1, Message::Hello { run: 2, state: ServerState::Syncing, version: 0 });
+    assert!(!start_sent_anywhere(&out, web), "not while it waits to join (not eligible, B51)");
+    let s = SharedState { version: 1, run: 2, state: Some(ServerState::Online), ..Default::default() };
+    let out = h.msg(S1, Message::State(Box::new(s)));
+    assert!(start_sent(&out, S1, web).is_some(), "placed once it is a member, not at T: {:?}", sent(&out, S1));
+    assert!(h.now < t);
+}

@@ -270,3 +270,45 @@ fn the_readme_says_what_the_program_does() {
         assert!(printed.lines().any(|p| p == line), "README line {line:?} is not printed:\n{printed}");
     }
 }
+
+/// Runs `cmd` to its end, or fails the test after `within` (the child is killed).
+fn output_within(mut cmd: Command, within: std::time::Duration) -> Output {
+    let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("runs");
+    let mut child = Killed(child);
+    wait_until("the command to end", within, || child.0.try_wait().expect("wait").map(|_| ()));
+    let mut out = Output { status: child.0.wait().expect("status"), stdout: Vec::new(), stderr: Vec::new() };
+    let _ = std::io::Read::read_to_end(child.0.stdout.as_mut().expect("stdout"), &mut out.stdout);
+    let _ = std::io::Read::read_to_end(child.0.stderr.as_mut().expect("stderr"), &mut out.stderr);
+    out
+}
+
+#[test]
+fn a_daemon_that_never_answers_is_reported_after_the_timeout() {
+    let dir = scratch("silent");
+    // A control socket whose daemon never takes the connection (stopped, hung): the
+    // kernel queues the connect, nobody reads the request.
+    let _listener = std::os::unix::net::UnixListener::bind(dir.join("control.sock")).expect("bind");
+    let within = std::time::Duration::from_secs(10);
+    for words in [vec!["status"], vec!["status", "--json"], vec!["group", "move", "g1", "--no-wait"]] {
+        let mut cmd = baton();
+        cmd.args(&words).arg("--state-dir").arg(&dir).args(["--timeout", "500ms"]);
+        let started = std::time::Instant::now();
+        let out = output_within(cmd, within);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "baton {}: {err}", words.join(" "));
+        assert!(err.contains("did not answer within 0.5 s") && err.contains("control.sock"), "{err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+    }
+    // A socket file with no daemon behind it: refused at once, with what to do.
+    drop(_listener);
+    let mut cmd = baton();
+    cmd.arg("status").arg("--state-dir").arg(&dir);
+    let err = text(&output_within(cmd, within).stderr);
+    assert!(err.contains("is the daemon running?"), "{err}");
+    // Bounded: a timeout of 0 or of a day is refused as a usage error.
+    for bad in ["0s", "1d"] {
+        let out = baton().args(["status", "--timeout", bad]).output().expect("runs");
+        assert_eq!(out.status.code(), Some(2), "--timeout {bad}");
+        assert!(text(&out.stderr).contains("between 100ms and 10m"), "{}", text(&out.stderr));
+    }
+}

@@ -1,15 +1,19 @@
 //! `baton config check` and `baton config show`.
 //!
 //! In: a cluster file path. Out: diagnostics (`FILE:LINE:COL: reason`) and exit 2, or
-//! a summary / the resolved configuration and exit 0. Also checks what the pure core
-//! cannot: that exec scripts exist (B133, a warning).
+//! a summary / the resolved configuration and exit 0. `check` also checks what the pure
+//! core cannot, on this machine, unless `--file-only` ([`crate::host_check`]): what the
+//! daemon would refuse (the cluster secret: an error) and exec scripts that are missing
+//! or not executable (B133: a warning).
 
-use baton_core::config::{self, Checked, Config, DiagLevel, Diagnostic, ResourceKind, RouteBasis, TargetOwner};
+use crate::host_check;
+use baton_core::config::{self, Checked, Config, DiagLevel, RouteBasis, TargetOwner};
 use std::path::Path;
 use std::process::ExitCode;
 
-/// Reads and checks a cluster file; on failure prints every problem.
-pub fn load(file: &Path) -> Result<Checked, ExitCode> {
+/// Reads and checks a cluster file, and with `host` what this machine's daemon would
+/// make of it (errors among the warnings); on failure prints every problem.
+pub fn load(file: &Path, host: bool) -> Result<Checked, ExitCode> {
     let name = file.display().to_string();
     let text = match std::fs::read_to_string(file) {
         Ok(t) => t,
@@ -20,7 +24,9 @@ pub fn load(file: &Path) -> Result<Checked, ExitCode> {
     };
     match config::parse(&name, &text) {
         Ok(mut c) => {
-            c.warnings.extend(missing_scripts(&c.config, file));
+            if host {
+                c.warnings.extend(host_check::check(&c.config, &text, file));
+            }
             Ok(c)
         }
         Err(diags) => {
@@ -33,48 +39,41 @@ pub fn load(file: &Path) -> Result<Checked, ExitCode> {
     }
 }
 
-/// B133: exec scripts that do not exist (paths relative to the config file).
-fn missing_scripts(cfg: &Config, file: &Path) -> Vec<Diagnostic> {
-    let dir = file.parent().unwrap_or(Path::new("."));
-    let mut out = Vec::new();
-    for r in &cfg.resources {
-        if let ResourceKind::Exec { start, stop, .. } = &r.kind {
-            for p in [start, stop].into_iter().flatten() {
-                if !dir.join(p).exists() {
-                    out.push(Diagnostic {
-                        file: file.display().to_string(),
-                        line: 1,
-                        col: 1,
-                        level: DiagLevel::Warning,
-                        message: format!("resource \"{}\": script {p} does not exist (activation will fail)", r.name),
-                    });
-                }
-            }
-        }
-    }
-    out
+/// `count` things, in the singular for one: `1 group`, `2 groups`.
+pub fn plural(count: usize, one: &str, many: &str) -> String {
+    format!("{count} {}", if count == 1 { one } else { many })
 }
 
-pub fn check(file: &Path) -> ExitCode {
-    let c = match load(file) {
+/// `baton config check [--file-only] FILE`.
+pub fn check(file: &Path, file_only: bool) -> ExitCode {
+    let c = match load(file, !file_only) {
         Ok(c) => c,
         Err(code) => return code,
     };
     for w in &c.warnings {
         eprintln!("{w}");
     }
+    let refused = c.warnings.iter().filter(|d| d.level == DiagLevel::Error).count();
+    if refused > 0 {
+        eprintln!(
+            "{}: {} on this machine: the daemon would refuse to start (`--file-only` checks the file alone)",
+            file.display(),
+            plural(refused, "problem", "problems")
+        );
+        return ExitCode::from(2);
+    }
     let cfg = &c.config;
     println!(
-        "{}: ok: cluster {}, {} servers, {} groups, {} resources, {} monitors ({} implied), {} resolvers, {} warning(s)",
+        "{}: ok: cluster {}, {}, {}, {}, {} ({} implied), {}, {}",
         file.display(),
         cfg.cluster.name,
-        cfg.servers.len(),
-        cfg.groups.len(),
-        cfg.resources.len(),
-        cfg.monitors.len(),
+        plural(cfg.servers.len(), "server", "servers"),
+        plural(cfg.groups.len(), "group", "groups"),
+        plural(cfg.resources.len(), "resource", "resources"),
+        plural(cfg.monitors.len(), "monitor", "monitors"),
         cfg.monitors.iter().filter(|m| m.implied).count(),
-        cfg.nps.len(),
-        c.warnings.len()
+        plural(cfg.nps.len(), "resolver", "resolvers"),
+        plural(c.warnings.len(), "warning", "warnings")
     );
     print_routes(cfg);
     ExitCode::SUCCESS
@@ -101,7 +100,7 @@ fn print_routes(cfg: &Config) {
 }
 
 pub fn show(file: &Path) -> ExitCode {
-    match load(file) {
+    match load(file, false) {
         Ok(c) => {
             print!("{}", config::render(&c.config));
             ExitCode::SUCCESS

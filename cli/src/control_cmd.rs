@@ -17,15 +17,26 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-/// How long to wait for the daemon's answer.
-const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
-
 /// What every control command shares.
 #[derive(clap::Args, Clone, Debug)]
 pub struct Conn {
     /// The daemon's state directory (its control socket is DIR/control.sock).
     #[arg(long, value_name = "DIR", default_value = crate::daemon_cmd::DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
+    /// How long to wait for the daemon to take and answer each request (a stopped or
+    /// hung daemon is reported after this long): 100ms to 10m.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = answer_timeout)]
+    pub timeout: Duration,
+}
+
+/// `--timeout`: a duration, bounded so that a typo (`10` for `10s`… `10h`) neither
+/// fails every call nor waits for ever.
+fn answer_timeout(text: &str) -> Result<Duration, String> {
+    let ms = crate::duration(text)?;
+    if !(100..=600_000).contains(&ms) {
+        return Err(format!("{text}: the timeout must be between 100ms and 10m"));
+    }
+    Ok(Duration::from_millis(ms))
 }
 
 fn fail(what: &str, msg: &str) -> ExitCode {
@@ -33,10 +44,38 @@ fn fail(what: &str, msg: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
-/// Sends one request and reads one answer.
-fn ask(state_dir: &Path, request: &Request) -> Result<Response, String> {
-    let path = socket_path(state_dir);
-    let mut stream = UnixStream::connect(&path).map_err(|e| {
+/// Connects within `within`: a connect to a daemon that accepts nothing (stopped with
+/// SIGSTOP, hung) blocks once the socket's backlog is full, and std has no connect
+/// timeout for Unix sockets, so the connect runs on its own thread (left behind, and
+/// ended with the process, if it never returns).
+fn connect(path: &Path, within: Duration) -> std::io::Result<UnixStream> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let target = path.to_path_buf();
+    std::thread::spawn(move || {
+        let _ = tx.send(UnixStream::connect(&target));
+    });
+    rx.recv_timeout(within).unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
+}
+
+/// What to say when the daemon does not answer in time.
+fn no_answer(path: &Path, within: Duration) -> String {
+    format!(
+        "the daemon at {} did not answer within {:.1} s: it is stopped, hung or overloaded \
+         (check `systemctl status baton` and its log; --timeout waits longer)",
+        path.display(),
+        within.as_secs_f64()
+    )
+}
+
+fn timed_out(e: &std::io::Error) -> bool {
+    matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)
+}
+
+/// Sends one request and reads one answer, each step within `conn.timeout`.
+fn ask(conn: &Conn, request: &Request) -> Result<Response, String> {
+    let path = socket_path(&conn.state_dir);
+    let within = conn.timeout;
+    let mut stream = connect(&path, within).map_err(|e| {
         let kind = e.kind();
         if kind == std::io::ErrorKind::PermissionDenied {
             format!("cannot open {}: {e}: run this as root (the control socket is root only)", path.display())
@@ -46,18 +85,31 @@ fn ask(state_dir: &Path, request: &Request) -> Result<Response, String> {
                  (or pass the --state-dir it uses)",
                 path.display()
             )
+        } else if timed_out(&e) {
+            no_answer(&path, within)
         } else {
             format!("cannot reach the daemon at {}: {e}", path.display())
         }
     })?;
-    let _ = stream.set_read_timeout(Some(ANSWER_TIMEOUT));
+    let _ = stream.set_read_timeout(Some(within));
+    let _ = stream.set_write_timeout(Some(within));
     let mut line = serde_json::to_string(request).map_err(|e| format!("cannot encode the request: {e}"))?;
     line.push('\n');
-    stream.write_all(line.as_bytes()).map_err(|e| format!("cannot send to the daemon: {e}"))?;
+    stream.write_all(line.as_bytes()).map_err(|e| {
+        if timed_out(&e) {
+            no_answer(&path, within)
+        } else {
+            format!("cannot send to the daemon: {e}")
+        }
+    })?;
     let mut answer = String::new();
-    BufReader::new(&stream)
-        .read_line(&mut answer)
-        .map_err(|e| format!("no answer from the daemon: {e} (check its log)"))?;
+    BufReader::new(&stream).read_line(&mut answer).map_err(|e| {
+        if timed_out(&e) {
+            no_answer(&path, within)
+        } else {
+            format!("no answer from the daemon: {e} (check its log)")
+        }
+    })?;
     if answer.is_empty() {
         return Err("the daemon closed the connection without answering (check its log)".into());
     }
@@ -69,8 +121,8 @@ const OUTCOME_LIMIT: Duration = Duration::from_secs(300);
 /// How often the status is read while waiting.
 const OUTCOME_POLL: Duration = Duration::from_millis(100);
 
-fn status_value(state_dir: &Path) -> Result<Value, String> {
-    match ask(state_dir, &Request::Status {})? {
+fn status_value(conn: &Conn) -> Result<Value, String> {
+    match ask(conn, &Request::Status {})? {
         Response::Status(v) => Ok(v),
         Response::Error(e) | Response::Refused(e) => Err(e),
         Response::Ok(_) => Err("the daemon answered `ok` instead of its status".to_string()),
@@ -78,10 +130,10 @@ fn status_value(state_dir: &Path) -> Result<Value, String> {
 }
 
 /// Polls the status until `expect` is met; the exit code says whether it was.
-fn wait_outcome(what: &str, expect: &outcome::Expect, state_dir: &Path) -> ExitCode {
+fn wait_outcome(what: &str, expect: &outcome::Expect, conn: &Conn) -> ExitCode {
     let started = std::time::Instant::now();
     loop {
-        match status_value(state_dir) {
+        match status_value(conn) {
             Ok(v) if outcome::met(expect, &v) => {
                 println!("{}: done in {:.1} s", expect.describe(), started.elapsed().as_secs_f64());
                 return ExitCode::SUCCESS;
@@ -105,17 +157,14 @@ fn wait_outcome(what: &str, expect: &outcome::Expect, state_dir: &Path) -> ExitC
 /// a group command's outcome shows in the status ([`outcome`]).
 pub fn command(words: &[String], conn: &Conn, no_wait: bool) -> ExitCode {
     let what = words.iter().take(2).cloned().collect::<Vec<_>>().join(" ");
-    let expect = if no_wait {
-        None
-    } else {
-        status_value(&conn.state_dir).ok().and_then(|before| outcome::expectation(words, &before))
-    };
-    match ask(&conn.state_dir, &Request::Command { words: words.to_vec(), wait: !no_wait }) {
+    let expect =
+        if no_wait { None } else { status_value(conn).ok().and_then(|before| outcome::expectation(words, &before)) };
+    match ask(conn, &Request::Command { words: words.to_vec(), wait: !no_wait }) {
         Err(e) => fail(&what, &e),
         Ok(Response::Ok(_)) => {
             println!("{}: accepted", words.join(" "));
             match expect {
-                Some(e) => wait_outcome(&what, &e, &conn.state_dir),
+                Some(e) => wait_outcome(&what, &e, conn),
                 None => ExitCode::SUCCESS,
             }
         }
@@ -130,7 +179,7 @@ pub fn command(words: &[String], conn: &Conn, no_wait: bool) -> ExitCode {
 
 /// `baton status [--json]`.
 pub fn status(conn: &Conn, json: bool) -> ExitCode {
-    let value = match ask(&conn.state_dir, &Request::Status {}) {
+    let value = match ask(conn, &Request::Status {}) {
         Err(e) => return fail("status", &e),
         Ok(Response::Status(v)) => v,
         Ok(Response::Error(e) | Response::Refused(e)) => return fail("status", &e),

@@ -7,6 +7,7 @@
 //! `--fence=power` the machine is already going down) or a runtime error, 2 for bad
 //! input (invalid file, unknown server, refused secret) with a message saying what to do.
 
+use crate::host_check;
 use baton_runtime::daemon::{self, DaemonOptions, FenceMode};
 use baton_runtime::transport::load_secret;
 use std::path::{Path, PathBuf};
@@ -53,8 +54,10 @@ pub fn run(file: &Path, server: Option<&str>, state_dir: Option<&Path>, fence: F
         let known: Vec<&str> = cfg.servers.iter().map(|s| s.name.as_str()).collect();
         return bad(format!("server {server} is not in {name} (servers: {}); pass --server NAME", known.join(", ")));
     }
-    let config_dir = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
-    let secret_path = cfg.cluster.secret_file.as_deref().map(|s| resolve_path(&config_dir, s));
+    // Absolute once, here: scripts run in their own directory, where a relative
+    // `--config etc/cluster.toml` would be looked up a second time (issue 14).
+    let config_dir = host_check::config_dir(file);
+    let secret_path = cfg.cluster.secret_file.as_deref().map(|s| host_check::resolve(&config_dir, s));
     let secret = match load_secret(secret_path.as_deref(), cfg.cluster.insecure) {
         Ok(s) => s,
         Err(e) => return bad(e),
@@ -92,15 +95,5 @@ pub fn run(file: &Path, server: Option<&str>, state_dir: Option<&Path>, fence: F
             eprintln!("baton daemon: {e}");
             ExitCode::from(1)
         }
-    }
-}
-
-/// A path from the configuration: absolute stays, relative is from the file's directory.
-fn resolve_path(config_dir: &Path, path: &str) -> PathBuf {
-    let p = Path::new(path);
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        config_dir.join(p)
     }
 }

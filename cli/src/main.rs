@@ -11,8 +11,10 @@ mod control_cmd;
 mod daemon_cmd;
 mod demo_cmd;
 mod explore_cmd;
+mod host_check;
 mod log_cmd;
 mod outcome;
+mod pipe;
 mod sim_cmd;
 
 use clap::{Parser, Subcommand};
@@ -137,9 +139,24 @@ enum Top {
 #[derive(Subcommand)]
 enum ConfigCmd {
     /// List every problem as FILE:LINE:COL: reason (exit 2), or print a summary (exit 0).
-    Check { file: PathBuf },
+    /// Also checks this machine as `baton daemon` would: the cluster secret (missing,
+    /// empty, not a regular file, readable by group or others: an error, as the daemon
+    /// refuses to start) and exec scripts (missing or not executable: a warning).
+    Check {
+        /// The cluster file (relative paths in it are taken from its directory).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Check the file alone, not this machine (the secret and the scripts): for a
+        /// file written elsewhere, or only to be tried in the simulator.
+        #[arg(long)]
+        file_only: bool,
+    },
     /// Print the resolved configuration with every default filled in.
-    Show { file: PathBuf },
+    Show {
+        /// The cluster file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -209,6 +226,7 @@ enum SimCmd {
 }
 
 fn main() -> ExitCode {
+    pipe::exit_quietly_on_closed_stdout();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -218,7 +236,7 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Top::Config { command: ConfigCmd::Check { file } } => config_cmd::check(&file),
+        Top::Config { command: ConfigCmd::Check { file, file_only } } => config_cmd::check(&file, file_only),
         Top::Config { command: ConfigCmd::Show { file } } => config_cmd::show(&file),
         Top::Sim { command: SimCmd::Run { file, seed, json, trace } } => {
             sim_cmd::run(&file, seed, json, trace.as_deref())
@@ -237,13 +255,16 @@ fn main() -> ExitCode {
         Top::Demo { auto } => demo_cmd::run(auto),
         Top::DemoHttp { port, name, pid_file } => demo_cmd::http(port, &name, pid_file.as_deref()),
         Top::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut <Cli as clap::CommandFactory>::command(),
-                "baton",
-                &mut std::io::stdout(),
-            );
-            ExitCode::SUCCESS
+            // Into memory first: clap_complete panics on a failed write (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "baton", &mut script);
+            match std::io::Write::write_all(&mut std::io::stdout(), &script) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    eprintln!("baton completions: cannot write the script: {e}");
+                    ExitCode::from(1)
+                }
+                Ok(()) | Err(_) => ExitCode::SUCCESS,
+            }
         }
         Top::Log { command } => match command {
             LogCmd::Verify { dir } => log_cmd::verify(&dir),

@@ -22,6 +22,13 @@
 //! the node sees the peer online). The daemon observes those messages on their way into
 //! the node ([`PeerGroups`]).
 //!
+//! Bounds (issue 14): at most [`Limits::max_connections`] connections are served at once
+//! (one more is answered `{"error": "too many connections …"}` and closed, so a stuck or
+//! greedy client cannot exhaust the daemon's tasks and descriptors); a connection that
+//! sends no complete line for [`Limits::idle_ms`] is answered an error and closed (a
+//! forgotten `socat`, a client writing one byte a minute); an empty line is answered an
+//! error (a client waiting for an answer to it would otherwise wait forever).
+//!
 //! The socket is bound under a fresh private directory, given mode 0600, then renamed to
 //! `control.sock` (which replaces a stale socket), so it is never reachable with a wider
 //! mode. If a daemon already answers on `control.sock`, the start fails.
@@ -38,12 +45,14 @@ use std::path::{Path, PathBuf};
 #[cfg(not(madsim))]
 use std::sync::Arc;
 #[cfg(not(madsim))]
+use std::time::Duration;
+#[cfg(not(madsim))]
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 #[cfg(not(madsim))]
 use tokio::net::{UnixListener, UnixStream};
-#[cfg(not(madsim))]
-use tokio::sync::mpsc;
 use tokio::sync::oneshot;
+#[cfg(not(madsim))]
+use tokio::sync::{mpsc, Semaphore};
 #[cfg(not(madsim))]
 use tokio::task::JoinHandle;
 
@@ -56,6 +65,23 @@ pub const MAX_LINE: usize = 64 * 1024;
 /// How many requests may wait for the daemon loop.
 #[cfg(not(madsim))]
 const QUEUE: usize = 64;
+
+/// How much the control socket serves (see the module doc).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// How long a connection may go without sending a complete request line.
+    pub idle_ms: u64,
+}
+
+impl Default for Limits {
+    /// 16 connections (operators and scripts on one server; every CLI call is one
+    /// connection for one or two requests); 60 s idle (`baton` sends its request at once).
+    fn default() -> Limits {
+        Limits { max_connections: 16, idle_ms: 60_000 }
+    }
+}
 
 /// The control socket's path for a state directory.
 pub fn socket_path(state_dir: &Path) -> PathBuf {
@@ -245,6 +271,17 @@ impl Drop for ControlServer {
 /// Binds `STATE_DIR/control.sock` (mode 0600) and starts accepting; requests arrive on
 /// the returned receiver.
 pub fn start(state_dir: &Path, cfg: Arc<Config>) -> Result<(ControlServer, mpsc::Receiver<ControlRequest>), String> {
+    start_with(state_dir, cfg, Limits::default())
+}
+
+#[cfg(not(madsim))]
+/// [`start`] with other [`Limits`] (tests).
+pub fn start_with(
+    state_dir: &Path,
+    cfg: Arc<Config>,
+    limits: Limits,
+) -> Result<(ControlServer, mpsc::Receiver<ControlRequest>), String> {
+    assert!(limits.max_connections > 0 && limits.idle_ms > 0, "control socket limits must be positive: {limits:?}");
     let path = socket_path(state_dir);
     if std::os::unix::net::UnixStream::connect(&path).is_ok() {
         return Err(format!(
@@ -254,7 +291,7 @@ pub fn start(state_dir: &Path, cfg: Arc<Config>) -> Result<(ControlServer, mpsc:
     }
     let listener = bind_private(state_dir, &path)?;
     let (tx, rx) = mpsc::channel(QUEUE);
-    let accept = tokio::spawn(accept_loop(listener, cfg, tx));
+    let accept = tokio::spawn(accept_loop(listener, cfg, tx, limits));
     Ok((ControlServer { path, accept }, rx))
 }
 
@@ -281,40 +318,80 @@ fn bind_private(state_dir: &Path, path: &Path) -> Result<UnixListener, String> {
 }
 
 #[cfg(not(madsim))]
-async fn accept_loop(listener: UnixListener, cfg: Arc<Config>, tx: mpsc::Sender<ControlRequest>) {
+async fn accept_loop(listener: UnixListener, cfg: Arc<Config>, tx: mpsc::Sender<ControlRequest>, limits: Limits) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
     loop {
         match listener.accept().await {
-            Ok((stream, _)) => {
-                tokio::spawn(serve(stream, Arc::clone(&cfg), tx.clone()));
-            }
+            Ok((stream, _)) => match Arc::clone(&slots).try_acquire_owned() {
+                Ok(slot) => {
+                    let (cfg, tx) = (Arc::clone(&cfg), tx.clone());
+                    tokio::spawn(async move {
+                        serve(stream, cfg, tx, limits.idle_ms).await;
+                        // The slot is free again once the connection is closed.
+                        drop(slot);
+                    });
+                }
+                Err(_) => {
+                    // Answered by its own task: a client that does not read must not
+                    // stall the accepting.
+                    tokio::spawn(refuse_busy(stream, limits));
+                }
+            },
             Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
         }
     }
 }
 
 #[cfg(not(madsim))]
-/// Serves one connection until it closes.
-async fn serve(stream: UnixStream, cfg: Arc<Config>, tx: mpsc::Sender<ControlRequest>) {
+/// Answers a connection over the limit and closes it (bounded in time as well: the
+/// answer fits in the socket buffer, but a full one must not keep the task).
+async fn refuse_busy(stream: UnixStream, limits: Limits) {
+    let (_, mut write) = stream.into_split();
+    let busy = Response::Error(format!(
+        "too many connections to the control socket (the limit is {}): try again in a moment, and look for \
+         clients that keep their connection open",
+        limits.max_connections
+    ));
+    let _ = tokio::time::timeout(Duration::from_millis(limits.idle_ms), write_response(&mut write, &busy)).await;
+}
+
+#[cfg(not(madsim))]
+/// Serves one connection until it closes, or sends no complete line for `idle_ms`.
+async fn serve(stream: UnixStream, cfg: Arc<Config>, tx: mpsc::Sender<ControlRequest>, idle_ms: u64) {
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
+    let idle = Duration::from_millis(idle_ms);
     loop {
-        let line = match read_line(&mut reader).await {
-            Ok(Some(line)) => line,
-            Ok(None) => return,
-            Err(e) => {
+        let line = match tokio::time::timeout(idle, read_line(&mut reader)).await {
+            Ok(Ok(Some(line))) => line,
+            Ok(Ok(None)) => return,
+            Ok(Err(e)) => {
                 let _ = write_response(&mut write, &Response::Error(e)).await;
                 return;
             }
+            Err(_elapsed) => {
+                let e = format!("no complete request line in {} ms: closing the connection", idle_ms);
+                let _ = tokio::time::timeout(idle, write_response(&mut write, &Response::Error(e))).await;
+                return;
+            }
         };
-        if line.trim().is_empty() {
-            continue;
-        }
-        let response = answer(&line, &cfg, &tx).await;
-        if write_response(&mut write, &response).await.is_err() {
-            return;
+        let response = if line.trim().is_empty() {
+            Response::Error(format!("empty request: {HOW}"))
+        } else {
+            answer(&line, &cfg, &tx).await
+        };
+        // A client that stops reading must not keep the task either.
+        match tokio::time::timeout(idle, write_response(&mut write, &response)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) | Err(_) => return,
         }
     }
 }
+
+#[cfg(not(madsim))]
+/// What a request looks like, for the errors.
+const HOW: &str =
+    r#"send one JSON object per line, {"status": {}} or {"command": {"words": ["group", "move", "G"], "wait": true}}"#;
 
 #[cfg(not(madsim))]
 /// One line without its newline; `None` at the end of the stream.
@@ -349,11 +426,7 @@ const GONE: &str = "the daemon is stopping: check its log, start it again with `
 async fn answer(line: &str, cfg: &Config, tx: &mpsc::Sender<ControlRequest>) -> Response {
     let request: Request = match serde_json::from_str(line) {
         Ok(r) => r,
-        Err(e) => {
-            return Response::Error(format!(
-                "unreadable request ({e}): send one JSON object per line, {{\"status\": {{}}}} or {{\"command\": {{\"words\": [\"group\", \"move\", \"G\"], \"wait\": true}}}}"
-            ))
-        }
+        Err(e) => return Response::Error(format!("unreadable request ({e}): {HOW}")),
     };
     match request {
         Request::Status {} => {

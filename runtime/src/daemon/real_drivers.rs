@@ -70,6 +70,11 @@ impl RealDrivers {
     /// Builds every driver spec of the resources and monitors on server `me`. Errors list
     /// every value a driver cannot use.
     pub fn new(cfg: Arc<Config>, me: ServerId, config_dir: PathBuf, logger: Logger) -> Result<RealDrivers, String> {
+        // Every relative path of the file (scripts, pidfiles, exec monitors) is taken from
+        // here: absolute once, so that a script started in its own directory does not look
+        // a relative `--config etc/cluster.toml` up a second time.
+        let config_dir = std::path::absolute(&config_dir)
+            .map_err(|e| format!("cannot make the configuration directory {} absolute: {e}", config_dir.display()))?;
         let mut problems = Vec::new();
         let mut floating = BTreeMap::new();
         let mut services = BTreeMap::new();

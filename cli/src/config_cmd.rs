@@ -15,10 +15,10 @@ use std::process::ExitCode;
 /// make of it (errors among the warnings); on failure prints every problem.
 pub fn load(file: &Path, host: bool) -> Result<Checked, ExitCode> {
     let name = file.display().to_string();
-    let text = match std::fs::read_to_string(file) {
+    let text = match baton_sim::input_file::read_text(file) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("{name}: cannot read the cluster file: {e}");
+            eprintln!("{e} (the cluster file)");
             return Err(ExitCode::from(2));
         }
     };

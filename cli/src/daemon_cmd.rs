@@ -31,9 +31,9 @@ fn bad(msg: String) -> ExitCode {
 }
 
 pub fn run(file: &Path, server: Option<&str>, state_dir: Option<&Path>, fence: FenceMode) -> ExitCode {
-    let text = match std::fs::read_to_string(file) {
+    let text = match baton_sim::input_file::read_text(file) {
         Ok(t) => t,
-        Err(e) => return bad(format!("{}: {e}", file.display())),
+        Err(e) => return bad(e),
     };
     let name = file.display().to_string();
     let checked = match baton_core::config::parse(&name, &text) {

@@ -6,7 +6,7 @@
 //! `.scenario` file per distinct failure in `--out` (with `--generate`, each with its
 //! generated configuration and a shrunk configuration too); exit 0 when no seed failed, 1
 //! when one did, 2 on bad input (an invalid cluster file, an unknown fault kind, a
-//! bad duration).
+//! bad duration), 3 when `--time` ended seeds still running (none of those finished failed).
 
 use baton_sim::explore::{self, Ctx, FaultKind, Limits, Options, SeedOutcome, Stop};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -29,7 +29,10 @@ pub struct ExploreArgs {
     /// How many seeds to run (default 1000 unless --time is given).
     #[arg(long, conflicts_with = "time")]
     seeds: Option<u64>,
-    /// Run seeds until this much wall-clock time has passed (e.g. 10m, 1h).
+    /// Run seeds until this much wall-clock time has passed (e.g. 10m, 1h). A hard
+    /// limit: seeds still running 1 s after it are abandoned (the summary counts the
+    /// seeds finished; exit 1 if one of them failed, 3 otherwise). Writing failures
+    /// afterwards has its own budget, --shrink-time per failure.
     #[arg(long)]
     time: Option<String>,
     /// Only these fault kinds, a comma list (default: all). Kinds: crash, shutdown,
@@ -112,9 +115,9 @@ fn run_config(args: &ExploreArgs, config: &Path, c: Common) -> ExitCode {
     // Loaded exactly as the scenario player loads it, so that written scenarios replay
     // the same configuration.
     let name = config.display().to_string();
-    let text = match std::fs::read_to_string(config) {
+    let text = match baton_sim::input_file::read_text(config) {
         Ok(t) => t,
-        Err(e) => return bad(format!("{name}: cannot read the cluster file: {e}")),
+        Err(e) => return bad(format!("{e} (the cluster file)")),
     };
     let cfg = match baton_core::config::parse(&name, &text) {
         Ok(c) => Arc::new(c.config),
@@ -128,7 +131,8 @@ fn run_config(args: &ExploreArgs, config: &Path, c: Common) -> ExitCode {
     let Common { allowed, stop, shrink_time, jobs } = c;
     let ctx = Ctx::new(cfg, Limits::default());
     let opts = Options { allowed: allowed.clone(), seed_start: args.seed_start, stop, jobs };
-    let (bar, progress) = progress(stop, args.quiet);
+    let (bar, progress, counts) = progress(stop, args.quiet);
+    let _watchdog = Watchdog::start(stop, bar.clone(), counts);
     let summary = explore::explore(&ctx, &opts, &progress);
     bar.finish_and_clear();
 
@@ -146,7 +150,8 @@ fn run_generated(args: &ExploreArgs, c: Common) -> ExitCode {
     let Common { allowed, stop, shrink_time, jobs } = c;
     let limits = Limits::default();
     let opts = Options { allowed: allowed.clone(), seed_start: args.seed_start, stop, jobs };
-    let (bar, progress) = progress(stop, args.quiet);
+    let (bar, progress, counts) = progress(stop, args.quiet);
+    let _watchdog = Watchdog::start(stop, bar.clone(), counts);
     let summary = explore::gen_run::explore_generated(&opts, &limits, &progress);
     bar.finish_and_clear();
 
@@ -160,25 +165,76 @@ fn run_generated(args: &ExploreArgs, c: Common) -> ExitCode {
     ExitCode::from(1)
 }
 
+/// Seeds finished and seeds failed so far, shared by the progress callback and the
+/// watchdog.
+#[derive(Default)]
+struct Counts {
+    seeds: AtomicU64,
+    failures: AtomicU64,
+}
+
+/// How long seeds in hand may run past `--time` before the process ends without them.
+const TIME_GRACE: Duration = Duration::from_secs(1);
+
+/// Makes `--time` a hard limit (issue 14 §6): workers stop taking seeds at the limit,
+/// but a seed in hand runs to its end, which a slow configuration can make minutes;
+/// the watchdog ends the process `TIME_GRACE` later if exploration has not returned.
+/// Dropping it (exploration returned) stops it.
+struct Watchdog {
+    done: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Watchdog {
+    fn start(stop: Stop, bar: ProgressBar, counts: Arc<Counts>) -> Watchdog {
+        let Stop::Wall(limit) = stop else { return Watchdog { done: None, thread: None } };
+        let (done, wait) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            // Waits on the channel with a deadline: a message or a hang-up means done.
+            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(limit + TIME_GRACE) {
+                bar.finish_and_clear();
+                let (n, f) = (counts.seeds.load(Ordering::Relaxed), counts.failures.load(Ordering::Relaxed));
+                println!(
+                    "baton sim explore: --time {} reached with seeds still running: they are abandoned",
+                    baton_sim::scenario::format_duration(limit.as_millis() as u64)
+                );
+                println!("{n} seed(s) finished, {f} failed (failures are not written: run them with --seeds)");
+                std::process::exit(if f > 0 { 1 } else { 3 });
+            }
+        });
+        Watchdog { done: Some(done), thread: Some(thread) }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        drop(self.done.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// The progress bar and the per-seed callback that moves it.
-fn progress(stop: Stop, quiet: bool) -> (ProgressBar, impl Fn(&SeedOutcome) + Sync) {
+fn progress(stop: Stop, quiet: bool) -> (ProgressBar, impl Fn(&SeedOutcome) + Sync, Arc<Counts>) {
     let bar = progress_bar(stop, quiet);
     let started = Instant::now();
-    let failures = AtomicU64::new(0);
-    let seeds = AtomicU64::new(0);
+    let counts = Arc::new(Counts::default());
+    let c = counts.clone();
     // The bar is a shared handle: the callback moves its own copy.
     let b = bar.clone();
     let progress = move |o: &SeedOutcome| {
         let bar = &b;
-        let n = seeds.fetch_add(1, Ordering::Relaxed) + 1;
-        let f = failures.fetch_add(u64::from(o.failure.is_some()), Ordering::Relaxed) + u64::from(o.failure.is_some());
+        let failed = u64::from(o.failure.is_some());
+        let n = c.seeds.fetch_add(1, Ordering::Relaxed) + 1;
+        let f = c.failures.fetch_add(failed, Ordering::Relaxed) + failed;
         match stop {
             Stop::Seeds(_) => bar.set_position(n),
             Stop::Wall(_) => bar.set_position(started.elapsed().as_secs()),
         }
         bar.set_message(format!("{n} seeds, {f} failing"));
     };
-    (bar, progress)
+    (bar, progress, counts)
 }
 
 fn progress_bar(stop: Stop, quiet: bool) -> ProgressBar {

@@ -7,7 +7,7 @@
 //! the time its node sees), `engine` (the event loop and the
 //! nodes' outputs), `actions` (what actions do in the world), `happen` (scenario
 //! happenings), `invariants` (checks as the run goes), `panics` (core panics as run
-//! failures), `expect` (expectations), `player` (running a scenario, the report),
+//! failures), `input_file` (reading operator files, bounded), `expect` (expectations), `player` (running a scenario, the report),
 //! `scenario` (the language).
 
 mod actions;
@@ -16,6 +16,7 @@ pub mod engine;
 mod expect;
 pub mod explore;
 mod happen;
+pub mod input_file;
 mod invariants;
 mod panics;
 pub mod player;

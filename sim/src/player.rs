@@ -47,12 +47,12 @@ impl Report {
 /// Reads and checks a scenario and its cluster file.
 pub fn load(path: &Path) -> Result<(Scenario, Arc<Config>), Vec<String>> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| vec![format!("{name}: cannot read: {e}")])?;
+    let text = crate::input_file::read_text(path).map_err(|e| vec![e])?;
     let sc = scenario::parse(&name, &text).map_err(|errs| errs.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
     let cfg_path = sc.config_file(path);
     let cfg_name = cfg_path.display().to_string();
-    let cfg_text = std::fs::read_to_string(&cfg_path)
-        .map_err(|e| vec![format!("{name}:{}: cannot read cluster file {cfg_name}: {e}", sc.config_line)])?;
+    let cfg_text = crate::input_file::read_text(&cfg_path)
+        .map_err(|e| vec![format!("{name}:{}: cannot read the cluster file: {e}", sc.config_line)])?;
     let checked = baton_core::config::parse(&cfg_name, &cfg_text).map_err(|errs| {
         let mut v = vec![format!("{name}:{}: the cluster file {cfg_name} is invalid:", sc.config_line)];
         v.extend(errs.iter().map(|e| e.to_string()));
@@ -224,7 +224,7 @@ impl Report {
 pub fn run_file_traced(path: &Path, seed: Option<u64>) -> Result<Report, Vec<String>> {
     let (sc, cfg) = load(path)?;
     let cfg_path = sc.config_file(path);
-    let text = std::fs::read_to_string(&cfg_path).map_err(|e| vec![format!("{}: {e}", cfg_path.display())])?;
+    let text = crate::input_file::read_text(&cfg_path).map_err(|e| vec![e])?;
     let seed = seed.unwrap_or(sc.seed);
     Ok(play_with(&sc, cfg, seed, Some((cfg_path.display().to_string(), text))))
 }

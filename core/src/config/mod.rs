@@ -8,7 +8,7 @@
 //! server groups, heartbeats, resolvers), `read_groups` + `mirror` (groups and
 //! resources), `monitors` (written monitors), `implied` (B88), `validate` (cycles,
 //! limits), `warnings` (B133). `toml_walk` gives them typed, positioned values;
-//! `keys`, `words` and `defaults` hold the vocabulary and the default values that
+//! `keys`, `words`, `defaults` and `ranges` hold the vocabulary and the default values that
 //! `render` shares.
 
 mod ctx;
@@ -21,6 +21,7 @@ pub mod model;
 mod monitors;
 mod net;
 mod outline;
+mod ranges;
 mod read_groups;
 mod read_top;
 mod render;
@@ -32,6 +33,7 @@ mod words;
 
 pub use keys::known_keys;
 pub use model::*;
+pub use ranges::{DurationRange, ALL as DURATION_RANGES, LONGEST_MS};
 pub use render::render;
 pub use targets::{target_ip, RouteBasis, TargetOwner, TargetRoute};
 pub use words::final_action as final_action_name;

@@ -6,6 +6,7 @@
 
 use super::ctx::Ctx;
 use super::defaults;
+use super::ranges;
 use super::duration::format_ms;
 use super::keys;
 use super::outline::NameKind;
@@ -23,13 +24,13 @@ pub(crate) fn read_cluster(cx: &mut Ctx<'_>) {
     let w = &mut cx.w;
     w.check_keys(o, &[keys::CLUSTER], "");
     let cl = &mut cx.cfg.cluster;
-    if let Some(v) = w.duration(o, "heartbeat_interval", true) {
+    if let Some(v) = w.duration(o, "heartbeat_interval", ranges::HEARTBEAT_INTERVAL) {
         cl.heartbeat_interval_ms = v.v;
     }
-    if let Some(v) = w.duration(o, "heartbeat_timeout", true) {
+    if let Some(v) = w.duration(o, "heartbeat_timeout", ranges::HEARTBEAT_TIMEOUT) {
         cl.heartbeat_timeout_ms = v.v;
     }
-    if let Some(v) = w.duration(o, "sync_wait", false) {
+    if let Some(v) = w.duration(o, "sync_wait", ranges::SYNC_WAIT) {
         cl.sync_wait_ms = v.v;
     }
     if let Some(v) = w.boolean(o, "auto_return") {
@@ -41,7 +42,7 @@ pub(crate) fn read_cluster(cx: &mut Ctx<'_>) {
     if let Some(v) = w.choice(o, "np_action", &words::options(&words::NP_ACTIONS, words::np_action)) {
         cl.np_action = v.v;
     }
-    if let Some(v) = w.duration(o, "counter_reset_after", true) {
+    if let Some(v) = w.duration(o, "counter_reset_after", ranges::COUNTER_RESET_AFTER) {
         cl.counter_reset_after_ms = v.v;
     }
     cl.secret_file = w.string(o, "secret_file").map(|s| s.v);
@@ -205,8 +206,8 @@ pub(crate) fn read_nps(cx: &mut Ctx<'_>) {
                 cx.w.check_keys(o, &[keys::NP, keys::NP_PING, keys::NP_DISK], "");
             }
         }
-        let interval = cx.w.duration(o, "interval", true).map_or(defaults::NP_INTERVAL_MS, |d| d.v);
-        let timeout = cx.w.duration(o, "timeout", true).map_or(defaults::NP_TIMEOUT_MS, |d| d.v);
+        let interval = cx.w.duration(o, "interval", ranges::NP_INTERVAL).map_or(defaults::NP_INTERVAL_MS, |d| d.v);
+        let timeout = cx.w.duration(o, "timeout", ranges::NP_TIMEOUT).map_or(defaults::NP_TIMEOUT_MS, |d| d.v);
         let retries = cx.w.uint(o, "retries", 1, u32::MAX as u64).map_or(defaults::NP_RETRIES, |r| r.v as u32);
         let servers = cx.server_list(o, "servers").map_or_else(|| all.clone(), |l| l.v);
         let servers_at = cx.w.at(o.r, "servers");
@@ -215,7 +216,7 @@ pub(crate) fn read_nps(cx: &mut Ctx<'_>) {
             Some(NpKindWord::Http) => NpKind::Http { targets: np_targets(cx, o, true) },
             Some(NpKindWord::Disk) => NpKind::Disk {
                 device: cx.w.req_string(o, "device").map(|d| d.v).unwrap_or_default(),
-                io_wait_ms: cx.w.duration(o, "io_wait", true).map_or(defaults::NP_IO_WAIT_MS, |d| d.v),
+                io_wait_ms: cx.w.duration(o, "io_wait", ranges::NP_IO_WAIT).map_or(defaults::NP_IO_WAIT_MS, |d| d.v),
             },
             Some(NpKindWord::Serial) => {
                 if servers.len() != 2 {

@@ -7,7 +7,8 @@
 //! position table ([`Walk::at`]) so the cross-object checks that run later can point
 //! at the offending key without re-walking the document.
 
-use super::{parse_duration_ms, DiagLevel, Diagnostic, Ms};
+use super::duration::format_ms;
+use super::{parse_duration_ms, DiagLevel, Diagnostic, DurationRange, Ms};
 use std::collections::BTreeMap;
 use std::ops::Range;
 use toml_edit::{InlineTable, Item, Table, Value};
@@ -267,12 +268,25 @@ impl<'a> Walk<'a> {
         self.uint(o, key, 0, u32::MAX as u64).map(|s| Sp { v: s.v as u32, at: s.at, key_at: s.key_at })
     }
 
-    /// A duration string; `nonzero` refuses `"0s"` (intervals and timeouts).
-    pub fn duration(&mut self, o: &Obj<'a>, key: &'static str, nonzero: bool) -> Option<Sp<Ms>> {
+    /// A duration string within its documented `range` (`ranges.rs`): intervals and
+    /// timeouts refuse `"0s"`, and nothing may be long enough to wrap an instant.
+    pub fn duration(&mut self, o: &Obj<'a>, key: &'static str, range: DurationRange) -> Option<Sp<Ms>> {
         let s = self.string(o, key)?;
         match parse_duration_ms(&s.v) {
-            Ok(0) if nonzero => {
+            Ok(0) if range.min_ms > 0 => {
                 let msg = format!("{}: `{}` must be longer than 0", o.label, key);
+                self.diags.error(s.at, msg);
+                None
+            }
+            Ok(ms) if ms < range.min_ms || ms > range.max_ms => {
+                let msg = format!(
+                    "{}: `{}` = \"{}\" is out of range ({} to {})",
+                    o.label,
+                    key,
+                    s.v,
+                    format_ms(range.min_ms),
+                    format_ms(range.max_ms)
+                );
                 self.diags.error(s.at, msg);
                 None
             }

@@ -320,7 +320,7 @@ impl Node {
 
     pub(super) fn send_down_notice(&mut self, to: ServerId) {
         let last = self.down_notice_sent.get(&to).copied();
-        if last.is_some_and(|t| t + self.cfg.cluster.heartbeat_interval_ms > self.now) {
+        if last.is_some_and(|t| t.saturating_add(self.cfg.cluster.heartbeat_interval_ms) > self.now) {
             return; // one notice per heartbeat interval is enough
         }
         self.down_notice_sent.insert(to, self.now);

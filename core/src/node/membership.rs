@@ -58,7 +58,7 @@ impl Node {
         for p in peers {
             self.send(p, hello.clone());
         }
-        self.set_timer(Timer::SyncWait, self.now + self.cfg.cluster.sync_wait_ms);
+        self.set_timer(Timer::SyncWait, self.now.saturating_add(self.cfg.cluster.sync_wait_ms));
         self.on_heartbeat_tick();
         self.start_np_watches();
         self.mark_dirty();
@@ -71,7 +71,7 @@ impl Node {
     }
 
     pub(super) fn on_heartbeat_tick(&mut self) {
-        self.set_timer(Timer::HeartbeatTick, self.now + self.cfg.cluster.heartbeat_interval_ms);
+        self.set_timer(Timer::HeartbeatTick, self.now.saturating_add(self.cfg.cluster.heartbeat_interval_ms));
         self.watchdog_kick_ms = self.now;
         if let Phase::Syncing { since_ms, .. } = self.phase {
             // B3: still waiting one interval after service start: nobody is online.
@@ -376,7 +376,7 @@ impl Node {
                     continue;
                 }
                 if let Some(t) = peer.last_heard[path.idx()] {
-                    next = Some(next.map_or(t + timeout, |n: Ms| n.min(t + timeout)));
+                    next = Some(next.map_or(t.saturating_add(timeout), |n: Ms| n.min(t.saturating_add(timeout))));
                 }
             }
         }
@@ -399,10 +399,10 @@ impl Node {
         for p in peers {
             let paths: Vec<PathId> = self.paths_to(p).collect();
             let peer = &self.peers[p.idx()];
-            let expired = |path: &PathId| peer.last_heard[path.idx()].is_none_or(|t| t + timeout <= now);
+            let expired = |path: &PathId| peer.last_heard[path.idx()].is_none_or(|t| t.saturating_add(timeout) <= now);
             let alive_paths = paths.iter().filter(|path| !expired(path)).count();
             if alive_paths == 0 {
-                let d = peer.last_heard_any().map_or(now, |t| t + timeout);
+                let d = peer.last_heard_any().map_or(now, |t| t.saturating_add(timeout));
                 for path in &paths {
                     self.peers[p.idx()].path_down[path.idx()] = true;
                 }

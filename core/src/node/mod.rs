@@ -426,7 +426,7 @@ impl Node {
         self.pending.insert(id, pending);
         self.out.push(Output::Execute { id, action });
         if let Some(t) = timeout_ms {
-            self.set_timer(Timer::ActionTimeout(id), self.now + t);
+            self.set_timer(Timer::ActionTimeout(id), self.now.saturating_add(t));
         }
         id
     }

@@ -93,7 +93,7 @@ impl Node {
         run.in_flight = false;
         self.emit(Event::new(EventKind::MonitorStarted).monitor(m));
         let start_wait = self.cfg.monitor(m).start_wait_ms;
-        self.set_timer(Timer::MonitorCheck(m), self.now + start_wait);
+        self.set_timer(Timer::MonitorCheck(m), self.now.saturating_add(start_wait));
     }
 
     fn stop_monitor(&mut self, m: MonId) {
@@ -153,7 +153,7 @@ impl Node {
             ActionResult::Failed(reason) => (false, reason),
             ActionResult::Probe(_) => (false, "unexpected probe result".to_string()),
         };
-        let next = (run.check_started_ms + self.cfg.monitor(m).interval_ms).max(self.now);
+        let next = run.check_started_ms.saturating_add(self.cfg.monitor(m).interval_ms).max(self.now);
         self.set_timer(Timer::MonitorCheck(m), next);
         let retries = self.cfg.monitor(m).retries;
         let run = &mut self.monitors[m.idx()];

@@ -124,7 +124,7 @@ impl Node {
             ActionResult::Failed(_) => {
                 if let NpKind::Disk { io_wait_ms, .. } = cfg.kind {
                     // The I/O did not finish within io_wait.
-                    self.nps[np.idx()].last_disk_io = Some((true, io_wait_ms + 1, now));
+                    self.nps[np.idx()].last_disk_io = Some((true, io_wait_ms.saturating_add(1), now));
                     if let Some(r) = &mut self.resolution {
                         r.disk_slow |= now >= r.d_ms;
                     }
@@ -154,7 +154,7 @@ impl Node {
             }
         }
         if self.nps[np.idx()].active {
-            let next = (started_ms + cfg.interval_ms).max(now);
+            let next = started_ms.saturating_add(cfg.interval_ms).max(now);
             self.set_timer(Timer::NpCheck(np), next);
         }
     }
@@ -207,7 +207,7 @@ impl Node {
             NpKind::Disk { io_wait_ms, .. } => io_wait_ms,
             NpKind::Ping { .. } | NpKind::Http { .. } | NpKind::Serial { .. } | NpKind::Majority => 0,
         };
-        let window = 2 * c.heartbeat_timeout_ms.max(io_wait);
+        let window = c.heartbeat_timeout_ms.max(io_wait).saturating_mul(2);
         let disk_mode = if let Some(serial) = self.member_of_kind(unit, |k| matches!(k, NpKind::Serial { .. })) {
             // serial+disk: disk rule unless the peer answered the latest serial check
             // (for another server: unless its shared watch state shows the cable failing).
@@ -256,7 +256,7 @@ impl Node {
             fallback |= u.members.len() == 2 && d > settle;
             delay = delay.max(d);
         }
-        let v_ms = d_ms + delay;
+        let v_ms = d_ms.saturating_add(delay);
         self.resolution = Some(Resolution {
             d_ms,
             partition_start_ms: partition_start,
@@ -319,7 +319,7 @@ impl Node {
                 w = w.max(self.verdict_delay(&u, *p, r.partition_start_ms));
             }
         }
-        let t_ms = r.d_ms + w + self.cfg.cluster.heartbeat_interval_ms;
+        let t_ms = r.d_ms.saturating_add(w).saturating_add(self.cfg.cluster.heartbeat_interval_ms);
         for p in r.lost.clone() {
             self.emit(
                 Event::new(EventKind::NpResolvedPeerDown)

@@ -275,7 +275,7 @@ impl Node {
     }
 
     fn arm_transit_check(&mut self) {
-        let limit = 2 * self.cfg.cluster.heartbeat_timeout_ms;
+        let limit = self.cfg.cluster.heartbeat_timeout_ms.saturating_mul(2);
         if let Some(first) = self.in_transit.values().map(|(_, since)| *since).min() {
             self.set_timer(crate::io::Timer::TransitCheck, first + limit);
         }
@@ -290,7 +290,7 @@ impl Node {
         if self.in_transit.is_empty() || !self.phase.is_member() {
             return;
         }
-        let limit = 2 * self.cfg.cluster.heartbeat_timeout_ms;
+        let limit = self.cfg.cluster.heartbeat_timeout_ms.saturating_mul(2);
         let now = self.now;
         let entries: Vec<(GroupId, ServerId, Ms)> = self.in_transit.iter().map(|(g, (t, s))| (*g, *t, *s)).collect();
         for (g, t, since) in entries {
@@ -306,7 +306,7 @@ impl Node {
                         crate::io::ServerState::Down | crate::io::ServerState::Off | crate::io::ServerState::Stopped
                     )
             };
-            let expired = since + limit <= now;
+            let expired = since.saturating_add(limit) <= now;
             // The target deferred the start (B54, its view of start_after): the start
             // is pending there and the coordinator places it when it can.
             let deferred = t != self.me

@@ -64,7 +64,7 @@ impl Node {
     fn schedule_counter_reset(&mut self) {
         let after = self.cfg.cluster.counter_reset_after_ms;
         if let Some(t) = self.counters.last_failure.values().min() {
-            self.set_timer(Timer::CounterReset, t + after);
+            self.set_timer(Timer::CounterReset, t.saturating_add(after));
         }
     }
 
@@ -73,7 +73,7 @@ impl Node {
         let after = self.cfg.cluster.counter_reset_after_ms;
         let now = self.now;
         let expired: Vec<CounterKey> =
-            self.counters.last_failure.iter().filter(|(_, t)| **t + after <= now).map(|(k, _)| *k).collect();
+            self.counters.last_failure.iter().filter(|(_, t)| t.saturating_add(after) <= now).map(|(k, _)| *k).collect();
         for k in expired {
             self.counters.last_failure.remove(&k);
             self.counters.failovers.remove(&k);

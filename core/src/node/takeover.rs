@@ -298,7 +298,7 @@ impl Node {
 
     /// The earliest instant a yielding peer counts as gone.
     pub(super) fn zombie_deadline(&self) -> Option<Ms> {
-        self.zombies.values().map(|z| z.last_heard_ms + self.cfg.cluster.heartbeat_timeout_ms).min()
+        self.zombies.values().map(|z| z.last_heard_ms.saturating_add(self.cfg.cluster.heartbeat_timeout_ms)).min()
     }
 
     /// Yielding peers silent for `heartbeat_timeout` (B13), or started again, are gone:
@@ -309,7 +309,7 @@ impl Node {
         let gone: Vec<ServerId> = self
             .zombies
             .iter()
-            .filter(|(p, z)| z.last_heard_ms + timeout <= now || self.peers[p.idx()].run != z.run)
+            .filter(|(p, z)| z.last_heard_ms.saturating_add(timeout) <= now || self.peers[p.idx()].run != z.run)
             .map(|(p, _)| *p)
             .collect();
         for p in gone {

@@ -16,7 +16,7 @@ use super::faults::{ConfigFacts, FaultKind};
 use super::liveness::{self, Verdict};
 use super::schedule::{Fault, Limits, Schedule};
 use crate::engine::{EvKind, Sim};
-use crate::scenario::{DiskAction, Expect, Knobs, MonitorHealth, SerialAction, Step, Stmt, Target, TargetState};
+use crate::scenario::{DiskAction, MAX_SCENARIO_MS, Expect, Knobs, MonitorHealth, SerialAction, Step, Stmt, Target, TargetState};
 use baton_core::config::{Config, Ms, NpKind, ServerId};
 use baton_core::io::{CommandId, ServerState};
 use std::collections::BTreeMap;
@@ -233,18 +233,25 @@ pub fn liveness_bound(cfg: &Config, knobs: &Knobs) -> Ms {
         .iter()
         .map(|r| {
             let attempt = knobs.activation_time_ms.min(r.timeout_ms).max(knobs.network_latency_ms);
-            attempt * Ms::from(r.activation.retries + 1) * Ms::from(r.activation.failovers + 1)
+            attempt
+                .saturating_mul(Ms::from(r.activation.retries).saturating_add(1))
+                .saturating_mul(Ms::from(r.activation.failovers).saturating_add(1))
         })
-        .sum();
-    let rebuilds = cfg.mirror_ids().count() as Ms
-        * (knobs.mirror_size_bytes * 1000).div_ceil(knobs.mirror_bandwidth_bytes_per_s.max(1));
-    c.sync_wait_ms
-        + 4 * c.heartbeat_timeout_ms
-        + verdict_delay(cfg)
-        + c.heartbeat_interval_ms
-        + 4 * ladders
-        + 2 * rebuilds
-        + 60_000
+        .fold(0, Ms::saturating_add);
+    let rebuilds = (cfg.mirror_ids().count() as Ms)
+        .saturating_mul(knobs.mirror_size_bytes.saturating_mul(1000).div_ceil(knobs.mirror_bandwidth_bytes_per_s.max(1)));
+    // Saturating: a bound past u64::MAX is capped by the caller (MAX_SCENARIO_MS).
+    [
+        c.sync_wait_ms,
+        c.heartbeat_timeout_ms.saturating_mul(4),
+        verdict_delay(cfg),
+        c.heartbeat_interval_ms,
+        ladders.saturating_mul(4),
+        rebuilds.saturating_mul(2),
+        60_000,
+    ]
+    .into_iter()
+    .fold(0, Ms::saturating_add)
 }
 
 /// Plays `faults` with `seed`, heals, and checks liveness.
@@ -267,9 +274,15 @@ pub fn run(ctx: &Ctx, seed: u64, faults: &[Fault], knobs: &Knobs) -> RunResult {
         ok = p.step(at, stmt);
     }
     let c = &cfg.cluster;
-    let return_ms = heal_ms + knobs.boot_time_ms + 2 * c.heartbeat_timeout_ms + verdict_delay(&cfg);
-    let second_ms = return_ms + c.heartbeat_timeout_ms + c.heartbeat_interval_ms;
-    let check_ms = second_ms + liveness_bound(&cfg, knobs);
+    // Saturating, then capped: a seed never runs past what a scenario may name
+    // (its written scenario must parse back), whatever the configuration's bounds.
+    let return_ms = (heal_ms.saturating_add(knobs.boot_time_ms))
+        .saturating_add(c.heartbeat_timeout_ms.saturating_mul(2))
+        .saturating_add(verdict_delay(&cfg))
+        .min(MAX_SCENARIO_MS - 2);
+    let second_ms =
+        return_ms.saturating_add(c.heartbeat_timeout_ms).saturating_add(c.heartbeat_interval_ms).min(MAX_SCENARIO_MS - 1);
+    let check_ms = second_ms.saturating_add(liveness_bound(&cfg, knobs)).min(MAX_SCENARIO_MS);
     if ok {
         ok = heal(&mut p, heal_ms) && return_all(&mut p, return_ms) && return_all(&mut p, second_ms);
     }

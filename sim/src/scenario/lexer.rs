@@ -86,6 +86,22 @@ const DURATION_HINT: &str = "a duration like 0s, 90s, 2m30s, 1500ms or 1h";
 /// Duration units, largest first: a duration names them in this order, each once.
 const DURATION_UNITS: [(&str, u64); 4] = [("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1)];
 
+/// The longest duration and the latest instant a scenario may name: 168h (7 days).
+/// Bounds the simulated time of a scenario (`at 18446744073709551615ms …` ran
+/// forever, a stall that long stalled nothing) and of an exploration seed, whose
+/// written scenario must parse back. The longest cluster-file duration is 7 days too.
+pub const MAX_SCENARIO_MS: u64 = 168 * 3_600_000;
+
+/// [`parse_duration_ms`] within [`MAX_SCENARIO_MS`]: every duration and instant of the
+/// scenario language.
+pub fn parse_scenario_duration_ms(text: &str) -> Result<u64, String> {
+    let ms = parse_duration_ms(text)?;
+    if ms > MAX_SCENARIO_MS {
+        return Err(format!("duration {text:?} is beyond the scenario limit of 168h"));
+    }
+    Ok(ms)
+}
+
 /// Parses `0s`, `90s`, `2m30s`, `1500ms`, `1h`, `1h2m3s4ms` into milliseconds.
 pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
     let pieces = number_unit_pieces(text).ok_or_else(|| format!("expected {DURATION_HINT}, found {text:?}"))?;

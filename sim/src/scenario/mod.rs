@@ -36,7 +36,8 @@ pub use ast::{
 pub use check::check;
 pub use lexer::{
     format_bandwidth, format_duration, format_ppm, format_signed_duration, format_size, parse_bandwidth,
-    parse_duration_ms, parse_ppm, parse_signed_duration_ms, parse_size_bytes,
+    parse_duration_ms, parse_ppm, parse_scenario_duration_ms, parse_signed_duration_ms, parse_size_bytes,
+    MAX_SCENARIO_MS,
 };
 pub use parse::parse;
 pub use stmt::DEFAULT_PROCESS;

@@ -11,7 +11,7 @@
 
 use super::ast::{Expect, Knob, Knobs, Scenario, ScenarioError, Step, Stmt};
 use super::lexer::{
-    format_duration, parse_bandwidth, parse_duration_ms, parse_number, parse_ppm, parse_signed_duration_ms,
+    format_duration, parse_bandwidth, parse_scenario_duration_ms, parse_number, parse_ppm, parse_signed_duration_ms,
     parse_size_bytes, split_words,
 };
 use super::stmt::statement;
@@ -169,10 +169,10 @@ impl Parser {
         }
         let k = &mut self.knobs;
         match knob {
-            Knob::ActivationTime => k.activation_time_ms = parse_duration_ms(value)?,
-            Knob::BootTime => k.boot_time_ms = parse_duration_ms(value)?,
-            Knob::NetworkLatency => k.network_latency_ms = parse_duration_ms(value)?,
-            Knob::DiskLatency => k.disk_latency_ms = parse_duration_ms(value)?,
+            Knob::ActivationTime => k.activation_time_ms = parse_scenario_duration_ms(value)?,
+            Knob::BootTime => k.boot_time_ms = parse_scenario_duration_ms(value)?,
+            Knob::NetworkLatency => k.network_latency_ms = parse_scenario_duration_ms(value)?,
+            Knob::DiskLatency => k.disk_latency_ms = parse_scenario_duration_ms(value)?,
             Knob::MirrorBandwidth => {
                 let bw = parse_bandwidth(value)?;
                 // A zero bandwidth would make every rebuild last forever.
@@ -215,7 +215,7 @@ impl Parser {
             return Err("expected `at TIME STATEMENT` (e.g. `at 2m crash server1`)".into());
         };
         self.first_at.get_or_insert(line);
-        let at_ms = parse_duration_ms(time)?;
+        let at_ms = parse_scenario_duration_ms(time)?;
         // Compare with the latest time so far (kept when a line goes backwards, so
         // that every line before it in time is reported, not only the first).
         if let Some((prev_ms, prev_line)) = self.last_at {

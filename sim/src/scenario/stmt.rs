@@ -9,7 +9,7 @@ use super::ast::{
     CrashPoint, DiskAction, Expect, MirrorState, MonitorHealth, MonitorState, ReplyState, ResourceState, ScriptPhase,
     ScriptRun, SerialAction, ServerState, Stmt, Target, TargetState,
 };
-use super::lexer::{parse_duration_ms, parse_number, parse_signed_duration_ms, parse_size_bytes};
+use super::lexer::{parse_number, parse_scenario_duration_ms, parse_signed_duration_ms, parse_size_bytes};
 
 /// A cursor over the words of one statement; `usage` is quoted in every error.
 struct Words<'a> {
@@ -66,7 +66,7 @@ impl<'a> Words<'a> {
         from_name(word).ok_or_else(|| self.err(format!("found `{word}`, not one of {}", choices())))
     }
     fn duration(&mut self) -> Result<u64, String> {
-        parse_duration_ms(self.next("DURATION")?)
+        parse_scenario_duration_ms(self.next("DURATION")?)
     }
     fn rest(&mut self) -> &'a [String] {
         let rest = &self.w[self.pos..];

@@ -77,7 +77,7 @@ impl Node {
             let went_silent = self.peers[peer.idx()].last_heard_any().unwrap_or(self.now);
             let margin = self.cfg.cluster.heartbeat_interval_ms;
             let connected_until_now = self.mirrors.runs[i].links.iter().any(|u| *u)
-                || self.mirrors.runs[i].connect_down_since.is_some_and(|t| t + margin >= went_silent);
+                || self.mirrors.runs[i].connect_down_since.is_some_and(|t| t.saturating_add(margin) >= went_silent);
             // B106 "ran without interruption since the other side was last connected":
             // only if this run knew the other side's record (paired with it, or saw it
             // behind; a side seen ahead or lost made this one behind, B104). A server

@@ -326,7 +326,7 @@ impl Node {
                 }
                 self.set_timer(
                     crate::io::Timer::MirrorConnectDown(res),
-                    self.now + self.cfg.cluster.heartbeat_timeout_ms,
+                    self.now.saturating_add(self.cfg.cluster.heartbeat_timeout_ms),
                 );
             }
             (false, true) => {
@@ -365,14 +365,14 @@ impl Node {
         let peer_pending = self.other_side_servers(res).iter().any(|s| {
             let p = &self.peers[s.idx()];
             *s != self.me
-                && (p.lost_at.is_some() || (p.watched() && p.last_heard_any().is_some_and(|t| t + timeout <= self.now)))
+                && (p.lost_at.is_some() || (p.watched() && p.last_heard_any().is_some_and(|t| t.saturating_add(timeout) <= self.now)))
         });
         !self.cluster_suspended
             && !peer_pending
             && self
                 .mirrors
                 .idx(res)
-                .is_some_and(|i| self.mirrors.runs[i].connect_down_since.is_some_and(|t| t + timeout <= self.now))
+                .is_some_and(|i| self.mirrors.runs[i].connect_down_since.is_some_and(|t| t.saturating_add(timeout) <= self.now))
     }
 
     /// B20, B123: at `cluster resume` a connect that is still down counts as down from
@@ -384,7 +384,7 @@ impl Node {
                 self.mirrors.runs[i].connect_down_since = Some(self.now);
                 self.set_timer(
                     crate::io::Timer::MirrorConnectDown(res),
-                    self.now + self.cfg.cluster.heartbeat_timeout_ms,
+                    self.now.saturating_add(self.cfg.cluster.heartbeat_timeout_ms),
                 );
             }
         }

@@ -20,7 +20,7 @@ impl Node {
         }
         let i = self.mirrors.idx(res).expect("mirror");
         if let Some((d, at)) = self.mirrors.runs[i].awaiting_ack {
-            let fresh = at + self.cfg.cluster.heartbeat_interval_ms > self.now;
+            let fresh = at.saturating_add(self.cfg.cluster.heartbeat_interval_ms) > self.now;
             if d == dest && fresh && matches!(self.visible_record(res, other), Some((MirrorRecord::Behind { .. }, _))) {
                 return; // our copy just finished; its new record is on its way
             }

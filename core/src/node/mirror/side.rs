@@ -58,7 +58,7 @@ impl Node {
         // holds the latest data: the other side's record may simply not be updated yet.
         let just_copied = self.mirrors.runs[i]
             .awaiting_ack
-            .is_some_and(|(_, at)| at + self.cfg.cluster.heartbeat_interval_ms > self.now);
+            .is_some_and(|(_, at)| at.saturating_add(self.cfg.cluster.heartbeat_interval_ms) > self.now);
         if self.res_state(res) == ResState::Online || just_copied || self.mirrors.runs[i].rebuild.is_some() {
             return;
         }

@@ -116,7 +116,7 @@ impl Cluster {
 
     /// Waits until each of `viewers` reports the group online on `server` only.
     fn wait_views(&self, viewers: &[usize], server: usize, within: Duration) {
-        let want = vec![(format!("server{server}"), "Online".to_string())];
+        let want = vec![(format!("server{server}"), "online".to_string())];
         for &v in viewers {
             self.wait(&format!("server{v}'s status shows {GROUP} online on server{server} only"), within, || {
                 self.status(v).is_ok_and(|s| group_locations(&s, GROUP) == want)
@@ -153,7 +153,7 @@ fn the_floating_ip_answers_the_client_from_server1() {
         let st = c.status(s).expect("status");
         let states = server_states(&st);
         assert_eq!(states.len(), 3, "{st}");
-        assert!(states.iter().all(|(_, state)| state == "Online"), "server{s} sees {states:?}");
+        assert!(states.iter().all(|(_, state)| state == "online"), "server{s} sees {states:?}");
     }
     assert_eq!(c.lab.script_runs(), vec!["server1 start START"], "{}", c.logs());
 }
@@ -181,7 +181,7 @@ fn a_crashed_server_s_group_answers_from_server2() {
     for s in [2, 3] {
         let st = c.status(s).expect("status");
         let server1 = server_states(&st).into_iter().find(|(n, _)| n == "server1").map(|(_, state)| state);
-        assert!(server1.as_deref().is_some_and(|x| x != "Online"), "server{s} still sees server1 {server1:?}");
+        assert!(server1.as_deref().is_some_and(|x| x != "online"), "server{s} still sees server1 {server1:?}");
     }
     let runs = c.lab.script_runs();
     assert_eq!(runs, vec!["server1 start START", "server2 start FAILOVER"], "{}", c.logs());
@@ -340,8 +340,8 @@ fn forged_packets_are_dropped_and_counted_while_the_cluster_stays_healthy() {
     // Healthy: still three members, the group where it was, no script ran again.
     for s in 1..=3 {
         let st = c.status(s).expect("status");
-        assert!(server_states(&st).iter().all(|(_, state)| state == "Online"), "server{s}: {st}");
-        assert_eq!(group_locations(&st, GROUP), vec![("server1".to_string(), "Online".to_string())]);
+        assert!(server_states(&st).iter().all(|(_, state)| state == "online"), "server{s}: {st}");
+        assert_eq!(group_locations(&st, GROUP), vec![("server1".to_string(), "online".to_string())]);
     }
     assert_eq!(c.serving(), Some(1));
     assert_eq!(c.lab.script_runs(), vec!["server1 start START"], "{}", c.logs());

@@ -10,7 +10,7 @@
 //! * the simulator's: milliseconds since the start of the simulated run, printed as
 //!   `H:MM:SS.mmm`.
 //!
-//! Nothing in old logs says which, so the instants do: a log whose inputs are at or after
+//! Nothing in old logs says which, so the instants do: a log with a record at or after
 //! [`WALL_CLOCK_FLOOR_MS`] (2001-09-09) is a daemon's. No simulated run lasts 31 years,
 //! and a daemon whose machine believes it is 1970 (an unset RTC) is read as simulated:
 //! its times still print, as durations since 1970.
@@ -32,12 +32,9 @@ pub enum Clock {
 }
 
 impl Clock {
-    /// The clock of a set of records: a daemon's if any input is at or after the floor.
+    /// The clock of a set of records: a daemon's if any is at or after the floor.
     pub fn of<'a>(records: impl IntoIterator<Item = &'a LogRecord>) -> Clock {
-        let wall = records.into_iter().any(|r| match r {
-            LogRecord::Input { at_ms, .. } => *at_ms >= WALL_CLOCK_FLOOR_MS,
-            LogRecord::RunStart { .. } | LogRecord::Output { .. } => false,
-        });
+        let wall = records.into_iter().any(|r| r.at_ms() >= WALL_CLOCK_FLOOR_MS);
         if wall {
             Clock::Wall
         } else {
@@ -206,5 +203,12 @@ mod tests {
         let input = |at_ms| LogRecord::Input { at_ms, input: baton_core::Input::ShutdownRequested };
         assert_eq!(Clock::of(&[input(5)]), Clock::Sim);
         assert_eq!(Clock::of(&[input(5), input(WALL_CLOCK_FLOOR_MS)]), Clock::Wall);
+        let start = |at_ms| LogRecord::RunStart {
+            server: "s".into(),
+            config_name: "c".into(),
+            config_text: String::new(),
+            at_ms,
+        };
+        assert_eq!(Clock::of(&[start(WALL_CLOCK_FLOOR_MS + 1)]), Clock::Wall, "a daemon that only started");
     }
 }

@@ -408,3 +408,23 @@ pub fn write_traces(report: &baton_sim::Report, dir: &Path) -> Result<(), String
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_old_daemons_run_start_at_0_is_shown_at_the_next_records_time() {
+        let input = |at_ms| LogRecord::Input { at_ms, input: baton_core::Input::ShutdownRequested };
+        let start = LogRecord::RunStart {
+            server: "server1".into(),
+            config_name: "c.toml".into(),
+            config_text: String::new(),
+            at_ms: 0,
+        };
+        let t = WALL_CLOCK_FLOOR_MS + 5;
+        let records = vec![(1, start.clone()), (2, input(t)), (3, start), (4, input(t + 10))];
+        assert_eq!(shown_times(&records, Clock::Wall), vec![t, t, t + 10, t + 10]);
+        assert_eq!(shown_times(&records, Clock::Sim), vec![0, t, 0, t + 10], "a simulated log is shown as it is");
+    }
+}

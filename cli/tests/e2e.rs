@@ -156,6 +156,24 @@ fn the_floating_ip_answers_the_client_from_server1() {
         assert!(states.iter().all(|(_, state)| state == "online"), "server{s} sees {states:?}");
     }
     assert_eq!(c.lab.script_runs(), vec!["server1 start START"], "{}", c.logs());
+    a_daemons_log_reads_in_wall_clock_time(&c);
+}
+
+/// Issue 14, items 11, 12 and 16 on a real daemon: its event log prints RFC 3339 times
+/// of today and records in words (the run start stamped with its time, not 1970), and
+/// its own lines carry an RFC 3339 time instead of `t=…ms`.
+fn a_daemons_log_reads_in_wall_clock_time(c: &Cluster) {
+    let log = c.lab.state_dir(1).join("log");
+    let out = std::process::Command::new(baton()).args(["log", "show", "--utc"]).arg(&log).output().expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_millis();
+    let today = baton_runtime::daemon::eventlog::rfc3339_utc(u64::try_from(now_ms).expect("ms"));
+    let first = text.lines().next().unwrap_or_default();
+    assert!(first.contains(&today[..8]) && first.contains("run  start of server1"), "{first}\n{}", c.logs());
+    assert!(text.contains("in   heartbeat from server2 on "), "records in words:\n{text}");
+    let daemon_lines = c.daemons[0].log_text();
+    assert!(daemon_lines.contains(&format!("baton[server1] {}", &today[..8])), "{daemon_lines}");
+    assert!(!daemon_lines.contains(" t=1"), "{daemon_lines}");
 }
 
 #[test]

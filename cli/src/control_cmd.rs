@@ -177,23 +177,33 @@ pub fn command(words: &[String], conn: &Conn, no_wait: bool) -> ExitCode {
     }
 }
 
-/// `baton status [--json]`.
-pub fn status(conn: &Conn, json: bool) -> ExitCode {
-    let value = match ask(conn, &Request::Status {}) {
-        Err(e) => return fail("status", &e),
-        Ok(Response::Status(v)) => v,
-        Ok(Response::Error(e) | Response::Refused(e)) => return fail("status", &e),
-        Ok(Response::Ok(_)) => return fail("status", "the daemon answered `ok` instead of its status"),
+/// `baton status [--json] [--watch [--interval D]]`.
+pub fn status(conn: &Conn, json: bool, watch: Option<Duration>) -> ExitCode {
+    let read = || match ask(conn, &Request::Status {}) {
+        Err(e) => Err(e),
+        Ok(Response::Status(v)) => Ok(v),
+        Ok(Response::Error(e) | Response::Refused(e)) => Err(e),
+        Ok(Response::Ok(_)) => Err("the daemon answered `ok` instead of its status".to_string()),
     };
-    if json {
-        match serde_json::to_string_pretty(&value) {
-            Ok(text) => println!("{text}"),
-            Err(e) => return fail("status", &format!("cannot print the status: {e}")),
+    let render = |value: &Value, colour: bool| {
+        if json {
+            serde_json::to_string_pretty(&crate::status_doc::document(value)).map(|t| t + "\n").unwrap_or_default()
+        } else {
+            table_with(value, colour)
         }
-    } else {
-        print!("{}", table(&value));
+    };
+    let colour = crate::status_doc::colour_wanted();
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    match watch {
+        None => match read() {
+            Ok(v) => {
+                print!("{}", render(&v, colour));
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail("status", &e),
+        },
+        Some(every) => crate::status_doc::watch(every, terminal, || read().map(|v| render(&v, colour))),
     }
-    ExitCode::SUCCESS
 }
 
 /// A state word as the status shows it (`Online` → `online`; syncing is reported online, B21).
@@ -209,8 +219,25 @@ fn row(out: &mut String, name: &str, value: &str) {
     out.push_str(&format!("    {name} {dots}: {value}\n"));
 }
 
-/// The clpstat-like table.
+/// The clpstat-like table, plain.
+#[cfg(test)]
 pub fn table(v: &Value) -> String {
+    table_with(v, false)
+}
+
+/// The clpstat-like table; `colour`: states in colour (for a terminal), see
+/// [`crate::status_doc::paint`]. A suspended server's row says how it returns.
+pub fn table_with(v: &Value, colour: bool) -> String {
+    use crate::status_doc::paint;
+    let server_row = |out: &mut String, marked: String, name: &str, state: &Value| {
+        let word = state_word(state);
+        let hint = if word == "suspended" {
+            format!("   (to let it return: baton server return {name})")
+        } else {
+            String::new()
+        };
+        row(out, &marked, &format!("{}{hint}", paint(&word, colour)));
+    };
     let me = text(&v["server"]);
     let mut out = String::new();
     out.push_str(" ===================  CLUSTER STATUS  ===================\n");
@@ -218,14 +245,14 @@ pub fn table(v: &Value) -> String {
     out.push_str(&format!("  Cluster : {}{suspended}\n", text(&v["cluster"])));
     out.push_str(&format!("  (as seen from {me})\n"));
     out.push_str("  <server>\n");
-    row(&mut out, &format!("*{me}"), &state_word(&v["state"]));
+    server_row(&mut out, format!("*{me}"), &me, &v["state"]);
     for (name, state) in pairs(&v["peers"]) {
-        row(&mut out, &format!(" {name}"), &state_word(state));
+        server_row(&mut out, format!(" {name}"), &name, state);
     }
     if let Some(paths) = v["paths"].as_array().filter(|p| !p.is_empty()) {
         out.push_str("  <heartbeat>\n");
         for p in paths {
-            let alive = if p["alive"].as_bool() == Some(true) { "alive" } else { "SILENT" };
+            let alive = paint(if p["alive"].as_bool() == Some(true) { "alive" } else { "SILENT" }, colour);
             let since = match p["silent_ms"].as_u64() {
                 Some(ms) => format!(" (last heard {ms} ms ago)"),
                 None => " (never heard)".to_string(),
@@ -242,12 +269,12 @@ pub fn table(v: &Value) -> String {
             .map(|(_, l)| pairs(l).into_iter().map(|(s, st)| format!("{s} ({})", state_word(st))).collect::<Vec<_>>())
             .unwrap_or_default();
         let summary = if at.is_empty() { "offline everywhere".to_string() } else { at.join(", ") };
-        row(&mut out, &format!(" {name}"), &format!("{summary}   [here: {}]", state_word(here)));
+        row(&mut out, &format!(" {name}"), &format!("{summary}   [here: {}]", paint(&state_word(here), colour)));
         for r in v["resources"].as_array().into_iter().flatten().filter_map(Value::as_array) {
             if r.first().map(text).as_deref() == Some(name.as_str()) {
                 let res = r.get(1).map(text).unwrap_or_default();
                 let st = r.get(2).map(text).unwrap_or_default();
-                row(&mut out, &format!("   {res}"), &st);
+                row(&mut out, &format!("   {res}"), &paint(&st, colour));
             }
         }
     }
@@ -255,14 +282,14 @@ pub fn table(v: &Value) -> String {
     if !monitors.is_empty() {
         out.push_str("  <monitor>\n");
         for (name, state) in monitors {
-            row(&mut out, &format!(" {name}"), &state_word(state));
+            row(&mut out, &format!(" {name}"), &paint(&state_word(state), colour));
         }
     }
     let mirrors = pairs(&v["mirrors"]);
     if !mirrors.is_empty() {
         out.push_str("  <mirror>\n");
         for (name, state) in mirrors {
-            row(&mut out, &format!(" {name}"), &state_word(state));
+            row(&mut out, &format!(" {name}"), &paint(&state_word(state), colour));
         }
     }
     out.push_str("  <transport>\n");
@@ -333,6 +360,24 @@ mod tests {
         assert!(t.contains("fip1") && t.contains(": offline"), "{t}");
         assert!(t.contains("dropped") && t.contains("2 (bad tag 2)"), "{t}");
         assert!(t.contains("retransmitted 3, abandoned 0"), "{t}");
+        assert!(!t.contains('\x1b'), "no colour unless asked: {t}");
+    }
+
+    #[test]
+    fn a_suspended_server_says_how_it_returns_and_states_are_coloured_on_a_terminal() {
+        let v: Value = serde_json::from_str(
+            r#"{"cluster":"c","server":"server2","state":"Online","cluster_suspended":false,
+                "peers":[["server1","Suspended"],["server3","Down"]],"groups":[["g1","Online"]],
+                "monitors":[["m1","error"]],"mirrors":[],"locations":[],"paths":[],"resources":[],"transport":{}}"#,
+        )
+        .unwrap();
+        let t = table(&v);
+        let line = t.lines().find(|l| l.contains("server1")).unwrap_or_default();
+        assert!(line.contains("suspended   (to let it return: baton server return server1)"), "{t}");
+        assert!(!t.lines().any(|l| l.contains("server3") && l.contains("return")), "only suspended ones: {t}");
+        let c = table_with(&v, true);
+        assert!(c.contains("\x1b[32monline\x1b[0m") && c.contains("\x1b[31mdown\x1b[0m"), "{c}");
+        assert!(c.contains("\x1b[33msuspended\x1b[0m") && c.contains("\x1b[31merror\x1b[0m"), "{c}");
     }
 }
 

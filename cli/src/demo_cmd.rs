@@ -237,15 +237,9 @@ impl Demo {
             };
             let (state, group) = match &status {
                 Some(v) => {
-                    let state = v["state"].as_str().unwrap_or("-").to_lowercase();
-                    let group = v["groups"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .find(|p| p[0].as_str() == Some(GROUP))
-                        .and_then(|p| p[1].as_str())
-                        .filter(|st| *st != "Offline")
-                        .map(str::to_lowercase);
+                    // `baton status --json` (docs/status-json.md): lower-case words.
+                    let state = v["state"].as_str().unwrap_or("-").to_string();
+                    let group = v["groups"][GROUP].as_str().filter(|st| *st != "offline").map(str::to_string);
                     (state, group)
                 }
                 None => ("-".to_string(), None),
@@ -667,14 +661,15 @@ fn wait_until<T>(
     }
 }
 
-/// A daemon log line without its prefix and clock: `baton[server2] t=…ms event=x k=v`
-/// → `server2  x k=v`; other lines unchanged.
+/// A daemon log line without its prefix and clock: `baton[server2] 2026-…Z event=x k=v`
+/// (or, from older daemons, `t=…ms`) → `server2  x k=v`; other lines unchanged.
 fn readable(line: &str) -> String {
     let Some((server, rest)) = line.strip_prefix("baton[").and_then(|l| l.split_once("] ")) else {
         return line.to_string();
     };
     let rest = match rest.split_once(' ') {
         Some((clock, after)) if clock.starts_with("t=") && clock.ends_with("ms") => after,
+        Some((clock, after)) if clock.len() >= 20 && clock.ends_with('Z') && clock.as_bytes()[10] == b'T' => after,
         Some(_) | None => rest,
     };
     format!("{server}  {}", rest.strip_prefix("event=").unwrap_or(rest))
@@ -833,6 +828,10 @@ mod tests {
     fn timeline_lines_lose_their_prefix_and_clock() {
         assert_eq!(
             readable("baton[server2] t=1795309599475ms event=server-lost peer=server1"),
+            "server2  server-lost peer=server1"
+        );
+        assert_eq!(
+            readable("baton[server2] 2026-12-06T15:12:36.732Z event=server-lost peer=server1"),
             "server2  server-lost peer=server1"
         );
         assert_eq!(readable("baton[server3] script ok"), "server3  script ok");

@@ -7,6 +7,8 @@
 //! instant. Exit 0 when all is well, 1 when a log is damaged or diverges, 2 on bad
 //! input (with what to do).
 
+use crate::log_text::{self, Names};
+use crate::log_time::{Clock, TimeView, WALL_CLOCK_FLOOR_MS};
 use baton_core::config::{Config, Ms};
 use baton_core::record::LogRecord;
 use baton_core::replay::{self, Target};
@@ -42,16 +44,73 @@ fn log_dirs(dir: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(subdirs)
 }
 
-/// Reads every record of one log, decoded.
-fn read_log(dir: &Path) -> Result<Vec<(u64, LogRecord)>, String> {
-    let reader = baton_log::Reader::open(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let mut out = Vec::new();
-    for r in reader {
-        let r = r.map_err(|e| format!("{}: {e}", dir.display()))?;
-        let rec: LogRecord = r.decode().map_err(|e| format!("{}: {e}", dir.display()))?;
-        out.push((r.seq, rec));
+/// One server's log as far as it reads: its records, and what was cut from it.
+struct Log {
+    dir: PathBuf,
+    records: Vec<(u64, LogRecord)>,
+    /// What could not be read: a torn tail (what a crash in mid-write leaves), damage
+    /// the log cannot be read past, or a record that does not decode. The records
+    /// before it are in `records`.
+    cut: Option<String>,
+}
+
+impl Log {
+    /// Says what was cut on stderr (once per command and log) and whether anything was.
+    fn warn(&self) -> bool {
+        if let Some(cut) = &self.cut {
+            eprintln!("{}: {cut}", self.dir.display());
+        }
+        self.cut.is_some()
     }
-    Ok(out)
+}
+
+/// Reads every record of one log, decoded, up to any damage (see [`Log::cut`]).
+fn read_log(dir: &Path) -> Result<Log, String> {
+    let mut reader = baton_log::Reader::open(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut records = Vec::new();
+    let mut cut = None;
+    for r in reader.by_ref() {
+        let decoded = r.and_then(|r| r.decode::<LogRecord>().map(|rec| (r.seq, rec)));
+        match decoded {
+            Ok(rec) => records.push(rec),
+            Err(e) => {
+                cut = Some(format!("DAMAGED, only the {} records before it are read: {e}", records.len()));
+                break;
+            }
+        }
+    }
+    if cut.is_none() && reader.recovery().is_some_and(|r| r.dropped_tail_bytes > 0) {
+        // The reader knows the size; `verify` also names the file and the offset.
+        let detail = match baton_log::verify(dir) {
+            Err(e @ baton_log::Error::TornTail { .. }) => e.to_string(),
+            Ok(_) | Err(_) => format!("{} bytes", reader.recovery().map_or(0, |r| r.dropped_tail_bytes)),
+        };
+        cut = Some(format!(
+            "TORN TAIL cut off after record {} (records appended but never committed, as a crash leaves them; \
+             the daemon cuts it at its next start): {detail}",
+            reader.head().seq
+        ));
+    }
+    Ok(Log { dir: dir.to_path_buf(), records, cut })
+}
+
+/// Every log under `dir` (see [`log_dirs`]), read.
+fn read_logs(dir: &Path) -> Result<Vec<Log>, String> {
+    log_dirs(dir)?.iter().map(|d| read_log(d)).collect()
+}
+
+/// The time view of the logs at hand.
+fn view_of(logs: &[Log], utc: bool) -> TimeView {
+    TimeView::of(logs.iter().flat_map(|l| l.records.iter().map(|(_, r)| r)), utc)
+}
+
+/// Exit 1 if anything was cut from a log, else 0.
+fn exit(cut: bool) -> ExitCode {
+    if cut {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn fail(msg: String) -> ExitCode {
@@ -107,128 +166,125 @@ fn server_of(records: &[(u64, LogRecord)], dir: &Path) -> String {
         .unwrap_or_else(|| dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
 }
 
-fn describe(cfg: Option<&Config>, rec: &LogRecord) -> String {
-    match rec {
-        LogRecord::RunStart { config_name, .. } => format!("RUN START  config {config_name}"),
-        LogRecord::Input { input, .. } => format!("in   {}", replay::describe_input(input)),
-        LogRecord::Output { output, .. } => match (output, cfg) {
-            (baton_core::Output::Emit(e), Some(c)) => format!("out  EVENT {}", baton_sim::player::event_text(c, e)),
-            (baton_core::Output::Emit(e), None) => format!("out  EVENT {}", e.kind.name()),
-            (o, _) => format!("out  {}", short(o)),
-        },
+/// The instant each record is shown at. A daemon's `RunStart` written before its times
+/// were stamped on it (at 0) is shown at the next record's time.
+fn shown_times(records: &[(u64, LogRecord)], clock: Clock) -> Vec<Ms> {
+    let mut times: Vec<Ms> = records.iter().map(|(_, r)| r.at_ms()).collect();
+    if clock == Clock::Wall {
+        for i in (0..times.len()).rev() {
+            if times[i] < WALL_CLOCK_FLOOR_MS {
+                times[i] = times.get(i + 1).copied().unwrap_or(times[i]);
+            }
+        }
     }
-}
-
-fn short(o: &baton_core::Output) -> String {
-    let text = format!("{o:?}");
-    if text.len() > 140 {
-        format!("{}…", &text[..140])
-    } else {
-        text
-    }
+    times
 }
 
 pub struct ShowOptions<'a> {
-    pub from_ms: Option<Ms>,
-    pub to_ms: Option<Ms>,
+    pub from: Option<&'a str>,
+    pub to: Option<&'a str>,
     pub server: Option<&'a str>,
     pub json: bool,
+    pub utc: bool,
 }
 
 pub fn show(dir: &Path, opts: &ShowOptions) -> ExitCode {
     use std::io::Write;
-    let dirs = match log_dirs(dir) {
-        Ok(d) => d,
+    let logs = match read_logs(dir) {
+        Ok(l) => l,
         Err(e) => return fail(e),
     };
+    let view = view_of(&logs, opts.utc);
+    let bound = |t: Option<&str>| t.map(|t| view.parse(t)).transpose();
+    let (from_ms, to_ms) = match (bound(opts.from), bound(opts.to)) {
+        (Ok(f), Ok(t)) => (f, t),
+        (Err(e), _) | (_, Err(e)) => return fail(e),
+    };
+    let mut cut = false;
     // A closed pipe (`| head`) ends the listing quietly.
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for d in dirs {
-        let records = match read_log(&d) {
-            Ok(r) => r,
-            Err(e) => return fail(e),
-        };
-        let server = server_of(&records, &d);
+    for log in &logs {
+        // Damage is told for every log read, also one not shown.
+        cut |= log.warn();
+        let server = server_of(&log.records, &log.dir);
         if opts.server.is_some_and(|s| s != server) {
             continue;
         }
-        let cfg = config_of(&records);
-        for (seq, rec) in &records {
-            let at = rec.at_ms();
-            if opts.from_ms.is_some_and(|f| at < f) || opts.to_ms.is_some_and(|t| at > t) {
+        let cfg = config_of(&log.records);
+        let names = Names(cfg.as_deref(), &view);
+        let times = shown_times(&log.records, view.clock);
+        for ((seq, rec), at) in log.records.iter().zip(times) {
+            if from_ms.is_some_and(|f| at < f) || to_ms.is_some_and(|t| at > t) {
                 continue;
             }
             let written = if opts.json {
-                let v = serde_json::json!({"server": server, "seq": seq, "at_ms": at, "record": rec_json(rec)});
-                writeln!(out, "{v}")
+                writeln!(out, "{}", log_text::record_json(names, &server, *seq, &view.fmt(at), rec))
             } else {
-                writeln!(
-                    out,
-                    "{seq:>8}  {}  {:<10} {}",
-                    baton_sim::player::fmt_time(at),
-                    server,
-                    describe(cfg.as_deref(), rec)
-                )
+                writeln!(out, "{seq:>8}  {}  {:<10} {}", view.fmt(at), server, log_text::record(names, rec))
             };
             if written.is_err() {
-                return ExitCode::SUCCESS;
+                return exit(cut);
             }
         }
     }
     let _ = out.flush();
-    ExitCode::SUCCESS
-}
-
-fn rec_json(rec: &LogRecord) -> serde_json::Value {
-    match rec {
-        LogRecord::RunStart { server, config_name, .. } => {
-            serde_json::json!({"run_start": {"server": server, "config": config_name}})
-        }
-        LogRecord::Input { input, .. } => serde_json::json!({"input": format!("{input:?}")}),
-        LogRecord::Output { output, .. } => serde_json::json!({"output": format!("{output:?}")}),
-    }
+    exit(cut)
 }
 
 pub fn replay_cmd(dir: &Path) -> ExitCode {
-    let dirs = match log_dirs(dir) {
-        Ok(d) => d,
+    let logs = match read_logs(dir) {
+        Ok(l) => l,
         Err(e) => return fail(e),
     };
-    let mut diverged = false;
-    for d in dirs {
-        let records = match read_log(&d) {
-            Ok(r) => r,
-            Err(e) => return fail(e),
+    let mut bad = false;
+    for log in logs {
+        let d = log.dir.display().to_string();
+        let mut records = log.records;
+        // After a cut, the last input's outputs may be partly gone: replay up to the
+        // input before it, so that what was lost does not read as a divergence.
+        let unchecked = match &log.cut {
+            Some(_) => {
+                let last_input = records.iter().rposition(|(_, r)| matches!(r, LogRecord::Input { .. }));
+                let keep = last_input.unwrap_or(records.len());
+                records.len() - keep
+            }
+            None => 0,
         };
+        records.truncate(records.len() - unchecked);
         let started = std::time::Instant::now();
         let n = records.len();
         match replay::replay(records) {
             Ok(s) => println!(
-                "{}: ok: {} runs, {} inputs replayed, all {} outputs reproduced ({} records in {:.3} s)",
-                d.display(),
+                "{d}: {}: {} runs, {} inputs replayed, all {} outputs reproduced ({} records in {:.3} s){}",
+                if log.cut.is_some() { "ok up to the cut" } else { "ok" },
                 s.runs,
                 s.inputs,
                 s.outputs,
                 n,
-                started.elapsed().as_secs_f64()
+                started.elapsed().as_secs_f64(),
+                if unchecked > 0 {
+                    format!("; the last {unchecked} records (the input before the cut and its outputs) not checked")
+                } else {
+                    String::new()
+                }
             ),
             Err(e) => {
-                diverged = true;
-                println!("{}: DIVERGES: {e}", d.display());
+                bad = true;
+                println!("{d}: DIVERGES: {e}");
             }
         }
+        if let Some(cut) = &log.cut {
+            bad = true;
+            println!("{d}: {cut}");
+        }
     }
-    if diverged {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    }
+    exit(bad)
 }
 
-/// The chain found in one server's log: its instant, the server, the steps, the config.
-type Found = (Ms, String, Vec<replay::Step>, Option<Arc<Config>>);
+/// The chain found in one server's log: its instant, the server, the steps, the log.
+type Found<'a> = (Ms, String, Vec<replay::Step>, &'a Log);
 
-pub fn why(what: &str, dir: &Path, server: Option<&str>) -> ExitCode {
+pub fn why(what: &str, dir: &Path, server: Option<&str>, utc: bool) -> ExitCode {
     let target = match what.parse::<u64>() {
         Ok(seq) => Target::Seq(seq),
         Err(_) => match EventKind::from_name(what) {
@@ -236,64 +292,76 @@ pub fn why(what: &str, dir: &Path, server: Option<&str>) -> ExitCode {
             None => return fail(format!("{what:?} is neither a record number nor an event name (see docs/events.md)")),
         },
     };
-    let dirs = match log_dirs(dir) {
-        Ok(d) => d,
+    let logs = match read_logs(dir) {
+        Ok(l) => l,
         Err(e) => return fail(e),
     };
+    let view = view_of(&logs, utc);
+    let mut cut = false;
     // The latest matching event across the servers' logs (or the named server's).
     let mut best: Option<Found> = None;
-    for d in dirs {
-        let records = match read_log(&d) {
-            Ok(r) => r,
-            Err(e) => return fail(e),
-        };
-        let name = server_of(&records, &d);
+    for log in &logs {
+        cut |= log.warn();
+        let name = server_of(&log.records, &log.dir);
         if server.is_some_and(|s| s != name) {
             continue;
         }
-        if let Some(chain) = replay::explain(&records, target) {
+        if let Some(chain) = replay::explain(&log.records, target) {
             let at = chain[0].at_ms;
             if best.as_ref().is_none_or(|(b, ..)| at > *b) {
-                best = Some((at, name, chain, config_of(&records)));
+                best = Some((at, name, chain, log));
             }
         }
     }
-    let Some((_, name, chain, cfg)) = best else {
-        return fail(format!("no such event in {}", dir.display()));
+    let Some((_, name, chain, log)) = best else {
+        eprintln!("no such event in {}", dir.display());
+        return ExitCode::from(if cut { 1 } else { 2 });
     };
+    let cfg = config_of(&log.records);
+    let names = Names(cfg.as_deref(), &view);
     for (i, step) in chain.iter().enumerate() {
-        let text = match &cfg {
-            Some(c) => baton_sim::player::event_text(c, &step.event),
-            None => step.event.kind.name().to_string(),
-        };
         let arrow = if i == 0 { "   " } else { "<- " };
-        println!("{arrow}#{} {} {name}: {text}", step.seq, baton_sim::player::fmt_time(step.at_ms));
+        println!("{arrow}#{} {} {name}: {}", step.seq, view.fmt(step.at_ms), names.event(&step.event));
         if let Some(c) = &step.event.cause {
             println!("      because: {}", c.rule);
         }
-        println!("      while handling #{}: {}", step.input_seq, step.input);
+        let input = log.records.iter().find_map(|(seq, r)| match r {
+            LogRecord::Input { input, .. } if *seq == step.input_seq => Some(log_text::input(names, input)),
+            LogRecord::Input { .. } | LogRecord::Output { .. } | LogRecord::RunStart { .. } => None,
+        });
+        println!("      while handling #{}: {}", step.input_seq, input.unwrap_or_else(|| step.input.clone()));
     }
-    ExitCode::SUCCESS
+    exit(cut)
 }
 
-pub fn state(dir: &Path, at_ms: Ms, json: bool) -> ExitCode {
-    let dirs = match log_dirs(dir) {
-        Ok(d) => d,
+pub fn state(dir: &Path, at: &str, json: bool, utc: bool) -> ExitCode {
+    let logs = match read_logs(dir) {
+        Ok(l) => l,
         Err(e) => return fail(e),
     };
-    for d in dirs {
-        let records = match read_log(&d) {
-            Ok(r) => r,
-            Err(e) => return fail(e),
-        };
-        let name = server_of(&records, &d);
-        match replay::state_at(records, at_ms) {
+    let view = view_of(&logs, utc);
+    let at_ms = match view.parse(at) {
+        Ok(t) => t,
+        Err(e) => return fail(e),
+    };
+    let mut cut = false;
+    for log in logs {
+        cut |= log.warn();
+        let name = server_of(&log.records, &log.dir);
+        let d = log.dir.display().to_string();
+        let when = view.fmt(at_ms);
+        match replay::state_at(log.records, at_ms) {
             Ok(Some((_, node))) if node.service_running() => {
                 let st = node.status();
                 if json {
-                    println!("{}", serde_json::to_string(&st).expect("status is serialisable"));
+                    let status = serde_json::to_value(&st).unwrap_or_default();
+                    let doc = serde_json::json!({
+                        "v": 1, "server": name, "at_ms": at_ms, "at": when, "running": true,
+                        "status": crate::status_doc::document(&status),
+                    });
+                    println!("{doc}");
                 } else {
-                    println!("{name} at {}: {}", baton_sim::player::fmt_time(at_ms), st.state.name());
+                    println!("{name} at {when}: {}", st.state.name());
                     for (p, s) in &st.peers {
                         println!("  sees {p}: {}", s.name());
                     }
@@ -308,11 +376,18 @@ pub fn state(dir: &Path, at_ms: Ms, json: bool) -> ExitCode {
                     }
                 }
             }
-            Ok(_) => println!("{name} at {}: service not running", baton_sim::player::fmt_time(at_ms)),
-            Err(e) => return fail(format!("{}: {e}", d.display())),
+            Ok(_) => {
+                if json {
+                    let doc = serde_json::json!({"v": 1, "server": name, "at_ms": at_ms, "at": when, "running": false});
+                    println!("{doc}");
+                } else {
+                    println!("{name} at {when}: service not running");
+                }
+            }
+            Err(e) => return fail(format!("{d}: {e}")),
         }
     }
-    ExitCode::SUCCESS
+    exit(cut)
 }
 
 /// Writes every server's records of a simulated run as event logs under `dir`.
@@ -332,4 +407,24 @@ pub fn write_traces(report: &baton_sim::Report, dir: &Path) -> Result<(), String
         w.commit().map_err(|e| format!("{}: {e}", sub.display()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_old_daemons_run_start_at_0_is_shown_at_the_next_records_time() {
+        let input = |at_ms| LogRecord::Input { at_ms, input: baton_core::Input::ShutdownRequested };
+        let start = LogRecord::RunStart {
+            server: "server1".into(),
+            config_name: "c.toml".into(),
+            config_text: String::new(),
+            at_ms: 0,
+        };
+        let t = WALL_CLOCK_FLOOR_MS + 5;
+        let records = vec![(1, start.clone()), (2, input(t)), (3, start), (4, input(t + 10))];
+        assert_eq!(shown_times(&records, Clock::Wall), vec![t, t, t + 10, t + 10]);
+        assert_eq!(shown_times(&records, Clock::Sim), vec![0, t, 0, t + 10], "a simulated log is shown as it is");
+    }
 }

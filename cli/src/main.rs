@@ -13,9 +13,12 @@ mod demo_cmd;
 mod explore_cmd;
 mod host_check;
 mod log_cmd;
+mod log_text;
+mod log_time;
 mod outcome;
 mod pipe;
 mod sim_cmd;
+mod status_doc;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -70,9 +73,15 @@ enum Top {
     /// This server's view of the cluster, from its daemon: servers, groups, monitors,
     /// mirrors, transport drop counters.
     Status {
-        /// Print the daemon's answer as JSON.
+        /// Print the status as one JSON document (schema: docs/status-json.md).
         #[arg(long)]
         json: bool,
+        /// Refresh in place until interrupted (like `watch`), every --interval.
+        #[arg(long)]
+        watch: bool,
+        /// How often --watch refreshes: 100ms to 1h.
+        #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = status_doc::watch_interval)]
+        interval: std::time::Duration,
         #[command(flatten)]
         conn: control_cmd::Conn,
     },
@@ -163,23 +172,34 @@ enum ConfigCmd {
 enum LogCmd {
     /// Check every record's CRC and the hash chain; print each log's head.
     Verify { dir: PathBuf },
-    /// Print records readably.
+    /// Print records in words (names, not ids), or one JSON object per record.
+    ///
+    /// Times: a daemon's log prints RFC 3339 wall-clock times (local, or UTC with
+    /// `--utc`); a simulated run's prints the time since the run started (H:MM:SS.mmm).
+    /// Exit 1 (after printing what it can read) if a log is damaged or ends in a torn tail.
     Show {
         dir: PathBuf,
-        /// Only records at or after this instant (a duration from the run start: 2m30s).
-        #[arg(long, value_parser = duration)]
-        from: Option<u64>,
-        /// Only records at or before this instant.
-        #[arg(long, value_parser = duration)]
-        to: Option<u64>,
+        /// Only records at or after this instant: an RFC 3339 time
+        /// (2026-12-06T15:12:40Z), a time of day (15:12:36, on the day the log starts),
+        /// or a duration from the start of the log (2m30s).
+        #[arg(long, value_name = "TIME")]
+        from: Option<String>,
+        /// Only records at or before this instant (same forms as --from).
+        #[arg(long, value_name = "TIME")]
+        to: Option<String>,
         /// Only this server's log.
         #[arg(long)]
         server: Option<String>,
-        /// One JSON object per record.
+        /// One JSON object per line (schema: docs/event-log.md § log show --json).
         #[arg(long)]
         json: bool,
+        /// Print and read wall-clock times in UTC (default: the local time zone).
+        #[arg(long)]
+        utc: bool,
     },
-    /// Re-run the core over the logged inputs and check every logged output comes out again.
+    /// Re-run the core over the logged inputs and check every logged output comes out
+    /// again. A torn tail or damage is reported, the records before it are replayed, and
+    /// the exit code is 1.
     Replay { dir: PathBuf },
     /// The causal chain of an event: an event name (its last emission) or a record number.
     Why {
@@ -188,20 +208,24 @@ enum LogCmd {
         /// Only look in this server's log.
         #[arg(long)]
         server: Option<String>,
+        /// Print wall-clock times in UTC (default: the local time zone).
+        #[arg(long)]
+        utc: bool,
     },
     /// The cluster as each server saw it at an instant.
     State {
         dir: PathBuf,
-        /// The instant (a duration from the run start: 2m30s).
-        #[arg(long, value_parser = duration)]
-        at: u64,
+        /// The instant: an RFC 3339 time (2026-12-06T15:12:40Z), a time of day
+        /// (15:12:36), or a duration from the start of the log (2m30s).
+        #[arg(long, value_name = "TIME")]
+        at: String,
+        /// One JSON object per server (schema: docs/status-json.md).
         #[arg(long)]
         json: bool,
+        /// Print and read wall-clock times in UTC (default: the local time zone).
+        #[arg(long)]
+        utc: bool,
     },
-}
-
-fn duration(text: &str) -> Result<u64, String> {
-    baton_core::config::parse_duration_ms(text)
 }
 
 #[derive(Subcommand)]
@@ -245,7 +269,7 @@ fn main() -> ExitCode {
         Top::Daemon { config, server, state_dir, fence } => {
             daemon_cmd::run(&config, server.as_deref(), state_dir.as_deref(), fence)
         }
-        Top::Status { json, conn } => control_cmd::status(&conn, json),
+        Top::Status { json, watch, interval, conn } => control_cmd::status(&conn, json, watch.then_some(interval)),
         Top::Group { command } => control_cmd::group(&command),
         Top::Cluster { command } => control_cmd::cluster(&command),
         Top::Server { command } => control_cmd::server(&command),
@@ -268,12 +292,19 @@ fn main() -> ExitCode {
         }
         Top::Log { command } => match command {
             LogCmd::Verify { dir } => log_cmd::verify(&dir),
-            LogCmd::Show { dir, from, to, server, json } => {
-                log_cmd::show(&dir, &log_cmd::ShowOptions { from_ms: from, to_ms: to, server: server.as_deref(), json })
-            }
+            LogCmd::Show { dir, from, to, server, json, utc } => log_cmd::show(
+                &dir,
+                &log_cmd::ShowOptions {
+                    from: from.as_deref(),
+                    to: to.as_deref(),
+                    server: server.as_deref(),
+                    json,
+                    utc,
+                },
+            ),
             LogCmd::Replay { dir } => log_cmd::replay_cmd(&dir),
-            LogCmd::Why { event_or_seq, dir, server } => log_cmd::why(&event_or_seq, &dir, server.as_deref()),
-            LogCmd::State { dir, at, json } => log_cmd::state(&dir, at, json),
+            LogCmd::Why { event_or_seq, dir, server, utc } => log_cmd::why(&event_or_seq, &dir, server.as_deref(), utc),
+            LogCmd::State { dir, at, json, utc } => log_cmd::state(&dir, &at, json, utc),
         },
     }
 }

@@ -116,7 +116,7 @@ impl Cluster {
 
     /// Waits until each of `viewers` reports the group online on `server` only.
     fn wait_views(&self, viewers: &[usize], server: usize, within: Duration) {
-        let want = vec![(format!("server{server}"), "Online".to_string())];
+        let want = vec![(format!("server{server}"), "online".to_string())];
         for &v in viewers {
             self.wait(&format!("server{v}'s status shows {GROUP} online on server{server} only"), within, || {
                 self.status(v).is_ok_and(|s| group_locations(&s, GROUP) == want)
@@ -153,9 +153,27 @@ fn the_floating_ip_answers_the_client_from_server1() {
         let st = c.status(s).expect("status");
         let states = server_states(&st);
         assert_eq!(states.len(), 3, "{st}");
-        assert!(states.iter().all(|(_, state)| state == "Online"), "server{s} sees {states:?}");
+        assert!(states.iter().all(|(_, state)| state == "online"), "server{s} sees {states:?}");
     }
     assert_eq!(c.lab.script_runs(), vec!["server1 start START"], "{}", c.logs());
+    a_daemons_log_reads_in_wall_clock_time(&c);
+}
+
+/// Issue 14, items 11, 12 and 16 on a real daemon: its event log prints RFC 3339 times
+/// of today and records in words (the run start stamped with its time, not 1970), and
+/// its own lines carry an RFC 3339 time instead of `t=…ms`.
+fn a_daemons_log_reads_in_wall_clock_time(c: &Cluster) {
+    let log = c.lab.state_dir(1).join("log");
+    let out = std::process::Command::new(baton()).args(["log", "show", "--utc"]).arg(&log).output().expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_millis();
+    let today = baton_runtime::daemon::eventlog::rfc3339_utc(u64::try_from(now_ms).expect("ms"));
+    let first = text.lines().next().unwrap_or_default();
+    assert!(first.contains(&today[..8]) && first.contains("run  start of server1"), "{first}\n{}", c.logs());
+    assert!(text.contains("in   heartbeat from server2 on "), "records in words:\n{text}");
+    let daemon_lines = c.daemons[0].log_text();
+    assert!(daemon_lines.contains(&format!("baton[server1] {}", &today[..8])), "{daemon_lines}");
+    assert!(!daemon_lines.contains(" t=1"), "{daemon_lines}");
 }
 
 #[test]
@@ -181,7 +199,7 @@ fn a_crashed_server_s_group_answers_from_server2() {
     for s in [2, 3] {
         let st = c.status(s).expect("status");
         let server1 = server_states(&st).into_iter().find(|(n, _)| n == "server1").map(|(_, state)| state);
-        assert!(server1.as_deref().is_some_and(|x| x != "Online"), "server{s} still sees server1 {server1:?}");
+        assert!(server1.as_deref().is_some_and(|x| x != "online"), "server{s} still sees server1 {server1:?}");
     }
     let runs = c.lab.script_runs();
     assert_eq!(runs, vec!["server1 start START", "server2 start FAILOVER"], "{}", c.logs());
@@ -340,8 +358,8 @@ fn forged_packets_are_dropped_and_counted_while_the_cluster_stays_healthy() {
     // Healthy: still three members, the group where it was, no script ran again.
     for s in 1..=3 {
         let st = c.status(s).expect("status");
-        assert!(server_states(&st).iter().all(|(_, state)| state == "Online"), "server{s}: {st}");
-        assert_eq!(group_locations(&st, GROUP), vec![("server1".to_string(), "Online".to_string())]);
+        assert!(server_states(&st).iter().all(|(_, state)| state == "online"), "server{s}: {st}");
+        assert_eq!(group_locations(&st, GROUP), vec![("server1".to_string(), "online".to_string())]);
     }
     assert_eq!(c.serving(), Some(1));
     assert_eq!(c.lab.script_runs(), vec!["server1 start START"], "{}", c.logs());

@@ -19,8 +19,7 @@
 //! and [`transport_counter`] read that answer.
 
 use crate::Lab;
-pub use baton_runtime::daemon::control::status_json::group_locations;
-use baton_runtime::daemon::control::status_json::{pairs, text};
+use baton_runtime::daemon::control::status_json::text;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::CommandExt;
@@ -204,11 +203,24 @@ pub fn status(baton: &Path, state_dir: &Path) -> Result<Value, String> {
     serde_json::from_slice(&stdout).map_err(|e| format!("baton status printed no JSON ({e})"))
 }
 
-/// Every server's state in a status answer, the answering server first, as `(server, state)`.
+/// The entries of an object of `baton status --json` (`{"server2": "online"}`) as
+/// `(name, state)` pairs, in the document's order.
+fn entries(v: &Value) -> Vec<(String, String)> {
+    v.as_object().map(|m| m.iter().map(|(k, st)| (k.clone(), text(st))).collect()).unwrap_or_default()
+}
+
+/// Every server's state in `baton status --json` (docs/status-json.md), the answering
+/// server first, as `(server, state)` with lower-case states (`"online"`).
 pub fn server_states(status: &Value) -> Vec<(String, String)> {
     let mut all = vec![(text(&status["server"]), text(&status["state"]))];
-    all.extend(pairs(&status["peers"]).into_iter().map(|(s, st)| (s, text(st))));
+    all.extend(entries(&status["peers"]));
     all
+}
+
+/// Where `group` is not offline in `baton status --json`, as `(server, state)`
+/// (`"online"`, `"starting"`, …).
+pub fn group_locations(status: &Value, group: &str) -> Vec<(String, String)> {
+    entries(&status["locations"][group])
 }
 
 /// A transport counter of a status answer (`"bad_tag"`, `"malformed"`, `"accepted"`, …); 0 when absent.

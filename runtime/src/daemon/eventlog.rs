@@ -40,12 +40,15 @@ impl EventLog {
         self.writer.append(record).map(|_| ()).map_err(|e| format!("event log {}: {e}", self.writer.dir().display()))
     }
 
-    pub fn run_start(&mut self, server: &str, config_name: &str, config_text: &str) -> Result<(), String> {
+    /// `at_ms`: the node's time at the start (epoch ms), which tells readers that this
+    /// log's times are wall-clock times (docs/event-log.md § Times). Logs written before
+    /// it was stamped have 0 here.
+    pub fn run_start(&mut self, at_ms: Ms, server: &str, config_name: &str, config_text: &str) -> Result<(), String> {
         self.append(&LogRecord::RunStart {
             server: server.to_string(),
             config_name: config_name.to_string(),
             config_text: config_text.to_string(),
-            at_ms: 0,
+            at_ms,
         })
     }
 
@@ -95,7 +98,8 @@ pub fn event_line(cfg: &Config, e: &Event) -> String {
     line
 }
 
-/// The daemon's logger: one stderr line per message, prefixed with the server.
+/// The daemon's logger: one stderr line per message, prefixed with the server and a
+/// wall-clock time in RFC 3339 UTC: `baton[server1] 2026-12-06T15:12:36.732Z event=…`.
 #[derive(Clone, Debug)]
 pub struct Logger {
     server: String,
@@ -106,9 +110,43 @@ impl Logger {
         Logger { server: server.to_string() }
     }
 
+    /// A line stamped with the wall clock now.
     pub fn line(&self, msg: &str) {
-        eprintln!("baton[{}] {msg}", self.server);
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| Ms::try_from(d.as_millis()).unwrap_or(Ms::MAX));
+        self.line_at(now_ms, msg);
     }
+
+    /// A line about a step of the node, stamped with the node's time (the cluster's
+    /// common clock, epoch milliseconds: the time its event log records).
+    pub fn line_at(&self, now_ms: Ms, msg: &str) {
+        eprintln!("{}", self.text(now_ms, msg));
+    }
+
+    fn text(&self, at_ms: Ms, msg: &str) -> String {
+        format!("baton[{}] {} {msg}", self.server, rfc3339_utc(at_ms))
+    }
+}
+
+/// Epoch milliseconds as RFC 3339 UTC with milliseconds (`2026-12-06T15:12:36.732Z`),
+/// by the civil-from-days algorithm (H. Hinnant), without a time zone database. Years
+/// past 9999 print with more digits; nothing overflows.
+pub fn rfc3339_utc(ms: Ms) -> String {
+    let days = ms / 86_400_000;
+    let in_day = ms % 86_400_000;
+    let (h, m, s, milli) = (in_day / 3_600_000, in_day / 60_000 % 60, in_day / 1000 % 60, in_day % 1000);
+    // Days since 0000-03-01 in eras of 400 years (146097 days).
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{milli:03}Z")
 }
 
 #[cfg(test)]
@@ -120,13 +158,24 @@ mod tests {
     fn log_records_read_back_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let mut log = EventLog::open(dir.path(), crate::daemon::DEFAULT_LOG_SEGMENT_BYTES).unwrap();
-        log.run_start("server1", "c.toml", "text").unwrap();
+        log.run_start(1_796_569_956_732, "server1", "c.toml", "text").unwrap();
         log.input(5, &Input::ShutdownRequested).unwrap();
         log.commit().unwrap();
         let records: Vec<LogRecord> =
             baton_log::Reader::open(dir.path()).unwrap().map(|r| r.unwrap().decode().unwrap()).collect();
         assert_eq!(records.len(), 2);
         assert_eq!(records[1], LogRecord::Input { at_ms: 5, input: Input::ShutdownRequested });
+    }
+
+    #[test]
+    fn log_lines_carry_a_wall_clock_time() {
+        assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339_utc(1_796_569_956_732), "2026-12-06T15:12:36.732Z");
+        assert_eq!(rfc3339_utc(951_782_400_000), "2000-02-29T00:00:00.000Z", "a leap day");
+        assert_eq!(rfc3339_utc(253_402_300_799_999), "9999-12-31T23:59:59.999Z");
+        assert!(rfc3339_utc(Ms::MAX).ends_with('Z'), "no overflow");
+        let line = Logger::new("server1").text(1_796_569_956_732, "event=server-lost peer=server2");
+        assert_eq!(line, "baton[server1] 2026-12-06T15:12:36.732Z event=server-lost peer=server2");
     }
 
     #[test]

@@ -199,7 +199,8 @@ pub async fn run_with(
     #[cfg(madsim)]
     let watchdog: Option<Watchdog> = None;
     let mut signals = Signals::new()?;
-    log.run_start(&options.server, &options.config_name, &options.config_text)?;
+    let mut clock = Clock::start();
+    log.run_start(clock.now_ms(), &options.server, &options.config_name, &options.config_text)?;
     let user_space = cfg.monitor_ids().find(|m| {
         matches!(cfg.monitor(*m).kind, MonitorKind::UserSpace { .. }) && cfg.monitor(*m).servers.contains(&me)
     });
@@ -207,7 +208,7 @@ pub async fn run_with(
     let mut d = Daemon {
         node: Node::new(Arc::clone(&cfg), me),
         cfg,
-        clock: Clock::start(),
+        clock,
         skew,
         timers: Timers::default(),
         transport,
@@ -485,7 +486,7 @@ impl Daemon {
     /// state stored atomically. An error is a storage fault ([`Daemon::storage_fault`]).
     fn make_durable(&mut self, now: u64, durable: Durable) -> Result<(), String> {
         for event in &durable.events {
-            self.logger.line(&format!("t={now}ms {}", event_line(&self.cfg, event)));
+            self.logger.line_at(now, &event_line(&self.cfg, event));
         }
         if durable.must_sync || durable.persisted.is_some() {
             self.log.commit()?;
@@ -502,8 +503,8 @@ impl Daemon {
     /// peers judge it lost and take over (B44).
     fn storage_fault(&mut self, now: u64, fault: &str) -> PowerAction {
         let event = baton_core::Event::new(EventKind::ProcessDied).reason(format!("state store failed: {fault}"));
-        self.logger.line(&format!("t={now}ms {}", event_line(&self.cfg, &event)));
-        self.logger.line(&format!("t={now}ms ERROR: none of this input's actions carried out; the run ends"));
+        self.logger.line_at(now, &event_line(&self.cfg, &event));
+        self.logger.line_at(now, "ERROR: none of this input's actions carried out; the run ends");
         PowerAction::EmergencyShutdown
     }
 
@@ -530,7 +531,7 @@ impl Daemon {
             Act::Heartbeat { to, path, hb } => self.send(to, path, Body::Heartbeat(hb)).await,
             Act::Send { to, msg } => {
                 if let Err(e) = self.transport.send_message(to, msg).await {
-                    self.logger.line(&format!("t={now}ms message to {} dropped: {e}", self.cfg.server(to).name));
+                    self.logger.line_at(now, &format!("message to {} dropped: {e}", self.cfg.server(to).name));
                 }
             }
             Act::Execute { id, action } => match self.executor.execute(id, action) {
@@ -539,10 +540,10 @@ impl Daemon {
             },
             Act::Cancel { id } => self
                 .logger
-                .line(&format!("t={now}ms cancel of action {id}: the driver stops the script at its own timeout")),
+                .line_at(now, &format!("cancel of action {id}: the driver stops the script at its own timeout")),
             Act::SetTimer { at_ms, timer } => self.timers.set(timer, self.clock.instant_of(at_ms)),
             Act::Reply { id, result } => {
-                self.logger.line(&format!("t={now}ms reply to command {id}: {result:?}"));
+                self.logger.line_at(now, &format!("reply to command {id}: {result:?}"));
                 if let Some(answer) = self.pending_replies.remove(&id) {
                     let _ = answer.send(result);
                 }

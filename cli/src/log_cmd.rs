@@ -64,8 +64,21 @@ impl Log {
     }
 }
 
-/// Reads every record of one log, decoded, up to any damage (see [`Log::cut`]).
+/// Reads every record of one log, decoded, up to any damage (see [`Log::cut`]). Beside
+/// a running daemon, a batch being written at that moment looks like a torn tail: a log
+/// that ends torn is read once more, and the second reading is the answer.
 fn read_log(dir: &Path) -> Result<Log, String> {
+    let first = read_log_once(dir)?;
+    match &first.cut {
+        Some(cut) if cut.starts_with(TORN) => read_log_once(dir),
+        Some(_) | None => Ok(first),
+    }
+}
+
+/// How the message about a torn tail starts.
+const TORN: &str = "TORN TAIL";
+
+fn read_log_once(dir: &Path) -> Result<Log, String> {
     let mut reader = baton_log::Reader::open(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut records = Vec::new();
     let mut cut = None;
@@ -86,7 +99,7 @@ fn read_log(dir: &Path) -> Result<Log, String> {
             Ok(_) | Err(_) => format!("{} bytes", reader.recovery().map_or(0, |r| r.dropped_tail_bytes)),
         };
         cut = Some(format!(
-            "TORN TAIL cut off after record {} (records appended but never committed, as a crash leaves them; \
+            "{TORN} cut off after record {} (records appended but never committed, as a crash leaves them; \
              the daemon cuts it at its next start): {detail}",
             reader.head().seq
         ));

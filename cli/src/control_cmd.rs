@@ -197,7 +197,8 @@ pub fn status(conn: &Conn, json: bool, watch: Option<Duration>) -> ExitCode {
     match watch {
         None => match read() {
             Ok(v) => {
-                print!("{}", render(&v, colour));
+                // A closed stdout (`| head`) is not an error of the status.
+                let _ = std::io::stdout().lock().write_all(render(&v, colour).as_bytes());
                 ExitCode::SUCCESS
             }
             Err(e) => fail("status", &e),

@@ -64,8 +64,21 @@ impl Log {
     }
 }
 
-/// Reads every record of one log, decoded, up to any damage (see [`Log::cut`]).
+/// Reads every record of one log, decoded, up to any damage (see [`Log::cut`]). Beside
+/// a running daemon, a batch being written at that moment looks like a torn tail: a log
+/// that ends torn is read once more, and the second reading is the answer.
 fn read_log(dir: &Path) -> Result<Log, String> {
+    let first = read_log_once(dir)?;
+    match &first.cut {
+        Some(cut) if cut.starts_with(TORN) => read_log_once(dir),
+        Some(_) | None => Ok(first),
+    }
+}
+
+/// How the message about a torn tail starts.
+const TORN: &str = "TORN TAIL";
+
+fn read_log_once(dir: &Path) -> Result<Log, String> {
     let mut reader = baton_log::Reader::open(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut records = Vec::new();
     let mut cut = None;
@@ -86,7 +99,7 @@ fn read_log(dir: &Path) -> Result<Log, String> {
             Ok(_) | Err(_) => format!("{} bytes", reader.recovery().map_or(0, |r| r.dropped_tail_bytes)),
         };
         cut = Some(format!(
-            "TORN TAIL cut off after record {} (records appended but never committed, as a crash leaves them; \
+            "{TORN} cut off after record {} (records appended but never committed, as a crash leaves them; \
              the daemon cuts it at its next start): {detail}",
             reader.head().seq
         ));
@@ -111,6 +124,13 @@ fn exit(cut: bool) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Prints one line (or lines) on stdout; false once stdout is closed (`| head`), which
+/// ends the listing quietly.
+fn say(text: &str) -> bool {
+    use std::io::Write;
+    writeln!(std::io::stdout().lock(), "{text}").is_ok()
 }
 
 fn fail(msg: String) -> ExitCode {
@@ -321,15 +341,18 @@ pub fn why(what: &str, dir: &Path, server: Option<&str>, utc: bool) -> ExitCode 
     let names = Names(cfg.as_deref(), &view);
     for (i, step) in chain.iter().enumerate() {
         let arrow = if i == 0 { "   " } else { "<- " };
-        println!("{arrow}#{} {} {name}: {}", step.seq, view.fmt(step.at_ms), names.event(&step.event));
+        let mut text = format!("{arrow}#{} {} {name}: {}\n", step.seq, view.fmt(step.at_ms), names.event(&step.event));
         if let Some(c) = &step.event.cause {
-            println!("      because: {}", c.rule);
+            text += &format!("      because: {}\n", c.rule);
         }
         let input = log.records.iter().find_map(|(seq, r)| match r {
             LogRecord::Input { input, .. } if *seq == step.input_seq => Some(log_text::input(names, input)),
             LogRecord::Input { .. } | LogRecord::Output { .. } | LogRecord::RunStart { .. } => None,
         });
-        println!("      while handling #{}: {}", step.input_seq, input.unwrap_or_else(|| step.input.clone()));
+        text += &format!("      while handling #{}: {}", step.input_seq, input.unwrap_or_else(|| step.input.clone()));
+        if !say(&text) {
+            break;
+        }
     }
     exit(cut)
 }
@@ -353,35 +376,42 @@ pub fn state(dir: &Path, at: &str, json: bool, utc: bool) -> ExitCode {
         match replay::state_at(log.records, at_ms) {
             Ok(Some((_, node))) if node.service_running() => {
                 let st = node.status();
-                if json {
+                let text = if json {
                     let status = serde_json::to_value(&st).unwrap_or_default();
-                    let doc = serde_json::json!({
+                    serde_json::json!({
                         "v": 1, "server": name, "at_ms": at_ms, "at": when, "running": true,
                         "status": crate::status_doc::document(&status),
-                    });
-                    println!("{doc}");
+                    })
+                    .to_string()
                 } else {
-                    println!("{name} at {when}: {}", st.state.name());
+                    let mut text = format!("{name} at {when}: {}", st.state.name());
                     for (p, s) in &st.peers {
-                        println!("  sees {p}: {}", s.name());
+                        text += &format!("\n  sees {p}: {}", s.name());
                     }
                     for (g, s) in &st.groups {
-                        println!("  group {g}: {}", s.name());
+                        text += &format!("\n  group {g}: {}", s.name());
                     }
                     for (m, s) in &st.monitors {
-                        println!("  monitor {m}: {}", s.name());
+                        text += &format!("\n  monitor {m}: {}", s.name());
                     }
                     for (m, s) in &st.mirrors {
-                        println!("  mirror {m}: {}", s.name());
+                        text += &format!("\n  mirror {m}: {}", s.name());
                     }
+                    text
+                };
+                if !say(&text) {
+                    break;
                 }
             }
             Ok(_) => {
-                if json {
-                    let doc = serde_json::json!({"v": 1, "server": name, "at_ms": at_ms, "at": when, "running": false});
-                    println!("{doc}");
+                let text = if json {
+                    serde_json::json!({"v": 1, "server": name, "at_ms": at_ms, "at": when, "running": false})
+                        .to_string()
                 } else {
-                    println!("{name} at {when}: service not running");
+                    format!("{name} at {when}: service not running")
+                };
+                if !say(&text) {
+                    break;
                 }
             }
             Err(e) => return fail(format!("{d}: {e}")),

@@ -219,7 +219,7 @@ enum LogCmd {
         /// (15:12:36), or a duration from the start of the log (2m30s).
         #[arg(long, value_name = "TIME")]
         at: String,
-        /// One JSON object per server (schema: docs/status-json.md).
+        /// One JSON object per server and line (schema: docs/event-log.md § log state --json).
         #[arg(long)]
         json: bool,
         /// Print and read wall-clock times in UTC (default: the local time zone).

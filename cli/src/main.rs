@@ -308,3 +308,8 @@ fn main() -> ExitCode {
         },
     }
 }
+
+/// A duration as the cluster file writes them (`10s`, `1m30s`), in milliseconds.
+fn duration(text: &str) -> Result<u64, String> {
+    baton_core::config::parse_duration_ms(text)
+}

@@ -350,6 +350,10 @@ pub struct SharedState {
     pub np_failing: Vec<NpId>,
     /// Whether the cluster is suspended, as the sender sees it.
     pub cluster_suspended: bool,
+    /// How many suspends and resumes the sender has applied (`Node::suspend_epoch`):
+    /// a peer behind adopts the sender's `cluster_suspended`.
+    #[serde(default)]
+    pub suspend_epoch: u64,
     /// When each group the sender knows of was last started by cluster start or command (B52).
     pub epochs: Vec<(GroupId, Ms)>,
     /// The sender's latest fault time per group (B52 `stable`).

@@ -316,14 +316,22 @@ impl Node {
             }
             ClusterOp::Suspend => {
                 if !self.cluster_suspended {
+                    self.suspend_epoch += 1;
                     self.cluster_suspended = true;
                     self.cancel_timer(crate::io::Timer::Liveness);
+                    // Resolution stops too (B122): a verdict due during the suspension
+                    // would judge peers that send no heartbeat (B20) and whose resolvers
+                    // stopped; their loss is judged again after the resume (B20, B123).
+                    if self.resolution.take().is_some() {
+                        self.cancel_timer(crate::io::Timer::NpVerdict);
+                    }
                     self.emit(Event::new(EventKind::ClusterSuspended));
                     self.mark_dirty();
                 }
             }
             ClusterOp::Resume => {
                 if self.cluster_suspended {
+                    self.suspend_epoch += 1;
                     self.cluster_suspended = false;
                     self.emit(Event::new(EventKind::ClusterResumed));
                     self.hear_everyone_now();
@@ -333,6 +341,21 @@ impl Node {
                 }
             }
         }
+    }
+
+    /// A peer has applied more suspends and resumes than this server: the message of
+    /// the latest went while the path to here was cut (`cluster suspend --force` with a
+    /// cut lan path, generated seed 8206). Left out, this server would judge the
+    /// suspended peers lost, resolve against their stopped resolvers and start their
+    /// groups while they still hold them (B122, B123); so it suspends, or resumes, as
+    /// they did.
+    pub(super) fn adopt_suspension(&mut self, suspended: bool, epoch: u64) {
+        let op = if suspended { ClusterOp::Suspend } else { ClusterOp::Resume };
+        if suspended != self.cluster_suspended {
+            self.on_cluster_op(op);
+        }
+        self.suspend_epoch = epoch;
+        self.mark_dirty();
     }
 
     /// `server shutdown` here, or the OS shutting down (B68).

@@ -229,8 +229,12 @@ impl Node {
             *e = (*e).max(*t);
         }
         let counted_out = s.judged_down_runs.contains(&(self.me, self.run));
+        let (suspended, suspend_epoch) = (s.cluster_suspended, s.suspend_epoch);
         p.shared = s;
         self.watch_unheard_members(from);
+        if suspend_epoch > self.suspend_epoch {
+            self.adopt_suspension(suspended, suspend_epoch);
+        }
         if counted_out {
             // B16: the sender judged this run down; its state tells us as a down
             // notice would (the notice itself went while the paths were cut, and
@@ -284,6 +288,7 @@ impl Node {
                 .collect(),
             np_failing: self.np_failing(),
             cluster_suspended: self.cluster_suspended,
+            suspend_epoch: self.suspend_epoch,
             faults: self.faults.iter().map(|(g, t)| (*g, *t)).collect(),
             epochs: self.epochs.iter().map(|(g, t)| (*g, *t)).collect(),
             failover_counts: self.counters.own_failovers(),
@@ -431,8 +436,14 @@ impl Node {
         for p in peers {
             let paths: Vec<PathId> = self.paths_to(p).collect();
             let peer = &mut self.peers[p.idx()];
+            // A peer lost before the suspend, its resolution dropped by it, is heard
+            // now too: watched again, it is lost again unless it speaks (B13).
+            let lost = peer.lost_at.take().is_some();
             for path in paths {
-                if peer.last_heard[path.idx()].is_some() {
+                if lost {
+                    peer.path_down[path.idx()] = false;
+                }
+                if lost || peer.last_heard[path.idx()].is_some() {
                     peer.last_heard[path.idx()] = Some(now);
                 }
             }

@@ -98,6 +98,11 @@ pub struct Node {
     /// placed again from a member's copy until the group runs somewhere.
     unplaced_starts: BTreeSet<GroupId>,
     cluster_suspended: bool,
+    /// Suspends and resumes applied here (B122), the latest a peer shared included: a
+    /// suspend or resume message lost on a cut path reaches this server through the
+    /// next state of a peer that applied it, and an older state (sent before a resume
+    /// arrived there) does not undo a newer one.
+    suspend_epoch: u64,
     mirrors: mirror::Mirrors,
     /// Groups that were online here when the previous (unclean) run ended (B25).
     recover_groups: Vec<GroupId>,
@@ -174,6 +179,7 @@ impl Node {
             waiting_starts: BTreeMap::new(),
             unplaced_starts: BTreeSet::new(),
             cluster_suspended: false,
+            suspend_epoch: 0,
             mirrors,
             recover_groups: Vec::new(),
             recovering_for_return: 0,

@@ -108,6 +108,61 @@ fn b121_suspended_cluster_accepts_only_cluster_resume() {
     assert_event(&resume, E::ClusterResumed);
 }
 
+/// A `cluster suspend` whose message to this server was lost (its path cut, generated
+/// seed 8206) reaches it through the next state of a peer that applied it: left out,
+/// this server would judge the suspended peer lost (it sends no heartbeat, B20) and
+/// start its groups while it holds them (B122, B123). A state sent before a resume
+/// arrived at its sender does not undo the resume here.
+#[test]
+fn b122_a_suspend_missed_here_is_adopted_from_a_peer_and_an_older_state_does_not_undo_a_resume() {
+    let mut h = base_online();
+    let out = h.share_with(S2, ServerState::Online, |s| {
+        s.cluster_suspended = true;
+        s.suspend_epoch = 1;
+    });
+    assert_event(&out, E::ClusterSuspended);
+    assert!(h.node.status().cluster_suspended);
+    let tick = h.fire(Timer::HeartbeatTick);
+    assert!(!tick.iter().any(|o| matches!(o, Output::Heartbeat { .. })), "B20 holds here too");
+    let out = h.cmd(Command::ClusterResume);
+    assert_event(&out, E::ClusterResumed);
+    // server2's state from before the resume reached it (epoch 1) arrives late.
+    let out = h.share_with(S2, ServerState::Online, |s| {
+        s.cluster_suspended = true;
+        s.suspend_epoch = 1;
+    });
+    assert_no_event(&out, E::ClusterSuspended);
+    assert!(!h.node.status().cluster_suspended);
+}
+
+/// Resolution stops with the suspension (B122): a verdict due while the cluster is
+/// suspended would judge a peer that sends no heartbeat (B20) and start its groups
+/// (generated seed 8206: adopted from a peer, the suspension came during a
+/// resolution). At the resume the peer counts as heard (B20) and is watched again.
+#[test]
+fn b122_a_resolution_in_progress_stops_with_the_suspension_and_the_peer_is_watched_after_resume() {
+    let text = cluster_toml(2, "", &["lan1"]);
+    let mut h = formed(&text, 0);
+    h.clear();
+    let lost = h.fire(Timer::Liveness);
+    assert_event(&lost, E::ServerLost);
+    assert!(h.timer(Timer::NpVerdict).is_some());
+    let out = h.share_with(S2, ServerState::Online, |s| {
+        s.cluster_suspended = true;
+        s.suspend_epoch = 1;
+    });
+    assert_event(&out, E::ClusterSuspended);
+    let verdict = h.fire(Timer::NpVerdict);
+    assert_no_event(&verdict, E::NpResolvedPeerDown);
+    assert!(h.node.status().cluster_suspended);
+    h.at(200_000);
+    let out = h.cmd(Command::ClusterResume);
+    assert_event(&out, E::ClusterResumed);
+    assert_eq!(h.timer(Timer::Liveness), Some(230_000), "heard at the resume, lost a timeout later if silent");
+    let again = h.fire(Timer::Liveness);
+    assert_event(&again, E::ServerLost);
+}
+
 #[test]
 fn b122_server_return_of_a_server_that_is_not_suspended_is_refused() {
     let mut h = base_online();

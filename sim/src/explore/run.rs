@@ -115,6 +115,9 @@ pub struct RunResult {
     /// Whether two split-prone servers each judged the other down (B35): the
     /// documented mechanism. A split without it is flagged in the summary.
     pub mutual_verdict: bool,
+    /// The rule that lets this split happen (see [`hazard_mechanism`]); empty when
+    /// no split or none was recognised.
+    pub mechanism: &'static str,
     /// Groups offline at the check for a documented reason: (group, reason kind, reason).
     pub explained: Vec<(String, &'static str, String)>,
     pub faults: BTreeMap<FaultKind, u32>,
@@ -312,6 +315,7 @@ pub fn run(ctx: &Ctx, seed: u64, faults: &[Fault], knobs: &Knobs) -> RunResult {
                 Some(Failure { sig: Signature::Liveness(groups), detail: detail.join("; "), at_ms: check_ms, expects });
         }
     }
+    let mut lone = false;
     if let Some(b) = p.sim.breaches.first() {
         // In an allowed run, a mirror activated on stale data on the second holder of a
         // split is the split brain's own consequence (both sides took over, B36/B43),
@@ -326,6 +330,7 @@ pub fn run(ctx: &Ctx, seed: u64, faults: &[Fault], knobs: &Knobs) -> RunResult {
         // off, resolves nothing about it (B4): both run the groups. The rules leave
         // this open, whatever the resolvers, so it is a documented hazard of B3/B4.
         let lone_formation = b.text.starts_with("invariant 1") && formed_without_holder(&p.sim, &b.text);
+        lone |= lone_formation;
         if lone_formation {
             allowed_split = true;
         } else if !split_consequence {
@@ -342,6 +347,7 @@ pub fn run(ctx: &Ctx, seed: u64, faults: &[Fault], knobs: &Knobs) -> RunResult {
     let split_groups: Vec<String> =
         if allowed_split { p.sim.split_brain.iter().map(|g| cfg.group(*g).name.clone()).collect() } else { Vec::new() };
     let mutual_verdict = !split_groups.is_empty() && mutual_verdict(&p.sim, &ctx.facts);
+    let mechanism = if split_groups.is_empty() { "" } else { hazard_mechanism(&p.sim, mutual_verdict, lone) };
     RunResult {
         seed,
         knobs: knobs.clone(),
@@ -351,6 +357,7 @@ pub fn run(ctx: &Ctx, seed: u64, faults: &[Fault], knobs: &Knobs) -> RunResult {
         allowed_split,
         split_groups,
         mutual_verdict,
+        mechanism,
         explained,
         faults: counts,
         end_ms: p.sim.now,
@@ -385,6 +392,46 @@ fn formed_without_holder(sim: &Sim, text: &str) -> bool {
                     || (e.server == b && missing(r, a) && started_by(a, e.at_ms))
             })
     })
+}
+
+/// Which documented rule let a split brain of an allowed run happen (issue 14 §19),
+/// in the order they are tried; empty when none is recognised (the summary flags it).
+/// * both servers judged each other down: B35 with units that let both sides survive
+///   (ping, http, pure serial, ping+disk, none: B36–B38, B41, B43);
+/// * a server formed at its sync timeout without the running holder (B3, B4);
+/// * a verdict was unresolved (pre-failed ping, B36; no resolver, B43): that side takes
+///   over whatever the other does;
+/// * a server judged down a peer whose cluster was suspended: a suspended cluster
+///   sends and checks no heartbeat (B20), so only one side judges, and the group the
+///   suspended side kept running starts on the other too.
+pub fn hazard_mechanism(sim: &Sim, mutual: bool, lone_formation: bool) -> &'static str {
+    use baton_core::EventKind as E;
+    if mutual {
+        return "mutual down verdict (B35; B36-B38, B41, B43)";
+    }
+    if lone_formation {
+        return "formed without the running holder at sync_wait (B3, B4)";
+    }
+    let t = &sim.timeline;
+    if t.iter().any(|e| e.event.kind == E::NpUnresolved) {
+        return "unresolved verdict: that side takes over (B36 pre-failed ping, B43)";
+    }
+    let suspended_at = |s: ServerId, at_ms: Ms| {
+        let last = t
+            .iter()
+            .filter(|e| e.server == s && e.at_ms <= at_ms)
+            .filter(|e| matches!(e.event.kind, E::ClusterSuspended | E::ClusterResumed))
+            .last();
+        last.is_some_and(|e| e.event.kind == E::ClusterSuspended)
+    };
+    let judged_suspended = t
+        .iter()
+        .filter(|e| e.event.kind == E::NpResolvedPeerDown)
+        .any(|e| e.event.peer.is_some_and(|p| suspended_at(p, e.at_ms)));
+    if judged_suspended {
+        return "a suspended cluster judges nothing (B20): one-sided down verdict (B35)";
+    }
+    ""
 }
 
 fn mutual_verdict(sim: &Sim, facts: &ConfigFacts) -> bool {

@@ -474,7 +474,11 @@ mod tests {
         for (seq, low_water) in [(u64::MAX, u64::MAX), (5, u64::MAX), (1, 2), (MAX_CHANNEL_SEQ, 1)] {
             let mut out = Vec::new();
             let got = r.on_data(BOOT, seq, low_water, 99, &mut out);
-            assert_eq!((got.arrival, got.skipped, got.ack, out), (Arrival::BadSequence, 0, 1, vec![]), "{seq} {low_water}");
+            assert_eq!(
+                (got.arrival, got.skipped, got.ack, out),
+                (Arrival::BadSequence, 0, 1, vec![]),
+                "{seq} {low_water}"
+            );
             // Not even a new boot id resets the channel with such numbers.
             let got = r.on_data(BOOT + 1, seq, low_water, 99, &mut Vec::new());
             assert_eq!((got.arrival, got.reset, r.boot_id()), (Arrival::BadSequence, false, Some(BOOT)));

@@ -16,7 +16,9 @@ use super::faults::{ConfigFacts, FaultKind};
 use super::liveness::{self, Verdict};
 use super::schedule::{Fault, Limits, Schedule};
 use crate::engine::{EvKind, Sim};
-use crate::scenario::{DiskAction, MAX_SCENARIO_MS, Expect, Knobs, MonitorHealth, SerialAction, Step, Stmt, Target, TargetState};
+use crate::scenario::{
+    DiskAction, Expect, Knobs, MonitorHealth, SerialAction, Step, Stmt, Target, TargetState, MAX_SCENARIO_MS,
+};
 use baton_core::config::{Config, Ms, NpKind, ServerId};
 use baton_core::io::{CommandId, ServerState};
 use std::collections::BTreeMap;
@@ -241,8 +243,9 @@ pub fn liveness_bound(cfg: &Config, knobs: &Knobs) -> Ms {
                 .saturating_mul(Ms::from(r.activation.failovers).saturating_add(1))
         })
         .fold(0, Ms::saturating_add);
-    let rebuilds = (cfg.mirror_ids().count() as Ms)
-        .saturating_mul(knobs.mirror_size_bytes.saturating_mul(1000).div_ceil(knobs.mirror_bandwidth_bytes_per_s.max(1)));
+    let rebuilds = (cfg.mirror_ids().count() as Ms).saturating_mul(
+        knobs.mirror_size_bytes.saturating_mul(1000).div_ceil(knobs.mirror_bandwidth_bytes_per_s.max(1)),
+    );
     // Saturating: a bound past u64::MAX is capped by the caller (MAX_SCENARIO_MS).
     [
         c.sync_wait_ms,
@@ -283,8 +286,10 @@ pub fn run(ctx: &Ctx, seed: u64, faults: &[Fault], knobs: &Knobs) -> RunResult {
         .saturating_add(c.heartbeat_timeout_ms.saturating_mul(2))
         .saturating_add(verdict_delay(&cfg))
         .min(MAX_SCENARIO_MS - 2);
-    let second_ms =
-        return_ms.saturating_add(c.heartbeat_timeout_ms).saturating_add(c.heartbeat_interval_ms).min(MAX_SCENARIO_MS - 1);
+    let second_ms = return_ms
+        .saturating_add(c.heartbeat_timeout_ms)
+        .saturating_add(c.heartbeat_interval_ms)
+        .min(MAX_SCENARIO_MS - 1);
     let check_ms = second_ms.saturating_add(liveness_bound(&cfg, knobs)).min(MAX_SCENARIO_MS);
     if ok {
         ok = heal(&mut p, heal_ms) && return_all(&mut p, return_ms) && return_all(&mut p, second_ms);
@@ -420,8 +425,7 @@ pub fn hazard_mechanism(sim: &Sim, mutual: bool, lone_formation: bool) -> &'stat
         let last = t
             .iter()
             .filter(|e| e.server == s && e.at_ms <= at_ms)
-            .filter(|e| matches!(e.event.kind, E::ClusterSuspended | E::ClusterResumed))
-            .last();
+            .rfind(|e| matches!(e.event.kind, E::ClusterSuspended | E::ClusterResumed));
         last.is_some_and(|e| e.event.kind == E::ClusterSuspended)
     };
     let judged_suspended = t

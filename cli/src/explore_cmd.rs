@@ -60,6 +60,11 @@ pub struct ExploreArgs {
     /// distinct failure first).
     #[arg(long, default_value_t = 10)]
     max_written: usize,
+    /// Also write every seed that showed a documented hazard (split brain where the
+    /// rules allow it) into this directory as STEM-seedN.hazard.scenario, to examine
+    /// with `baton sim run --trace`. Not with --generate.
+    #[arg(long, conflicts_with = "generate")]
+    hazards_out: Option<PathBuf>,
 }
 
 fn bad(message: String) -> ExitCode {
@@ -138,6 +143,9 @@ fn run_config(args: &ExploreArgs, config: &Path, c: Common) -> ExitCode {
 
     println!("baton sim explore {} ({} thread(s))", config.display(), jobs);
     print!("{}", summary.text());
+    if let Some(dir) = &args.hazards_out {
+        write_hazards(&summary, &|seed| explore::write_hazard(&ctx, config, &allowed, seed, dir));
+    }
     if summary.failures.is_empty() {
         return ExitCode::SUCCESS;
     }
@@ -251,6 +259,17 @@ fn progress_bar(stop: Stop, quiet: bool) -> ProgressBar {
         bar.set_style(style.progress_chars("=> "));
     }
     bar
+}
+
+/// Writes every hazard seed as a scenario (`--hazards-out`).
+fn write_hazards(summary: &explore::Summary, write: &dyn Fn(u64) -> Result<PathBuf, String>) {
+    println!();
+    for h in &summary.hazards {
+        match write(h.seed) {
+            Ok(path) => println!("hazard seed {}: {}", h.seed, path.display()),
+            Err(e) => println!("hazard seed {}: {e}", h.seed),
+        }
+    }
 }
 
 /// Writes and shrinks failing seeds: the first seed of each distinct failure first,

@@ -163,3 +163,28 @@ fn sim_explore_time_is_a_hard_wall_clock_limit() {
     assert_eq!(out.status.code(), Some(3), "{text}{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("--time 1s reached with seeds still running"), "{text}");
 }
+
+#[test]
+fn sim_explore_writes_hazard_seeds_as_scenarios_naming_their_rule() {
+    // Seed 88 of the README's example splits on a partition both sides resolve as
+    // "peer down" (ping answers on both): the B36 hazard.
+    let dir = dir().join("hazards");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let config = root().join("examples/configs/2node-ping.toml");
+    let args = ["sim", "explore", config.to_str().expect("utf-8"), "--seeds", "1", "--seed-start", "88", "--jobs", "1"];
+    let mut args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+    let failures = dir.join("failures");
+    args.extend(["--quiet".as_ref(), "--out".as_ref(), failures.as_os_str()]);
+    args.extend(["--hazards-out".as_ref(), dir.as_os_str()]);
+    let out = baton_within(&args, Duration::from_secs(60));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("seed 88: split brain of failover1  (mutual down verdict (B35;"), "{text}");
+    assert!(!text.contains("worth a look"), "{text}");
+    let file = dir.join("2node-ping-seed88.hazard.scenario");
+    assert!(text.contains(&format!("hazard seed 88: {}", file.display())), "{text}");
+    let replay = sim_run(&file);
+    assert_eq!(replay.status.code(), Some(0), "{}", String::from_utf8_lossy(&replay.stdout));
+    assert!(String::from_utf8_lossy(&replay.stdout).contains("split-brain failover1\n"));
+}

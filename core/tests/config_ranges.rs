@@ -109,8 +109,15 @@ fn one_millisecond_past_every_range_is_refused_at_its_position() {
         let past = format_duration_ms(max_ms + 1);
         let errs = refused(t, k, &past);
         let pos = position(t, k);
-        let want = format!("`{k}` = \"{past}\" is out of range ({} to {})", format_duration_ms(min_ms), format_duration_ms(max_ms));
-        assert!(errs.iter().any(|e| e.starts_with(&pos) && e.contains(&want)), "{t} {k}: want {pos} …{want}, got {errs:#?}");
+        let want = format!(
+            "`{k}` = \"{past}\" is out of range ({} to {})",
+            format_duration_ms(min_ms),
+            format_duration_ms(max_ms)
+        );
+        assert!(
+            errs.iter().any(|e| e.starts_with(&pos) && e.contains(&want)),
+            "{t} {k}: want {pos} …{want}, got {errs:#?}"
+        );
     }
 }
 
@@ -127,7 +134,7 @@ fn values_near_u64_max_are_refused() {
 
 #[test]
 fn docs_list_every_range() {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/configuration.md")).expect("docs");
+    let doc = include_str!("../../docs/configuration.md");
     for (t, k, r) in DURATION_RANGES {
         let row = format!("| `{t}` | `{k}` | {} to {} |", format_duration_ms(r.min_ms), format_duration_ms(r.max_ms));
         assert!(doc.contains(&row), "docs/configuration.md lacks the row {row}");

@@ -40,7 +40,9 @@ fn drive(node: &mut Node, steps: usize) -> Vec<(Ms, Timer, Ms)> {
         let input = match pending.pop() {
             Some(i) => i,
             None => {
-                let Some((timer, at_ms)) = timers.iter().min_by_key(|(_, at)| **at).map(|(t, a)| (*t, *a)) else { break };
+                let Some((timer, at_ms)) = timers.iter().min_by_key(|(_, at)| **at).map(|(t, a)| (*t, *a)) else {
+                    break;
+                };
                 if at_ms == Ms::MAX {
                     break; // Never due.
                 }
@@ -60,7 +62,12 @@ fn drive(node: &mut Node, steps: usize) -> Vec<(Ms, Timer, Ms)> {
                 Output::Execute { id, action } => {
                     let result = match action {
                         Action::MonitorCheck { .. } => ActionResult::Check { healthy: true, detail: String::new() },
-                        _ => ActionResult::Ok,
+                        Action::Activate { .. }
+                        | Action::Deactivate { .. }
+                        | Action::RecoverRun { .. }
+                        | Action::NpProbe { .. }
+                        | Action::MirrorCopy { .. }
+                        | Action::Power(_) => ActionResult::Ok,
                     };
                     pending.push(Input::ActionDone { id, result });
                 }
@@ -84,8 +91,7 @@ fn a_monitor_interval_near_u64_max_does_not_wrap_into_the_past() {
     cfg.monitors[m.idx()].timeout_ms = Ms::MAX - 5;
     let mut node = Node::new(Arc::new(cfg), ServerId(0));
     let set = drive(&mut node, 10_000);
-    let checks: Vec<Ms> =
-        set.iter().filter(|(_, t, _)| *t == Timer::MonitorCheck(m)).map(|(_, _, at)| *at).collect();
+    let checks: Vec<Ms> = set.iter().filter(|(_, t, _)| *t == Timer::MonitorCheck(m)).map(|(_, _, at)| *at).collect();
     assert!(checks.len() >= 2, "the monitor never ran: {set:?}");
     assert!(checks.len() < 10, "the monitor checked {} times: the next check wrapped to now", checks.len());
     assert_eq!(checks.last(), Some(&Ms::MAX), "the next check saturates at u64::MAX");

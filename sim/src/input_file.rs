@@ -55,7 +55,9 @@ fn not_utf8(name: &str, bytes: &[u8], offset: usize) -> String {
     // The column counts characters; everything before `offset` is valid UTF-8.
     let col = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
     let byte = bytes.get(offset).copied().unwrap_or(0);
-    format!("{name}: not UTF-8: byte 0x{byte:02x} at offset {offset} (line {line}, column {col}); save the file as UTF-8")
+    format!(
+        "{name}: not UTF-8: byte 0x{byte:02x} at offset {offset} (line {line}, column {col}); save the file as UTF-8"
+    )
 }
 
 fn kind_of(meta: &std::fs::Metadata) -> &'static str {

@@ -7,8 +7,8 @@
 
 use super::ctx::{Ctx, NO_RES};
 use super::defaults;
-use super::ranges;
 use super::keys;
+use super::ranges;
 use super::toml_walk::{Obj, Sp};
 use super::words::{self, MonKindWord};
 use super::{Config, FinalAction, Monitor, MonitorKind, RecoveryTarget, ResId, ResourceKind, ServerId};
@@ -83,10 +83,12 @@ fn read_monitor(cx: &mut Ctx<'_>, i: usize) -> Monitor {
             cx.w.check_keys(o, &all, "");
         }
     }
-    let interval_ms = cx.w.duration(o, "interval", ranges::MONITOR_INTERVAL).map_or(defaults::MONITOR_INTERVAL_MS, |d| d.v);
+    let interval_ms =
+        cx.w.duration(o, "interval", ranges::MONITOR_INTERVAL).map_or(defaults::MONITOR_INTERVAL_MS, |d| d.v);
     let timeout_ms = cx.w.duration(o, "timeout", ranges::MONITOR_TIMEOUT).map_or(defaults::MONITOR_TIMEOUT_MS, |d| d.v);
     let retries = cx.w.u32(o, "retries").map_or(defaults::MONITOR_RETRIES, |v| v.v);
-    let start_wait_ms = cx.w.duration(o, "start_wait", ranges::MONITOR_START_WAIT).map_or(defaults::MONITOR_START_WAIT_MS, |d| d.v);
+    let start_wait_ms =
+        cx.w.duration(o, "start_wait", ranges::MONITOR_START_WAIT).map_or(defaults::MONITOR_START_WAIT_MS, |d| d.v);
     let active_with = resource_ref(cx, o, "active_with");
     let servers = match cx.server_list(o, "servers") {
         Some(l) => l.v,

@@ -8,11 +8,11 @@
 
 use super::ctx::Ctx;
 use super::defaults;
-use super::ranges;
 use super::keys;
 use super::mirror::read_mirror;
 use super::net::parse_cidr;
 use super::outline::NameKind;
+use super::ranges;
 use super::toml_walk::{Obj, ObjRef};
 use super::words::{self, ResKindWord};
 use super::{
@@ -162,7 +162,8 @@ fn read_resource(cx: &mut Ctx<'_>, r: usize, g: usize) -> Resource {
     read_depends_on(cx, o, r, g);
     let activation = read_activation(cx, o, r);
     let deactivation = read_deactivation(cx, o, r);
-    let timeout_ms = cx.w.duration(o, "timeout", ranges::RESOURCE_TIMEOUT).map_or(defaults::RESOURCE_TIMEOUT_MS, |d| d.v);
+    let timeout_ms =
+        cx.w.duration(o, "timeout", ranges::RESOURCE_TIMEOUT).map_or(defaults::RESOURCE_TIMEOUT_MS, |d| d.v);
     let kind = match kind {
         Some(k) => read_kind(cx, o, k, g),
         None => ResourceKind::Exec { start: None, stop: None, env: BTreeMap::new(), log: false },

@@ -6,10 +6,10 @@
 
 use super::ctx::Ctx;
 use super::defaults;
-use super::ranges;
 use super::duration::format_ms;
 use super::keys;
 use super::outline::NameKind;
+use super::ranges;
 use super::toml_walk::{Obj, ObjRef, Pos, Sp};
 use super::words::{self, HbKindWord, NpKindWord};
 use super::{Heartbeat, HeartbeatKind, Np, NpKind, Server, ServerGroup, ServerId};

@@ -72,8 +72,13 @@ impl Node {
     pub(super) fn on_counter_reset(&mut self) {
         let after = self.cfg.cluster.counter_reset_after_ms;
         let now = self.now;
-        let expired: Vec<CounterKey> =
-            self.counters.last_failure.iter().filter(|(_, t)| t.saturating_add(after) <= now).map(|(k, _)| *k).collect();
+        let expired: Vec<CounterKey> = self
+            .counters
+            .last_failure
+            .iter()
+            .filter(|(_, t)| t.saturating_add(after) <= now)
+            .map(|(k, _)| *k)
+            .collect();
         for k in expired {
             self.counters.last_failure.remove(&k);
             self.counters.failovers.remove(&k);

@@ -91,6 +91,9 @@ pub struct Counters {
     /// Messages never delivered because their sender gave up on them (skipped to its
     /// low-water mark).
     pub skipped: u64,
+    /// Authenticated message packets with impossible channel numbers (a low-water mark
+    /// above the sequence number, or either at 2^63 or beyond): dropped, unacknowledged.
+    pub bad_sequence: u64,
 }
 
 impl Counters {

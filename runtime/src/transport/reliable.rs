@@ -52,6 +52,12 @@ pub const MIN_RETRANSMIT_INTERVAL_MS: u64 = 10;
 pub const MAX_UNACKED: usize = 256;
 /// Out-of-order messages buffered per sender.
 pub const MAX_OUT_OF_ORDER: usize = 256;
+/// Channel sequence numbers and low-water marks are below this: a sender numbers
+/// from 0 at every boot, and at a million messages a second would take 292,000 years
+/// to get here. A packet beyond it comes from a buggy or hostile peer holding the key;
+/// accepted, it would pin the `skipped` counter at `u64::MAX` and move the channel
+/// where no real message could follow (issue 14 §8).
+pub const MAX_CHANNEL_SEQ: u64 = 1 << 63;
 
 /// The retransmission interval for a heartbeat interval: half of it, so a lost message
 /// is repaired well within one heartbeat interval (sooner than a missed state message
@@ -217,6 +223,9 @@ pub enum Arrival {
     Duplicate,
     /// Ahead of a gap with the buffer full: dropped (the sender sends it again).
     Overflow,
+    /// Impossible numbers (a low-water mark above the sequence number, either at or
+    /// beyond [`MAX_CHANNEL_SEQ`]): dropped without touching the channel.
+    BadSequence,
 }
 
 /// What [`ReceiverState::on_data`] did.
@@ -265,6 +274,11 @@ impl<T> ReceiverState<T> {
     /// One accepted data packet of sender boot `boot_id`: message `seq` with the
     /// sender's `low_water`. Appends what is now deliverable to `out`, in order.
     pub fn on_data(&mut self, boot_id: u64, seq: u64, low_water: u64, item: T, out: &mut Vec<T>) -> Received {
+        // A sender's low-water mark is the first message it still sends, so never above
+        // the one it sends now; checked before anything changes, a new boot id included.
+        if low_water > seq || seq >= MAX_CHANNEL_SEQ {
+            return Received { arrival: Arrival::BadSequence, reset: false, skipped: 0, ack: self.next_expected };
+        }
         let reset = self.boot_id != Some(boot_id);
         if reset {
             // A new sender boot (or the first packet this receiver sees): whatever is
@@ -449,6 +463,28 @@ mod tests {
         // Abandoning everything empties the queue; the mark moves past it.
         assert_eq!(s.poll(60 + DEADLINE).abandoned, 1..3);
         assert_eq!((s.unacked(), s.low_water()), (0, 3));
+    }
+
+    /// Issue 14 §8: one authenticated packet with a low-water mark of 2^64 − 1 pinned
+    /// `skipped` at `u64::MAX` and moved the channel past every real message.
+    #[test]
+    fn impossible_sequence_numbers_are_refused_without_touching_the_channel() {
+        let mut r = ReceiverState::new(8);
+        assert_eq!(deliver(&mut r, (0, 0, 10)).1, vec![10]);
+        for (seq, low_water) in [(u64::MAX, u64::MAX), (5, u64::MAX), (1, 2), (MAX_CHANNEL_SEQ, 1)] {
+            let mut out = Vec::new();
+            let got = r.on_data(BOOT, seq, low_water, 99, &mut out);
+            assert_eq!(
+                (got.arrival, got.skipped, got.ack, out),
+                (Arrival::BadSequence, 0, 1, vec![]),
+                "{seq} {low_water}"
+            );
+            // Not even a new boot id resets the channel with such numbers.
+            let got = r.on_data(BOOT + 1, seq, low_water, 99, &mut Vec::new());
+            assert_eq!((got.arrival, got.reset, r.boot_id()), (Arrival::BadSequence, false, Some(BOOT)));
+        }
+        let (got, out) = deliver(&mut r, (1, 0, 11));
+        assert_eq!((got.arrival, got.skipped, got.ack, out), (Arrival::Delivered, 0, 2, vec![11]));
     }
 
     #[test]

@@ -638,13 +638,17 @@ impl Inbox {
         let mut delivered = Vec::new();
         let got = receiver.on_data(boot_id, message.seq, message.low_water, (path, message.msg), &mut delivered);
         self.ready.extend(delivered.into_iter().map(|(path, msg)| Inbound { from, path, body: Body::Message(msg) }));
-        self.acks.insert((from, path), Ack { boot_id, cumulative: got.ack });
+        // Impossible numbers are not acknowledged: the boot id they claim may be false.
+        if got.arrival != Arrival::BadSequence {
+            self.acks.insert((from, path), Ack { boot_id, cumulative: got.ack });
+        }
         let mut c = self.shared.counters();
         match got.arrival {
             Arrival::Delivered => {}
             Arrival::Buffered => c.out_of_order_buffered += 1,
             Arrival::Duplicate => c.duplicate += 1,
             Arrival::Overflow => c.out_of_order_overflow += 1,
+            Arrival::BadSequence => c.bad_sequence = c.bad_sequence.saturating_add(1),
         }
         c.skipped = c.skipped.saturating_add(got.skipped);
     }

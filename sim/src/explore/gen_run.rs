@@ -63,6 +63,7 @@ pub fn generated_seed(allowed: &[FaultKind], limits: &Limits, seed: u64) -> Seed
             allowed_split: false,
             split_groups: Vec::new(),
             mutual_verdict: false,
+            mechanism: "",
             explained: Vec::new(),
             config_tags: vec!["refused".into()],
         },

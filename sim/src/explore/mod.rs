@@ -49,7 +49,7 @@ pub use faults::{ConfigFacts, FaultKind};
 pub use liveness::Verdict;
 pub use run::{liveness_bound, Ctx, Failure, Play, RunResult, Signature};
 pub use schedule::{draw, Fault, Limits, Schedule};
-pub use shrink::{relative_path, scenario_of, shrink, write_failure, write_schedule, Written};
+pub use shrink::{relative_path, scenario_of, shrink, write_failure, write_hazard, write_schedule, Written};
 pub use summary::{SeedOutcome, Summary};
 
 use std::sync::atomic::{AtomicU64, Ordering};

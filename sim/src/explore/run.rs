@@ -16,7 +16,9 @@ use super::faults::{ConfigFacts, FaultKind};
 use super::liveness::{self, Verdict};
 use super::schedule::{Fault, Limits, Schedule};
 use crate::engine::{EvKind, Sim};
-use crate::scenario::{DiskAction, MAX_SCENARIO_MS, Expect, Knobs, MonitorHealth, SerialAction, Step, Stmt, Target, TargetState};
+use crate::scenario::{
+    DiskAction, Expect, Knobs, MonitorHealth, SerialAction, Step, Stmt, Target, TargetState, MAX_SCENARIO_MS,
+};
 use baton_core::config::{Config, Ms, NpKind, ServerId};
 use baton_core::io::{CommandId, ServerState};
 use std::collections::BTreeMap;
@@ -115,6 +117,9 @@ pub struct RunResult {
     /// Whether two split-prone servers each judged the other down (B35): the
     /// documented mechanism. A split without it is flagged in the summary.
     pub mutual_verdict: bool,
+    /// The rule that lets this split happen (see [`hazard_mechanism`]); empty when
+    /// no split or none was recognised.
+    pub mechanism: &'static str,
     /// Groups offline at the check for a documented reason: (group, reason kind, reason).
     pub explained: Vec<(String, &'static str, String)>,
     pub faults: BTreeMap<FaultKind, u32>,
@@ -238,8 +243,9 @@ pub fn liveness_bound(cfg: &Config, knobs: &Knobs) -> Ms {
                 .saturating_mul(Ms::from(r.activation.failovers).saturating_add(1))
         })
         .fold(0, Ms::saturating_add);
-    let rebuilds = (cfg.mirror_ids().count() as Ms)
-        .saturating_mul(knobs.mirror_size_bytes.saturating_mul(1000).div_ceil(knobs.mirror_bandwidth_bytes_per_s.max(1)));
+    let rebuilds = (cfg.mirror_ids().count() as Ms).saturating_mul(
+        knobs.mirror_size_bytes.saturating_mul(1000).div_ceil(knobs.mirror_bandwidth_bytes_per_s.max(1)),
+    );
     // Saturating: a bound past u64::MAX is capped by the caller (MAX_SCENARIO_MS).
     [
         c.sync_wait_ms,
@@ -280,8 +286,10 @@ pub fn run(ctx: &Ctx, seed: u64, faults: &[Fault], knobs: &Knobs) -> RunResult {
         .saturating_add(c.heartbeat_timeout_ms.saturating_mul(2))
         .saturating_add(verdict_delay(&cfg))
         .min(MAX_SCENARIO_MS - 2);
-    let second_ms =
-        return_ms.saturating_add(c.heartbeat_timeout_ms).saturating_add(c.heartbeat_interval_ms).min(MAX_SCENARIO_MS - 1);
+    let second_ms = return_ms
+        .saturating_add(c.heartbeat_timeout_ms)
+        .saturating_add(c.heartbeat_interval_ms)
+        .min(MAX_SCENARIO_MS - 1);
     let check_ms = second_ms.saturating_add(liveness_bound(&cfg, knobs)).min(MAX_SCENARIO_MS);
     if ok {
         ok = heal(&mut p, heal_ms) && return_all(&mut p, return_ms) && return_all(&mut p, second_ms);
@@ -312,6 +320,7 @@ pub fn run(ctx: &Ctx, seed: u64, faults: &[Fault], knobs: &Knobs) -> RunResult {
                 Some(Failure { sig: Signature::Liveness(groups), detail: detail.join("; "), at_ms: check_ms, expects });
         }
     }
+    let mut lone = false;
     if let Some(b) = p.sim.breaches.first() {
         // In an allowed run, a mirror activated on stale data on the second holder of a
         // split is the split brain's own consequence (both sides took over, B36/B43),
@@ -326,6 +335,7 @@ pub fn run(ctx: &Ctx, seed: u64, faults: &[Fault], knobs: &Knobs) -> RunResult {
         // off, resolves nothing about it (B4): both run the groups. The rules leave
         // this open, whatever the resolvers, so it is a documented hazard of B3/B4.
         let lone_formation = b.text.starts_with("invariant 1") && formed_without_holder(&p.sim, &b.text);
+        lone |= lone_formation;
         if lone_formation {
             allowed_split = true;
         } else if !split_consequence {
@@ -342,6 +352,7 @@ pub fn run(ctx: &Ctx, seed: u64, faults: &[Fault], knobs: &Knobs) -> RunResult {
     let split_groups: Vec<String> =
         if allowed_split { p.sim.split_brain.iter().map(|g| cfg.group(*g).name.clone()).collect() } else { Vec::new() };
     let mutual_verdict = !split_groups.is_empty() && mutual_verdict(&p.sim, &ctx.facts);
+    let mechanism = if split_groups.is_empty() { "" } else { hazard_mechanism(&p.sim, mutual_verdict, lone) };
     RunResult {
         seed,
         knobs: knobs.clone(),
@@ -351,6 +362,7 @@ pub fn run(ctx: &Ctx, seed: u64, faults: &[Fault], knobs: &Knobs) -> RunResult {
         allowed_split,
         split_groups,
         mutual_verdict,
+        mechanism,
         explained,
         faults: counts,
         end_ms: p.sim.now,
@@ -385,6 +397,45 @@ fn formed_without_holder(sim: &Sim, text: &str) -> bool {
                     || (e.server == b && missing(r, a) && started_by(a, e.at_ms))
             })
     })
+}
+
+/// Which documented rule let a split brain of an allowed run happen (issue 14 §19),
+/// in the order they are tried; empty when none is recognised (the summary flags it).
+/// * both servers judged each other down: B35 with units that let both sides survive
+///   (ping, http, pure serial, ping+disk, none: B36–B38, B41, B43);
+/// * a server formed at its sync timeout without the running holder (B3, B4);
+/// * a verdict was unresolved (pre-failed ping, B36; no resolver, B43): that side takes
+///   over whatever the other does;
+/// * a server judged down a peer whose cluster was suspended: a suspended cluster
+///   sends and checks no heartbeat (B20), so only one side judges, and the group the
+///   suspended side kept running starts on the other too.
+pub fn hazard_mechanism(sim: &Sim, mutual: bool, lone_formation: bool) -> &'static str {
+    use baton_core::EventKind as E;
+    if mutual {
+        return "mutual down verdict (B35; B36-B38, B41, B43)";
+    }
+    if lone_formation {
+        return "formed without the running holder at sync_wait (B3, B4)";
+    }
+    let t = &sim.timeline;
+    if t.iter().any(|e| e.event.kind == E::NpUnresolved) {
+        return "unresolved verdict: that side takes over (B36 pre-failed ping, B43)";
+    }
+    let suspended_at = |s: ServerId, at_ms: Ms| {
+        let last = t
+            .iter()
+            .filter(|e| e.server == s && e.at_ms <= at_ms)
+            .rfind(|e| matches!(e.event.kind, E::ClusterSuspended | E::ClusterResumed));
+        last.is_some_and(|e| e.event.kind == E::ClusterSuspended)
+    };
+    let judged_suspended = t
+        .iter()
+        .filter(|e| e.event.kind == E::NpResolvedPeerDown)
+        .any(|e| e.event.peer.is_some_and(|p| suspended_at(p, e.at_ms)));
+    if judged_suspended {
+        return "a suspended cluster judges nothing (B20): one-sided down verdict (B35)";
+    }
+    ""
 }
 
 fn mutual_verdict(sim: &Sim, facts: &ConfigFacts) -> bool {

@@ -169,6 +169,38 @@ pub fn write_failure(
     write_schedule(ctx, config_path, seed, &schedule.faults, &schedule.knobs, out_dir, budget)
 }
 
+/// Writes the whole run of a seed that showed a documented hazard (split brain in a
+/// run that allowed it) as `STEM-seedN.hazard.scenario` in `out_dir`, so that it can be
+/// examined with `baton sim run --trace` and `baton log why`. The file expects the
+/// split brain, so it passes while the hazard is there. Returns its path.
+pub fn write_hazard(
+    ctx: &Ctx,
+    config_path: &Path,
+    allowed: &[FaultKind],
+    seed: u64,
+    out_dir: &Path,
+) -> Result<PathBuf, String> {
+    let schedule = super::draw(&ctx.cfg, &ctx.facts, allowed, seed, &ctx.limits);
+    let result = run::run(ctx, seed, &schedule.faults, &schedule.knobs);
+    if result.split_groups.is_empty() {
+        return Err(format!("seed {seed} shows no hazard"));
+    }
+    std::fs::create_dir_all(out_dir).map_err(|e| format!("{}: cannot create: {e}", out_dir.display()))?;
+    let rel = relative_path(out_dir, config_path).display().to_string();
+    let stem = config_path.file_stem().map_or("config".into(), |s| s.to_string_lossy().to_string());
+    let path = out_dir.join(format!("{stem}-seed{seed}.hazard.scenario"));
+    let how =
+        if result.mechanism.is_empty() { "no documented mechanism recognised: worth a look" } else { result.mechanism };
+    let text = format!(
+        "# Found by `baton sim explore {}` at seed {seed}: a documented hazard, not a failure.\n\
+         # Split brain of {}, {how}.\n# Examine: baton sim run FILE --trace DIR; baton log why DIR …\n",
+        config_path.display(),
+        result.split_groups.join(", "),
+    ) + &scenario_of(&result, &rel).to_string();
+    std::fs::write(&path, text).map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
+    Ok(path)
+}
+
 /// [`write_failure`] for a given schedule (the explorer's, or a test's).
 pub fn write_schedule(
     ctx: &Ctx,

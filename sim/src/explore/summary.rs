@@ -25,6 +25,8 @@ pub struct SeedOutcome {
     /// Groups seen online twice in an allowed run (a documented hazard).
     pub split_groups: Vec<String>,
     pub mutual_verdict: bool,
+    /// The rule that allowed the split (`run::hazard_mechanism`), empty if none found.
+    pub mechanism: &'static str,
     /// Reason kinds of the groups found offline with a documented reason.
     pub explained: Vec<&'static str>,
     /// Tags of a generated configuration (empty when exploring a given one).
@@ -42,6 +44,7 @@ impl SeedOutcome {
             allowed_split: r.allowed_split,
             split_groups: r.split_groups.clone(),
             mutual_verdict: r.mutual_verdict,
+            mechanism: r.mechanism,
             explained: r.explained.iter().map(|(_, k, _)| *k).collect(),
             config_tags: Vec::new(),
         }
@@ -56,6 +59,8 @@ pub struct Hazard {
     /// Two split-prone servers each judged the other down (B35, B36, B43): the
     /// documented mechanism. A hazard without it deserves a look.
     pub mutual_verdict: bool,
+    /// The documented rule that allowed it; empty when none was recognised.
+    pub mechanism: &'static str,
 }
 
 /// The totals of an exploration.
@@ -134,6 +139,7 @@ impl Summary {
                 seed: o.seed,
                 groups: o.split_groups.clone(),
                 mutual_verdict: o.mutual_verdict,
+                mechanism: o.mechanism,
             });
         }
         for k in &o.explained {
@@ -213,8 +219,20 @@ impl Summary {
             self.hazards.len(),
             self.allowed_split_runs
         );
+        if !self.hazards.is_empty() {
+            let mut by_rule: BTreeMap<&str, u64> = BTreeMap::new();
+            for h in &self.hazards {
+                *by_rule.entry(if h.mechanism.is_empty() { "not recognised" } else { h.mechanism }).or_default() += 1;
+            }
+            let rules: Vec<String> = by_rule.iter().map(|(k, n)| format!("{n} {k}")).collect();
+            let _ = writeln!(out, "  by rule: {}", rules.join("; "));
+        }
         for h in self.hazards.iter().take(10) {
-            let note = if h.mutual_verdict { "" } else { "  (no mutual down verdict: worth a look)" };
+            let note = if h.mechanism.is_empty() {
+                "  (no documented mechanism recognised: worth a look)".to_string()
+            } else {
+                format!("  ({})", h.mechanism)
+            };
             let _ = writeln!(out, "  seed {}: split brain of {}{note}", h.seed, h.groups.join(", "));
         }
         if self.hazards.len() > 10 {

@@ -11,7 +11,7 @@
 
 use super::ast::{Expect, Knob, Knobs, Scenario, ScenarioError, Step, Stmt};
 use super::lexer::{
-    format_duration, parse_bandwidth, parse_scenario_duration_ms, parse_number, parse_ppm, parse_signed_duration_ms,
+    format_duration, parse_bandwidth, parse_number, parse_ppm, parse_scenario_duration_ms, parse_signed_duration_ms,
     parse_size_bytes, split_words,
 };
 use super::stmt::statement;

@@ -365,14 +365,14 @@ impl Node {
         let peer_pending = self.other_side_servers(res).iter().any(|s| {
             let p = &self.peers[s.idx()];
             *s != self.me
-                && (p.lost_at.is_some() || (p.watched() && p.last_heard_any().is_some_and(|t| t.saturating_add(timeout) <= self.now)))
+                && (p.lost_at.is_some()
+                    || (p.watched() && p.last_heard_any().is_some_and(|t| t.saturating_add(timeout) <= self.now)))
         });
         !self.cluster_suspended
             && !peer_pending
-            && self
-                .mirrors
-                .idx(res)
-                .is_some_and(|i| self.mirrors.runs[i].connect_down_since.is_some_and(|t| t.saturating_add(timeout) <= self.now))
+            && self.mirrors.idx(res).is_some_and(|i| {
+                self.mirrors.runs[i].connect_down_since.is_some_and(|t| t.saturating_add(timeout) <= self.now)
+            })
     }
 
     /// B20, B123: at `cluster resume` a connect that is still down counts as down from

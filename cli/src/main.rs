@@ -162,39 +162,56 @@ enum ConfigCmd {
 #[derive(Subcommand)]
 enum LogCmd {
     /// Check every record's CRC and the hash chain; print each log's head.
-    Verify { dir: PathBuf },
+    Verify {
+        /// The event logs: one server's log directory, or a directory of them (DIR/SERVER/).
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
     /// Print records readably.
     Show {
+        /// The event logs: one server's log directory, or a directory of them (DIR/SERVER/).
+        #[arg(value_name = "DIR")]
         dir: PathBuf,
         /// Only records at or after this instant (a duration from the run start: 2m30s).
-        #[arg(long, value_parser = duration)]
+        #[arg(long, value_name = "DURATION", value_parser = duration)]
         from: Option<u64>,
         /// Only records at or before this instant.
-        #[arg(long, value_parser = duration)]
+        #[arg(long, value_name = "DURATION", value_parser = duration)]
         to: Option<u64>,
         /// Only this server's log.
-        #[arg(long)]
+        #[arg(long, value_name = "SERVER")]
         server: Option<String>,
         /// One JSON object per record.
         #[arg(long)]
         json: bool,
     },
     /// Re-run the core over the logged inputs and check every logged output comes out again.
-    Replay { dir: PathBuf },
+    Replay {
+        /// The event logs: one server's log directory, or a directory of them (DIR/SERVER/).
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
     /// The causal chain of an event: an event name (its last emission) or a record number.
     Why {
+        /// An event name (`recovery-failover`: its last emission) or a record number (`497`).
+        #[arg(value_name = "EVENT|SEQ")]
         event_or_seq: String,
+        /// The event logs: one server's log directory, or a directory of them (DIR/SERVER/).
+        #[arg(value_name = "DIR")]
         dir: PathBuf,
         /// Only look in this server's log.
-        #[arg(long)]
+        #[arg(long, value_name = "SERVER")]
         server: Option<String>,
     },
     /// The cluster as each server saw it at an instant.
     State {
+        /// The event logs: one server's log directory, or a directory of them (DIR/SERVER/).
+        #[arg(value_name = "DIR")]
         dir: PathBuf,
         /// The instant (a duration from the run start: 2m30s).
-        #[arg(long, value_parser = duration)]
+        #[arg(long, value_name = "DURATION", value_parser = duration)]
         at: u64,
+        /// One JSON document instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -208,6 +225,8 @@ fn duration(text: &str) -> Result<u64, String> {
 enum SimCmd {
     /// Play a scenario file: timeline, expectation results, digest.
     Run {
+        /// The scenario file (docs/scenarios.md).
+        #[arg(value_name = "FILE")]
         file: PathBuf,
         /// Override the scenario's seed.
         #[arg(long)]
@@ -275,5 +294,33 @@ fn main() -> ExitCode {
             LogCmd::Why { event_or_seq, dir, server } => log_cmd::why(&event_or_seq, &dir, server.as_deref()),
             LogCmd::State { dir, at, json } => log_cmd::state(&dir, at, json),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every argument and option of every command a user can see, by its path.
+    fn undocumented(cmd: &clap::Command, path: &str, out: &mut Vec<String>) {
+        for arg in cmd.get_arguments() {
+            let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+            if !arg.is_hide_set() && !builtin && arg.get_help().is_none() {
+                out.push(format!("{path} {}", arg.get_id()));
+            }
+        }
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set() && s.get_name() != "help") {
+            if sub.get_about().is_none() {
+                out.push(format!("{path} {} (the command)", sub.get_name()));
+            }
+            undocumented(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn every_argument_has_help_text() {
+        let mut missing = Vec::new();
+        undocumented(&super::Cli::command(), "baton", &mut missing);
+        assert!(missing.is_empty(), "without help text: {missing:#?}");
     }
 }

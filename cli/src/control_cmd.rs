@@ -398,7 +398,10 @@ pub struct Ctl {
 pub enum GroupCmd {
     /// Start a group (on its best server, or --on SERVER; `--to` is the same).
     Start {
+        /// The group's name in the cluster file.
+        #[arg(value_name = "GROUP")]
         group: String,
+        /// Start it on this server (default: the first eligible server of its policy).
         #[arg(long, value_name = "SERVER", visible_alias = "to")]
         on: Option<String>,
         #[command(flatten)]
@@ -406,13 +409,18 @@ pub enum GroupCmd {
     },
     /// Stop a group.
     Stop {
+        /// The group's name in the cluster file.
+        #[arg(value_name = "GROUP")]
         group: String,
         #[command(flatten)]
         ctl: Ctl,
     },
     /// Move a running group (to its next server, or --to SERVER).
     Move {
+        /// The group's name in the cluster file.
+        #[arg(value_name = "GROUP")]
         group: String,
+        /// Move it to this server (default: the next eligible server of its policy).
         #[arg(long, value_name = "SERVER")]
         to: Option<String>,
         #[command(flatten)]
@@ -435,6 +443,7 @@ pub enum ClusterCmd {
     },
     /// Stop the cluster and power off (or --reboot) every server.
     Shutdown {
+        /// Reboot every server instead of powering it off.
         #[arg(long)]
         reboot: bool,
         #[command(flatten)]
@@ -442,6 +451,7 @@ pub enum ClusterCmd {
     },
     /// Suspend the cluster: groups keep running, nothing fails over.
     Suspend {
+        /// Suspend the online servers even while another server is not online.
         #[arg(long)]
         force: bool,
         #[command(flatten)]
@@ -459,7 +469,10 @@ pub enum ClusterCmd {
 pub enum ServerCmd {
     /// Stop one server cleanly and power it off (or --reboot).
     Shutdown {
+        /// The server's name in the cluster file.
+        #[arg(value_name = "SERVER")]
         server: String,
+        /// Reboot it instead of powering it off.
         #[arg(long)]
         reboot: bool,
         #[command(flatten)]
@@ -467,7 +480,10 @@ pub enum ServerCmd {
     },
     /// Let a suspended server (after an unclean end) rejoin the cluster.
     Return {
+        /// The suspended server's name in the cluster file.
+        #[arg(value_name = "SERVER")]
         server: String,
+        /// Return it even when no server is online (it forms the cluster alone, B26).
         #[arg(long)]
         force: bool,
         #[command(flatten)]
@@ -480,7 +496,10 @@ pub enum ServerCmd {
 pub enum MonitorCmd {
     /// Stop checking a monitor (everywhere, or --on SERVER).
     Suspend {
+        /// The monitor's name in the cluster file.
+        #[arg(value_name = "MONITOR")]
         monitor: String,
+        /// Only on this server (default: every server).
         #[arg(long, value_name = "SERVER")]
         on: Option<String>,
         #[command(flatten)]
@@ -488,7 +507,10 @@ pub enum MonitorCmd {
     },
     /// Check a suspended monitor again.
     Resume {
+        /// The monitor's name in the cluster file.
+        #[arg(value_name = "MONITOR")]
         monitor: String,
+        /// Only on this server (default: every server).
         #[arg(long, value_name = "SERVER")]
         on: Option<String>,
         #[command(flatten)]
@@ -501,13 +523,18 @@ pub enum MonitorCmd {
 pub enum MirrorCmd {
     /// Rebuild a mirror from its latest side.
     Rebuild {
+        /// The mirror or hybrid disk resource's name in the cluster file.
+        #[arg(value_name = "MIRROR")]
         mirror: String,
         #[command(flatten)]
         ctl: Ctl,
     },
     /// Declare the side on SERVER the latest.
     Force {
+        /// The mirror or hybrid disk resource's name in the cluster file.
+        #[arg(value_name = "MIRROR")]
         mirror: String,
+        /// The server whose side is declared the latest.
         #[arg(long, value_name = "SERVER")]
         on: String,
         #[command(flatten)]

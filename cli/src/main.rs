@@ -171,13 +171,19 @@ enum ConfigCmd {
 #[derive(Subcommand)]
 enum LogCmd {
     /// Check every record's CRC and the hash chain; print each log's head.
-    Verify { dir: PathBuf },
-    /// Print records in words (names, not ids), or one JSON object per record.
+    Verify {
+        /// The event logs: one server's log directory, or a directory of them (DIR/SERVER/).
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
+        /// Print records in words (names, not ids), or one JSON object per record.
     ///
     /// Times: a daemon's log prints RFC 3339 wall-clock times (local, or UTC with
     /// `--utc`); a simulated run's prints the time since the run started (H:MM:SS.mmm).
     /// Exit 1 (after printing what it can read) if a log is damaged or ends in a torn tail.
     Show {
+        /// The event logs: one server's log directory, or a directory of them (DIR/SERVER/).
+        #[arg(value_name = "DIR")]
         dir: PathBuf,
         /// Only records at or after this instant: an RFC 3339 time
         /// (2026-12-06T15:12:40Z), a time of day (15:12:36, on the day the log starts),
@@ -188,7 +194,7 @@ enum LogCmd {
         #[arg(long, value_name = "TIME")]
         to: Option<String>,
         /// Only this server's log.
-        #[arg(long)]
+        #[arg(long, value_name = "SERVER")]
         server: Option<String>,
         /// One JSON object per line (schema: docs/event-log.md § log show --json).
         #[arg(long)]
@@ -200,13 +206,21 @@ enum LogCmd {
     /// Re-run the core over the logged inputs and check every logged output comes out
     /// again. A torn tail or damage is reported, the records before it are replayed, and
     /// the exit code is 1.
-    Replay { dir: PathBuf },
+    Replay {
+        /// The event logs: one server's log directory, or a directory of them (DIR/SERVER/).
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
     /// The causal chain of an event: an event name (its last emission) or a record number.
     Why {
+        /// An event name (`recovery-failover`: its last emission) or a record number (`497`).
+        #[arg(value_name = "EVENT|SEQ")]
         event_or_seq: String,
+        /// The event logs: one server's log directory, or a directory of them (DIR/SERVER/).
+        #[arg(value_name = "DIR")]
         dir: PathBuf,
         /// Only look in this server's log.
-        #[arg(long)]
+        #[arg(long, value_name = "SERVER")]
         server: Option<String>,
         /// Print wall-clock times in UTC (default: the local time zone).
         #[arg(long)]
@@ -214,6 +228,8 @@ enum LogCmd {
     },
     /// The cluster as each server saw it at an instant.
     State {
+        /// The event logs: one server's log directory, or a directory of them (DIR/SERVER/).
+        #[arg(value_name = "DIR")]
         dir: PathBuf,
         /// The instant: an RFC 3339 time (2026-12-06T15:12:40Z), a time of day
         /// (15:12:36), or a duration from the start of the log (2m30s).
@@ -232,6 +248,8 @@ enum LogCmd {
 enum SimCmd {
     /// Play a scenario file: timeline, expectation results, digest.
     Run {
+        /// The scenario file (docs/scenarios.md).
+        #[arg(value_name = "FILE")]
         file: PathBuf,
         /// Override the scenario's seed.
         #[arg(long)]
@@ -312,4 +330,32 @@ fn main() -> ExitCode {
 /// A duration as the cluster file writes them (`10s`, `1m30s`), in milliseconds.
 fn duration(text: &str) -> Result<u64, String> {
     baton_core::config::parse_duration_ms(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every argument and option of every command a user can see, by its path.
+    fn undocumented(cmd: &clap::Command, path: &str, out: &mut Vec<String>) {
+        for arg in cmd.get_arguments() {
+            let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+            if !arg.is_hide_set() && !builtin && arg.get_help().is_none() {
+                out.push(format!("{path} {}", arg.get_id()));
+            }
+        }
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set() && s.get_name() != "help") {
+            if sub.get_about().is_none() {
+                out.push(format!("{path} {} (the command)", sub.get_name()));
+            }
+            undocumented(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn every_argument_has_help_text() {
+        let mut missing = Vec::new();
+        undocumented(&super::Cli::command(), "baton", &mut missing);
+        assert!(missing.is_empty(), "without help text: {missing:#?}");
+    }
 }

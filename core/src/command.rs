@@ -178,7 +178,10 @@ impl<'a> Words<'a> {
     }
     fn server(&mut self) -> Result<ServerId, String> {
         let n = self.next("a server name")?;
-        self.cfg.server_id(n).ok_or_else(|| format!("no server {n:?} in the configuration"))
+        self.cfg.server_id(n).ok_or_else(|| {
+            let known: Vec<&str> = self.cfg.servers.iter().map(|s| s.name.as_str()).collect();
+            format!("no server {n:?} in the configuration (servers: {})", known.join(", "))
+        })
     }
     fn group(&mut self) -> Result<GroupId, String> {
         let n = self.next("a group name")?;

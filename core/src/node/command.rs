@@ -182,8 +182,18 @@ impl Node {
 
     fn check_group_start(&self, g: GroupId, on: Option<ServerId>) -> Result<Routed, String> {
         let name = &self.cfg.group(g).name;
-        if !self.holders(g).is_empty() {
-            return Err(format!("group {name} is not offline"));
+        let holders = self.holders(g);
+        if !holders.is_empty() {
+            // Where it runs and what the operator can do instead (issue 14).
+            let at: Vec<String> = holders
+                .iter()
+                .map(|s| format!("{} on {}", state_word(self.group_state_on(g, *s)), self.cfg.server(*s).name))
+                .collect();
+            return Err(format!(
+                "group {name} is not offline: {}; to move it: group move {name} --to SERVER; to restart it: \
+                 group stop {name}, then group start {name}",
+                at.join(", ")
+            ));
         }
         if let Some(d) = self.cfg.group(g).start_after.iter().find(|d| !self.group_online_anywhere(**d)) {
             return Err(format!("group {name} starts after {}, which is not online", self.cfg.group(*d).name));
@@ -380,4 +390,15 @@ enum Routed {
     Many(Vec<ServerId>, Command),
     Start(GroupId, ServerId),
     Move(GroupId, ServerId, ServerId),
+}
+
+/// A group state as the operator reads it in a refusal.
+fn state_word(s: GroupState) -> &'static str {
+    match s {
+        GroupState::Offline => "offline",
+        GroupState::Starting => "starting",
+        GroupState::Online => "online",
+        GroupState::Stopping => "stopping",
+        GroupState::Error => "in error",
+    }
 }

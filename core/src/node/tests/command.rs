@@ -68,6 +68,17 @@ fn b122_group_move_to_its_own_server_is_refused() {
 }
 
 #[test]
+fn b122_group_start_of_a_running_group_says_where_it_runs_and_what_to_do() {
+    let mut h = base_online();
+    let base = h.g("base");
+    let out = h.cmd(Command::GroupStart { group: base, on: None });
+    assert_refused(&out, "group base is not offline: online on server1");
+    assert_refused(&out, "group move base --to SERVER");
+    assert_refused(&out, "group stop base, then group start base");
+    assert_eq!(h.node.group_state(base), GroupState::Online);
+}
+
+#[test]
 fn b122_group_start_is_refused_until_its_start_after_groups_are_online() {
     let mut h = formed(&cmds(), 0); // base still starting
     let app = h.g("app");

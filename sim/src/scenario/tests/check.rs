@@ -271,7 +271,7 @@ fn cmd_words_must_parse_as_a_command() {
     assert_eq!(lines, [2, 3, 4, 5], "{e:#?}");
     assert!(e[0].1.starts_with("cmd: unknown group command \"explode\""), "{}", e[0].1);
     assert!(e[1].1.starts_with("no server \"server3\""), "{}", e[1].1);
-    assert_eq!(e[2].1, "cmd: no server \"server7\" in the configuration");
+    assert_eq!(e[2].1, "cmd: no server \"server7\" in the configuration (servers: server1, server2)");
     assert!(e[3].1.contains("not a mirror or hybrid disk"), "{}", e[3].1);
 }
 

@@ -318,6 +318,12 @@ pub fn table_with(v: &Value, colour: bool) -> String {
         drops.iter().filter(|k| n(k) > 0).map(|k| format!("{} {}", k.replace('_', " "), n(k))).collect();
     let dropped = if detail.is_empty() { "none".to_string() } else { format!("{total} ({})", detail.join(", ")) };
     row(&mut out, " dropped", &dropped);
+    // Before the daemon reads them: a full receive buffer (a flood), counted by the kernel.
+    row(
+        &mut out,
+        " kernel drops",
+        &format!("{} (receive buffer {} KiB)", n("kernel_drops"), n("receive_buffer_bytes") / 1024),
+    );
     row(
         &mut out,
         " messages",
@@ -348,7 +354,8 @@ mod tests {
                 "paths":[{"peer":"server1","path":"lan1","alive":true,"silent_ms":80},
                          {"peer":"server3","path":"lan1","alive":false,"silent_ms":null}],
                 "resources":[["g1","fip1","offline"]],
-                "transport":{"sent":5,"accepted":4,"bad_tag":2,"retransmitted":3}}"#,
+                "transport":{"sent":5,"accepted":4,"bad_tag":2,"retransmitted":3,
+                             "kernel_drops":7,"receive_buffer_bytes":2097152}}"#,
         )
         .unwrap();
         let t = table(&v);
@@ -361,6 +368,7 @@ mod tests {
         assert!(t.contains("fip1") && t.contains(": offline"), "{t}");
         assert!(t.contains("dropped") && t.contains("2 (bad tag 2)"), "{t}");
         assert!(t.contains("retransmitted 3, abandoned 0"), "{t}");
+        assert!(t.contains("kernel drops") && t.contains(": 7 (receive buffer 2048 KiB)"), "{t}");
         assert!(!t.contains('\x1b'), "no colour unless asked: {t}");
     }
 

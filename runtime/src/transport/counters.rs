@@ -67,6 +67,12 @@ pub struct Counters {
     pub wrong_path: u64,
     /// Receive errors of a socket.
     pub receive_errors: u64,
+    /// Datagrams the kernel dropped before the daemon read them (receive buffer full),
+    /// summed over the sockets (`transport::kernel`; read at each snapshot, 0 if unknown).
+    /// Not among the daemon's drops: each of those was read, and counted once.
+    pub kernel_drops: u64,
+    /// The largest receive buffer of the sockets as the kernel reports it (bytes).
+    pub receive_buffer_bytes: u64,
     // The reliable channel of cluster messages, sending side.
     /// Copies of a message sent again (one per path per retransmission round).
     pub retransmitted: u64,

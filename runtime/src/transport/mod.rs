@@ -16,6 +16,8 @@
 //! * [`udp`]: the tokio UDP endpoint tying them together.
 
 pub mod counters;
+#[cfg(not(madsim))]
+pub mod kernel;
 pub mod packet;
 pub mod reliable;
 pub mod replay;

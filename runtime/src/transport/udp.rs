@@ -243,6 +243,20 @@ struct Shared {
 }
 
 impl Shared {
+    /// The daemon's counters, with what the kernel reports of the sockets (its drops,
+    /// the receive buffers) read now.
+    fn snapshot(&self) -> Counters {
+        let c = *self.counters();
+        #[cfg(not(madsim))]
+        let c = self.sockets.values().fold(c, |mut c, socket| {
+            c.kernel_drops = c.kernel_drops.saturating_add(super::kernel::kernel_drops(&**socket).unwrap_or(0));
+            let buffer = rustix::net::sockopt::socket_recv_buffer_size(&**socket).unwrap_or(0);
+            c.receive_buffer_bytes = c.receive_buffer_bytes.max(buffer as u64);
+            c
+        });
+        c
+    }
+
     fn counters(&self) -> MutexGuard<'_, Counters> {
         // Counters stay meaningful even if a holder panicked: never propagate poison.
         self.counters.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -369,7 +383,10 @@ pub async fn bind(topology: Topology, key: Key, boot_id: u64) -> io::Result<(Tra
     let mut sockets = BTreeMap::new();
     for path in topology.paths.values() {
         if let Entry::Vacant(slot) = sockets.entry(path.local) {
-            slot.insert(Arc::new(UdpSocket::bind(path.local).await?));
+            let socket = UdpSocket::bind(path.local).await?;
+            #[cfg(not(madsim))]
+            super::kernel::size_receive_buffer(&socket, super::kernel::receive_buffer_bytes(&topology));
+            slot.insert(Arc::new(socket));
         }
     }
     let settings = Settings::new(
@@ -459,7 +476,7 @@ impl Transport {
     }
     /// A snapshot of the counters (sent and received).
     pub fn counters(&self) -> Counters {
-        *self.shared.counters()
+        self.shared.snapshot()
     }
     /// The addresses actually bound (differs from the topology for port 0).
     pub fn local_addrs(&self) -> io::Result<Vec<SocketAddr>> {
@@ -667,7 +684,7 @@ impl Inbox {
 
     /// A snapshot of the counters (same as the transport's).
     pub fn counters(&self) -> Counters {
-        *self.shared.counters()
+        self.shared.snapshot()
     }
 }
 

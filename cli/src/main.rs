@@ -176,7 +176,7 @@ enum LogCmd {
         #[arg(value_name = "DIR")]
         dir: PathBuf,
     },
-        /// Print records in words (names, not ids), or one JSON object per record.
+    /// Print records in words (names, not ids), or one JSON object per record.
     ///
     /// Times: a daemon's log prints RFC 3339 wall-clock times (local, or UTC with
     /// `--utc`); a simulated run's prints the time since the run started (H:MM:SS.mmm).

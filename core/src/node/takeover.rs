@@ -211,9 +211,17 @@ impl Node {
     /// crashed during the wait) or went before it placed the groups: the next member
     /// of the formation places them, once that coordinator is gone for good.
     pub(super) fn settle_formation(&mut self) {
-        let Some((c, run, formed_ms)) = self.formation_duty else { return };
+        let Some((c, mut run, formed_ms)) = self.formation_duty else { return };
         if !self.phase.is_member() {
             return;
+        }
+        if run == 0 && self.peers[c.idx()].run != 0 {
+            // B3: we formed on a third server's `Formed` without ever hearing `c` (runs
+            // start at 1, so 0 is "not heard yet"): the first run heard is the one that
+            // formed with us. Taking it for a new run that never placed made this server
+            // place the groups too (3node-majority seed 690: web on two servers).
+            run = self.peers[c.idx()].run;
+            self.formation_duty = Some((c, run, formed_ms));
         }
         let peer = &self.peers[c.idx()];
         let same_run = peer.run == run;

@@ -292,3 +292,24 @@ fn b18_b44_a_new_run_of_a_server_judged_down_settles_its_takeover_at_once() {
     assert!(start_sent(&out, S1, web).is_some(), "placed once it is a member, not at T: {:?}", sent(&out, S1));
     assert!(h.now < t);
 }
+
+#[test]
+fn b3_b5_a_coordinator_first_heard_after_the_formation_keeps_its_placement() {
+    // server2 never heard server1 during the wait (a partition that healed as it
+    // ended); it forms on server3's `Formed`, which names server1, the coordinator.
+    // server1's first heartbeat then brings its run: the run that formed, not a new one
+    // that never placed. Reading it as new made server2 place the groups as well, and
+    // web ran on server1 and server2 at once (3node-majority seed 690).
+    let mut h = H::new(&three(), 1); // server2
+    h.boot(None);
+    h.at(1);
+    h.hello(S3, ServerState::Syncing);
+    h.msg(S3, Message::Formed { timeout: false, members: vec![S1, S2, S3] });
+    assert_no_event(&h.log, E::ClusterStarted); // server1 coordinates
+    h.clear();
+    h.at(2);
+    let out = h.hb_all(S1);
+    assert_no_event(&out, E::ClusterStarted);
+    assert_no_event(&out, E::GroupStarting);
+    assert!(h.node.formation_duty.is_some(), "still kept in mind should server1 go first");
+}

@@ -253,6 +253,7 @@ impl Sim {
         m.epoch += 1;
         m.stalled_until = None;
         m.stalled_since = None;
+        m.watchdog_kick_ms = None;
         m.stall_queue.clear();
         self.world.release_all(s, self.now);
         self.sync_mirror_links();
@@ -386,6 +387,9 @@ impl Sim {
         }
         let m = &mut self.world.machines[s.idx()];
         let epoch = m.epoch;
+        if matches!(input, Input::TimerFired { timer: baton_core::io::Timer::HeartbeatTick }) {
+            m.watchdog_kick_ms = Some(self.now); // the service kicks its watchdog (B87)
+        }
         let Some(node) = m.node.as_mut() else { return };
         if let Err(text) = crate::panics::catch(|| node.handle(node_now, input, &mut out)) {
             // A core assertion fired: a bug in the decision logic. The run fails here,
@@ -551,13 +555,20 @@ impl Sim {
         let since = *m.stalled_since.get_or_insert(now);
         let until = m.stalled_until.map_or(now + duration_ms, |u| u.max(now + duration_ms));
         m.stalled_until = Some(until);
+        let last_kick = m.watchdog_kick_ms;
         self.push(until, EvKind::StallEnd { server: s, epoch });
         let limit = self.world.cfg.cluster.heartbeat_timeout_ms;
         // The watchdog runs outside the frozen service (B87) and times the freeze from
-        // its start: one lasting heartbeat_timeout or more trips it at that instant,
+        // the last kick before it (the last heartbeat tick): peers time their heartbeat
+        // timeout from the last heartbeat they received, which may be up to an interval
+        // before the freeze began. Timed from the freeze's start, a freeze a little
+        // shorter than heartbeat_timeout let peers judge the server lost and take its
+        // groups while it woke still holding them (3node-hybrid seed 766). One freeze,
         // however many stalls it is made of.
-        if until - since >= limit {
-            self.push(since + limit, EvKind::Watchdog { server: s, epoch, since_ms: since });
+        let kick = last_kick.filter(|k| *k <= since).unwrap_or(since);
+        let deadline = kick.saturating_add(limit);
+        if until >= deadline {
+            self.push(deadline.max(now), EvKind::Watchdog { server: s, epoch, since_ms: since });
         }
     }
 

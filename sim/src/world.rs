@@ -63,6 +63,10 @@ pub struct Machine {
     /// When the current freeze began: back-to-back stalls are one freeze for the
     /// watchdog (B87), which times it from its start.
     pub stalled_since: Option<Ms>,
+    /// When the service last kicked its watchdog (handled a heartbeat tick, B87), in
+    /// simulated time: the watchdog times a freeze from here, not from the freeze's
+    /// start, since peers time their heartbeat timeout from the last heartbeat sent.
+    pub watchdog_kick_ms: Option<Ms>,
     pub stall_queue: VecDeque<baton_core::Input>,
     /// A crash point armed by `crash SERVER POINT`: the power goes at that point of the
     /// next step with something to persist or an act that leaves the server.
@@ -164,6 +168,7 @@ impl World {
                 disk: None,
                 stalled_until: None,
                 stalled_since: None,
+                watchdog_kick_ms: None,
                 stall_queue: VecDeque::new(),
                 crash_point: None,
                 clock: crate::clock::MachineClock::default(),

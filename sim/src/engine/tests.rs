@@ -22,15 +22,19 @@ fn stall_instants(r: &crate::Report) -> Vec<u64> {
 }
 
 #[test]
-fn back_to_back_stalls_are_one_freeze_timed_from_its_start() {
-    // 2m..2m44s frozen by two 29 s stalls, each below the limit.
+fn back_to_back_stalls_are_one_freeze_timed_from_the_last_heartbeat_before_it() {
+    // 2m..2m44s frozen by two 29 s stalls, each below the limit. The service kicks its
+    // watchdog at each heartbeat tick (every 3 s from its start at 1m, B87): the last
+    // before the freeze was at 1m57s, and the peer's heartbeat timeout runs from the
+    // heartbeat sent then, so the watchdog trips 30 s after it, not after 2m (family AJ).
     let r = play("at 0s boot all\nat 2m stall server1 29s\nat 2m15s stall server1 29s\nat 4m expect group failover1 online on server2\n");
-    assert_eq!(stall_instants(&r), [150_000], "the watchdog trips 30 s after the freeze began");
+    assert_eq!(stall_instants(&r), [147_000], "the watchdog trips 30 s after the last kick");
     assert!(r.passed(), "{}", r.text());
 }
 
 #[test]
 fn a_stall_below_the_limit_trips_nothing_and_separate_stalls_do_not_add_up() {
+    // 20 s freezes: with the up to 3 s since the last heartbeat tick, still below 30 s.
     let r = play("at 0s boot all\nat 2m stall server1 20s\nat 2m20s stall server1 20s\nat 4m expect group failover1 online on server1\n");
     // 2m20s: the first freeze ended at that instant; the second starts afresh.
     assert_eq!(stall_instants(&r), Vec::<u64>::new());
@@ -40,7 +44,16 @@ fn a_stall_below_the_limit_trips_nothing_and_separate_stalls_do_not_add_up() {
 #[test]
 fn a_long_single_stall_trips_the_watchdog_at_the_limit() {
     let r = play("at 0s boot all\nat 2m stall server1 45s\nat 4m expect group failover1 online on server2\n");
-    assert_eq!(stall_instants(&r), [150_000]);
+    assert_eq!(stall_instants(&r), [147_000], "30 s after the last heartbeat tick, 1m57s");
+    assert!(r.passed(), "{}", r.text());
+}
+
+#[test]
+fn a_freeze_shorter_than_the_timeout_but_longer_since_the_last_heartbeat_trips_the_watchdog() {
+    // 29 s from 1m59s to 2m28s: 31 s after the last heartbeat tick (1m57s). The peer judges
+    // server1 lost 30 s after that heartbeat; the watchdog must act by then (B87, AJ).
+    let r = play("at 0s boot all\nat 1m59s stall server1 29s\nat 4m expect group failover1 online on server2\n");
+    assert_eq!(stall_instants(&r), [147_000]);
     assert!(r.passed(), "{}", r.text());
 }
 

@@ -146,8 +146,11 @@ fn run_config(args: &ExploreArgs, config: &Path, c: Common) -> ExitCode {
     if let Some(dir) = &args.hazards_out {
         write_hazards(&summary, &|seed| explore::write_hazard(&ctx, config, &allowed, seed, dir));
     }
+    // A split brain matching no documented rule is a failure (the summary lists its
+    // seeds; `--hazards-out` writes them as scenarios).
+    let undocumented = !summary.undocumented_splits().is_empty();
     if summary.failures.is_empty() {
-        return ExitCode::SUCCESS;
+        return if undocumented { ExitCode::from(1) } else { ExitCode::SUCCESS };
     }
     let write = |seed| explore::write_failure(&ctx, config, &allowed, seed, &args.out, shrink_time);
     write_failures(&summary, &write, args.max_written);

@@ -406,9 +406,11 @@ fn formed_without_holder(sim: &Sim, text: &str) -> bool {
 /// * a server formed at its sync timeout without the running holder (B3, B4);
 /// * a verdict was unresolved (pre-failed ping, B36; no resolver, B43): that side takes
 ///   over whatever the other does;
-/// * a server judged down a peer whose cluster was suspended: a suspended cluster
-///   sends and checks no heartbeat (B20), so only one side judges, and the group the
-///   suspended side kept running starts on the other too.
+/// * a server judged down a peer whose cluster was suspended, or resumed within
+///   `heartbeat_timeout` (a suspend that reached one side of a cut): a suspended
+///   cluster sends and checks no heartbeat and counts every peer as heard at its
+///   resume (B20), so only one side judges, and the group the suspended side kept
+///   running starts on the other too.
 pub fn hazard_mechanism(sim: &Sim, mutual: bool, lone_formation: bool) -> &'static str {
     use baton_core::EventKind as E;
     if mutual {
@@ -428,10 +430,21 @@ pub fn hazard_mechanism(sim: &Sim, mutual: bool, lone_formation: bool) -> &'stat
             .rfind(|e| matches!(e.event.kind, E::ClusterSuspended | E::ClusterResumed));
         last.is_some_and(|e| e.event.kind == E::ClusterSuspended)
     };
+    // A suspend that reached one side of a cut: that side judged nothing while
+    // suspended and, at its resume, counted the other as heard (B20), so the other,
+    // never suspended, judged it lost first: a verdict up to heartbeat_timeout after
+    // the judged side's resume is the same one-sided verdict (3node-hybrid seed 380).
+    let window_ms = sim.cfg().cluster.heartbeat_timeout_ms;
+    let resumed_within = |s: ServerId, at_ms: Ms| {
+        t.iter()
+            .filter(|e| e.server == s && e.at_ms <= at_ms)
+            .rfind(|e| matches!(e.event.kind, E::ClusterSuspended | E::ClusterResumed))
+            .is_some_and(|e| e.event.kind == E::ClusterResumed && at_ms.saturating_sub(e.at_ms) <= window_ms)
+    };
     let judged_suspended = t
         .iter()
         .filter(|e| e.event.kind == E::NpResolvedPeerDown)
-        .any(|e| e.event.peer.is_some_and(|p| suspended_at(p, e.at_ms)));
+        .any(|e| e.event.peer.is_some_and(|p| suspended_at(p, e.at_ms) || resumed_within(p, e.at_ms)));
     if judged_suspended {
         return "a suspended cluster judges nothing (B20): one-sided down verdict (B35)";
     }

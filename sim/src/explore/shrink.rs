@@ -189,8 +189,11 @@ pub fn write_hazard(
     let rel = relative_path(out_dir, config_path).display().to_string();
     let stem = config_path.file_stem().map_or("config".into(), |s| s.to_string_lossy().to_string());
     let path = out_dir.join(format!("{stem}-seed{seed}.hazard.scenario"));
-    let how =
-        if result.mechanism.is_empty() { "no documented mechanism recognised: worth a look" } else { result.mechanism };
+    let how = if result.mechanism.is_empty() {
+        "matches no documented rule: a failure (issue 14 §19)"
+    } else {
+        result.mechanism
+    };
     let text = format!(
         "# Found by `baton sim explore {}` at seed {seed}: a documented hazard, not a failure.\n\
          # Split brain of {}, {how}.\n# Examine: baton sim run FILE --trace DIR; baton log why DIR …\n",

@@ -119,6 +119,13 @@ impl PartialEq for Summary {
 }
 
 impl Summary {
+    /// Seeds whose split brain, in a run where one was allowed, matches none of the
+    /// documented rules (`run::hazard_mechanism`): they count as failures (issue 14 §19:
+    /// a split brain is either a documented hazard or a failure).
+    pub fn undocumented_splits(&self) -> Vec<u64> {
+        self.hazards.iter().filter(|h| h.mechanism.is_empty()).map(|h| h.seed).collect()
+    }
+
     pub fn add(&mut self, o: &SeedOutcome) {
         self.seeds += 1;
         self.first_seed.get_or_insert(o.seed);
@@ -227,9 +234,20 @@ impl Summary {
             let rules: Vec<String> = by_rule.iter().map(|(k, n)| format!("{n} {k}")).collect();
             let _ = writeln!(out, "  by rule: {}", rules.join("; "));
         }
+        let undocumented = self.undocumented_splits();
+        if !undocumented.is_empty() {
+            let seeds: Vec<String> = undocumented.iter().map(|s| s.to_string()).collect();
+            let _ = writeln!(
+                out,
+                "undocumented split brain: {} seed(s) matching no documented rule, counted as failures \
+                 (write them with --hazards-out DIR): seeds {}",
+                seeds.len(),
+                seeds.join(", ")
+            );
+        }
         for h in self.hazards.iter().take(10) {
             let note = if h.mechanism.is_empty() {
-                "  (no documented mechanism recognised: worth a look)".to_string()
+                "  (matches no documented rule: a failure)".to_string()
             } else {
                 format!("  ({})", h.mechanism)
             };
@@ -240,13 +258,45 @@ impl Summary {
         }
         let by_kind: Vec<String> = self.failures_by_kind().iter().map(|(k, n)| format!("{k} {n}")).collect();
         let kinds = if by_kind.is_empty() { String::new() } else { format!(" ({})", by_kind.join(", ")) };
-        let _ =
-            writeln!(out, "failures:        {}{kinds}, {} distinct", self.failures.len(), self.failure_kinds().len());
+        let undocumented = self.undocumented_splits().len();
+        let extra =
+            if undocumented == 0 { String::new() } else { format!("; and {undocumented} undocumented split brain(s)") };
+        let _ = writeln!(
+            out,
+            "failures:        {}{kinds}, {} distinct{extra}",
+            self.failures.len(),
+            self.failure_kinds().len()
+        );
         for (sig, seeds) in self.failure_kinds() {
             let shown: Vec<String> = seeds.iter().take(8).map(|s| s.to_string()).collect();
             let more = if seeds.len() > 8 { format!(" … ({} seeds)", seeds.len()) } else { String::new() };
             let _ = writeln!(out, "  {sig}: seed {}{more}", shown.join(", "));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hazard(seed: u64, mechanism: &'static str) -> Hazard {
+        Hazard { seed, groups: vec!["g1".to_string()], mutual_verdict: false, mechanism }
+    }
+
+    #[test]
+    fn a_split_brain_matching_no_documented_rule_is_counted_as_a_failure() {
+        // Issue 14 §19: a split brain is a documented hazard (its rule named) or a
+        // failure; "worth a look" with 0 failures hid two real bugs (AH, AJ).
+        let mut s =
+            Summary { hazards: vec![hazard(3, "mutual down verdict (B35; B36-B38, B41, B43)")], ..Default::default() };
+        assert!(s.undocumented_splits().is_empty());
+        assert!(!s.text().contains("undocumented"), "{}", s.text());
+        s.hazards.push(hazard(7, ""));
+        assert_eq!(s.undocumented_splits(), vec![7]);
+        let text = s.text();
+        assert!(text.contains("undocumented split brain: 1 seed(s)") && text.contains("seeds 7"), "{text}");
+        assert!(text.contains("and 1 undocumented split brain(s)"), "the failures line counts it: {text}");
+        assert!(text.contains("seed 7: split brain of g1  (matches no documented rule: a failure)"), "{text}");
     }
 }

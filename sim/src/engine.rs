@@ -113,6 +113,9 @@ pub struct Sim {
     pub split_brain: BTreeSet<GroupId>,
     pub allow_split_brain: bool,
     pub breaches: Vec<Breach>,
+    /// Every freeze of a service (`stall`, B19): (server, from, until), in the order
+    /// the stalls began (the explorer names the hazard a short freeze allows).
+    pub stalls: Vec<(ServerId, Ms, Ms)>,
     /// Inputs handled (for speed reports).
     pub inputs_handled: u64,
     /// The runaway guard: the simulated minute being counted and its inputs so far.
@@ -149,6 +152,7 @@ impl Sim {
             split_brain: BTreeSet::new(),
             allow_split_brain: false,
             breaches: Vec::new(),
+            stalls: Vec::new(),
             inputs_handled: 0,
             storm_window: (0, 0),
             link_reported: BTreeMap::new(),
@@ -556,6 +560,7 @@ impl Sim {
         let until = m.stalled_until.map_or(now + duration_ms, |u| u.max(now + duration_ms));
         m.stalled_until = Some(until);
         let last_kick = m.watchdog_kick_ms;
+        self.stalls.push((s, now, now.saturating_add(duration_ms)));
         self.push(until, EvKind::StallEnd { server: s, epoch });
         let limit = self.world.cfg.cluster.heartbeat_timeout_ms;
         // The watchdog runs outside the frozen service (B87) and times the freeze from

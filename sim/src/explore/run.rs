@@ -410,7 +410,9 @@ fn formed_without_holder(sim: &Sim, text: &str) -> bool {
 ///   `heartbeat_timeout` (a suspend that reached one side of a cut): a suspended
 ///   cluster sends and checks no heartbeat and counts every peer as heard at its
 ///   resume (B20), so only one side judges, and the group the suspended side kept
-///   running starts on the other too.
+///   running starts on the other too;
+/// * the judged server was frozen (below the watchdog's limit) shortly before the
+///   verdict, so its own verdict came after its peer's takeover (B19, B87).
 pub fn hazard_mechanism(sim: &Sim, mutual: bool, lone_formation: bool) -> &'static str {
     use baton_core::EventKind as E;
     if mutual {
@@ -447,6 +449,25 @@ pub fn hazard_mechanism(sim: &Sim, mutual: bool, lone_formation: bool) -> &'stat
         .any(|e| e.event.peer.is_some_and(|p| suspended_at(p, e.at_ms) || resumed_within(p, e.at_ms)));
     if judged_suspended {
         return "a suspended cluster judges nothing (B20): one-sided down verdict (B35)";
+    }
+    // The judged server was frozen, for less than its watchdog's limit, within
+    // heartbeat_timeout before the verdict: its own verdict (which would have fenced it
+    // or made the split mutual) came after its peer's takeover. B87: "a shorter freeze
+    // has no effect"; B19: a frozen service handles nothing (2node-ping seeds 102158,
+    // 103578). A freeze the watchdog should have ended is not this: the watchdog acts
+    // at heartbeat_timeout after the last kick (family AJ), before any peer's verdict.
+    let timeout_ms = sim.cfg().cluster.heartbeat_timeout_ms;
+    let frozen_before = |p: ServerId, at_ms: Ms| {
+        sim.stalls
+            .iter()
+            .any(|(s, from, until)| *s == p && *from <= at_ms && *until >= at_ms.saturating_sub(timeout_ms))
+    };
+    let judged_frozen = t
+        .iter()
+        .filter(|e| e.event.kind == E::NpResolvedPeerDown)
+        .any(|e| e.event.peer.is_some_and(|p| frozen_before(p, e.at_ms)));
+    if judged_frozen {
+        return "a freeze below the watchdog's limit delayed the judged side's own verdict (B19, B87)";
     }
     ""
 }

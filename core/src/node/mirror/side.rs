@@ -26,15 +26,7 @@ impl Node {
             // the holder last shared (its own report may not get through a partition).
             return;
         }
-        let g = self.cfg.resource(res).group;
-        // Online or stopping there: the mirror is up there and its record current. (Not
-        // while starting: the mirror may not be activated yet and its record is old.)
-        let holder = self.mirror_cfg(res).sides[mine as usize].servers.iter().copied().find(|s| {
-            *s != self.me
-                && self.is_running(*s)
-                && matches!(self.group_state_on(g, *s), GroupState::Online | GroupState::Stopping)
-        });
-        let Some(h) = holder else { return };
+        let Some(h) = self.side_holder(res, mine) else { return };
         let shared = &self.peers[h.idx()].shared;
         let Some(rec) = shared.mirrors.iter().find(|(r, sd, _)| *r == res && *sd == mine).map(|(_, _, rec)| *rec)
         else {
@@ -46,6 +38,18 @@ impl Node {
             self.mark_dirty();
         }
         self.set_record(res, rec);
+    }
+
+    /// Another server of this side where the mirror is up: online or stopping there, so
+    /// its record is current. (Not while starting: the mirror may not be activated yet
+    /// and its record is old.)
+    fn side_holder(&self, res: ResId, side: u8) -> Option<ServerId> {
+        let g = self.cfg.resource(res).group;
+        self.mirror_cfg(res).sides[side as usize].servers.iter().copied().find(|s| {
+            *s != self.me
+                && self.is_running(*s)
+                && matches!(self.group_state_on(g, *s), GroupState::Online | GroupState::Stopping)
+        })
     }
 
     /// B104: a side that sees the other side ahead (or forced) records that it is
@@ -63,14 +67,22 @@ impl Node {
             return;
         }
         // A hybrid side is one device for several servers: a same-side server's worse
-        // record (a disk error, a loss) is this server's too.
+        // record (a disk error, a loss) is this server's too. While the mirror is up on
+        // a server of this side, that server's record is the side's (B115,
+        // `follow_side_holder`): another same-side server's full-copy need is then an
+        // old record, not news, and only a loss (a device found failed, B116) still
+        // counts. Taking its `behind (full)` over the holder's `synced` made two servers
+        // of a side trade the two for ever (a state storm, generated seed 2358).
+        let holder = self.side_holder(res, mine);
         let same_side_worse = self.mirror_cfg(res).sides[mine as usize].servers.iter().find_map(|s| {
             if *s == self.me || !self.is_running(*s) {
                 return None;
             }
             self.peers[s.idx()].shared.mirrors.iter().find(|(r, sd, _)| *r == res && *sd == mine).and_then(
                 |(_, _, rec)| match rec {
-                    MirrorRecord::Behind { full: true } | MirrorRecord::Lost => Some(*rec),
+                    MirrorRecord::Lost => Some(*rec),
+                    MirrorRecord::Behind { full: true } if holder.is_none() => Some(*rec),
+                    MirrorRecord::Behind { full: true } => None,
                     MirrorRecord::Behind { full: false }
                     | MirrorRecord::Synced
                     | MirrorRecord::Closed

@@ -168,8 +168,10 @@ fn run_generated(args: &ExploreArgs, c: Common) -> ExitCode {
 
     println!("baton sim explore --generate ({} thread(s))", jobs);
     print!("{}", summary.text());
+    // As for one configuration: an undocumented split brain is a failure.
+    let undocumented = !summary.undocumented_splits().is_empty();
     if summary.failures.is_empty() {
-        return ExitCode::SUCCESS;
+        return if undocumented { ExitCode::from(1) } else { ExitCode::SUCCESS };
     }
     let write = |seed| explore::gen_write::write_generated(&allowed, &limits, seed, &args.out, shrink_time);
     write_failures(&summary, &write, args.max_written);

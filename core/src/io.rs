@@ -146,6 +146,16 @@ pub enum PowerAction {
     Panic,
 }
 
+impl Input {
+    /// Whether handling this input kicks the user-space watchdog (B87: "kicked every
+    /// heartbeat_interval by the service"): the heartbeat tick, so that a freeze counts
+    /// from the last heartbeat the peers got, as their heartbeat timeout does. One
+    /// definition for the node's own record, the simulator's watchdog and the daemon's.
+    pub fn kicks_watchdog(&self) -> bool {
+        matches!(self, Input::TimerFired { timer: Timer::HeartbeatTick })
+    }
+}
+
 impl PowerAction {
     /// Whether the action is an OS shutdown or reboot, whose completion the shutdown
     /// stall limit watches (B130 6); the others stop only the service or end the

@@ -391,7 +391,7 @@ impl Sim {
         }
         let m = &mut self.world.machines[s.idx()];
         let epoch = m.epoch;
-        if matches!(input, Input::TimerFired { timer: baton_core::io::Timer::HeartbeatTick }) {
+        if input.kicks_watchdog() {
             m.watchdog_kick_ms = Some(self.now); // the service kicks its watchdog (B87)
         }
         let Some(node) = m.node.as_mut() else { return };

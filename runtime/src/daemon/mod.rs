@@ -449,7 +449,7 @@ impl Daemon {
             // shorter than heartbeat_timeout outlasted the peers' patience: they took the
             // groups over while this server woke still holding them (3node-hybrid seed
             // 766 in the simulator, which models the same watchdog).
-            if matches!(input, Input::TimerFired { timer: baton_core::io::Timer::HeartbeatTick }) {
+            if input.kicks_watchdog() {
                 w.kick();
             }
         }

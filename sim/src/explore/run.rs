@@ -425,28 +425,22 @@ pub fn hazard_mechanism(sim: &Sim, mutual: bool, lone_formation: bool) -> &'stat
     if t.iter().any(|e| e.event.kind == E::NpUnresolved) {
         return "unresolved verdict: that side takes over (B36 pre-failed ping, B43)";
     }
-    let suspended_at = |s: ServerId, at_ms: Ms| {
+    // A server judged while its cluster was suspended, or up to heartbeat_timeout after
+    // its resume: a suspend that reached one side of a cut, which judged nothing while
+    // suspended and, at its resume, counted the other as heard (B20), so the other,
+    // never suspended, judged it lost first (3node-hybrid seed 380).
+    let window_ms = sim.cfg().cluster.heartbeat_timeout_ms;
+    let suspended_by = |s: ServerId, at_ms: Ms| {
         let last = t
             .iter()
             .filter(|e| e.server == s && e.at_ms <= at_ms)
             .rfind(|e| matches!(e.event.kind, E::ClusterSuspended | E::ClusterResumed));
-        last.is_some_and(|e| e.event.kind == E::ClusterSuspended)
-    };
-    // A suspend that reached one side of a cut: that side judged nothing while
-    // suspended and, at its resume, counted the other as heard (B20), so the other,
-    // never suspended, judged it lost first: a verdict up to heartbeat_timeout after
-    // the judged side's resume is the same one-sided verdict (3node-hybrid seed 380).
-    let window_ms = sim.cfg().cluster.heartbeat_timeout_ms;
-    let resumed_within = |s: ServerId, at_ms: Ms| {
-        t.iter()
-            .filter(|e| e.server == s && e.at_ms <= at_ms)
-            .rfind(|e| matches!(e.event.kind, E::ClusterSuspended | E::ClusterResumed))
-            .is_some_and(|e| e.event.kind == E::ClusterResumed && at_ms.saturating_sub(e.at_ms) <= window_ms)
+        last.is_some_and(|e| e.event.kind == E::ClusterSuspended || at_ms.saturating_sub(e.at_ms) <= window_ms)
     };
     let judged_suspended = t
         .iter()
         .filter(|e| e.event.kind == E::NpResolvedPeerDown)
-        .any(|e| e.event.peer.is_some_and(|p| suspended_at(p, e.at_ms) || resumed_within(p, e.at_ms)));
+        .any(|e| e.event.peer.is_some_and(|p| suspended_by(p, e.at_ms)));
     if judged_suspended {
         return "a suspended cluster judges nothing (B20): one-sided down verdict (B35)";
     }

@@ -7,7 +7,7 @@
 //! command. An empty list means the player can resolve every name without failing.
 
 use super::ast::{Expect, Scenario, ScenarioError, ScriptRun, Stmt, Target};
-use baton_core::config::{Config, MonitorKind, NpKind, ResourceKind, ServerId};
+use baton_core::config::{Config, NpKind, ResourceKind, ServerId};
 use baton_core::{Command, EventKind};
 use std::collections::BTreeSet;
 
@@ -42,41 +42,19 @@ struct Known<'a> {
     networks: BTreeSet<&'a str>,
     /// Every device named in the configuration (`Config::devices`).
     devices: BTreeSet<String>,
-    /// Ping addresses and http URLs of resolvers and monitors.
-    targets: BTreeSet<&'a str>,
-}
-
-fn targets(cfg: &Config) -> BTreeSet<&str> {
-    let mut out = BTreeSet::new();
-    for np in &cfg.nps {
-        match &np.kind {
-            NpKind::Ping { targets } | NpKind::Http { targets } => out.extend(targets.iter().map(String::as_str)),
-            NpKind::Disk { .. } | NpKind::Majority | NpKind::Serial { .. } => {}
-        }
-    }
-    for m in &cfg.monitors {
-        match &m.kind {
-            MonitorKind::Ip { targets } => out.extend(targets.iter().map(String::as_str)),
-            MonitorKind::Http { url } => {
-                out.insert(url.as_str());
-            }
-            MonitorKind::FloatingIp { .. }
-            | MonitorKind::Process { .. }
-            | MonitorKind::Exec { .. }
-            | MonitorKind::Disk { .. }
-            | MonitorKind::NicLink { .. }
-            | MonitorKind::MirrorDisk { .. }
-            | MonitorKind::MirrorConnect { .. }
-            | MonitorKind::UserSpace { .. } => {}
-        }
-    }
-    out
+    /// Ping addresses and http URLs of resolvers and monitors (`Config::target_routes`).
+    targets: BTreeSet<String>,
 }
 
 impl<'a> Known<'a> {
     fn new(cfg: &'a Config) -> Known<'a> {
         let networks = cfg.servers.iter().flat_map(|s| s.addresses.keys().map(String::as_str)).collect();
-        Known { cfg, networks, devices: cfg.devices().into_iter().map(|(d, _)| d).collect(), targets: targets(cfg) }
+        Known {
+            cfg,
+            networks,
+            devices: cfg.devices().into_iter().map(|(d, _)| d).collect(),
+            targets: cfg.target_routes().into_iter().map(|r| r.target).collect(),
+        }
     }
 
     fn stmt(&self, stmt: &Stmt, out: &mut Vec<String>) {
@@ -121,7 +99,7 @@ impl<'a> Known<'a> {
                     out.push(unknown(
                         "ping or http target",
                         address,
-                        self.targets.iter().copied(),
+                        self.targets.iter().map(String::as_str),
                         "targets are the ping addresses and http URLs of [[np]] resolvers and ip/http monitors",
                     ));
                 }

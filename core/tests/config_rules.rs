@@ -174,6 +174,28 @@ fn r4_ping_and_http_without_targets() {
 }
 
 #[test]
+fn r4_ca_file_only_beside_https_urls() {
+    // Where no URL is https, a CA file would be silently unused: refused, at the key.
+    let t = with("[[np]]\nname = \"web\"\nkind = \"http\"\ntargets = [\"http://10.0.0.254/\"]\nca_file = \"ca.pem\"\n");
+    expect(&t, "\"ca.pem\"", "np \"web\": `ca_file` is set but no `targets` is an https:// URL");
+    let t = with("[[np]]\nname = \"web\"\nkind = \"http\"\ntargets = [\"https://10.0.0.254/\"]\nca_file = \"\"\n");
+    expect(&t, "\"\"\n", "np \"web\": `ca_file` is empty");
+    let t = with(
+        "[[group]]\nname = \"g\"\n[[monitor]]\nname = \"w\"\nkind = \"http\"\nurl = \"http://10.0.0.9/\"\nca_file = \"ca.pem\"\nrecovery_target = \"g\"\n",
+    );
+    expect(&t, "\"ca.pem\"", "`ca_file` is set but no `url` is an https:// URL");
+    // Not a key of other kinds.
+    let t = BASE.replace("targets = [\"10.0.0.254\"]", "targets = [\"10.0.0.254\"]\nca_file = \"ca.pem\"");
+    expect(&t, "ca_file", "ca_file");
+    // Accepted beside an https URL, and kept.
+    let ok = with(
+        "[[np]]\nname = \"web\"\nkind = \"http\"\ntargets = [\"https://10.0.0.254/\"]\nca_file = \"pki/ca.pem\"\n",
+    );
+    let cfg = parse("t.toml", &ok).unwrap_or_else(|e| panic!("refused: {e:?}")).config;
+    assert!(matches!(&cfg.nps[1].kind, baton_core::config::NpKind::Http { ca_file: Some(f), .. } if f == "pki/ca.pem"));
+}
+
+#[test]
 fn r4_disk_and_serial_without_device() {
     let t = with("[[np]]\nname = \"d\"\nkind = \"disk\"\n");
     expect(&t, "[[np]]\nname = \"d\"", "np \"d\": missing required key `device`");

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use baton_core::config::model::ResourceKind;
 use baton_drivers::floating_ip::FloatingIpSpec;
-use baton_drivers::http::HttpUrl;
+use baton_drivers::http::HttpTarget;
 use baton_drivers::monitor::{check, MonitorSpec};
 use baton_drivers::probe;
 
@@ -31,7 +31,7 @@ const USAGE: &str = "usage: check [-t TIMEOUT_MS] ip ADDRESS... | nic-link INTER
 enum Job {
     Monitor(MonitorSpec),
     PingAny(Vec<String>),
-    HttpAny(Vec<String>),
+    HttpAny(Vec<HttpTarget>),
 }
 
 fn main() -> ExitCode {
@@ -95,9 +95,11 @@ fn parse(args: &[String]) -> Result<Option<Job>, String> {
             let kind = ResourceKind::FloatingIp { address: address.clone(), interface: None, arp_count: 0 };
             Job::Monitor(MonitorSpec::FloatingIp(FloatingIpSpec::from_resource(&kind).map_err(|e| e.to_string())?))
         }
-        ("http", [url]) => Job::Monitor(MonitorSpec::Http { url: HttpUrl::parse(url)? }),
+        ("http", [url]) => Job::Monitor(MonitorSpec::Http { target: HttpTarget::new(url, None)? }),
         ("ping-any", targets) if !targets.is_empty() => Job::PingAny(targets.to_vec()),
-        ("http-any", targets) if !targets.is_empty() => Job::HttpAny(targets.to_vec()),
+        ("http-any", targets) if !targets.is_empty() => {
+            Job::HttpAny(targets.iter().map(|t| HttpTarget::new(t, None)).collect::<Result<_, _>>()?)
+        }
         _ => return Ok(None),
     };
     Ok(Some(job))

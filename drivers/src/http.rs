@@ -1,102 +1,155 @@
-//! A minimal HTTP/1.1 client: for the `http` monitor (GET) and the `http`
-//! network-partition probe (HEAD).
+//! HTTP and HTTPS requests for the `http` monitor (GET) and the `http` network-partition
+//! probe (HEAD), over reqwest (hyper + rustls).
 //!
-//! In: an [`HttpUrl`] (`http://host[:port][/path]`, parsed with [`HttpUrl::parse`]), a
-//! method and a timeout. Out: the status line of the answer ([`Response`]), or why there
-//! was none (name resolution, connection refused, timeout, not HTTP).
+//! In: a URL as written in the cluster file and, optionally, a CA file (`ca_file`),
+//! checked once by [`HttpTarget::new`] when the daemon starts; then a method and a
+//! timeout per request. Out: the status of the answer ([`Response`]), or why there was
+//! none (name resolution, connection refused, certificate refused, timeout, not HTTP).
 //!
-//! One request per connection (`Connection: close`): connect over
-//! [`tokio::net::TcpStream`] (each address the name resolves to in turn), send the
-//! request, read up to the end of the status line, close. Headers and body are not
-//! read: both callers only need to know that the server answered, and with what status.
-//! The whole exchange, name resolution included, is bounded by the timeout.
-//!
-//! Limits: no TLS (`https://` is refused by [`HttpUrl::parse`]), no redirects followed (a
-//! 3xx is an answer), no proxy, no credentials in the URL.
+//! What a check means, and why the client is set up as it is:
+//! * `https://` certificates are verified (chain and host name) against the system's
+//!   trust store (`/etc/ssl/certs`, through rustls-native-certs), or, when `ca_file` is
+//!   set, against the certificates of that PEM file **only**: a cluster watching an
+//!   internal service pins that service's CA, and a public CA then cannot vouch for a
+//!   look-alike. There is no switch to turn verification off: an answer over an
+//!   unverified connection could come from anyone on the path.
+//! * One fresh connection per request (no pooled connections): a check tests the network
+//!   now, not a connection opened a minute ago.
+//! * No redirects are followed (a 3xx is an answer), no proxy is used (the environment's
+//!   `HTTP_PROXY` would route the probe around the network it is meant to test), no
+//!   credentials in the URL (they would end up in the event log).
+//! * The whole exchange, name resolution and TLS handshake included, is bounded by the
+//!   timeout; headers are read, the body is not.
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
-/// The longest status line read; a server sending more without a line end is not HTTP.
-const MAX_STATUS_LINE: usize = 8 * 1024;
-
-/// A parsed `http://` URL.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HttpUrl {
-    /// A name, an IPv4 address or an IPv6 address (without brackets).
-    pub host: String,
-    pub port: u16,
-    /// The request target: the path and query, `/` when the URL has none.
-    pub path: String,
+/// A checked target: its URL and the client that reaches it.
+#[derive(Clone, Debug)]
+pub struct HttpTarget {
+    url: reqwest::Url,
+    client: reqwest::Client,
+    /// The CA file the client trusts instead of the system store, if any (for `Debug`
+    /// and the comparisons of specs).
+    ca_file: Option<String>,
 }
 
-impl HttpUrl {
-    /// `http://host[:port][/path][?query]`; a `#fragment` is dropped. `https://` is
-    /// refused: TLS is not supported yet.
-    pub fn parse(text: &str) -> Result<HttpUrl, String> {
-        let text = text.trim();
-        let lower = text.to_ascii_lowercase();
-        if lower.starts_with("https://") {
-            return Err(format!("{text:?}: https is not supported yet (use an http:// URL)"));
-        }
-        let Some(rest) = lower.starts_with("http://").then(|| &text["http://".len()..]) else {
-            return Err(format!("{text:?} is not an http:// URL"));
-        };
-        let rest = rest.split('#').next().unwrap_or_default();
-        let (authority, path) = match rest.find(['/', '?']) {
-            Some(at) => (&rest[..at], &rest[at..]),
-            None => (rest, ""),
-        };
-        if authority.contains('@') {
-            return Err(format!("{text:?}: credentials in the URL are not supported"));
-        }
-        let (host, port) = split_host_port(authority).ok_or_else(|| format!("{text:?}: bad host or port"))?;
-        if host.is_empty() {
-            return Err(format!("{text:?}: no host"));
-        }
-        if path.chars().any(|c| c.is_ascii_whitespace() || c.is_ascii_control()) {
-            return Err(format!("{text:?}: spaces or control characters in the path"));
-        }
-        let path = if path.starts_with('/') { path.to_string() } else { format!("/{path}") };
-        Ok(HttpUrl { host, port, path })
-    }
-
-    /// The `Host` header: the host, bracketed if IPv6, with the port unless it is 80.
-    pub fn host_header(&self) -> String {
-        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
-        if self.port == 80 {
-            host
-        } else {
-            format!("{host}:{}", self.port)
-        }
+impl PartialEq for HttpTarget {
+    fn eq(&self, other: &Self) -> bool {
+        self.url == other.url && self.ca_file == other.ca_file
     }
 }
 
-impl fmt::Display for HttpUrl {
+impl Eq for HttpTarget {}
+
+impl HttpTarget {
+    /// An `http://` or `https://` URL; `ca_file` (PEM, one or more certificates) replaces
+    /// the system's trust store for `https://`. Errors name the URL or the file and what
+    /// is wrong with it.
+    pub fn new(url: &str, ca_file: Option<&Path>) -> Result<HttpTarget, String> {
+        let url = parse_url(url)?;
+        let mut builder = reqwest::Client::builder()
+            .user_agent("baton")
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .pool_max_idle_per_host(0)
+            // The system store is loaded only where it is used: an `http://` target needs
+            // none, and a host without /etc/ssl/certs can still check it.
+            .tls_built_in_root_certs(url.scheme() == "https" && ca_file.is_none());
+        if let Some(path) = ca_file {
+            for cert in read_ca_file(path)? {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let client = builder.build().map_err(|e| format!("{url}: cannot set up the HTTP client: {}", describe(&e)))?;
+        Ok(HttpTarget { url, client, ca_file: ca_file.map(|p| p.display().to_string()) })
+    }
+
+    /// The URL, as it is requested.
+    pub fn url(&self) -> &str {
+        self.url.as_str()
+    }
+
+    /// One request; the status of the answer, or why there was none within `timeout`.
+    pub async fn request(&self, method: Method, timeout: Duration) -> Result<Response, String> {
+        let method = match method {
+            Method::Get => reqwest::Method::GET,
+            Method::Head => reqwest::Method::HEAD,
+        };
+        let sent = self.client.request(method, self.url.clone()).timeout(timeout).send();
+        // reqwest's own timeout covers the exchange; the outer one also bounds whatever
+        // happens before it is armed.
+        match tokio::time::timeout(timeout, sent).await {
+            Err(_) => Err(no_answer(timeout)),
+            Ok(Err(e)) if e.is_timeout() => Err(no_answer(timeout)),
+            // The URL is already in front of every reason the callers print.
+            Ok(Err(e)) => Err(describe(&e.without_url())),
+            Ok(Ok(answer)) => {
+                let status = answer.status();
+                Ok(Response {
+                    status: status.as_u16(),
+                    reason: status.canonical_reason().unwrap_or_default().to_string(),
+                })
+            }
+        }
+    }
+}
+
+impl fmt::Display for HttpTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "http://{}{}", self.host_header(), self.path)
+        f.write_str(self.url.as_str())
     }
 }
 
-/// `host`, `host:port`, `[v6]`, `[v6]:port` → host and port (80 by default).
-fn split_host_port(authority: &str) -> Option<(String, u16)> {
-    if let Some(rest) = authority.strip_prefix('[') {
-        let (host, after) = rest.split_once(']')?;
-        host.parse::<std::net::Ipv6Addr>().ok()?;
-        let port = match after {
-            "" => 80,
-            p => p.strip_prefix(':')?.parse().ok()?,
-        };
-        return Some((host.to_string(), port));
+fn no_answer(timeout: Duration) -> String {
+    format!("no answer within {} ms", timeout.as_millis())
+}
+
+/// `http://` or `https://`, with a host, without credentials or spaces.
+fn parse_url(text: &str) -> Result<reqwest::Url, String> {
+    let text = text.trim();
+    let url = reqwest::Url::parse(text).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
+    match url.scheme() {
+        "http" | "https" => {}
+        other => return Err(format!("{text:?}: the scheme is {other}: use an http:// or https:// URL")),
     }
-    match authority.split_once(':') {
-        None => Some((authority.to_string(), 80)),
-        Some((host, port)) => Some((host.to_string(), port.parse().ok()?)),
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("{text:?}: no host"));
     }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("{text:?}: credentials in the URL are not supported (they would be logged)"));
+    }
+    let mut url = url;
+    url.set_fragment(None);
+    Ok(url)
+}
+
+/// Every certificate of a PEM file; an unreadable file, or one without a certificate, is
+/// an error (an empty trust store would refuse every server, silently).
+fn read_ca_file(path: &Path) -> Result<Vec<reqwest::Certificate>, String> {
+    let pem = std::fs::read(path).map_err(|e| format!("cannot read the CA file {}: {e}", path.display()))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| format!("the CA file {} is not PEM certificates: {}", path.display(), describe(&e)))?;
+    if certs.is_empty() {
+        return Err(format!("the CA file {} holds no certificate (BEGIN CERTIFICATE)", path.display()));
+    }
+    Ok(certs)
+}
+
+/// An error with its causes: reqwest's own message is only "error sending request"; the
+/// reason an operator needs (refused, unknown issuer, name mismatch) is in the sources.
+fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        cause = c.source();
+    }
+    parts.join(": ")
 }
 
 /// The request method.
@@ -106,20 +159,11 @@ pub enum Method {
     Head,
 }
 
-impl Method {
-    fn as_str(self) -> &'static str {
-        match self {
-            Method::Get => "GET",
-            Method::Head => "HEAD",
-        }
-    }
-}
-
-/// The status line of an answer.
+/// The status of an answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Response {
     pub status: u16,
-    /// The reason phrase (`OK`, `Internal Server Error`), possibly empty.
+    /// The standard reason phrase of the status (`OK`, `Internal Server Error`), or empty.
     pub reason: String,
 }
 
@@ -130,132 +174,60 @@ impl Response {
     }
 }
 
-/// One request; the status line of the answer, or why there was none within `timeout`.
-pub async fn request(method: Method, url: &HttpUrl, timeout: Duration) -> Result<Response, String> {
-    match tokio::time::timeout(timeout, exchange(method, url)).await {
-        Ok(result) => result,
-        Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
-    }
-}
-
-async fn exchange(method: Method, url: &HttpUrl) -> Result<Response, String> {
-    let mut stream = connect(url).await?;
-    let head = format!(
-        "{} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: baton\r\nAccept: */*\r\nConnection: close\r\n\r\n",
-        method.as_str(),
-        url.path,
-        url.host_header()
-    );
-    stream.write_all(head.as_bytes()).await.map_err(|e| format!("sending the request: {e}"))?;
-    let mut got = Vec::with_capacity(256);
-    let mut buf = [0u8; 1024];
-    loop {
-        if let Some(end) = got.windows(2).position(|w| w == b"\r\n") {
-            return parse_status_line(&got[..end]);
-        }
-        if got.len() > MAX_STATUS_LINE {
-            return Err(format!("not an HTTP answer: no status line in the first {MAX_STATUS_LINE} bytes"));
-        }
-        let n = stream.read(&mut buf).await.map_err(|e| format!("reading the answer: {e}"))?;
-        if n == 0 {
-            return if got.is_empty() {
-                Err("the server closed the connection without answering".to_string())
-            } else {
-                // HTTP/1.0 servers may end a bare status line with the connection.
-                parse_status_line(&got)
-            };
-        }
-        got.extend_from_slice(&buf[..n]);
-    }
-}
-
-/// Connects to the first address of the host that accepts.
-async fn connect(url: &HttpUrl) -> Result<TcpStream, String> {
-    let addrs: Vec<SocketAddr> = match url.host.parse::<IpAddr>() {
-        Ok(ip) => vec![SocketAddr::new(ip, url.port)],
-        Err(_) => tokio::net::lookup_host((url.host.as_str(), url.port))
-            .await
-            .map_err(|e| format!("cannot resolve {}: {e}", url.host))?
-            .collect(),
-    };
-    let mut last = format!("{} resolves to no address", url.host);
-    for addr in addrs {
-        match TcpStream::connect(addr).await {
-            Ok(s) => return Ok(s),
-            Err(e) => last = format!("connecting to {addr}: {e}"),
-        }
-    }
-    Err(last)
-}
-
-/// `HTTP/1.1 200 OK` → status 200, reason `OK`.
-fn parse_status_line(line: &[u8]) -> Result<Response, String> {
-    let text = String::from_utf8_lossy(line);
-    let bad = || format!("not an HTTP answer: {:?}", text.chars().take(80).collect::<String>());
-    let mut parts = text.splitn(3, ' ');
-    let version = parts.next().unwrap_or_default();
-    if !version.starts_with("HTTP/") {
-        return Err(bad());
-    }
-    let status = parts.next().unwrap_or_default();
-    if status.len() != 3 {
-        return Err(bad());
-    }
-    let status: u16 = status.parse().map_err(|_| bad())?;
-    if !(100..=599).contains(&status) {
-        return Err(bad());
-    }
-    Ok(Response { status, reason: parts.next().unwrap_or_default().trim().to_string() })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn url(host: &str, port: u16, path: &str) -> HttpUrl {
-        HttpUrl { host: host.into(), port, path: path.into() }
-    }
-
     #[test]
     fn parses_urls() {
-        assert_eq!(HttpUrl::parse("http://10.0.0.1"), Ok(url("10.0.0.1", 80, "/")));
-        assert_eq!(HttpUrl::parse("http://10.0.0.1:8080/health"), Ok(url("10.0.0.1", 8080, "/health")));
-        assert_eq!(HttpUrl::parse(" HTTP://Example.com/a/b?x=1#frag "), Ok(url("Example.com", 80, "/a/b?x=1")));
-        assert_eq!(HttpUrl::parse("http://host?q"), Ok(url("host", 80, "/?q")));
-        assert_eq!(HttpUrl::parse("http://[::1]:81/x"), Ok(url("::1", 81, "/x")));
-        assert_eq!(HttpUrl::parse("http://[fe80::2]"), Ok(url("fe80::2", 80, "/")));
+        for (text, want) in [
+            ("http://10.0.0.1", "http://10.0.0.1/"),
+            ("http://10.0.0.1:8080/health", "http://10.0.0.1:8080/health"),
+            (" HTTP://Example.com/a/b?x=1#frag ", "http://example.com/a/b?x=1"),
+            ("http://[::1]:81/x", "http://[::1]:81/x"),
+            ("https://[fe80::2]", "https://[fe80::2]/"),
+            ("https://db.example:8443/ping", "https://db.example:8443/ping"),
+        ] {
+            assert_eq!(parse_url(text).map(|u| u.to_string()), Ok(want.to_string()), "{text}");
+        }
     }
 
     #[test]
     fn refuses_bad_urls() {
-        let err = HttpUrl::parse("https://10.0.0.1/").unwrap_err();
-        assert!(err.contains("https is not supported yet"), "{err}");
-        for bad in ["ftp://x", "10.0.0.1", "http://", "http://h:99999/", "http://h:x/", "http://u:p@h/", "http://[::1/"]
-        {
-            assert!(HttpUrl::parse(bad).is_err(), "{bad}");
+        for (bad, why) in [
+            ("ftp://x", "scheme is ftp"),
+            ("10.0.0.1", "not a URL"),
+            ("http://", "not a URL"),
+            ("http://h:99999/", "not a URL"),
+            ("http://u:p@h/", "credentials"),
+            ("http://[::1/", "not a URL"),
+        ] {
+            let err = parse_url(bad).unwrap_err();
+            assert!(err.contains(why), "{bad}: {err}");
         }
-        assert!(HttpUrl::parse("http://h/a b").is_err());
     }
 
     #[test]
-    fn host_headers_and_display() {
-        assert_eq!(url("h", 80, "/").host_header(), "h");
-        assert_eq!(url("h", 8080, "/").host_header(), "h:8080");
-        assert_eq!(url("::1", 81, "/x").host_header(), "[::1]:81");
-        assert_eq!(url("::1", 81, "/x").to_string(), "http://[::1]:81/x");
+    fn a_ca_file_must_hold_certificates() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let missing = dir.path().join("missing.pem");
+        let err = HttpTarget::new("https://h/", Some(&missing)).unwrap_err();
+        assert!(err.contains("cannot read the CA file"), "{err}");
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").expect("write");
+        let err = HttpTarget::new("https://h/", Some(&empty)).unwrap_err();
+        assert!(err.contains("holds no certificate"), "{err}");
     }
 
     #[test]
-    fn status_lines() {
-        assert_eq!(parse_status_line(b"HTTP/1.1 200 OK"), Ok(Response { status: 200, reason: "OK".into() }));
-        assert_eq!(
-            parse_status_line(b"HTTP/1.0 500 Internal Server Error"),
-            Ok(Response { status: 500, reason: "Internal Server Error".into() })
-        );
-        assert_eq!(parse_status_line(b"HTTP/1.1 204"), Ok(Response { status: 204, reason: String::new() }));
-        for bad in [&b"SSH-2.0-OpenSSH"[..], b"HTTP/1.1 2000 OK", b"HTTP/1.1 abc", b"HTTP/1.1 099 x", b""] {
-            assert!(parse_status_line(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
-        }
+    fn plain_http_needs_no_trust_store() {
+        let t = HttpTarget::new("http://127.0.0.1:9/x", None).expect("target");
+        assert_eq!(t.url(), "http://127.0.0.1:9/x");
+        assert_eq!(t.to_string(), "http://127.0.0.1:9/x");
+    }
+
+    #[test]
+    fn status_classes() {
         assert!(Response { status: 302, reason: String::new() }.is_success_or_redirect());
         assert!(!Response { status: 404, reason: String::new() }.is_success_or_redirect());
         assert!(!Response { status: 199, reason: String::new() }.is_success_or_redirect());

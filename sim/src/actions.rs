@@ -194,7 +194,7 @@ impl Sim {
         let n = &cfg.nps[np];
         let rtt = 2 * self.knobs.network_latency_ms;
         match &n.kind {
-            NpKind::Ping { targets } | NpKind::Http { targets } => {
+            NpKind::Ping { targets } | NpKind::Http { targets, .. } => {
                 let owner = TargetOwner::Np(np);
                 let answered = targets.iter().any(|t| self.world.target_answers(owner, t, s));
                 if answered {
@@ -246,7 +246,7 @@ impl Sim {
                 let ok = targets.iter().any(|t| self.world.target_answers(TargetOwner::Monitor(m), t, s));
                 (ok, if ok { String::new() } else { "no target answered".into() })
             }
-            MonitorKind::Http { url } => {
+            MonitorKind::Http { url, .. } => {
                 let ok = self.world.target_answers(TargetOwner::Monitor(m), url, s);
                 (ok, if ok { String::new() } else { "no response".into() })
             }

@@ -31,7 +31,7 @@ pub const HEARTBEAT_DISK: &[&str] = &["device"];
 
 pub const NP: &[&str] = &["name", "kind", "interval", "timeout", "retries", "servers"];
 pub const NP_PING: &[&str] = &["targets", "network"];
-pub const NP_HTTP: &[&str] = &["targets", "network"];
+pub const NP_HTTP: &[&str] = &["targets", "network", "ca_file"];
 pub const NP_DISK: &[&str] = &["device", "io_wait"];
 pub const NP_MAJORITY: &[&str] = &[];
 pub const NP_SERIAL: &[&str] = &["device"];
@@ -81,7 +81,7 @@ pub const MON_DISK: &[&str] = &["path", "io_size"];
 pub const MON_NIC_LINK: &[&str] = &["interface"];
 pub const MON_MIRROR: &[&str] = &["resource"];
 pub const MON_USER_SPACE: &[&str] = &["stall_action"];
-pub const MON_HTTP: &[&str] = &["url", "network"];
+pub const MON_HTTP: &[&str] = &["url", "network", "ca_file"];
 
 /// Every `(table, key)` the parser accepts. Tables are named as in the reference:
 /// `cluster`, `group.resource`, kind-specific keys as `group.resource.floating-ip`,

@@ -155,11 +155,23 @@ pub struct Np {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum NpKind {
-    Ping { targets: Vec<String> },
-    Http { targets: Vec<String> },
-    Disk { device: String, io_wait_ms: Ms },
+    Ping {
+        targets: Vec<String>,
+    },
+    /// `ca_file`: a PEM file whose certificates alone are trusted for `https://`
+    /// targets (instead of the system's store).
+    Http {
+        targets: Vec<String>,
+        ca_file: Option<String>,
+    },
+    Disk {
+        device: String,
+        io_wait_ms: Ms,
+    },
     Majority,
-    Serial { device: String },
+    Serial {
+        device: String,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -409,6 +421,8 @@ pub enum MonitorKind {
     },
     Http {
         url: String,
+        /// A PEM file whose certificates alone are trusted for an `https://` URL.
+        ca_file: Option<String>,
     },
 }
 

@@ -324,7 +324,10 @@ fn read_kind<'a>(cx: &mut Ctx<'a>, o: &Obj<'a>, k: MonKindWord, active_with: Opt
                         .error(u.at, format!("{}: `url` = \"{}\" is not an http:// or https:// URL", o.label, u.v));
                 }
             }
-            MonitorKind::Http { url: url.map(|u| u.v).unwrap_or_default() }
+            let url = url.map(|u| u.v).unwrap_or_default();
+            let urls: Vec<String> = if url.is_empty() { Vec::new() } else { vec![url.clone()] };
+            let ca_file = super::read_top::ca_file(cx, o, &urls, "url");
+            MonitorKind::Http { url, ca_file }
         }
     }
 }

@@ -213,7 +213,11 @@ pub(crate) fn read_nps(cx: &mut Ctx<'_>) {
         let servers_at = cx.w.at(o.r, "servers");
         let model_kind = match kind {
             Some(NpKindWord::Ping) => NpKind::Ping { targets: np_targets(cx, o, false) },
-            Some(NpKindWord::Http) => NpKind::Http { targets: np_targets(cx, o, true) },
+            Some(NpKindWord::Http) => {
+                let targets = np_targets(cx, o, true);
+                let ca_file = ca_file(cx, o, &targets, "targets");
+                NpKind::Http { targets, ca_file }
+            }
             Some(NpKindWord::Disk) => NpKind::Disk {
                 device: cx.w.req_string(o, "device").map(|d| d.v).unwrap_or_default(),
                 io_wait_ms: cx.w.duration(o, "io_wait", ranges::NP_IO_WAIT).map_or(defaults::NP_IO_WAIT_MS, |d| d.v),
@@ -266,6 +270,23 @@ pub(crate) fn read_nps(cx: &mut Ctx<'_>) {
             network,
         });
     }
+}
+
+/// `ca_file` of an http resolver or monitor: a non-empty path, and only where some URL
+/// (`urls_key`) is `https://` (elsewhere it would be silently unused).
+pub(super) fn ca_file<'a>(cx: &mut Ctx<'a>, o: &Obj<'a>, urls: &[String], urls_key: &str) -> Option<String> {
+    let f = cx.w.string(o, "ca_file")?;
+    if f.v.trim().is_empty() {
+        cx.w.diags.error(f.at, format!("{}: `ca_file` is empty: name a PEM file of CA certificates", o.label));
+        return None;
+    }
+    // No URL read (missing or mistyped, already reported): nothing more to say.
+    if !urls.is_empty() && !urls.iter().any(|u| u.starts_with("https://")) {
+        let msg =
+            format!("{}: `ca_file` is set but no `{urls_key}` is an https:// URL: remove it or use https", o.label);
+        cx.w.diags.error(f.at, msg);
+    }
+    Some(f.v)
 }
 
 /// `targets` of a ping or http resolver: required, 1 to 16 entries (B131 4, B132).

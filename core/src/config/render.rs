@@ -155,9 +155,12 @@ fn resolver(o: &mut Out<'_>, np: &Np) {
                 o.str("network", n);
             }
         }
-        NpKind::Http { targets } => {
+        NpKind::Http { targets, ca_file } => {
             o.str("kind", "http");
             o.line("targets", list(targets.iter().map(String::as_str)));
+            if let Some(f) = ca_file {
+                o.str("ca_file", f);
+            }
             if let Some(n) = &np.network {
                 o.str("network", n);
             }
@@ -310,7 +313,12 @@ fn monitor(o: &mut Out<'_>, m: &Monitor) {
             o.str("resource", &r);
         }
         MonitorKind::UserSpace { stall_action } => o.str("stall_action", words::final_action(*stall_action)),
-        MonitorKind::Http { url } => o.str("url", url),
+        MonitorKind::Http { url, ca_file } => {
+            o.str("url", url);
+            if let Some(f) = ca_file {
+                o.str("ca_file", f);
+            }
+        }
     }
     if let Some(n) = &m.network {
         o.str("network", n);

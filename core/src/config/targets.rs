@@ -64,7 +64,7 @@ impl Config {
         let mut out = Vec::new();
         for (i, np) in self.nps.iter().enumerate() {
             let targets: &[String] = match &np.kind {
-                NpKind::Ping { targets } | NpKind::Http { targets } => targets,
+                NpKind::Ping { targets } | NpKind::Http { targets, .. } => targets,
                 NpKind::Disk { .. } | NpKind::Majority | NpKind::Serial { .. } => &[],
             };
             for t in targets {
@@ -74,7 +74,7 @@ impl Config {
         for (i, m) in self.monitors.iter().enumerate() {
             let targets: Vec<&String> = match &m.kind {
                 MonitorKind::Ip { targets } => targets.iter().collect(),
-                MonitorKind::Http { url } => vec![url],
+                MonitorKind::Http { url, .. } => vec![url],
                 MonitorKind::FloatingIp { .. }
                 | MonitorKind::Process { .. }
                 | MonitorKind::Exec { .. }

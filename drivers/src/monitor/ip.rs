@@ -1,4 +1,4 @@
-//! The `ip` monitor: one ICMP echo to every target at once; healthy as soon as one
+//! The `ip` monitor: one ICMP echo (IPv4 or IPv6) to every target at once; healthy as soon as one
 //! answers, unhealthy only when every target failed (CLUSTERPRO's IP monitor).
 //!
 //! In: the targets and the timeout. Out: a [`CheckOutcome`] naming the target that
@@ -33,8 +33,5 @@ pub(super) async fn check(targets: &[IpAddr], timeout: Duration) -> CheckOutcome
 }
 
 async fn echo(i: usize, target: IpAddr, timeout: Duration) -> (usize, IpAddr, Result<Duration, String>) {
-    match target {
-        IpAddr::V4(v4) => (i, target, icmp::echo(v4, timeout).await),
-        IpAddr::V6(_) => (i, target, Err("IPv6 not supported yet".to_string())),
-    }
+    (i, target, icmp::echo(target, timeout).await)
 }

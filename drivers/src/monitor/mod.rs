@@ -31,7 +31,7 @@ use baton_core::io::ActionResult;
 
 use crate::exec::{resolve, run_check_script, ScriptSpec};
 use crate::floating_ip::FloatingIpSpec;
-use crate::http::{self, HttpUrl, Method};
+use crate::http::{HttpTarget, Method};
 
 /// The result of one check.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,13 +78,13 @@ pub enum MonitorSpec {
     /// The interface exists and its link is up.
     NicLink { interface: String },
     /// A GET answered with 2xx or 3xx.
-    Http { url: HttpUrl },
+    Http { target: HttpTarget },
 }
 
 impl MonitorSpec {
     /// The spec of monitor `mon`: `Ok(None)` for kinds checked elsewhere (`user-space`,
     /// `mirror-disk`, `mirror-connect`), `Err` for a value that cannot be checked (a
-    /// target that is not an IP address, an `https://` URL). Relative paths (`command`,
+    /// target that is not an IP address, an unreadable `ca_file`). Relative paths (`command`,
     /// `pidfile`) are taken from `config_dir`, as exec scripts are.
     pub fn from_config(cfg: &Config, config_dir: &Path, mon: MonId) -> Result<Option<MonitorSpec>, String> {
         let m = cfg.monitors.get(mon.idx()).ok_or_else(|| format!("no monitor #{}", mon.0))?;
@@ -129,7 +129,10 @@ impl MonitorSpec {
                 MonitorSpec::Disk { path: PathBuf::from(path), io_size_bytes: *io_size }
             }
             MonitorKind::NicLink { interface } => MonitorSpec::NicLink { interface: interface.clone() },
-            MonitorKind::Http { url } => MonitorSpec::Http { url: HttpUrl::parse(url).map_err(label)? },
+            MonitorKind::Http { url, ca_file } => {
+                let ca_file = ca_file.as_deref().map(|f| resolve(config_dir, f));
+                MonitorSpec::Http { target: HttpTarget::new(url, ca_file.as_deref()).map_err(label)? }
+            }
             MonitorKind::MirrorDisk { .. } | MonitorKind::MirrorConnect { .. } | MonitorKind::UserSpace { .. } => {
                 return Ok(None)
             }
@@ -164,7 +167,7 @@ pub async fn check(spec: &MonitorSpec, timeout: Duration) -> CheckOutcome {
         MonitorSpec::Exec { spec } => check_exec(spec, timeout).await,
         MonitorSpec::Disk { path, io_size_bytes } => disk::check(path, *io_size_bytes, timeout).await,
         MonitorSpec::NicLink { interface } => bounded(timeout, link::nic_link(interface)).await,
-        MonitorSpec::Http { url } => check_http(url, timeout).await,
+        MonitorSpec::Http { target } => check_http(target, timeout).await,
     }
 }
 
@@ -190,8 +193,8 @@ async fn check_exec(spec: &ScriptSpec, timeout: Duration) -> CheckOutcome {
     }
 }
 
-async fn check_http(url: &HttpUrl, timeout: Duration) -> CheckOutcome {
-    match http::request(Method::Get, url, timeout).await {
+async fn check_http(url: &HttpTarget, timeout: Duration) -> CheckOutcome {
+    match url.request(Method::Get, timeout).await {
         Ok(r) if r.is_success_or_redirect() => CheckOutcome::healthy(format!("{url}: {} {}", r.status, r.reason)),
         Ok(r) => CheckOutcome::unhealthy(format!("{url}: {} {}", r.status, r.reason)),
         Err(why) => CheckOutcome::unhealthy(format!("{url}: {why}")),
@@ -281,6 +284,13 @@ name = "httpsw"
 kind = "http"
 url = "https://10.0.0.12/health"
 recovery_target = "g1"
+
+[[monitor]]
+name = "httpsca"
+kind = "http"
+url = "https://10.0.0.12/health"
+ca_file = "pki/ca.pem"
+recovery_target = "g1"
 "#;
 
     fn config() -> Config {
@@ -322,14 +332,20 @@ recovery_target = "g1"
             Ok(Some(MonitorSpec::Disk { path: PathBuf::from("/var/lib/app"), io_size_bytes: 4096 }))
         );
         assert_eq!(spec_of(&cfg, "nicw"), Ok(Some(MonitorSpec::NicLink { interface: "eth0".into() })));
-        assert_eq!(
-            spec_of(&cfg, "httpw"),
-            Ok(Some(MonitorSpec::Http {
-                url: HttpUrl { host: "10.0.0.12".into(), port: 8080, path: "/health".into() }
-            }))
+        match spec_of(&cfg, "httpw") {
+            Ok(Some(MonitorSpec::Http { target })) => assert_eq!(target.url(), "http://10.0.0.12:8080/health"),
+            other => panic!("httpw: {other:?}"),
+        }
+        match spec_of(&cfg, "httpsw") {
+            Ok(Some(MonitorSpec::Http { target })) => assert_eq!(target.url(), "https://10.0.0.12/health"),
+            other => panic!("httpsw: {other:?}"),
+        }
+        // The CA file is taken from the configuration's directory, and read at start.
+        let err = spec_of(&cfg, "httpsca").unwrap_err();
+        assert!(
+            err.starts_with("monitor \"httpsca\": ") && err.contains("cannot read the CA file /etc/baton/pki/ca.pem"),
+            "{err}"
         );
-        let err = spec_of(&cfg, "httpsw").unwrap_err();
-        assert!(err.starts_with("monitor \"httpsw\": ") && err.contains("https is not supported yet"), "{err}");
         // Implied: fip1-fipw (floating-ip) and userw (user-space).
         match spec_of(&cfg, "fip1-fipw") {
             Ok(Some(MonitorSpec::FloatingIp(f))) => {

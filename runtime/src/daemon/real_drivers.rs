@@ -27,6 +27,7 @@ use baton_core::config::{Config, MonId, NpId, NpKind, ResId, ServerId};
 use baton_core::io::{Action, ActionResult, ProbeResult};
 use baton_core::script::ScriptEnv;
 use baton_drivers::floating_ip::{self, FloatingIpSpec};
+use baton_drivers::http::HttpTarget;
 use baton_drivers::monitor::{self, MonitorSpec};
 use baton_drivers::probe;
 use baton_drivers::service::{self, ServiceSpec};
@@ -45,6 +46,9 @@ pub struct RealDrivers {
     floating: BTreeMap<ResId, FloatingIpSpec>,
     services: BTreeMap<ResId, ServiceSpec>,
     monitors: BTreeMap<MonId, MonitorSpec>,
+    /// The URLs of each `http` resolver on this server, with their clients (a bad URL or
+    /// CA file stops the daemon at start, not at the first partition).
+    http_probes: BTreeMap<NpId, Arc<[HttpTarget]>>,
 }
 
 #[derive(Clone, Copy)]
@@ -113,10 +117,24 @@ impl RealDrivers {
                 Err(e) => problems.push(format!("monitor {}: {e}", cfg.monitor(m).name)),
             }
         }
+        let mut http_probes = BTreeMap::new();
+        for (i, np) in cfg.nps.iter().enumerate() {
+            let NpKind::Http { targets, ca_file } = &np.kind else { continue };
+            if !np.servers.contains(&me) {
+                continue;
+            }
+            let ca_file = ca_file.as_deref().map(|f| config_dir.join(f));
+            match targets.iter().map(|t| HttpTarget::new(t, ca_file.as_deref())).collect::<Result<Vec<_>, _>>() {
+                Ok(list) => {
+                    http_probes.insert(NpId(i as u16), Arc::from(list));
+                }
+                Err(e) => problems.push(format!("resolver {}: {e}", np.name)),
+            }
+        }
         if !problems.is_empty() {
             return Err(format!("the drivers cannot use this configuration:\n  {}", problems.join("\n  ")));
         }
-        Ok(RealDrivers { cfg, me, config_dir, logger, floating, services, monitors })
+        Ok(RealDrivers { cfg, me, config_dir, logger, floating, services, monitors, http_probes })
     }
 
     fn resource(&self, res: ResId, env: Option<ScriptEnv>, which: Script) -> (DriverFuture, Option<Duration>) {
@@ -241,8 +259,10 @@ impl RealDrivers {
                     Some(timeout),
                 )
             }
-            NpKind::Http { targets } => {
-                let targets = targets.clone();
+            NpKind::Http { .. } => {
+                let Some(targets) = self.http_probes.get(&np).cloned() else {
+                    return (failed(format!("the http resolver {} has no probe on this server", resolver.name)), None);
+                };
                 (
                     Box::pin(async move {
                         ActionResult::Probe(ProbeResult::Answered(probe::http_any(&targets, timeout).await))

@@ -274,7 +274,7 @@ impl ConfigFacts {
         let mut targets = Vec::new();
         for np in &cfg.nps {
             match &np.kind {
-                NpKind::Ping { targets: t } | NpKind::Http { targets: t } => targets.extend(t.iter().cloned()),
+                NpKind::Ping { targets: t } | NpKind::Http { targets: t, .. } => targets.extend(t.iter().cloned()),
                 NpKind::Disk { .. } | NpKind::Majority | NpKind::Serial { .. } => {}
             }
         }
@@ -282,7 +282,7 @@ impl ConfigFacts {
         for m in &cfg.monitors {
             match &m.kind {
                 baton_core::config::MonitorKind::Ip { targets: t } => targets.extend(t.iter().cloned()),
-                baton_core::config::MonitorKind::Http { url } => targets.push(url.clone()),
+                baton_core::config::MonitorKind::Http { url, .. } => targets.push(url.clone()),
                 baton_core::config::MonitorKind::FloatingIp { .. }
                 | baton_core::config::MonitorKind::Process { .. }
                 | baton_core::config::MonitorKind::Exec { .. }

@@ -118,7 +118,7 @@ pub(super) fn fixture() -> Config {
         ],
         nps: vec![
             np("ping1", NpKind::Ping { targets: vec!["10.0.0.254".into()] }),
-            np("http1", NpKind::Http { targets: vec!["http://gw/health".into()] }),
+            np("http1", NpKind::Http { targets: vec!["http://gw/health".into()], ca_file: None }),
             np("disknp", NpKind::Disk { device: "/dev/sdc1".into(), io_wait_ms: 20_000 }),
         ],
         groups: vec![Group {
@@ -144,7 +144,7 @@ pub(super) fn fixture() -> Config {
         ],
         monitors: vec![
             monitor("ipw1", MonitorKind::Ip { targets: vec!["10.0.0.253".into()] }),
-            monitor("webw", MonitorKind::Http { url: "http://app/ok".into() }),
+            monitor("webw", MonitorKind::Http { url: "http://app/ok".into(), ca_file: None }),
             monitor(
                 "diskw",
                 MonitorKind::Disk { path: "/mnt/disk1/probe".into(), io_size: 512, device: Some("/dev/sdb3".into()) },

@@ -60,7 +60,9 @@ impl OwnIo {
     }
 }
 
-/// One cycle's outcome.
+/// One cycle's outcome. A cycle that finished, but past its bound, is a timeout that
+/// still reports what it read (the peers' slots are as valid as ever; only this
+/// server's own I/O was slow); one cut off by the bound read nothing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cycle {
     pub own: OwnIo,

@@ -123,6 +123,18 @@ impl Cluster {
         })
     }
 
+    /// `baton group move` to `server`, asked on server1; waits until it is there.
+    fn move_to(&self, server: usize) {
+        let out = Command::new(baton())
+            .args(["group", "move", GROUP, "--to", &format!("server{server}"), "--state-dir"])
+            .arg(self.lab.state_dir(1))
+            .stdin(Stdio::null())
+            .output()
+            .expect("baton group move");
+        assert!(out.status.success(), "group move: {}\n{}", String::from_utf8_lossy(&out.stderr), self.logs());
+        self.wait_group_on(server, MOVE_WITHIN);
+    }
+
     /// Waits until both servers report the group online on `server` only, and only it
     /// holds the floating IP.
     fn wait_group_on(&self, server: usize, within: Duration) {
@@ -203,14 +215,7 @@ fn disk_resolution_keeps_the_master_and_fences_the_other_without_two_owners() {
     c.wait_group_on(1, START_WITHIN);
     // The group on server2, the one that will lose: the master must take it over only
     // after server2 has let it go.
-    let out = Command::new(baton())
-        .args(["group", "move", GROUP, "--to", "server2", "--state-dir"])
-        .arg(c.lab.state_dir(1))
-        .stdin(Stdio::null())
-        .output()
-        .expect("baton group move");
-    assert!(out.status.success(), "group move: {}\n{}", String::from_utf8_lossy(&out.stderr), c.logs());
-    c.wait_group_on(2, MOVE_WITHIN);
+    c.move_to(2);
 
     let fip = c.lab.floating_address();
     let cut_at = Instant::now();
@@ -243,4 +248,73 @@ fn disk_resolution_keeps_the_master_and_fences_the_other_without_two_owners() {
         c.logs()
     );
     println!("disk resolution: the master held the group {} ms after the cut", took_over.as_millis());
+}
+
+/// The first line of `d` holding `needle`, as its arrival time since the lab was built.
+fn first_line(d: &Daemon, needle: &str) -> Option<Duration> {
+    d.lines().into_iter().find(|l| l.text.contains(needle)).map(|l| l.at)
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Benchmark, not a test (docs/benchmarks.md, "Disk resolution"): the disk resolution
+/// above, `BATON_BENCH_ROUNDS` times (default 5), each on a fresh lab; per round the
+/// instants from the daemons' time-stamped lines, against B34 and B44: loss D
+/// (`server-lost`), verdicts (`np-resolved-peer-down` on server1, `np-lost-tie-break`
+/// on server2), the address on server1 (sampled). Run with
+/// `cargo test --release -p baton-cli --test e2e_disk bench -- --ignored --nocapture`.
+#[test]
+#[ignore = "a benchmark: run it with --ignored --nocapture"]
+fn bench_disk_resolution_time() {
+    if skip() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let rounds: usize = std::env::var("BATON_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(5);
+    // B34 disk window 2 × max(heartbeat_timeout 500 ms, io_wait 1 s); B44 T = D + W + interval 100 ms.
+    let (window_ms, takeover_ms) = (2_000, 2_100);
+    println!("round | cut→D | D→V server1 | D→V server2 | D→fenced server2 | D→address off server2 | D→address on server1 (ms; B34 V−D = {window_ms}, B44 T−D = {takeover_ms})");
+    for round in 1..=rounds {
+        let mut c = Cluster::start(DISK_RESOLVER);
+        c.wait_group_on(1, START_WITHIN);
+        c.move_to(2);
+        let fip = c.lab.floating_address();
+        let since_lab = |i: Instant| ms(i.duration_since(c.lab.started()));
+        let cut = since_lab(Instant::now());
+        c.lab.isolate(2).expect("isolate");
+        let (mut off2, mut on1) = (None, None);
+        let deadline = Instant::now() + MOVE_WITHIN;
+        while on1.is_none() && Instant::now() < deadline {
+            let holders = c.lab.holders(fip);
+            let now = since_lab(Instant::now());
+            if off2.is_none() && !holders.contains(&2) {
+                off2 = Some(now);
+            }
+            if holders.contains(&1) {
+                on1 = Some(now);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let (Some(off2), Some(on1)) = (off2, on1) else { panic!("no takeover\n{}", c.logs()) };
+        assert!(c.daemons[1].wait_exit(MOVE_WITHIN).is_some(), "server2 did not fence\n{}", c.logs());
+        let at = |d: &Daemon, needle: &str| {
+            first_line(d, needle).map(ms).unwrap_or_else(|| panic!("no {needle}\n{}", c.logs()))
+        };
+        let d1 = at(&c.daemons[0], "event=server-lost");
+        let v1 = at(&c.daemons[0], "event=np-resolved-peer-down");
+        let d2 = at(&c.daemons[1], "event=server-lost");
+        let v2 = at(&c.daemons[1], "event=np-lost-tie-break");
+        let fenced2 = at(&c.daemons[1], "stopping: power action");
+        println!(
+            "{round} | {} | {} | {} | {} | {} | {}",
+            d1 - cut,
+            v1 - d1,
+            v2 - d2,
+            fenced2 - d2,
+            off2 - d1,
+            on1 - d1
+        );
+    }
 }

@@ -304,7 +304,11 @@ static SHARED: Mutex<Vec<Weak<SlotDevice>>> = Mutex::new(Vec::new());
 
 /// The [`SlotDevice`] of `spec`, shared with every other user of the same spec in this
 /// process (the key must be the same: one cluster, one secret).
+/// The device path is made canonical first (when it exists): two names of one device
+/// (`/dev/sdc1`, `/dev/disk/by-id/…`) must not become two writers of one slot, each with
+/// its own counter, which the peers would read as going back (stale) half the time.
 pub fn shared(spec: SlotDeviceSpec, key: SlotKey) -> Arc<SlotDevice> {
+    let spec = SlotDeviceSpec { device: std::fs::canonicalize(&spec.device).unwrap_or(spec.device), ..spec };
     let mut all = lock(&SHARED);
     all.retain(|w| w.strong_count() > 0);
     if let Some(found) = all.iter().filter_map(Weak::upgrade).find(|d| d.spec == spec) {

@@ -12,8 +12,12 @@
 //!   takes over, server2 fences itself (`np-lost-tie-break`, `--fence exit`), and the
 //!   floating IP is never on both servers at once (sampled in the namespaces).
 //!
-//! One cluster at a time ([`SERIAL`]), as in `e2e.rs`. Needs root, `ip` and `losetup`
-//! (util-linux): otherwise each test prints `skipped: …` and passes.
+//! * A device that refuses writes (`blockdev --setro`) takes the disk path down on
+//!   both sides like a cut cable (B11), and back up once writable again; the LAN keeps
+//!   the servers together meanwhile.
+//!
+//! One cluster at a time ([`SERIAL`]), as in `e2e.rs`. Needs root, `ip`, `losetup` and
+//! `blockdev` (util-linux): otherwise each test prints `skipped: …` and passes.
 
 use baton_lab::daemon::{group_locations, status, Daemon};
 use baton_lab::{wait_for, ClusterSpec, Lab, LabSpec};
@@ -44,9 +48,11 @@ fn skip() -> bool {
         println!("skipped: {why}");
         return true;
     }
-    if Command::new("losetup").arg("--version").stdout(Stdio::null()).status().is_err() {
-        println!("skipped: needs losetup (util-linux)");
-        return true;
+    for tool in ["losetup", "blockdev"] {
+        if Command::new(tool).arg("--version").stdout(Stdio::null()).status().is_err() {
+            println!("skipped: needs {tool} (util-linux)");
+            return true;
+        }
     }
     false
 }
@@ -76,7 +82,7 @@ impl Drop for LoopDevice {
 struct Cluster {
     daemons: Vec<Daemon>,
     lab: Lab,
-    _device: LoopDevice,
+    device: LoopDevice,
 }
 
 impl Cluster {
@@ -93,7 +99,7 @@ impl Cluster {
         };
         let config = lab.write_config(&spec).expect("cluster file");
         let daemons = (1..=2).map(|s| lab.start_daemon(&baton(), &config, s).expect("daemon")).collect();
-        Cluster { daemons, lab, _device: device }
+        Cluster { daemons, lab, device }
     }
 
     fn logs(&self) -> String {
@@ -202,6 +208,53 @@ fn a_disk_heartbeat_keeps_two_servers_together_when_every_lan_path_is_cut() {
     for forbidden in ["event=server-lost", "event=np-resolution-started", "event=np-lost"] {
         assert!(!logs.contains(forbidden), "{forbidden}\n{logs}");
     }
+    assert_eq!(c.lab.holders(c.lab.floating_address()), vec![1], "{logs}");
+}
+
+/// Sets the shared device's read-only flag (`blockdev --setro` / `--setrw`).
+fn set_read_only(device: &str, read_only: bool) {
+    let flag = if read_only { "--setro" } else { "--setrw" };
+    let ok = Command::new("blockdev").args([flag, device]).status().expect("blockdev");
+    assert!(ok.success(), "blockdev {flag} {device}");
+}
+
+#[test]
+fn a_failing_disk_takes_the_disk_path_down_like_a_cut_cable() {
+    if skip() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let c = Cluster::start(DISK_HEARTBEAT);
+    c.wait_group_on(1, START_WITHIN);
+    for (viewer, peer) in [(1, 2), (2, 1)] {
+        c.wait(&format!("server{viewer} hears server{peer} on disk1"), MOVE_WITHIN, || {
+            c.path_alive(viewer, peer, "disk1") == Some(true)
+        });
+    }
+    // The device refuses writes: every slot write fails, so no heartbeat crosses it.
+    set_read_only(&c.device.path, true);
+    for (viewer, peer) in [(1, 2), (2, 1)] {
+        c.wait(&format!("server{viewer} reports disk1 to server{peer} down"), MOVE_WITHIN, || {
+            c.path_alive(viewer, peer, "disk1") == Some(false)
+        });
+    }
+    for d in &c.daemons {
+        let log = d.log_text();
+        assert!(log.contains("disk heartbeat disk1: own slot I/O failed"), "{}", c.logs());
+        assert!(log.contains("event=heartbeat-path-down"), "{}", c.logs());
+    }
+    // The LAN paths still carry the heartbeats: nobody is lost.
+    assert_eq!(c.path_alive(1, 2, "lan1"), Some(true), "{}", c.logs());
+    set_read_only(&c.device.path, false);
+    for (viewer, peer) in [(1, 2), (2, 1)] {
+        c.wait(&format!("server{viewer} hears server{peer} on disk1 again"), MOVE_WITHIN, || {
+            c.path_alive(viewer, peer, "disk1") == Some(true)
+        });
+    }
+    let logs = c.logs();
+    assert!(logs.contains("event=heartbeat-path-up"), "{logs}");
+    assert!(logs.contains("own slot I/O works again"), "{logs}");
+    assert!(!logs.contains("event=server-lost"), "{logs}");
     assert_eq!(c.lab.holders(c.lab.floating_address()), vec![1], "{logs}");
 }
 

@@ -22,6 +22,7 @@ pub mod icmp;
 pub mod monitor;
 pub mod output;
 pub mod probe;
+pub mod serial_line;
 pub mod service;
 pub mod slot_device;
 

@@ -120,10 +120,19 @@ pub type DriversFactory =
 pub async fn run(options: DaemonOptions) -> Result<Ending, String> {
     let slot_key =
         baton_drivers::disk_slot::SlotKey::new(options.key.derive(crate::transport::packet::DISK_SLOT_LABEL));
+    let line_key =
+        baton_drivers::serial_line::LineKey::new(options.key.derive(crate::transport::packet::SERIAL_LINE_LABEL));
     run_with(
         options,
         Box::new(move |cfg, me, config_dir, logger| {
-            let real = real_drivers::RealDrivers::new(Arc::clone(cfg), me, config_dir.to_path_buf(), logger, slot_key)?;
+            let real = real_drivers::RealDrivers::new(
+                Arc::clone(cfg),
+                me,
+                config_dir.to_path_buf(),
+                logger,
+                slot_key,
+                line_key,
+            )?;
             Ok(Arc::new(real) as Arc<dyn Drivers>)
         }),
         None,

@@ -12,10 +12,10 @@
 //! | activate / deactivate `service` | `systemctl start` / `stop` of the unit (`baton_drivers::service`) |
 //! | `RecoverRun` | the start script of an `exec` resource (B93); nothing for other kinds |
 //! | `MonitorCheck` | `baton_drivers::monitor::check` with the monitor's timeout; `user-space` answers healthy here because the real check is the daemon's watchdog thread ([`super::watchdog`]) |
-//! | `NpProbe` | `ping` / `http`: `baton_drivers::probe`; `majority`: nothing to probe (the core counts); `disk`: one slot cycle on the device (`baton_drivers::slot_device`, shared with a disk heartbeat on the same device): own slot written and read back within `io_wait`, and the highest authenticated counter of every peer's slot (B31, B39) |
+//! | `NpProbe` | `ping` / `http`: `baton_drivers::probe`; `majority`: nothing to probe (the core counts); `disk`: one slot cycle on the device (`baton_drivers::slot_device`, shared with a disk heartbeat on the same device): own slot written and read back within `io_wait`, and the highest authenticated counter of every peer's slot (B31, B39); `serial`: a ping on the line ([`baton_drivers::serial_line`], the reader started with the drivers) answered within the timeout (B38) |
 //!
 //! Not in this runtime yet (planned with the disk drivers): `virtual-ip`, `disk`,
-//! `mirror-disk` and `hybrid-disk` resources, mirror copies, the `serial` resolver,
+//! `mirror-disk` and `hybrid-disk` resources, mirror copies,
 //! `mirror-*` monitors. Their actions fail with a reason naming them, which
 //! the core treats as a real failure (a resolver that cannot answer loses, which is the
 //! safe side: a server fences itself rather than risk two active servers).
@@ -30,6 +30,7 @@ use baton_drivers::disk_slot::{PeerTrack, SlotKey};
 use baton_drivers::floating_ip::{self, FloatingIpSpec};
 use baton_drivers::monitor::{self, MonitorSpec};
 use baton_drivers::probe;
+use baton_drivers::serial_line::{LineKey, SerialLine};
 use baton_drivers::service::{self, ServiceSpec};
 use baton_drivers::slot_device::{self, OwnIo, SlotDevice};
 use baton_drivers::{run_script, ScriptSpec};
@@ -49,6 +50,8 @@ pub struct RealDrivers {
     monitors: BTreeMap<MonId, MonitorSpec>,
     /// Every `disk` resolver of this server: its device and what it accepted of each peer.
     disk_resolvers: BTreeMap<NpId, DiskResolver>,
+    /// Every `serial` resolver of this server: its line to the peer (B38).
+    serial_lines: BTreeMap<NpId, Arc<SerialResolver>>,
 }
 
 /// A `disk` resolver's device and its tracks of the peers' slots.
@@ -69,9 +72,40 @@ fn failed(reason: String) -> DriverFuture {
     Box::pin(async move { ActionResult::Failed(reason) })
 }
 
-/// A resolver kind without a driver yet: its probe fails, so this server loses (B31).
-fn unsupported_resolver(kind: &str, name: &str) -> DriverFuture {
-    failed(format!("not implemented in this runtime yet: the {kind} resolver {name} (it loses: the safe side)"))
+/// One `serial` resolver check (B31, B38): the peer answered a ping on the cable
+/// within the resolver's timeout, or not (the reason logged). A line that cannot be used
+/// is a failed round, as silence is: the core counts both against the resolver.
+/// Only the first failure after a success is logged, and the return: an unplugged cable
+/// does not write a line per round.
+fn serial_probe(line: Arc<SerialResolver>, name: &str, timeout: Duration, logger: Logger) -> DriverFuture {
+    let name = name.to_string();
+    Box::pin(async move {
+        let answered = line.line.check(timeout).await;
+        let was_ok = line.last_ok.swap(answered.is_ok(), std::sync::atomic::Ordering::Relaxed);
+        match answered {
+            Ok(rtt) => {
+                if !was_ok {
+                    logger.line(&format!(
+                        "serial resolver {name}: the peer answers on the line ({} ms)",
+                        rtt.as_millis()
+                    ));
+                }
+                ActionResult::Probe(ProbeResult::Answered(true))
+            }
+            Err(why) => {
+                if was_ok {
+                    logger.line(&format!("serial resolver {name}: the peer did not answer on the line: {why}"));
+                }
+                ActionResult::Probe(ProbeResult::Answered(false))
+            }
+        }
+    })
+}
+
+/// A `serial` resolver's line, and whether its last check was answered (for the log).
+struct SerialResolver {
+    line: SerialLine,
+    last_ok: std::sync::atomic::AtomicBool,
 }
 
 fn ready(result: ActionResult) -> DriverFuture {
@@ -81,13 +115,16 @@ fn ready(result: ActionResult) -> DriverFuture {
 impl RealDrivers {
     /// Builds every driver spec of the resources and monitors on server `me`. Errors list
     /// every value a driver cannot use. `slot_key` tags the disk slots (derived from the
-    /// cluster secret, `transport::packet::DISK_SLOT_LABEL`).
+    /// cluster secret, `transport::packet::DISK_SLOT_LABEL`), `line_key` the frames of the
+    /// serial resolvers' lines (`SERIAL_LINE_LABEL`); each serial line's reader starts here
+    /// (it answers the peer's checks from the start, whether or not this server checks).
     pub fn new(
         cfg: Arc<Config>,
         me: ServerId,
         config_dir: PathBuf,
         logger: Logger,
         slot_key: SlotKey,
+        line_key: LineKey,
     ) -> Result<RealDrivers, String> {
         // Every relative path of the file (scripts, pidfiles, exec monitors) is taken from
         // here: absolute once, so that a script started in its own directory does not look
@@ -149,10 +186,31 @@ impl RealDrivers {
                 },
             );
         }
+        let mut serial_lines = BTreeMap::new();
+        for np in cfg.np_ids() {
+            let resolver = &cfg.nps[np.idx()];
+            if !matches!(resolver.kind, NpKind::Serial { .. }) || !resolver.servers.contains(&me) {
+                continue;
+            }
+            // Exactly two servers (B131 4): the other one is the peer.
+            let Some(peer) = resolver.servers.iter().copied().find(|s| *s != me) else {
+                problems.push(format!("resolver {}: a serial resolver needs a peer", resolver.name));
+                continue;
+            };
+            let device = resolver.kind.serial_device(me);
+            if device.trim().is_empty() {
+                problems.push(format!("resolver {}: no serial device for this server", resolver.name));
+                continue;
+            }
+            let line = SerialLine::start(device, me.0, peer.0, &cfg.cluster.name, line_key.clone());
+            // "Answered" at first, so that a cable that never answers is logged once.
+            serial_lines
+                .insert(np, Arc::new(SerialResolver { line, last_ok: std::sync::atomic::AtomicBool::new(true) }));
+        }
         if !problems.is_empty() {
             return Err(format!("the drivers cannot use this configuration:\n  {}", problems.join("\n  ")));
         }
-        Ok(RealDrivers { cfg, me, config_dir, logger, floating, services, monitors, disk_resolvers })
+        Ok(RealDrivers { cfg, me, config_dir, logger, floating, services, monitors, disk_resolvers, serial_lines })
     }
 
     fn resource(&self, res: ResId, env: Option<ScriptEnv>, which: Script) -> (DriverFuture, Option<Duration>) {
@@ -291,7 +349,12 @@ impl RealDrivers {
                 Some(d) => (disk_probe(d, &resolver.name, self.logger.clone()), Some(d.io_wait)),
                 None => (failed(format!("no disk slot device for resolver {}", resolver.name)), None),
             },
-            NpKind::Serial { .. } => (unsupported_resolver("serial", &resolver.name), None),
+            NpKind::Serial { .. } => match self.serial_lines.get(&np) {
+                Some(line) => {
+                    (serial_probe(Arc::clone(line), &resolver.name, timeout, self.logger.clone()), Some(timeout))
+                }
+                None => (failed(format!("no serial line for resolver {} on this server", resolver.name)), None),
+            },
         }
     }
 }

@@ -83,6 +83,9 @@ impl Kind {
 /// The label of the disk slots' key ([`Key::derive`]).
 pub const DISK_SLOT_LABEL: &[u8] = b"baton disk slot v1";
 
+/// The label of the serial resolver's line key ([`Key::derive`]).
+pub const SERIAL_LINE_LABEL: &[u8] = b"baton serial line v1";
+
 /// The key every packet of the cluster is authenticated with: SHA-256 of the cluster
 /// secret (so a secret of any length gives a full-strength 32-byte HMAC key).
 #[derive(Clone, PartialEq, Eq)]

@@ -204,6 +204,29 @@ fn r4_disk_and_serial_without_device() {
 }
 
 #[test]
+fn r4_serial_device_per_server() {
+    let np = |device: &str| with(&format!("[[np]]\nname = \"com\"\nkind = \"serial\"\ndevice = {device}\n"));
+    // Every server of the resolver needs its tty; no other server may be named.
+    let t = np("{ s1 = \"/dev/ttyS0\" }");
+    expect(&t, "{ s1", "np \"com\": `device` names no tty for s2");
+    let t = np("{ s1 = \"/dev/ttyS0\", s2 = \"/dev/ttyS1\", s9 = \"/dev/ttyS2\" }");
+    expect(&t, "s9 =", "`device.s9`: no server named \"s9\"");
+    let t = np("{ s1 = \"/dev/ttyS0\", s2 = \"\" }");
+    expect(&t, "\"\" }", "`device.s2` is empty");
+    let t = np("3");
+    expect(&t, "3\n", "device");
+    // Accepted: each server's own, and one path for both.
+    let ok = np("{ s2 = \"/dev/ttyUSB0\", s1 = \"/dev/ttyS0\" }");
+    let cfg = parse("t.toml", &ok).unwrap_or_else(|e| panic!("refused: {e:?}")).config;
+    let kind = &cfg.nps[1].kind;
+    assert_eq!(kind.serial_device(baton_core::config::ServerId(0)), "/dev/ttyS0");
+    assert_eq!(kind.serial_device(baton_core::config::ServerId(1)), "/dev/ttyUSB0");
+    let ok = np("\"/dev/ttyS0\"");
+    let cfg = parse("t.toml", &ok).unwrap_or_else(|e| panic!("refused: {e:?}")).config;
+    assert_eq!(cfg.nps[1].kind.serial_device(baton_core::config::ServerId(1)), "/dev/ttyS0");
+}
+
+#[test]
 fn r4_serial_needs_exactly_two_servers() {
     let t = with("[[np]]\nname = \"com\"\nkind = \"serial\"\ndevice = \"/dev/ttyS0\"\nservers = [\"s1\"]\n");
     expect(&t, "[\"s1\"]", "a `serial` resolver must be on exactly 2 servers (it is on 1)");

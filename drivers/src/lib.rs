@@ -9,9 +9,12 @@
 //!
 //! [`icmp`] (echo over a raw or ping socket) and [`http`] (a minimal HTTP/1.1 client)
 //! serve both the monitors and the probes; [`arp`] (native ARP on a packet socket) serves
-//! the floating IP driver.
+//! the floating IP driver. [`disk_slot`] (the slot format) and [`slot_device`] (direct
+//! I/O on the shared device under a deadline) serve the disk heartbeat and the `disk`
+//! resolver.
 
 pub mod arp;
+pub mod disk_slot;
 pub mod exec;
 pub mod floating_ip;
 pub mod http;
@@ -19,7 +22,9 @@ pub mod icmp;
 pub mod monitor;
 pub mod output;
 pub mod probe;
+pub mod serial_line;
 pub mod service;
+pub mod slot_device;
 
 pub use exec::{resolve, run_script, ScriptOutcome, ScriptResult, ScriptSpec};
 pub use monitor::{check, CheckOutcome, MonitorSpec};

@@ -169,9 +169,26 @@ pub enum NpKind {
         io_wait_ms: Ms,
     },
     Majority,
+    /// `device`: the tty of the null-modem cable, the same path on both servers, or
+    /// (extension) a table naming each server's own (`{ server1 = "/dev/ttyS0", … }`).
     Serial {
         device: String,
+        /// Per-server devices, in the resolver's server order; empty when `device` is one
+        /// path for both.
+        device_of: Vec<(ServerId, String)>,
     },
+}
+
+impl NpKind {
+    /// The serial line's device on `server` (a `serial` resolver's own, else "").
+    pub fn serial_device(&self, server: ServerId) -> &str {
+        match self {
+            NpKind::Serial { device, device_of } => {
+                device_of.iter().find(|(s, _)| *s == server).map_or(device.as_str(), |(_, d)| d.as_str())
+            }
+            NpKind::Ping { .. } | NpKind::Http { .. } | NpKind::Disk { .. } | NpKind::Majority => "",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

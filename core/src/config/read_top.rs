@@ -231,7 +231,7 @@ pub(crate) fn read_nps(cx: &mut Ctx<'_>) {
                     );
                     cx.w.diags.error(servers_at, msg);
                 }
-                NpKind::Serial { device: cx.w.req_string(o, "device").map(|d| d.v).unwrap_or_default() }
+                serial_device(cx, o, &servers)
             }
             Some(NpKindWord::Majority) => {
                 if servers.len() < 3 {
@@ -287,6 +287,49 @@ pub(super) fn ca_file<'a>(cx: &mut Ctx<'a>, o: &Obj<'a>, urls: &[String], urls_k
         cx.w.diags.error(f.at, msg);
     }
     Some(f.v)
+}
+
+/// `device` of a serial resolver: one path for both servers, or a table with each
+/// server's own (every server of the resolver named once, no other).
+fn serial_device<'a>(cx: &mut Ctx<'a>, o: &Obj<'a>, servers: &[ServerId]) -> NpKind {
+    let Some(field) = cx.w.get(o, "device") else {
+        cx.w.missing(o, "device");
+        return NpKind::Serial { device: String::new(), device_of: Vec::new() };
+    };
+    if field.item.as_str().is_some() {
+        let device = cx.w.req_string(o, "device").map(|d| d.v).unwrap_or_default();
+        return NpKind::Serial { device, device_of: Vec::new() };
+    }
+    let Some(map) = cx.w.string_map(o, "device") else {
+        return NpKind::Serial { device: String::new(), device_of: Vec::new() };
+    };
+    let mut device_of: Vec<(ServerId, String)> = Vec::new();
+    for (name, path) in &map.v {
+        let Some(id) = cx.o.names.server(&name.v) else {
+            cx.w.diags.error(name.at, format!("{}: `device.{}`: no server named {:?}", o.label, name.v, name.v));
+            continue;
+        };
+        if !servers.contains(&id) {
+            let msg = format!("{}: `device.{}`: {} is not a server of this resolver", o.label, name.v, name.v);
+            cx.w.diags.error(name.at, msg);
+        } else if path.v.trim().is_empty() {
+            cx.w.diags.error(path.at, format!("{}: `device.{}` is empty", o.label, name.v));
+        } else {
+            device_of.push((id, path.v.clone()));
+        }
+    }
+    let missing: Vec<&str> =
+        servers.iter().filter(|s| !device_of.iter().any(|(d, _)| d == *s)).map(|s| cx.server_name(*s)).collect();
+    if !missing.is_empty() {
+        let msg = format!(
+            "{}: `device` names no tty for {}: give every server of the resolver one",
+            o.label,
+            missing.join(", ")
+        );
+        cx.w.diags.error(map.at, msg);
+    }
+    device_of.sort_by_key(|(s, _)| servers.iter().position(|x| x == s));
+    NpKind::Serial { device: String::new(), device_of }
 }
 
 /// `targets` of a ping or http resolver: required, 1 to 16 entries (B131 4, B132).

@@ -171,9 +171,15 @@ fn resolver(o: &mut Out<'_>, np: &Np) {
             o.dur("io_wait", *io_wait_ms);
         }
         NpKind::Majority => o.str("kind", "majority"),
-        NpKind::Serial { device } => {
+        NpKind::Serial { device, device_of } => {
             o.str("kind", "serial");
-            o.str("device", device);
+            if device_of.is_empty() {
+                o.str("device", device);
+            } else {
+                let parts: Vec<String> =
+                    device_of.iter().map(|(s, d)| format!("{} = {}", q(&o.cfg.servers[s.idx()].name), q(d))).collect();
+                o.line("device", format!("{{ {} }}", parts.join(", ")));
+            }
         }
     }
     o.dur("interval", np.interval_ms);

@@ -18,7 +18,7 @@
 //!
 //! | output | done by |
 //! |---|---|
-//! | `Heartbeat { to, path }` | `Transport::send(to, path, Body::Heartbeat)`: every lan path, unreliable by design |
+//! | `Heartbeat { to, path }` | `lan` path: `Transport::send(to, path, Body::Heartbeat)`, unreliable by design; `disk` path: this server's slot on the shared device ([`disk_heartbeat`]) |
 //! | `Send { to, msg }` | the transport's reliable channel (acknowledged, retransmitted on every shared path) |
 //! | `Execute { id, action }` | the [`drivers::Executor`] on a task of its own; the result comes back as `ActionDone`; a power action ends the loop |
 //! | `Cancel` | nothing: the drivers stop a script at the same timeout themselves |
@@ -36,14 +36,19 @@
 //! Under `--cfg madsim` the same loop runs in a simulated world: no control socket
 //! (requests come on a channel), no signals, no watchdog thread, mock drivers.
 //!
+//! Heartbeats read from the peers' slots on a `disk` path ([`disk_heartbeat`]) come in
+//! as `Input::Heartbeat` on that path, like those of the transport (not under madsim:
+//! no devices there, a disk path stays silent).
+//!
 //! What the drivers do not do yet is listed in [`real_drivers`] (disk and mirror
-//! resources, disk/serial resolvers): those actions fail with a reason naming them.
-//! Disk heartbeats are not sent (only `lan` paths).
+//! resources, the serial resolver): those actions fail with a reason naming them.
 
 pub mod clock;
 pub mod control;
 #[cfg(madsim)]
 pub mod crash_point;
+#[cfg(not(madsim))]
+pub mod disk_heartbeat;
 pub mod drivers;
 pub mod eventlog;
 pub mod mock_drivers;
@@ -113,10 +118,21 @@ pub type DriversFactory =
 /// Runs the daemon with the real drivers of this machine until the node ends the run.
 #[cfg(not(madsim))]
 pub async fn run(options: DaemonOptions) -> Result<Ending, String> {
+    let slot_key =
+        baton_drivers::disk_slot::SlotKey::new(options.key.derive(crate::transport::packet::DISK_SLOT_LABEL));
+    let line_key =
+        baton_drivers::serial_line::LineKey::new(options.key.derive(crate::transport::packet::SERIAL_LINE_LABEL));
     run_with(
         options,
-        Box::new(|cfg, me, config_dir, logger| {
-            let real = real_drivers::RealDrivers::new(Arc::clone(cfg), me, config_dir.to_path_buf(), logger)?;
+        Box::new(move |cfg, me, config_dir, logger| {
+            let real = real_drivers::RealDrivers::new(
+                Arc::clone(cfg),
+                me,
+                config_dir.to_path_buf(),
+                logger,
+                slot_key,
+                line_key,
+            )?;
             Ok(Arc::new(real) as Arc<dyn Drivers>)
         }),
         None,
@@ -188,6 +204,7 @@ pub async fn run_with(
     let (transport, mut inbox) = bind(topology, options.key.clone(), boot_id)
         .await
         .map_err(|e| format!("cannot bind the heartbeat sockets: {e}"))?;
+    let (disk, mut disk_rx) = DiskHeartbeats::start(&cfg, me, &options.key, &logger);
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
     let executor = Executor::new(Arc::clone(&drivers), done_tx);
     let (_control, mut control_rx) = match control {
@@ -212,6 +229,7 @@ pub async fn run_with(
         skew,
         timers: Timers::default(),
         transport,
+        disk,
         executor,
         log,
         logger,
@@ -251,6 +269,11 @@ pub async fn run_with(
                     d.logger.line("the transport's receiving task ended: a core process died (B130 7)");
                     Input::ProcessDied { process: "transport".to_string() }
                 }
+            },
+            beat = disk_rx.recv() => match beat {
+                Some(DiskBeat { from, path, hb }) => Input::Heartbeat { from, path, hb },
+                // DiskHeartbeats holds a sender: the channel closes only with the daemon.
+                None => continue,
             },
             done = done_rx.recv() => match done {
                 Some((id, result)) => Input::ActionDone { id, result },
@@ -361,6 +384,48 @@ impl Signals {
 #[cfg(madsim)]
 struct Watchdog;
 
+#[cfg(not(madsim))]
+use disk_heartbeat::DiskBeat;
+
+#[cfg(not(madsim))]
+struct DiskHeartbeats(disk_heartbeat::DiskHeartbeats);
+
+#[cfg(not(madsim))]
+impl DiskHeartbeats {
+    fn start(cfg: &Config, me: ServerId, key: &Key, logger: &Logger) -> (DiskHeartbeats, mpsc::Receiver<DiskBeat>) {
+        let slot_key = baton_drivers::disk_slot::SlotKey::new(key.derive(crate::transport::packet::DISK_SLOT_LABEL));
+        let (paths, rx) = disk_heartbeat::DiskHeartbeats::start(cfg, me, &slot_key, logger);
+        (DiskHeartbeats(paths), rx)
+    }
+    fn publish(&self, path: PathId, hb: baton_core::io::Heartbeat) -> bool {
+        self.0.publish(path, hb)
+    }
+}
+
+/// No devices in the simulated world: disk paths stay silent.
+#[cfg(madsim)]
+struct DiskHeartbeats {
+    _keep: mpsc::Sender<DiskBeat>,
+}
+
+#[cfg(madsim)]
+struct DiskBeat {
+    from: ServerId,
+    path: PathId,
+    hb: baton_core::io::Heartbeat,
+}
+
+#[cfg(madsim)]
+impl DiskHeartbeats {
+    fn start(_cfg: &Config, _me: ServerId, _key: &Key, _logger: &Logger) -> (DiskHeartbeats, mpsc::Receiver<DiskBeat>) {
+        let (tx, rx) = mpsc::channel(1);
+        (DiskHeartbeats { _keep: tx }, rx)
+    }
+    fn publish(&self, _path: PathId, _hb: baton_core::io::Heartbeat) -> bool {
+        false
+    }
+}
+
 #[cfg(madsim)]
 impl Watchdog {
     fn kick(&self) {}
@@ -378,6 +443,8 @@ struct Daemon {
     skew: SkewWatch,
     timers: Timers,
     transport: Transport,
+    /// The `disk` heartbeat paths of this server.
+    disk: DiskHeartbeats,
     executor: Executor,
     log: EventLog,
     logger: Logger,
@@ -536,7 +603,11 @@ impl Daemon {
 
     async fn carry_out(&mut self, now: u64, act: Act) -> Result<Option<PowerAction>, String> {
         match act {
-            Act::Heartbeat { to, path, hb } => self.send(to, path, Body::Heartbeat(hb)).await,
+            Act::Heartbeat { to, path, hb } => {
+                if !self.disk.publish(path, hb) {
+                    self.send(to, path, Body::Heartbeat(hb)).await;
+                }
+            }
             Act::Send { to, msg } => {
                 if let Err(e) = self.transport.send_message(to, msg).await {
                     self.logger.line_at(now, &format!("message to {} dropped: {e}", self.cfg.server(to).name));

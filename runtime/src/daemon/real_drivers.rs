@@ -12,11 +12,11 @@
 //! | activate / deactivate `service` | `systemctl start` / `stop` of the unit (`baton_drivers::service`) |
 //! | `RecoverRun` | the start script of an `exec` resource (B93); nothing for other kinds |
 //! | `MonitorCheck` | `baton_drivers::monitor::check` with the monitor's timeout; `user-space` answers healthy here because the real check is the daemon's watchdog thread ([`super::watchdog`]) |
-//! | `NpProbe` | `ping` / `http`: `baton_drivers::probe`; `majority`: nothing to probe (the core counts) |
+//! | `NpProbe` | `ping` / `http`: `baton_drivers::probe`; `majority`: nothing to probe (the core counts); `disk`: one slot cycle on the device (`baton_drivers::slot_device`, shared with a disk heartbeat on the same device): own slot written and read back within `io_wait`, and the highest authenticated counter of every peer's slot (B31, B39); `serial`: a ping on the line ([`baton_drivers::serial_line`], the reader started with the drivers) answered within the timeout (B38) |
 //!
 //! Not in this runtime yet (planned with the disk drivers): `virtual-ip`, `disk`,
-//! `mirror-disk` and `hybrid-disk` resources, mirror copies, `disk` and `serial`
-//! resolvers, `mirror-*` monitors. Their actions fail with a reason naming them, which
+//! `mirror-disk` and `hybrid-disk` resources, mirror copies,
+//! `mirror-*` monitors. Their actions fail with a reason naming them, which
 //! the core treats as a real failure (a resolver that cannot answer loses, which is the
 //! safe side: a server fences itself rather than risk two active servers).
 
@@ -26,15 +26,18 @@ use baton_core::config::model::ResourceKind;
 use baton_core::config::{Config, MonId, NpId, NpKind, ResId, ServerId};
 use baton_core::io::{Action, ActionResult, ProbeResult};
 use baton_core::script::ScriptEnv;
+use baton_drivers::disk_slot::{PeerTrack, SlotKey};
 use baton_drivers::floating_ip::{self, FloatingIpSpec};
 use baton_drivers::http::HttpTarget;
 use baton_drivers::monitor::{self, MonitorSpec};
 use baton_drivers::probe;
+use baton_drivers::serial_line::{LineKey, SerialLine};
 use baton_drivers::service::{self, ServiceSpec};
+use baton_drivers::slot_device::{self, OwnIo, SlotDevice};
 use baton_drivers::{run_script, ScriptSpec};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The drivers of a real server.
@@ -49,6 +52,18 @@ pub struct RealDrivers {
     /// The URLs of each `http` resolver on this server, with their clients (a bad URL or
     /// CA file stops the daemon at start, not at the first partition).
     http_probes: BTreeMap<NpId, Arc<[HttpTarget]>>,
+    /// Every `disk` resolver of this server: its device and what it accepted of each peer.
+    disk_resolvers: BTreeMap<NpId, DiskResolver>,
+    /// Every `serial` resolver of this server: its line to the peer (B38).
+    serial_lines: BTreeMap<NpId, Arc<SerialResolver>>,
+}
+
+/// A `disk` resolver's device and its tracks of the peers' slots.
+struct DiskResolver {
+    device: Arc<SlotDevice>,
+    peers: Vec<ServerId>,
+    io_wait: Duration,
+    tracks: Arc<Mutex<BTreeMap<ServerId, PeerTrack>>>,
 }
 
 #[derive(Clone, Copy)]
@@ -61,9 +76,40 @@ fn failed(reason: String) -> DriverFuture {
     Box::pin(async move { ActionResult::Failed(reason) })
 }
 
-/// A resolver kind without a driver yet: its probe fails, so this server loses (B31).
-fn unsupported_resolver(kind: &str, name: &str) -> DriverFuture {
-    failed(format!("not implemented in this runtime yet: the {kind} resolver {name} (it loses: the safe side)"))
+/// One `serial` resolver check (B31, B38): the peer answered a ping on the cable
+/// within the resolver's timeout, or not (the reason logged). A line that cannot be used
+/// is a failed round, as silence is: the core counts both against the resolver.
+/// Only the first failure after a success is logged, and the return: an unplugged cable
+/// does not write a line per round.
+fn serial_probe(line: Arc<SerialResolver>, name: &str, timeout: Duration, logger: Logger) -> DriverFuture {
+    let name = name.to_string();
+    Box::pin(async move {
+        let answered = line.line.check(timeout).await;
+        let was_ok = line.last_ok.swap(answered.is_ok(), std::sync::atomic::Ordering::Relaxed);
+        match answered {
+            Ok(rtt) => {
+                if !was_ok {
+                    logger.line(&format!(
+                        "serial resolver {name}: the peer answers on the line ({} ms)",
+                        rtt.as_millis()
+                    ));
+                }
+                ActionResult::Probe(ProbeResult::Answered(true))
+            }
+            Err(why) => {
+                if was_ok {
+                    logger.line(&format!("serial resolver {name}: the peer did not answer on the line: {why}"));
+                }
+                ActionResult::Probe(ProbeResult::Answered(false))
+            }
+        }
+    })
+}
+
+/// A `serial` resolver's line, and whether its last check was answered (for the log).
+struct SerialResolver {
+    line: SerialLine,
+    last_ok: std::sync::atomic::AtomicBool,
 }
 
 fn ready(result: ActionResult) -> DriverFuture {
@@ -72,8 +118,18 @@ fn ready(result: ActionResult) -> DriverFuture {
 
 impl RealDrivers {
     /// Builds every driver spec of the resources and monitors on server `me`. Errors list
-    /// every value a driver cannot use.
-    pub fn new(cfg: Arc<Config>, me: ServerId, config_dir: PathBuf, logger: Logger) -> Result<RealDrivers, String> {
+    /// every value a driver cannot use. `slot_key` tags the disk slots (derived from the
+    /// cluster secret, `transport::packet::DISK_SLOT_LABEL`), `line_key` the frames of the
+    /// serial resolvers' lines (`SERIAL_LINE_LABEL`); each serial line's reader starts here
+    /// (it answers the peer's checks from the start, whether or not this server checks).
+    pub fn new(
+        cfg: Arc<Config>,
+        me: ServerId,
+        config_dir: PathBuf,
+        logger: Logger,
+        slot_key: SlotKey,
+        line_key: LineKey,
+    ) -> Result<RealDrivers, String> {
         // Every relative path of the file (scripts, pidfiles, exec monitors) is taken from
         // here: absolute once, so that a script started in its own directory does not look
         // a relative `--config etc/cluster.toml` up a second time.
@@ -131,10 +187,59 @@ impl RealDrivers {
                 Err(e) => problems.push(format!("resolver {}: {e}", np.name)),
             }
         }
+        let mut disk_resolvers = BTreeMap::new();
+        for np in cfg.np_ids() {
+            let resolver = &cfg.nps[np.idx()];
+            let NpKind::Disk { device, io_wait_ms } = &resolver.kind else { continue };
+            if !resolver.servers.contains(&me) {
+                continue;
+            }
+            disk_resolvers.insert(
+                np,
+                DiskResolver {
+                    device: slot_device::shared(super::disk_heartbeat::slot_spec(&cfg, me, device), slot_key.clone()),
+                    peers: resolver.servers.iter().copied().filter(|s| *s != me).collect(),
+                    io_wait: Duration::from_millis(*io_wait_ms),
+                    tracks: Arc::new(Mutex::new(BTreeMap::new())),
+                },
+            );
+        }
+        let mut serial_lines = BTreeMap::new();
+        for np in cfg.np_ids() {
+            let resolver = &cfg.nps[np.idx()];
+            if !matches!(resolver.kind, NpKind::Serial { .. }) || !resolver.servers.contains(&me) {
+                continue;
+            }
+            // Exactly two servers (B131 4): the other one is the peer.
+            let Some(peer) = resolver.servers.iter().copied().find(|s| *s != me) else {
+                problems.push(format!("resolver {}: a serial resolver needs a peer", resolver.name));
+                continue;
+            };
+            let device = resolver.kind.serial_device(me);
+            if device.trim().is_empty() {
+                problems.push(format!("resolver {}: no serial device for this server", resolver.name));
+                continue;
+            }
+            let line = SerialLine::start(device, me.0, peer.0, &cfg.cluster.name, line_key.clone());
+            // "Answered" at first, so that a cable that never answers is logged once.
+            serial_lines
+                .insert(np, Arc::new(SerialResolver { line, last_ok: std::sync::atomic::AtomicBool::new(true) }));
+        }
         if !problems.is_empty() {
             return Err(format!("the drivers cannot use this configuration:\n  {}", problems.join("\n  ")));
         }
-        Ok(RealDrivers { cfg, me, config_dir, logger, floating, services, monitors, http_probes })
+        Ok(RealDrivers {
+            cfg,
+            me,
+            config_dir,
+            logger,
+            floating,
+            services,
+            monitors,
+            http_probes,
+            disk_resolvers,
+            serial_lines,
+        })
     }
 
     fn resource(&self, res: ResId, env: Option<ScriptEnv>, which: Script) -> (DriverFuture, Option<Duration>) {
@@ -271,10 +376,60 @@ impl RealDrivers {
                 )
             }
             NpKind::Majority => (ready(ActionResult::Probe(ProbeResult::Answered(true))), None),
-            NpKind::Disk { .. } => (unsupported_resolver("disk", &resolver.name), None),
-            NpKind::Serial { .. } => (unsupported_resolver("serial", &resolver.name), None),
+            NpKind::Disk { .. } => match self.disk_resolvers.get(&np) {
+                Some(d) => (disk_probe(d, &resolver.name, self.logger.clone()), Some(d.io_wait)),
+                None => (failed(format!("no disk slot device for resolver {}", resolver.name)), None),
+            },
+            NpKind::Serial { .. } => match self.serial_lines.get(&np) {
+                Some(line) => {
+                    (serial_probe(Arc::clone(line), &resolver.name, timeout, self.logger.clone()), Some(timeout))
+                }
+                None => (failed(format!("no serial line for resolver {} on this server", resolver.name)), None),
+            },
         }
     }
+}
+
+/// One `disk` resolver check (B31): a slot cycle within `io_wait`; the own I/O outcome
+/// and duration, and for each peer the highest counter accepted from its authenticated
+/// slot (the core sees a peer alive when that value changes, B39). A slot refused this
+/// time leaves the peer out: its value does not change, so it does not count as alive.
+fn disk_probe(d: &DiskResolver, name: &str, logger: Logger) -> DriverFuture {
+    let device = Arc::clone(&d.device);
+    let tracks = Arc::clone(&d.tracks);
+    let peers = d.peers.clone();
+    let io_wait = d.io_wait;
+    let name = name.to_string();
+    Box::pin(async move {
+        let cycle = device.cycle(None, io_wait).await;
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let (io_ok, io_ms) = match &cycle.own {
+            OwnIo::Ok(elapsed) => (true, ms(*elapsed)),
+            OwnIo::Failed { elapsed, reason } => {
+                logger.line(&format!("disk resolver {name}: own slot I/O failed: {reason}"));
+                (false, ms(*elapsed))
+            }
+            // Longer than io_wait, whatever the clock's rounding: the core's "slow".
+            OwnIo::Timeout(elapsed) => (true, ms(*elapsed).max(ms(io_wait).saturating_add(1))),
+        };
+        let mut slots = Vec::new();
+        let mut tracks = tracks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for peer in peers {
+            let Some(Ok(slot)) = cycle.peers.get(&peer.0) else { continue };
+            let track = tracks.entry(peer).or_default();
+            device.observe(track, slot);
+            if let Some(counter) = track.counter() {
+                slots.push((peer, counter));
+            }
+        }
+        for (slot, why) in device.new_refusals() {
+            logger.line(&format!(
+                "disk resolver {name}: slot {slot} refused ({}); not taken for a live server",
+                why.name()
+            ));
+        }
+        ActionResult::Probe(ProbeResult::Disk { io_ok, io_ms, slots })
+    })
 }
 
 impl Drivers for RealDrivers {

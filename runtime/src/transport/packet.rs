@@ -80,6 +80,12 @@ impl Kind {
     }
 }
 
+/// The label of the disk slots' key ([`Key::derive`]).
+pub const DISK_SLOT_LABEL: &[u8] = b"baton disk slot v1";
+
+/// The label of the serial resolver's line key ([`Key::derive`]).
+pub const SERIAL_LINE_LABEL: &[u8] = b"baton serial line v1";
+
 /// The key every packet of the cluster is authenticated with: SHA-256 of the cluster
 /// secret (so a secret of any length gives a full-strength 32-byte HMAC key).
 #[derive(Clone, PartialEq, Eq)]
@@ -94,6 +100,14 @@ impl Key {
     /// forge packets under it.
     pub fn insecure() -> Key {
         Key([0; 32])
+    }
+    /// A key of its own for another use of the secret (HMAC-SHA256 of `label` under
+    /// this key): the disk heartbeat's slots are tagged with `derive(DISK_SLOT_LABEL)`,
+    /// so a slot can never pass for a packet, nor a packet for a slot.
+    pub fn derive(&self, label: &[u8]) -> [u8; 32] {
+        let mut mac = self.mac();
+        mac.update(label);
+        mac.finalize().into_bytes().into()
     }
     fn mac(&self) -> HmacSha256 {
         // HMAC accepts keys of any length, so this cannot fail.

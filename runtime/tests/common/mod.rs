@@ -167,6 +167,8 @@ fn start_daemons_with(
                     me,
                     dir.to_path_buf(),
                     logger,
+                    baton_drivers::disk_slot::SlotKey::new([0; 32]),
+                    baton_drivers::serial_line::LineKey::new([0; 32]),
                 )?;
                 Ok(std::sync::Arc::new(d) as std::sync::Arc<dyn baton_runtime::daemon::drivers::Drivers>)
             });

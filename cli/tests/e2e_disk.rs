@@ -1,0 +1,373 @@
+//! End to end on a shared disk: two real `baton daemon` processes, one in each server
+//! namespace of a two-server `baton-lab` network, sharing one loop device (a backing
+//! file in the lab directory) as the disk of a `disk` heartbeat path and of a `disk`
+//! network-partition resolver (B10, B39). Every LAN path is cut by pulling every cable
+//! of server2 (`Lab::isolate`); the shared disk stays, as a SAN does when the network
+//! fails.
+//!
+//! * With a disk heartbeat the two servers stay together: the LAN paths go down
+//!   (B11), the disk path stays up, nobody is lost, nothing fails over.
+//! * Without one, both servers lose each other and resolve on the disk: both slots
+//!   keep changing, so each sees the other alive; the master (server1) survives and
+//!   takes over, server2 fences itself (`np-lost-tie-break`, `--fence exit`), and the
+//!   floating IP is never on both servers at once (sampled in the namespaces).
+//!
+//! * A device that refuses writes (`blockdev --setro`) takes the disk path down on
+//!   both sides like a cut cable (B11), and back up once writable again; the LAN keeps
+//!   the servers together meanwhile.
+//!
+//! One cluster at a time ([`SERIAL`]), as in `e2e.rs`. Needs root, `ip`, `losetup` and
+//! `blockdev` (util-linux): otherwise each test prints `skipped: …` and passes.
+
+use baton_lab::daemon::{group_locations, status, Daemon};
+use baton_lab::{wait_for, ClusterSpec, Lab, LabSpec};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+const GROUP: &str = "failover1";
+const START_WITHIN: Duration = Duration::from_secs(20);
+const MOVE_WITHIN: Duration = Duration::from_secs(15);
+/// The shared device's size: room for every slot (4 KiB each) and more.
+const DEVICE_BYTES: u64 = 1 << 20;
+
+fn baton() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_baton"))
+}
+
+fn skip() -> bool {
+    if !baton_lab::is_root() {
+        println!("skipped: needs root");
+        return true;
+    }
+    if let Some(why) = baton_lab::missing_prerequisite() {
+        println!("skipped: {why}");
+        return true;
+    }
+    for tool in ["losetup", "blockdev"] {
+        if Command::new(tool).arg("--version").stdout(Stdio::null()).status().is_err() {
+            println!("skipped: needs {tool} (util-linux)");
+            return true;
+        }
+    }
+    false
+}
+
+/// A loop device over a zeroed backing file, detached when dropped.
+struct LoopDevice {
+    path: String,
+}
+
+impl LoopDevice {
+    fn new(backing: &Path) -> LoopDevice {
+        let file = std::fs::File::create(backing).expect("backing file");
+        file.set_len(DEVICE_BYTES).expect("backing file size");
+        let out = Command::new("losetup").args(["--find", "--show"]).arg(backing).output().expect("losetup");
+        assert!(out.status.success(), "losetup: {}", String::from_utf8_lossy(&out.stderr));
+        LoopDevice { path: String::from_utf8_lossy(&out.stdout).trim().to_string() }
+    }
+}
+
+impl Drop for LoopDevice {
+    fn drop(&mut self) {
+        let _ = Command::new("losetup").args(["--detach", &self.path]).status();
+    }
+}
+
+/// Field order: daemons killed, then the lab deleted, then the device detached.
+struct Cluster {
+    daemons: Vec<Daemon>,
+    lab: Lab,
+    device: LoopDevice,
+}
+
+impl Cluster {
+    /// Two servers on `lan1` and `public`, the group on server1 first; `extra` names the
+    /// device as `DEVICE`.
+    fn start(extra: &str) -> Cluster {
+        let lab = Lab::new(LabSpec { servers: 2, ..LabSpec::default() }).expect("lab");
+        let device = LoopDevice::new(&lab.dir().join("shared-disk.img"));
+        let spec = ClusterSpec {
+            // One heartbeat timeout of the lab's 500 ms; the disk resolver's io_wait 1 s:
+            // the disk-mode verdict comes 2 × max(500 ms, 1 s) = 2 s after the loss (B34).
+            extra: extra.replace("DEVICE", &device.path),
+            ..ClusterSpec::default()
+        };
+        let config = lab.write_config(&spec).expect("cluster file");
+        let daemons = (1..=2).map(|s| lab.start_daemon(&baton(), &config, s).expect("daemon")).collect();
+        Cluster { daemons, lab, device }
+    }
+
+    fn logs(&self) -> String {
+        let mut out = String::new();
+        for d in &self.daemons {
+            out.push_str(&format!("--- server{} ---\n{}", d.server(), d.log_text()));
+        }
+        out
+    }
+
+    fn wait(&self, what: &str, within: Duration, mut ok: impl FnMut() -> bool) {
+        if wait_for(within, || ok().then_some(())).is_none() {
+            panic!("not within {within:?}: {what}\n{}", self.logs());
+        }
+    }
+
+    fn status(&self, server: usize) -> Option<Value> {
+        status(&baton(), &self.lab.state_dir(server)).ok()
+    }
+
+    /// Whether `viewer` hears `peer` on heartbeat path `path` (its status's `paths`).
+    fn path_alive(&self, viewer: usize, peer: usize, path: &str) -> Option<bool> {
+        let s = self.status(viewer)?;
+        s["paths"].as_array()?.iter().find_map(|p| {
+            (p["peer"] == format!("server{peer}") && p["path"] == path)
+                .then(|| p["alive"].as_bool() == Some(true) && p["silent_ms"].is_u64())
+        })
+    }
+
+    /// `baton group move` to `server`, asked on server1; waits until it is there.
+    fn move_to(&self, server: usize) {
+        let out = Command::new(baton())
+            .args(["group", "move", GROUP, "--to", &format!("server{server}"), "--state-dir"])
+            .arg(self.lab.state_dir(1))
+            .stdin(Stdio::null())
+            .output()
+            .expect("baton group move");
+        assert!(out.status.success(), "group move: {}\n{}", String::from_utf8_lossy(&out.stderr), self.logs());
+        self.wait_group_on(server, MOVE_WITHIN);
+    }
+
+    /// Waits until both servers report the group online on `server` only, and only it
+    /// holds the floating IP.
+    fn wait_group_on(&self, server: usize, within: Duration) {
+        let want = vec![(format!("server{server}"), "online".to_string())];
+        let fip = self.lab.floating_address();
+        self.wait(&format!("{GROUP} online on server{server} only, in both views"), within, || {
+            self.lab.holders(fip) == vec![server]
+                && (1..=2).all(|v| self.status(v).is_some_and(|s| group_locations(&s, GROUP) == want))
+        });
+    }
+}
+
+const DISK_HEARTBEAT: &str = r#"
+[[heartbeat]]
+name = "disk1"
+kind = "disk"
+device = "DEVICE"
+"#;
+
+const DISK_RESOLVER: &str = r#"
+[[np]]
+name = "disknp"
+kind = "disk"
+device = "DEVICE"
+io_wait = "1s"
+interval = "200ms"
+timeout = "200ms"
+"#;
+
+#[test]
+fn a_disk_heartbeat_keeps_two_servers_together_when_every_lan_path_is_cut() {
+    if skip() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut c = Cluster::start(&format!("{DISK_HEARTBEAT}{DISK_RESOLVER}"));
+    c.wait_group_on(1, START_WITHIN);
+    for (viewer, peer) in [(1, 2), (2, 1)] {
+        c.wait(&format!("server{viewer} hears server{peer} on disk1"), MOVE_WITHIN, || {
+            c.path_alive(viewer, peer, "disk1") == Some(true)
+        });
+    }
+
+    c.lab.isolate(2).expect("isolate");
+    for (viewer, peer) in [(1, 2), (2, 1)] {
+        c.wait(&format!("server{viewer}'s LAN paths to server{peer} are down"), MOVE_WITHIN, || {
+            c.path_alive(viewer, peer, "lan1") == Some(false) && c.path_alive(viewer, peer, "public") == Some(false)
+        });
+    }
+    // Both sides saw the LAN paths go down (B11); now four heartbeat timeouts (2 s) more
+    // of LAN silence, where a loss would have led to a disk verdict (2 s after D): the
+    // disk path still carries every heartbeat, so nothing else happens.
+    let watch_until = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < watch_until {
+        for (viewer, peer) in [(1, 2), (2, 1)] {
+            assert_ne!(c.path_alive(viewer, peer, "disk1"), Some(false), "disk1 went down\n{}", c.logs());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for d in &mut c.daemons {
+        assert!(d.exit_status().is_none(), "server{} ended\n{}", d.server(), d.log_text());
+    }
+    let logs = c.logs();
+    assert!(logs.contains("event=heartbeat-path-down"), "{logs}");
+    for forbidden in ["event=server-lost", "event=np-resolution-started", "event=np-lost"] {
+        assert!(!logs.contains(forbidden), "{forbidden}\n{logs}");
+    }
+    assert_eq!(c.lab.holders(c.lab.floating_address()), vec![1], "{logs}");
+}
+
+/// Sets the shared device's read-only flag (`blockdev --setro` / `--setrw`).
+fn set_read_only(device: &str, read_only: bool) {
+    let flag = if read_only { "--setro" } else { "--setrw" };
+    let ok = Command::new("blockdev").args([flag, device]).status().expect("blockdev");
+    assert!(ok.success(), "blockdev {flag} {device}");
+}
+
+#[test]
+fn a_failing_disk_takes_the_disk_path_down_like_a_cut_cable() {
+    if skip() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let c = Cluster::start(DISK_HEARTBEAT);
+    c.wait_group_on(1, START_WITHIN);
+    for (viewer, peer) in [(1, 2), (2, 1)] {
+        c.wait(&format!("server{viewer} hears server{peer} on disk1"), MOVE_WITHIN, || {
+            c.path_alive(viewer, peer, "disk1") == Some(true)
+        });
+    }
+    // The device refuses writes: every slot write fails, so no heartbeat crosses it.
+    set_read_only(&c.device.path, true);
+    for (viewer, peer) in [(1, 2), (2, 1)] {
+        c.wait(&format!("server{viewer} reports disk1 to server{peer} down"), MOVE_WITHIN, || {
+            c.path_alive(viewer, peer, "disk1") == Some(false)
+        });
+    }
+    for d in &c.daemons {
+        let log = d.log_text();
+        assert!(log.contains("disk heartbeat disk1: own slot I/O failed"), "{}", c.logs());
+        assert!(log.contains("event=heartbeat-path-down"), "{}", c.logs());
+    }
+    // The LAN paths still carry the heartbeats: nobody is lost.
+    assert_eq!(c.path_alive(1, 2, "lan1"), Some(true), "{}", c.logs());
+    set_read_only(&c.device.path, false);
+    for (viewer, peer) in [(1, 2), (2, 1)] {
+        c.wait(&format!("server{viewer} hears server{peer} on disk1 again"), MOVE_WITHIN, || {
+            c.path_alive(viewer, peer, "disk1") == Some(true)
+        });
+    }
+    let logs = c.logs();
+    assert!(logs.contains("event=heartbeat-path-up"), "{logs}");
+    assert!(logs.contains("own slot I/O works again"), "{logs}");
+    assert!(!logs.contains("event=server-lost"), "{logs}");
+    assert_eq!(c.lab.holders(c.lab.floating_address()), vec![1], "{logs}");
+}
+
+#[test]
+fn disk_resolution_keeps_the_master_and_fences_the_other_without_two_owners() {
+    if skip() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut c = Cluster::start(DISK_RESOLVER);
+    c.wait_group_on(1, START_WITHIN);
+    // The group on server2, the one that will lose: the master must take it over only
+    // after server2 has let it go.
+    c.move_to(2);
+
+    let fip = c.lab.floating_address();
+    let cut_at = Instant::now();
+    c.lab.isolate(2).expect("isolate");
+    // Until the master holds the address: never two holders.
+    let deadline = cut_at + MOVE_WITHIN;
+    loop {
+        let holders = c.lab.holders(fip);
+        assert!(holders.len() <= 1, "{fip} held by {holders:?} at once\n{}", c.logs());
+        if holders == vec![1] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "server1 did not take {fip} over\n{}", c.logs());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let took_over = cut_at.elapsed();
+    let Some(ending) = c.daemons[1].wait_exit(Duration::from_secs(5)) else {
+        panic!("server2 did not fence itself\n{}", c.logs());
+    };
+    assert_eq!(ending.code(), Some(1), "an unclean power action: {ending}\n{}", c.logs());
+    let loser = c.daemons[1].log_text();
+    assert!(loser.contains("event=np-lost-tie-break"), "{}", c.logs());
+    let winner = c.daemons[0].log_text();
+    assert!(winner.contains("event=np-resolved-peer-down"), "{}", c.logs());
+    assert!(c.daemons[0].exit_status().is_none(), "server1 kept running\n{}", c.logs());
+    // The disk window of B34: the verdict 2 s after the loss (500 ms after the cut).
+    assert!(
+        took_over >= Duration::from_millis(2_500),
+        "taken over after {took_over:?}: before the disk window\n{}",
+        c.logs()
+    );
+    println!("disk resolution: the master held the group {} ms after the cut", took_over.as_millis());
+}
+
+/// The first line of `d` holding `needle`, as its arrival time since the lab was built.
+fn first_line(d: &Daemon, needle: &str) -> Option<Duration> {
+    d.lines().into_iter().find(|l| l.text.contains(needle)).map(|l| l.at)
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Benchmark, not a test (docs/benchmarks.md, "Disk resolution"): the disk resolution
+/// above, `BATON_BENCH_ROUNDS` times (default 5), each on a fresh lab; per round the
+/// instants from the daemons' time-stamped lines, against B34 and B44: loss D
+/// (`server-lost`), verdicts (`np-resolved-peer-down` on server1, `np-lost-tie-break`
+/// on server2), the address on server1 (sampled). Run with
+/// `cargo test --release -p baton-cli --test e2e_disk bench -- --ignored --nocapture`.
+#[test]
+#[ignore = "a benchmark: run it with --ignored --nocapture"]
+fn bench_disk_resolution_time() {
+    if skip() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let rounds: usize = std::env::var("BATON_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(5);
+    // B34 disk window 2 × max(heartbeat_timeout 500 ms, io_wait 1 s); B44 T = D + W + interval 100 ms.
+    let (window_ms, takeover_ms) = (2_000, 2_100);
+    println!("round | cut→D | D→V server1 | D→V server2 | D→fenced server2 | D→address off server2 | D→address on server1 (ms; B34 V−D = {window_ms}, B44 T−D = {takeover_ms})");
+    for round in 1..=rounds {
+        let mut c = Cluster::start(DISK_RESOLVER);
+        c.wait_group_on(1, START_WITHIN);
+        c.move_to(2);
+        let fip = c.lab.floating_address();
+        let since_lab = |i: Instant| ms(i.duration_since(c.lab.started()));
+        let cut = since_lab(Instant::now());
+        c.lab.isolate(2).expect("isolate");
+        let (mut off2, mut on1) = (None, None);
+        let deadline = Instant::now() + MOVE_WITHIN;
+        while on1.is_none() && Instant::now() < deadline {
+            let holders = c.lab.holders(fip);
+            let now = since_lab(Instant::now());
+            if off2.is_none() && !holders.contains(&2) {
+                off2 = Some(now);
+            }
+            if holders.contains(&1) {
+                on1 = Some(now);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let (Some(off2), Some(on1)) = (off2, on1) else { panic!("no takeover\n{}", c.logs()) };
+        assert!(c.daemons[1].wait_exit(MOVE_WITHIN).is_some(), "server2 did not fence\n{}", c.logs());
+        let at = |d: &Daemon, needle: &str| {
+            first_line(d, needle).map(ms).unwrap_or_else(|| panic!("no {needle}\n{}", c.logs()))
+        };
+        let d1 = at(&c.daemons[0], "event=server-lost");
+        let v1 = at(&c.daemons[0], "event=np-resolved-peer-down");
+        let d2 = at(&c.daemons[1], "event=server-lost");
+        let v2 = at(&c.daemons[1], "event=np-lost-tie-break");
+        let fenced2 = at(&c.daemons[1], "stopping: power action");
+        println!(
+            "{round} | {} | {} | {} | {} | {} | {}",
+            d1 - cut,
+            v1 - d1,
+            v2 - d2,
+            fenced2 - d2,
+            off2 - d1,
+            on1 - d1
+        );
+    }
+}

@@ -12,6 +12,10 @@
 //!   takes over, server2 fences itself (`np-lost-tie-break`, `--fence exit`), and the
 //!   floating IP is never on both servers at once (sampled in the namespaces).
 //!
+//! * Slots forged in a third, never started server's place (another cluster's record
+//!   under the right secret, a record under another secret, a genuine record that never
+//!   changes) are refused, counted in `baton status --json` (`disk_slots`) and never
+//!   heard as that server.
 //! * A device that refuses writes (`blockdev --setro`) takes the disk path down on
 //!   both sides like a cut cable (B11), and back up once writable again; the LAN keeps
 //!   the servers together meanwhile.
@@ -19,8 +23,12 @@
 //! One cluster at a time ([`SERIAL`]), as in `e2e.rs`. Needs root, `ip`, `losetup` and
 //! `blockdev` (util-linux): otherwise each test prints `skipped: …` and passes.
 
+use baton_core::io::{Heartbeat, ServerState};
+use baton_drivers::disk_slot;
 use baton_lab::daemon::{group_locations, status, Daemon};
 use baton_lab::{wait_for, ClusterSpec, Lab, LabSpec};
+use baton_runtime::transport::load_secret;
+use baton_runtime::transport::packet::{cluster_id, DISK_SLOT_LABEL};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -89,16 +97,23 @@ impl Cluster {
     /// Two servers on `lan1` and `public`, the group on server1 first; `extra` names the
     /// device as `DEVICE`.
     fn start(extra: &str) -> Cluster {
-        let lab = Lab::new(LabSpec { servers: 2, ..LabSpec::default() }).expect("lab");
+        Cluster::start_of(extra, 2, 2)
+    }
+
+    /// `servers` in the cluster file, daemons started for the first `running` only.
+    fn start_of(extra: &str, servers: usize, running: usize) -> Cluster {
+        let lab = Lab::new(LabSpec { servers, ..LabSpec::default() }).expect("lab");
         let device = LoopDevice::new(&lab.dir().join("shared-disk.img"));
         let spec = ClusterSpec {
             // One heartbeat timeout of the lab's 500 ms; the disk resolver's io_wait 1 s:
             // the disk-mode verdict comes 2 × max(500 ms, 1 s) = 2 s after the loss (B34).
             extra: extra.replace("DEVICE", &device.path),
+            // A server that never starts is waited for this long at formation.
+            sync_wait_ms: 2_000,
             ..ClusterSpec::default()
         };
         let config = lab.write_config(&spec).expect("cluster file");
-        let daemons = (1..=2).map(|s| lab.start_daemon(&baton(), &config, s).expect("daemon")).collect();
+        let daemons = (1..=running).map(|s| lab.start_daemon(&baton(), &config, s).expect("daemon")).collect();
         Cluster { daemons, lab, device }
     }
 
@@ -148,7 +163,7 @@ impl Cluster {
         let fip = self.lab.floating_address();
         self.wait(&format!("{GROUP} online on server{server} only, in both views"), within, || {
             self.lab.holders(fip) == vec![server]
-                && (1..=2).all(|v| self.status(v).is_some_and(|s| group_locations(&s, GROUP) == want))
+                && (1..=self.daemons.len()).all(|v| self.status(v).is_some_and(|s| group_locations(&s, GROUP) == want))
         });
     }
 }
@@ -256,6 +271,83 @@ fn a_failing_disk_takes_the_disk_path_down_like_a_cut_cable() {
     assert!(logs.contains("own slot I/O works again"), "{logs}");
     assert!(!logs.contains("event=server-lost"), "{logs}");
     assert_eq!(c.lab.holders(c.lab.floating_address()), vec![1], "{logs}");
+}
+
+/// The slot of `index` on `device` replaced by `block` (ordinary buffered write, synced).
+fn put_slot(device: &str, index: u16, block: &[u8]) {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new().write(true).open(device).expect("open the device");
+    f.write_all_at(block, u64::from(index) * disk_slot::SLOT_BYTES as u64).expect("write the slot");
+    f.sync_all().expect("sync");
+}
+
+#[test]
+fn forged_and_frozen_slots_are_refused_counted_and_never_heard() {
+    if skip() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    // Three servers in the file, server3 never started: its slot is free for forgeries.
+    let c = Cluster::start_of(&format!("{DISK_HEARTBEAT}{DISK_RESOLVER}"), 3, 2);
+    c.wait_group_on(1, START_WITHIN);
+    c.wait("server1 hears server2 on disk1", MOVE_WITHIN, || c.path_alive(1, 2, "disk1") == Some(true));
+    let secret = load_secret(Some(&c.lab.dir().join("etc/cluster.key")), false).expect("the lab's secret");
+    let key = disk_slot::SlotKey::new(secret.key.derive(DISK_SLOT_LABEL));
+    let record = |cluster_id: u32, counter: u64| {
+        let slot = disk_slot::Slot {
+            cluster_id,
+            server: 2,
+            counter,
+            written_ms: 0,
+            beat: counter,
+            heartbeat: Heartbeat { run: 77, state: ServerState::Online, version: 1, sent_ms: 0 },
+        };
+        let mut block = vec![0u8; disk_slot::SLOT_BYTES];
+        disk_slot::encode(&slot, &key, &mut block);
+        block
+    };
+    let ours = cluster_id("lab");
+    let refused = |server: usize, reason: &str| -> u64 {
+        c.status(server)
+            .and_then(|s| {
+                s["disk_slots"]
+                    .as_array()?
+                    .iter()
+                    .find(|e| e["server"] == "server3")
+                    .map(|e| e["refused"][reason].as_u64().unwrap_or(0))
+            })
+            .unwrap_or(0)
+    };
+
+    // Properly tagged under the cluster's secret, but another cluster's: refused.
+    put_slot(&c.device.path, 2, &record(ours ^ 1, 1_000));
+    c.wait("both count server3's foreign slot", MOVE_WITHIN, || {
+        refused(1, "foreign-cluster") > 0 && refused(2, "foreign-cluster") > 0
+    });
+    // A record of ours with a high counter, its tag broken (a forger without the key).
+    let mut forged = record(ours, u64::MAX / 2);
+    forged[disk_slot::RECORD_BYTES - 1] ^= 1;
+    put_slot(&c.device.path, 2, &forged);
+    c.wait("both count server3's forged slot", MOVE_WITHIN, || refused(1, "bad-tag") > 0 && refused(2, "bad-tag") > 0);
+    // A genuine record that never changes (a dead server's last write, or one copied
+    // back): valid, never news.
+    put_slot(&c.device.path, 2, &record(ours, 5_000));
+    let until = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < until {
+        for viewer in [1, 2] {
+            let s = c.status(viewer).expect("status");
+            let heard =
+                s["paths"].as_array().into_iter().flatten().any(|p| p["peer"] == "server3" && p["silent_ms"].is_u64());
+            assert!(!heard, "server{viewer} heard server3\n{}", c.logs());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let logs = c.logs();
+    assert!(logs.contains("server3's slot refused (foreign-cluster)"), "{logs}");
+    assert!(logs.contains("server3's slot refused (bad-tag)"), "{logs}");
+    // server2's slot was never refused: nothing counted for it.
+    let s = c.status(1).expect("status");
+    assert!(s["disk_slots"].as_array().into_iter().flatten().all(|e| e["server"] == "server3"), "{s}");
 }
 
 #[test]

@@ -378,6 +378,37 @@ struct Watchdog;
 #[cfg(not(madsim))]
 use disk_heartbeat::DiskBeat;
 
+/// The refusals of every shared slot device of this process, per device and server.
+#[cfg(not(madsim))]
+fn disk_slot_refusals(cfg: &Config) -> Vec<control::DiskSlotRefusals> {
+    let mut out = Vec::new();
+    for device in baton_drivers::slot_device::in_use() {
+        let counted = device.refusals();
+        let shown = device.spec().device.display().to_string();
+        let mut per: BTreeMap<u16, control::DiskSlotRefusals> = BTreeMap::new();
+        let empty = |slot: u16| control::DiskSlotRefusals {
+            device: shown.clone(),
+            server: cfg.servers.get(usize::from(slot)).map_or_else(|| format!("slot {slot}"), |s| s.name.clone()),
+            refused: BTreeMap::new(),
+            stale: 0,
+        };
+        for ((slot, why), n) in &counted.rejected {
+            per.entry(*slot).or_insert_with(|| empty(*slot)).refused.insert(why.name().to_string(), *n);
+        }
+        for (slot, n) in &counted.stale {
+            per.entry(*slot).or_insert_with(|| empty(*slot)).stale = *n;
+        }
+        out.extend(per.into_values());
+    }
+    out
+}
+
+/// No devices in the simulated world.
+#[cfg(madsim)]
+fn disk_slot_refusals(_cfg: &Config) -> Vec<control::DiskSlotRefusals> {
+    Vec::new()
+}
+
 #[cfg(not(madsim))]
 struct DiskHeartbeats(disk_heartbeat::DiskHeartbeats);
 
@@ -468,6 +499,7 @@ impl Daemon {
             status: self.node.status(),
             locations: self.peer_groups.locations(&self.cfg, &self.node),
             transport: self.transport.counters(),
+            disk_slots: disk_slot_refusals(&self.cfg),
         }
     }
 

@@ -49,6 +49,7 @@ pub mod control;
 pub mod crash_point;
 #[cfg(not(madsim))]
 pub mod disk_heartbeat;
+mod disk_paths;
 pub mod drivers;
 pub mod eventlog;
 pub mod mock_drivers;
@@ -68,6 +69,7 @@ use baton_core::Node;
 use baton_core::{Act, Durable};
 use clock::{Clock, SkewWatch, Timers};
 use control::{ControlRequest, PeerGroups};
+use disk_paths::{disk_slot_refusals, DiskBeat, DiskHeartbeats};
 use drivers::{Dispatch, Drivers, Executor};
 use eventlog::{event_line, EventLog, Logger};
 pub use power::FenceMode;
@@ -374,79 +376,6 @@ impl Signals {
 
 #[cfg(madsim)]
 struct Watchdog;
-
-#[cfg(not(madsim))]
-use disk_heartbeat::DiskBeat;
-
-/// The refusals of every shared slot device of this process, per device and server.
-#[cfg(not(madsim))]
-fn disk_slot_refusals(cfg: &Config) -> Vec<control::DiskSlotRefusals> {
-    let mut out = Vec::new();
-    for device in baton_drivers::slot_device::in_use() {
-        let counted = device.refusals();
-        let shown = device.spec().device.display().to_string();
-        let mut per: BTreeMap<u16, control::DiskSlotRefusals> = BTreeMap::new();
-        let empty = |slot: u16| control::DiskSlotRefusals {
-            device: shown.clone(),
-            server: cfg.servers.get(usize::from(slot)).map_or_else(|| format!("slot {slot}"), |s| s.name.clone()),
-            refused: BTreeMap::new(),
-            stale: 0,
-        };
-        for ((slot, why), n) in &counted.rejected {
-            per.entry(*slot).or_insert_with(|| empty(*slot)).refused.insert(why.name().to_string(), *n);
-        }
-        for (slot, n) in &counted.stale {
-            per.entry(*slot).or_insert_with(|| empty(*slot)).stale = *n;
-        }
-        out.extend(per.into_values());
-    }
-    out
-}
-
-/// No devices in the simulated world.
-#[cfg(madsim)]
-fn disk_slot_refusals(_cfg: &Config) -> Vec<control::DiskSlotRefusals> {
-    Vec::new()
-}
-
-#[cfg(not(madsim))]
-struct DiskHeartbeats(disk_heartbeat::DiskHeartbeats);
-
-#[cfg(not(madsim))]
-impl DiskHeartbeats {
-    fn start(cfg: &Config, me: ServerId, key: &Key, logger: &Logger) -> (DiskHeartbeats, mpsc::Receiver<DiskBeat>) {
-        let slot_key = baton_drivers::disk_slot::SlotKey::new(key.derive(crate::transport::packet::DISK_SLOT_LABEL));
-        let (paths, rx) = disk_heartbeat::DiskHeartbeats::start(cfg, me, &slot_key, logger);
-        (DiskHeartbeats(paths), rx)
-    }
-    fn publish(&self, path: PathId, hb: baton_core::io::Heartbeat) -> bool {
-        self.0.publish(path, hb)
-    }
-}
-
-/// No devices in the simulated world: disk paths stay silent.
-#[cfg(madsim)]
-struct DiskHeartbeats {
-    _keep: mpsc::Sender<DiskBeat>,
-}
-
-#[cfg(madsim)]
-struct DiskBeat {
-    from: ServerId,
-    path: PathId,
-    hb: baton_core::io::Heartbeat,
-}
-
-#[cfg(madsim)]
-impl DiskHeartbeats {
-    fn start(_cfg: &Config, _me: ServerId, _key: &Key, _logger: &Logger) -> (DiskHeartbeats, mpsc::Receiver<DiskBeat>) {
-        let (tx, rx) = mpsc::channel(1);
-        (DiskHeartbeats { _keep: tx }, rx)
-    }
-    fn publish(&self, _path: PathId, _hb: baton_core::io::Heartbeat) -> bool {
-        false
-    }
-}
 
 #[cfg(madsim)]
 impl Watchdog {

@@ -16,6 +16,8 @@
 //!   under the right secret, a record under another secret, a genuine record that never
 //!   changes) are refused, counted in `baton status --json` (`disk_slots`) and never
 //!   heard as that server.
+//! * A serial+disk unit (B40) with the serial driver still missing falls back to the
+//!   disk rule on both sides: the master survives.
 //! * A device that refuses writes (`blockdev --setro`) takes the disk path down on
 //!   both sides like a cut cable (B11), and back up once writable again; the LAN keeps
 //!   the servers together meanwhile.
@@ -463,4 +465,39 @@ fn bench_disk_resolution_time() {
             on1 - d1
         );
     }
+}
+
+/// serial+disk (B40) while the serial driver is still missing: its checks fail, so the
+/// unit falls back to the disk rule (`np-fallback-disk`) and the master survives; before
+/// the disk driver, both servers fenced themselves.
+#[test]
+fn serial_plus_disk_falls_back_to_the_disk_and_keeps_the_master() {
+    if skip() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let serial = r#"
+[[np]]
+name = "com1"
+kind = "serial"
+device = "/dev/ttyS0"
+interval = "200ms"
+timeout = "200ms"
+"#;
+    let mut c = Cluster::start(&format!("{DISK_RESOLVER}{serial}"));
+    c.wait_group_on(1, START_WITHIN);
+    c.lab.isolate(2).expect("isolate");
+    let Some(ending) = c.daemons[1].wait_exit(MOVE_WITHIN) else {
+        panic!("server2 did not fence itself\n{}", c.logs());
+    };
+    assert_eq!(ending.code(), Some(1), "{ending}\n{}", c.logs());
+    c.wait("server1 judged server2 down", MOVE_WITHIN, || {
+        c.daemons[0].log_text().contains("event=np-resolved-peer-down")
+    });
+    for d in &c.daemons {
+        assert!(d.log_text().contains("event=np-fallback-disk"), "server{}\n{}", d.server(), c.logs());
+    }
+    assert!(c.daemons[1].log_text().contains("event=np-lost-tie-break"), "{}", c.logs());
+    assert!(c.daemons[0].exit_status().is_none(), "server1 kept running\n{}", c.logs());
+    assert_eq!(c.lab.holders(c.lab.floating_address()), vec![1], "{}", c.logs());
 }

@@ -18,6 +18,8 @@
 //!   heard as that server.
 //! * A serial+disk unit (B40) with the serial driver still missing falls back to the
 //!   disk rule on both sides: the master survives.
+//! * A ping+disk unit (B41) whose ping target went away on every server before the cut
+//!   falls back to the disk rule: the master survives.
 //! * A device that refuses writes (`blockdev --setro`) takes the disk path down on
 //!   both sides like a cut cable (B11), and back up once writable again; the LAN keeps
 //!   the servers together meanwhile.
@@ -104,6 +106,11 @@ impl Cluster {
 
     /// `servers` in the cluster file, daemons started for the first `running` only.
     fn start_of(extra: &str, servers: usize, running: usize) -> Cluster {
+        Cluster::start_with(extra, servers, running, false)
+    }
+
+    /// As [`Cluster::start_of`], with the lab's `ping` resolver on its router if `ping_np`.
+    fn start_with(extra: &str, servers: usize, running: usize, ping_np: bool) -> Cluster {
         let lab = Lab::new(LabSpec { servers, ..LabSpec::default() }).expect("lab");
         let device = LoopDevice::new(&lab.dir().join("shared-disk.img"));
         let spec = ClusterSpec {
@@ -112,6 +119,7 @@ impl Cluster {
             extra: extra.replace("DEVICE", &device.path),
             // A server that never starts is waited for this long at formation.
             sync_wait_ms: 2_000,
+            ping_np,
             ..ClusterSpec::default()
         };
         let config = lab.write_config(&spec).expect("cluster file");
@@ -345,6 +353,7 @@ fn forged_and_frozen_slots_are_refused_counted_and_never_heard() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let logs = c.logs();
+    // Logged once per reason, by whichever of the heartbeat and the resolver read it first.
     assert!(logs.contains("server3's slot refused (foreign-cluster)"), "{logs}");
     assert!(logs.contains("server3's slot refused (bad-tag)"), "{logs}");
     // server2's slot was never refused: nothing counted for it.
@@ -486,6 +495,75 @@ timeout = "200ms"
 "#;
     let mut c = Cluster::start(&format!("{DISK_RESOLVER}{serial}"));
     c.wait_group_on(1, START_WITHIN);
+    // Pre-failed means failing before the partition starts, at the last heartbeat heard
+    // (B32): each must hear the other (and its shared watch states) well after both
+    // failures before the cut.
+    let failed_at = Instant::now();
+    for (viewer, peer) in [(1, 2), (2, 1)] {
+        c.wait(&format!("server{viewer} hears server{peer} 200 ms after both failures"), MOVE_WITHIN, || {
+            let Some(s) = c.status(viewer) else { return false };
+            let since = ms(failed_at.elapsed());
+            s["paths"].as_array().into_iter().flatten().any(|p| {
+                p["peer"] == format!("server{peer}")
+                    && p["path"] == "lan1"
+                    && p["silent_ms"].as_i64().is_some_and(|silent| since - silent >= 200)
+            })
+        });
+    }
+    c.lab.isolate(2).expect("isolate");
+    let Some(ending) = c.daemons[1].wait_exit(MOVE_WITHIN) else {
+        panic!("server2 did not fence itself\n{}", c.logs());
+    };
+    assert_eq!(ending.code(), Some(1), "{ending}\n{}", c.logs());
+    c.wait("server1 judged server2 down", MOVE_WITHIN, || {
+        c.daemons[0].log_text().contains("event=np-resolved-peer-down")
+    });
+    for d in &c.daemons {
+        assert!(d.log_text().contains("event=np-fallback-disk"), "server{}\n{}", d.server(), c.logs());
+    }
+    assert!(c.daemons[1].log_text().contains("event=np-lost-tie-break"), "{}", c.logs());
+    assert!(c.daemons[0].exit_status().is_none(), "server1 kept running\n{}", c.logs());
+    assert_eq!(c.lab.holders(c.lab.floating_address()), vec![1], "{}", c.logs());
+}
+
+/// ping+disk (B41) with the ping target gone on every server before the cut: the ping
+/// resolver is pre-failed everywhere, so the unit falls back to the disk rule
+/// (`np-fallback-disk`) and the master survives; before the disk driver, the failed
+/// disk check made both servers fail.
+#[test]
+fn ping_plus_disk_falls_back_to_the_disk_when_ping_failed_everywhere() {
+    if skip() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    // The disk resolver and the lab's `ping1` on its router: one ping+disk unit (B33).
+    let mut c = Cluster::start_with(DISK_RESOLVER, 2, 2, true);
+    c.wait_group_on(1, START_WITHIN);
+    // The router goes away: every server's ping resolver fails (np-target-down).
+    let router = format!("{}/24", c.lab.router_address());
+    let out =
+        c.lab.cmd_in(c.lab.client_ns()).args(["ip", "addr", "del", &router, "dev", "public"]).output().expect("ip");
+    assert!(out.status.success(), "ip addr del {router}: {}", String::from_utf8_lossy(&out.stderr));
+    for d in &c.daemons {
+        c.wait(&format!("server{}'s ping resolver fails", d.server()), MOVE_WITHIN, || {
+            d.log_text().contains("event=np-target-down")
+        });
+    }
+    // Pre-failed means failing before the partition starts, at the last heartbeat heard
+    // (B32): each must hear the other (and its shared watch states) well after both
+    // failures before the cut.
+    let failed_at = Instant::now();
+    for (viewer, peer) in [(1, 2), (2, 1)] {
+        c.wait(&format!("server{viewer} hears server{peer} 200 ms after both failures"), MOVE_WITHIN, || {
+            let Some(s) = c.status(viewer) else { return false };
+            let since = ms(failed_at.elapsed());
+            s["paths"].as_array().into_iter().flatten().any(|p| {
+                p["peer"] == format!("server{peer}")
+                    && p["path"] == "lan1"
+                    && p["silent_ms"].as_i64().is_some_and(|silent| since - silent >= 200)
+            })
+        });
+    }
     c.lab.isolate(2).expect("isolate");
     let Some(ending) = c.daemons[1].wait_exit(MOVE_WITHIN) else {
         panic!("server2 did not fence itself\n{}", c.logs());

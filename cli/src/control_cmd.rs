@@ -336,6 +336,23 @@ pub fn table_with(v: &Value, colour: bool) -> String {
             n("acks_received")
         ),
     );
+    // Refused disk slots (docs/status-json.md `disk_slots`), only when there are any.
+    let refused: Vec<&Value> = v["disk_slots"].as_array().into_iter().flatten().collect();
+    if !refused.is_empty() {
+        out.push_str("  <disk slots refused>\n");
+        for e in refused {
+            let mut reasons: Vec<String> = e["refused"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(reason, count)| format!("{reason} {}", count.as_u64().unwrap_or(0)))
+                .collect();
+            if let Some(stale) = e["stale"].as_u64().filter(|s| *s > 0) {
+                reasons.push(format!("stale {stale}"));
+            }
+            row(&mut out, &format!(" {} on {}", text(&e["server"]), text(&e["device"])), &reasons.join(", "));
+        }
+    }
     out.push_str(" ========================================================\n");
     out
 }
@@ -355,7 +372,8 @@ mod tests {
                          {"peer":"server3","path":"lan1","alive":false,"silent_ms":null}],
                 "resources":[["g1","fip1","offline"]],
                 "transport":{"sent":5,"accepted":4,"bad_tag":2,"retransmitted":3,
-                             "kernel_drops":7,"receive_buffer_bytes":2097152}}"#,
+                             "kernel_drops":7,"receive_buffer_bytes":2097152},
+                "disk_slots":[{"device":"/dev/sdc1","server":"server3","refused":{"bad-tag":4},"stale":1}]}"#,
         )
         .unwrap();
         let t = table(&v);
@@ -369,6 +387,7 @@ mod tests {
         assert!(t.contains("dropped") && t.contains("2 (bad tag 2)"), "{t}");
         assert!(t.contains("retransmitted 3, abandoned 0"), "{t}");
         assert!(t.contains("kernel drops") && t.contains(": 7 (receive buffer 2048 KiB)"), "{t}");
+        assert!(t.contains("server3 on /dev/sdc1") && t.contains(": bad-tag 4, stale 1"), "{t}");
         assert!(!t.contains('\x1b'), "no colour unless asked: {t}");
     }
 
@@ -381,6 +400,7 @@ mod tests {
         )
         .unwrap();
         let t = table(&v);
+        assert!(!t.contains("disk slots"), "only when some were refused: {t}");
         let line = t.lines().find(|l| l.contains("server1")).unwrap_or_default();
         assert!(line.contains("suspended   (to let it return: baton server return server1)"), "{t}");
         assert!(!t.lines().any(|l| l.contains("server3") && l.contains("return")), "only suspended ones: {t}");

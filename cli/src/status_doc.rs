@@ -72,6 +72,8 @@ pub fn document(status: &Value) -> Value {
     if let Some(t) = status.get("transport") {
         doc.insert("transport".into(), t.clone());
     }
+    // `{device, server, refused: {reason: n}, stale}` per refused slot.
+    doc.insert("disk_slots".into(), status.get("disk_slots").cloned().unwrap_or_else(|| Value::Array(Vec::new())));
     Value::Object(doc)
 }
 

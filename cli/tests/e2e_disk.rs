@@ -12,6 +12,14 @@
 //!   takes over, server2 fences itself (`np-lost-tie-break`, `--fence exit`), and the
 //!   floating IP is never on both servers at once (sampled in the namespaces).
 //!
+//! * Slots forged in a third, never started server's place (another cluster's record
+//!   under the right secret, a record under another secret, a genuine record that never
+//!   changes) are refused, counted in `baton status --json` (`disk_slots`) and never
+//!   heard as that server.
+//! * A serial+disk unit (B40) with the serial driver still missing falls back to the
+//!   disk rule on both sides: the master survives.
+//! * A ping+disk unit (B41) whose ping target went away on every server before the cut
+//!   falls back to the disk rule: the master survives.
 //! * A device that refuses writes (`blockdev --setro`) takes the disk path down on
 //!   both sides like a cut cable (B11), and back up once writable again; the LAN keeps
 //!   the servers together meanwhile.
@@ -19,8 +27,12 @@
 //! One cluster at a time ([`SERIAL`]), as in `e2e.rs`. Needs root, `ip`, `losetup` and
 //! `blockdev` (util-linux): otherwise each test prints `skipped: …` and passes.
 
+use baton_core::io::{Heartbeat, ServerState};
+use baton_drivers::disk_slot;
 use baton_lab::daemon::{group_locations, status, Daemon};
 use baton_lab::{wait_for, ClusterSpec, Lab, LabSpec};
+use baton_runtime::transport::load_secret;
+use baton_runtime::transport::packet::{cluster_id, DISK_SLOT_LABEL};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -89,16 +101,29 @@ impl Cluster {
     /// Two servers on `lan1` and `public`, the group on server1 first; `extra` names the
     /// device as `DEVICE`.
     fn start(extra: &str) -> Cluster {
-        let lab = Lab::new(LabSpec { servers: 2, ..LabSpec::default() }).expect("lab");
+        Cluster::start_of(extra, 2, 2)
+    }
+
+    /// `servers` in the cluster file, daemons started for the first `running` only.
+    fn start_of(extra: &str, servers: usize, running: usize) -> Cluster {
+        Cluster::start_with(extra, servers, running, false)
+    }
+
+    /// As [`Cluster::start_of`], with the lab's `ping` resolver on its router if `ping_np`.
+    fn start_with(extra: &str, servers: usize, running: usize, ping_np: bool) -> Cluster {
+        let lab = Lab::new(LabSpec { servers, ..LabSpec::default() }).expect("lab");
         let device = LoopDevice::new(&lab.dir().join("shared-disk.img"));
         let spec = ClusterSpec {
             // One heartbeat timeout of the lab's 500 ms; the disk resolver's io_wait 1 s:
             // the disk-mode verdict comes 2 × max(500 ms, 1 s) = 2 s after the loss (B34).
             extra: extra.replace("DEVICE", &device.path),
+            // A server that never starts is waited for this long at formation.
+            sync_wait_ms: 2_000,
+            ping_np,
             ..ClusterSpec::default()
         };
         let config = lab.write_config(&spec).expect("cluster file");
-        let daemons = (1..=2).map(|s| lab.start_daemon(&baton(), &config, s).expect("daemon")).collect();
+        let daemons = (1..=running).map(|s| lab.start_daemon(&baton(), &config, s).expect("daemon")).collect();
         Cluster { daemons, lab, device }
     }
 
@@ -148,7 +173,7 @@ impl Cluster {
         let fip = self.lab.floating_address();
         self.wait(&format!("{GROUP} online on server{server} only, in both views"), within, || {
             self.lab.holders(fip) == vec![server]
-                && (1..=2).all(|v| self.status(v).is_some_and(|s| group_locations(&s, GROUP) == want))
+                && (1..=self.daemons.len()).all(|v| self.status(v).is_some_and(|s| group_locations(&s, GROUP) == want))
         });
     }
 }
@@ -258,6 +283,84 @@ fn a_failing_disk_takes_the_disk_path_down_like_a_cut_cable() {
     assert_eq!(c.lab.holders(c.lab.floating_address()), vec![1], "{logs}");
 }
 
+/// The slot of `index` on `device` replaced by `block` (ordinary buffered write, synced).
+fn put_slot(device: &str, index: u16, block: &[u8]) {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new().write(true).open(device).expect("open the device");
+    f.write_all_at(block, u64::from(index) * disk_slot::SLOT_BYTES as u64).expect("write the slot");
+    f.sync_all().expect("sync");
+}
+
+#[test]
+fn forged_and_frozen_slots_are_refused_counted_and_never_heard() {
+    if skip() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    // Three servers in the file, server3 never started: its slot is free for forgeries.
+    let c = Cluster::start_of(&format!("{DISK_HEARTBEAT}{DISK_RESOLVER}"), 3, 2);
+    c.wait_group_on(1, START_WITHIN);
+    c.wait("server1 hears server2 on disk1", MOVE_WITHIN, || c.path_alive(1, 2, "disk1") == Some(true));
+    let secret = load_secret(Some(&c.lab.dir().join("etc/cluster.key")), false).expect("the lab's secret");
+    let key = disk_slot::SlotKey::new(secret.key.derive(DISK_SLOT_LABEL));
+    let record = |cluster_id: u32, counter: u64| {
+        let slot = disk_slot::Slot {
+            cluster_id,
+            server: 2,
+            counter,
+            written_ms: 0,
+            beat: counter,
+            heartbeat: Heartbeat { run: 77, state: ServerState::Online, version: 1, sent_ms: 0 },
+        };
+        let mut block = vec![0u8; disk_slot::SLOT_BYTES];
+        disk_slot::encode(&slot, &key, &mut block);
+        block
+    };
+    let ours = cluster_id("lab");
+    let refused = |server: usize, reason: &str| -> u64 {
+        c.status(server)
+            .and_then(|s| {
+                s["disk_slots"]
+                    .as_array()?
+                    .iter()
+                    .find(|e| e["server"] == "server3")
+                    .map(|e| e["refused"][reason].as_u64().unwrap_or(0))
+            })
+            .unwrap_or(0)
+    };
+
+    // Properly tagged under the cluster's secret, but another cluster's: refused.
+    put_slot(&c.device.path, 2, &record(ours ^ 1, 1_000));
+    c.wait("both count server3's foreign slot", MOVE_WITHIN, || {
+        refused(1, "foreign-cluster") > 0 && refused(2, "foreign-cluster") > 0
+    });
+    // A record of ours with a high counter, its tag broken (a forger without the key).
+    let mut forged = record(ours, u64::MAX / 2);
+    forged[disk_slot::RECORD_BYTES - 1] ^= 1;
+    put_slot(&c.device.path, 2, &forged);
+    c.wait("both count server3's forged slot", MOVE_WITHIN, || refused(1, "bad-tag") > 0 && refused(2, "bad-tag") > 0);
+    // A genuine record that never changes (a dead server's last write, or one copied
+    // back): valid, never news.
+    put_slot(&c.device.path, 2, &record(ours, 5_000));
+    let until = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < until {
+        for viewer in [1, 2] {
+            let s = c.status(viewer).expect("status");
+            let heard =
+                s["paths"].as_array().into_iter().flatten().any(|p| p["peer"] == "server3" && p["silent_ms"].is_u64());
+            assert!(!heard, "server{viewer} heard server3\n{}", c.logs());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let logs = c.logs();
+    // Logged once per reason, by whichever of the heartbeat and the resolver read it first.
+    assert!(logs.contains("server3's slot refused (foreign-cluster)"), "{logs}");
+    assert!(logs.contains("server3's slot refused (bad-tag)"), "{logs}");
+    // server2's slot was never refused: nothing counted for it.
+    let s = c.status(1).expect("status");
+    assert!(s["disk_slots"].as_array().into_iter().flatten().all(|e| e["server"] == "server3"), "{s}");
+}
+
 #[test]
 fn disk_resolution_keeps_the_master_and_fences_the_other_without_two_owners() {
     if skip() {
@@ -294,9 +397,10 @@ fn disk_resolution_keeps_the_master_and_fences_the_other_without_two_owners() {
     let winner = c.daemons[0].log_text();
     assert!(winner.contains("event=np-resolved-peer-down"), "{}", c.logs());
     assert!(c.daemons[0].exit_status().is_none(), "server1 kept running\n{}", c.logs());
-    // The disk window of B34: the verdict 2 s after the loss (500 ms after the cut).
+    // The disk window of B34: the verdict 2 s after the loss, which comes after the cut
+    // (a loss before it would be a false one, seen in the logs above).
     assert!(
-        took_over >= Duration::from_millis(2_500),
+        took_over >= Duration::from_millis(2_000),
         "taken over after {took_over:?}: before the disk window\n{}",
         c.logs()
     );
@@ -370,4 +474,108 @@ fn bench_disk_resolution_time() {
             on1 - d1
         );
     }
+}
+
+/// serial+disk (B40) while the serial driver is still missing: its checks fail, so the
+/// unit falls back to the disk rule (`np-fallback-disk`) and the master survives; before
+/// the disk driver, both servers fenced themselves.
+#[test]
+fn serial_plus_disk_falls_back_to_the_disk_and_keeps_the_master() {
+    if skip() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let serial = r#"
+[[np]]
+name = "com1"
+kind = "serial"
+device = "/dev/ttyS0"
+interval = "200ms"
+timeout = "200ms"
+"#;
+    let mut c = Cluster::start(&format!("{DISK_RESOLVER}{serial}"));
+    c.wait_group_on(1, START_WITHIN);
+    // Pre-failed means failing before the partition starts, at the last heartbeat heard
+    // (B32): each must hear the other (and its shared watch states) well after both
+    // failures before the cut.
+    let failed_at = Instant::now();
+    for (viewer, peer) in [(1, 2), (2, 1)] {
+        c.wait(&format!("server{viewer} hears server{peer} 200 ms after both failures"), MOVE_WITHIN, || {
+            let Some(s) = c.status(viewer) else { return false };
+            let since = ms(failed_at.elapsed());
+            s["paths"].as_array().into_iter().flatten().any(|p| {
+                p["peer"] == format!("server{peer}")
+                    && p["path"] == "lan1"
+                    && p["silent_ms"].as_i64().is_some_and(|silent| since - silent >= 200)
+            })
+        });
+    }
+    c.lab.isolate(2).expect("isolate");
+    let Some(ending) = c.daemons[1].wait_exit(MOVE_WITHIN) else {
+        panic!("server2 did not fence itself\n{}", c.logs());
+    };
+    assert_eq!(ending.code(), Some(1), "{ending}\n{}", c.logs());
+    c.wait("server1 judged server2 down", MOVE_WITHIN, || {
+        c.daemons[0].log_text().contains("event=np-resolved-peer-down")
+    });
+    for d in &c.daemons {
+        assert!(d.log_text().contains("event=np-fallback-disk"), "server{}\n{}", d.server(), c.logs());
+    }
+    assert!(c.daemons[1].log_text().contains("event=np-lost-tie-break"), "{}", c.logs());
+    assert!(c.daemons[0].exit_status().is_none(), "server1 kept running\n{}", c.logs());
+    assert_eq!(c.lab.holders(c.lab.floating_address()), vec![1], "{}", c.logs());
+}
+
+/// ping+disk (B41) with the ping target gone on every server before the cut: the ping
+/// resolver is pre-failed everywhere, so the unit falls back to the disk rule
+/// (`np-fallback-disk`) and the master survives; before the disk driver, the failed
+/// disk check made both servers fail.
+#[test]
+fn ping_plus_disk_falls_back_to_the_disk_when_ping_failed_everywhere() {
+    if skip() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    // The disk resolver and the lab's `ping1` on its router: one ping+disk unit (B33).
+    let mut c = Cluster::start_with(DISK_RESOLVER, 2, 2, true);
+    c.wait_group_on(1, START_WITHIN);
+    // The router goes away: every server's ping resolver fails (np-target-down).
+    let router = format!("{}/24", c.lab.router_address());
+    let out =
+        c.lab.cmd_in(c.lab.client_ns()).args(["ip", "addr", "del", &router, "dev", "public"]).output().expect("ip");
+    assert!(out.status.success(), "ip addr del {router}: {}", String::from_utf8_lossy(&out.stderr));
+    for d in &c.daemons {
+        c.wait(&format!("server{}'s ping resolver fails", d.server()), MOVE_WITHIN, || {
+            d.log_text().contains("event=np-target-down")
+        });
+    }
+    // Pre-failed means failing before the partition starts, at the last heartbeat heard
+    // (B32): each must hear the other (and its shared watch states) well after both
+    // failures before the cut.
+    let failed_at = Instant::now();
+    for (viewer, peer) in [(1, 2), (2, 1)] {
+        c.wait(&format!("server{viewer} hears server{peer} 200 ms after both failures"), MOVE_WITHIN, || {
+            let Some(s) = c.status(viewer) else { return false };
+            let since = ms(failed_at.elapsed());
+            s["paths"].as_array().into_iter().flatten().any(|p| {
+                p["peer"] == format!("server{peer}")
+                    && p["path"] == "lan1"
+                    && p["silent_ms"].as_i64().is_some_and(|silent| since - silent >= 200)
+            })
+        });
+    }
+    c.lab.isolate(2).expect("isolate");
+    let Some(ending) = c.daemons[1].wait_exit(MOVE_WITHIN) else {
+        panic!("server2 did not fence itself\n{}", c.logs());
+    };
+    assert_eq!(ending.code(), Some(1), "{ending}\n{}", c.logs());
+    c.wait("server1 judged server2 down", MOVE_WITHIN, || {
+        c.daemons[0].log_text().contains("event=np-resolved-peer-down")
+    });
+    for d in &c.daemons {
+        assert!(d.log_text().contains("event=np-fallback-disk"), "server{}\n{}", d.server(), c.logs());
+    }
+    assert!(c.daemons[1].log_text().contains("event=np-lost-tie-break"), "{}", c.logs());
+    assert!(c.daemons[0].exit_status().is_none(), "server1 kept running\n{}", c.logs());
+    assert_eq!(c.lab.holders(c.lab.floating_address()), vec![1], "{}", c.logs());
 }

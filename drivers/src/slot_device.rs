@@ -302,6 +302,11 @@ impl SlotDevice {
 /// device share one writer.
 static SHARED: Mutex<Vec<Weak<SlotDevice>>> = Mutex::new(Vec::new());
 
+/// Every [`SlotDevice`] of this process still in use (for the status's counters).
+pub fn in_use() -> Vec<Arc<SlotDevice>> {
+    lock(&SHARED).iter().filter_map(Weak::upgrade).collect()
+}
+
 /// The [`SlotDevice`] of `spec`, shared with every other user of the same spec in this
 /// process (the key must be the same: one cluster, one secret).
 /// The device path is made canonical first (when it exists): two names of one device

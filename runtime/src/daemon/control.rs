@@ -169,6 +169,21 @@ pub struct StatusReply {
     /// Per group (configuration order): the servers where it is not offline, with its state there.
     pub locations: Vec<(String, Vec<(String, GroupState)>)>,
     pub transport: crate::transport::Counters,
+    /// Slots refused on the shared devices of the disk heartbeat and resolver.
+    pub disk_slots: Vec<DiskSlotRefusals>,
+}
+
+/// The slots of one server on one shared device that were refused (never taken for
+/// a live server), counted since the daemon started.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DiskSlotRefusals {
+    pub device: String,
+    /// The server whose slot it is (`slot N` beyond the configured servers).
+    pub server: String,
+    /// Per reason (`bad-tag`, `foreign-cluster`, `misplaced`, …): how many reads.
+    pub refused: std::collections::BTreeMap<String, u64>,
+    /// Valid slots with a lower counter than one already accepted (replayed, restored).
+    pub stale: u64,
 }
 
 /// What a connection asks of the daemon loop.

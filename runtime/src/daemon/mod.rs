@@ -49,6 +49,7 @@ pub mod control;
 pub mod crash_point;
 #[cfg(not(madsim))]
 pub mod disk_heartbeat;
+mod disk_paths;
 pub mod drivers;
 pub mod eventlog;
 pub mod mock_drivers;
@@ -68,6 +69,7 @@ use baton_core::Node;
 use baton_core::{Act, Durable};
 use clock::{Clock, SkewWatch, Timers};
 use control::{ControlRequest, PeerGroups};
+use disk_paths::{disk_slot_refusals, DiskBeat, DiskHeartbeats};
 use drivers::{Dispatch, Drivers, Executor};
 use eventlog::{event_line, EventLog, Logger};
 pub use power::FenceMode;
@@ -384,48 +386,6 @@ impl Signals {
 #[cfg(madsim)]
 struct Watchdog;
 
-#[cfg(not(madsim))]
-use disk_heartbeat::DiskBeat;
-
-#[cfg(not(madsim))]
-struct DiskHeartbeats(disk_heartbeat::DiskHeartbeats);
-
-#[cfg(not(madsim))]
-impl DiskHeartbeats {
-    fn start(cfg: &Config, me: ServerId, key: &Key, logger: &Logger) -> (DiskHeartbeats, mpsc::Receiver<DiskBeat>) {
-        let slot_key = baton_drivers::disk_slot::SlotKey::new(key.derive(crate::transport::packet::DISK_SLOT_LABEL));
-        let (paths, rx) = disk_heartbeat::DiskHeartbeats::start(cfg, me, &slot_key, logger);
-        (DiskHeartbeats(paths), rx)
-    }
-    fn publish(&self, path: PathId, hb: baton_core::io::Heartbeat) -> bool {
-        self.0.publish(path, hb)
-    }
-}
-
-/// No devices in the simulated world: disk paths stay silent.
-#[cfg(madsim)]
-struct DiskHeartbeats {
-    _keep: mpsc::Sender<DiskBeat>,
-}
-
-#[cfg(madsim)]
-struct DiskBeat {
-    from: ServerId,
-    path: PathId,
-    hb: baton_core::io::Heartbeat,
-}
-
-#[cfg(madsim)]
-impl DiskHeartbeats {
-    fn start(_cfg: &Config, _me: ServerId, _key: &Key, _logger: &Logger) -> (DiskHeartbeats, mpsc::Receiver<DiskBeat>) {
-        let (tx, rx) = mpsc::channel(1);
-        (DiskHeartbeats { _keep: tx }, rx)
-    }
-    fn publish(&self, _path: PathId, _hb: baton_core::io::Heartbeat) -> bool {
-        false
-    }
-}
-
 #[cfg(madsim)]
 impl Watchdog {
     fn kick(&self) {}
@@ -477,6 +437,7 @@ impl Daemon {
             status: self.node.status(),
             locations: self.peer_groups.locations(&self.cfg, &self.node),
             transport: self.transport.counters(),
+            disk_slots: disk_slot_refusals(&self.cfg),
         }
     }
 

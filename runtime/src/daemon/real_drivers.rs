@@ -64,6 +64,8 @@ struct DiskResolver {
     peers: Vec<ServerId>,
     io_wait: Duration,
     tracks: Arc<Mutex<BTreeMap<ServerId, PeerTrack>>>,
+    /// Every server's name by slot index, for the log.
+    names: Arc<Vec<String>>,
 }
 
 #[derive(Clone, Copy)]
@@ -201,6 +203,7 @@ impl RealDrivers {
                     peers: resolver.servers.iter().copied().filter(|s| *s != me).collect(),
                     io_wait: Duration::from_millis(*io_wait_ms),
                     tracks: Arc::new(Mutex::new(BTreeMap::new())),
+                    names: Arc::new(cfg.servers.iter().map(|s| s.name.clone()).collect()),
                 },
             );
         }
@@ -399,6 +402,7 @@ fn disk_probe(d: &DiskResolver, name: &str, logger: Logger) -> DriverFuture {
     let tracks = Arc::clone(&d.tracks);
     let peers = d.peers.clone();
     let io_wait = d.io_wait;
+    let names = Arc::clone(&d.names);
     let name = name.to_string();
     Box::pin(async move {
         let cycle = device.cycle(None, io_wait).await;
@@ -423,8 +427,9 @@ fn disk_probe(d: &DiskResolver, name: &str, logger: Logger) -> DriverFuture {
             }
         }
         for (slot, why) in device.new_refusals() {
+            let whose = names.get(usize::from(slot)).map_or_else(|| format!("slot {slot}"), |n| format!("{n}'s slot"));
             logger.line(&format!(
-                "disk resolver {name}: slot {slot} refused ({}); not taken for a live server",
+                "disk resolver {name}: {whose} refused ({}); counted, never taken for a live server",
                 why.name()
             ));
         }

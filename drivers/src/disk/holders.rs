@@ -43,8 +43,8 @@ impl std::fmt::Display for Holder {
 
 /// `major:minor` of a `dev_t` as glibc encodes it (`gnu_dev_major`/`gnu_dev_minor`).
 pub(crate) fn split_dev(dev: u64) -> (u64, u64) {
-    let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
-    let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+    let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & 0xffff_f000);
+    let minor = (dev & 0xff) | ((dev >> 12) & 0xffff_ff00);
     (major, minor)
 }
 
@@ -181,7 +181,7 @@ mod tests {
     fn device_numbers_split_as_glibc_does() {
         // glibc's gnu_dev_makedev.
         let makedev = |major: u64, minor: u64| {
-            (minor & 0xff) | ((major & 0xfff) << 8) | ((minor & !0xff) << 12) | ((major & !0xfff) << 32)
+            (minor & 0xff) | ((major & 0xfff) << 8) | ((minor & 0xffff_ff00) << 12) | ((major & 0xffff_f000) << 32)
         };
         assert_eq!(split_dev(0x0801), (8, 1));
         for (major, minor) in [(7, 5), (259, 300), (4100, 1 << 19)] {

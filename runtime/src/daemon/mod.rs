@@ -36,9 +36,9 @@
 //! Under `--cfg madsim` the same loop runs in a simulated world: no control socket
 //! (requests come on a channel), no signals, no watchdog thread, mock drivers.
 //!
-//! What the drivers do not do yet is listed in [`real_drivers`] (disk and mirror
-//! resources, disk/serial resolvers): those actions fail with a reason naming them.
-//! Disk heartbeats are not sent (only `lan` paths).
+//! What the drivers do not do yet is listed in [`kind_support`] (mirror resources,
+//! disk/serial resolvers, disk heartbeats): the daemon refuses the kinds marked as
+//! errors there and logs the others, whose actions fail with a reason naming them.
 
 pub mod clock;
 pub mod control;
@@ -46,6 +46,7 @@ pub mod control;
 pub mod crash_point;
 pub mod drivers;
 pub mod eventlog;
+pub mod kind_support;
 pub mod mock_drivers;
 pub mod persist;
 pub mod power;
@@ -179,6 +180,7 @@ pub async fn run_with(
         .ok_or_else(|| format!("server {} is not in {} (pass --server NAME)", options.server, options.config_name))?;
     let logger = Logger::new(&options.server);
     let drivers = make(&cfg, me, &options.config_dir, logger.clone())?;
+    drivers.service_start().await;
     std::fs::create_dir_all(&options.state_dir)
         .map_err(|e| format!("state directory {}: {e}", options.state_dir.display()))?;
     let persisted = persist::load(&options.state_dir)?;

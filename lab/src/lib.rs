@@ -674,7 +674,19 @@ impl Lab {
     /// Starts `BATON daemon --config CONFIG --server serverN --state-dir DIR --fence
     /// exit` in server `server`'s namespace (see [`daemon`]).
     pub fn start_daemon(&self, baton: &Path, config: &Path, server: usize) -> Result<Daemon, String> {
-        daemon::start(self, baton, config, server)
+        daemon::start(self, baton, config, server, &[])
+    }
+
+    /// [`Lab::start_daemon`] after bind mounts `(source, target)` in the daemon's own
+    /// mount namespace (see [`daemon`]): a shared disk's device path, per server.
+    pub fn start_daemon_with_binds(
+        &self,
+        baton: &Path,
+        config: &Path,
+        server: usize,
+        binds: &[(PathBuf, PathBuf)],
+    ) -> Result<Daemon, String> {
+        daemon::start(self, baton, config, server, binds)
     }
 }
 

@@ -99,7 +99,10 @@ impl SharedDisk {
         let path = &self.loops[server - 1];
         let mut f = match std::fs::OpenOptions::new().read(true).write(true).open(path) {
             Ok(f) => f,
-            Err(e) => return Ok(println!("open for writing refused: {e}")),
+            Err(e) => {
+                println!("open for writing refused: {e}");
+                return Ok(());
+            }
         };
         let mut block = vec![0u8; 4096];
         f.seek(SeekFrom::End(-4096)).and_then(|_| f.read_exact(&mut block)).expect("read");

@@ -160,7 +160,7 @@ pub(crate) fn wait_gone(pids: &[i32], within: Duration) -> bool {
         let alive = pids.iter().any(|p| {
             std::fs::read_to_string(format!("/proc/{p}/stat"))
                 .ok()
-                .and_then(|s| s.rsplit_once(')').map(|(_, rest)| rest.trim_start().chars().next() != Some('Z')))
+                .and_then(|s| s.rsplit_once(')').map(|(_, rest)| !rest.trim_start().starts_with('Z')))
                 .unwrap_or(false)
         });
         if !alive {

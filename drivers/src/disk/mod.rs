@@ -139,13 +139,23 @@ async fn set_flag(spec: &DiskSpec, dev: DevNum, ro: bool, deadline: Instant) -> 
     }
 }
 
-/// The `fsck` command for a file system type: `None` for types checked at mount.
-/// ext2/3/4 preen (`-p`) first; the second entry is the run after preening gave up.
-pub fn fsck_args(fs_type: &str) -> Option<(&'static str, Vec<&'static str>, Option<Vec<&'static str>>)> {
+/// How a file system type is checked before mounting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FsckPlan {
+    pub program: &'static str,
+    /// Options of the first run (before the device).
+    pub first: &'static [&'static str],
+    /// Options of the run after the first one left errors (exit 4 or more), if any.
+    pub then: Option<&'static [&'static str]>,
+}
+
+/// The `fsck` plan for a file system type: `None` for types checked at mount.
+/// ext2/3/4 preen (`-p`) first, then repair (`-y`) when preening gave up.
+pub fn fsck_args(fs_type: &str) -> Option<FsckPlan> {
     match fs_type {
-        "ext2" | "ext3" | "ext4" => Some(("e2fsck", vec!["-p"], Some(vec!["-y"]))),
+        "ext2" | "ext3" | "ext4" => Some(FsckPlan { program: "e2fsck", first: &["-p"], then: Some(&["-y"]) }),
         "xfs" | "btrfs" => None,
-        _ => Some(("fsck", vec!["-y"], None)),
+        _ => Some(FsckPlan { program: "fsck", first: &["-y"], then: None }),
     }
 }
 
@@ -156,21 +166,22 @@ fn fsck_passed(code: Option<i32>) -> bool {
 }
 
 async fn fsck(spec: &DiskSpec, deadline: Instant) -> Result<String, String> {
-    let Some((program, first, second)) = fsck_args(&spec.fs_type) else {
+    let Some(FsckPlan { program, first, then }) = fsck_args(&spec.fs_type) else {
         return Ok(format!("no fsck for {} (its log replays at mount)", spec.fs_type));
     };
-    let mut args = first.clone();
     let dev = spec.device_arg();
+    let mut args: Vec<&str> = Vec::new();
     if program == "fsck" {
-        args.splice(0..0, ["-t", spec.fs_type.as_str()]);
+        args.extend(["-t", spec.fs_type.as_str()]);
     }
+    args.extend(first);
     args.push(&dev);
     let run = command::run(program, &args, deadline).await?;
     if fsck_passed(run.code) {
         return Ok(format!("{} (exit {})", run.shown, run.code.unwrap_or(0)));
     }
-    let Some(second) = second else { return Err(run.failure()) };
-    let mut args = second;
+    let Some(then) = then else { return Err(run.failure()) };
+    let mut args: Vec<&str> = then.to_vec();
     args.push(&dev);
     let again = command::run(program, &args, deadline).await?;
     if fsck_passed(again.code) {
@@ -360,9 +371,9 @@ mod tests {
 
     #[test]
     fn fsck_by_file_system() {
-        assert_eq!(fsck_args("ext4"), Some(("e2fsck", vec!["-p"], Some(vec!["-y"]))));
+        assert_eq!(fsck_args("ext4"), Some(FsckPlan { program: "e2fsck", first: &["-p"], then: Some(&["-y"]) }));
         assert_eq!(fsck_args("xfs"), None);
-        assert_eq!(fsck_args("vfat"), Some(("fsck", vec!["-y"], None)));
+        assert_eq!(fsck_args("vfat"), Some(FsckPlan { program: "fsck", first: &["-y"], then: None }));
         assert!(fsck_passed(Some(1)) && fsck_passed(Some(2)) && !fsck_passed(Some(4)) && !fsck_passed(None));
     }
 }

@@ -6,9 +6,10 @@
 //! own mount namespace ([`Lab::start_daemon_with_binds`]), as every server of a real
 //! cluster names the shared disk alike.
 //!
-//! The cluster is the lab's (floating IP, an `exec` resource) with the `disk` resource
-//! of `examples/configs/2node-shared-disk.toml` on the loop device, and a `ping`
-//! resolver (a shared disk needs one, B131.5; the disk resolver has its own helper).
+//! The cluster file is `fixtures/2node-shared-disk-loop.toml`:
+//! `examples/configs/2node-shared-disk.toml` on the lab's addresses, its disk on the
+//! loop device, a `ping` resolver instead of the serial+disk unit (not in this daemon
+//! yet), the lab's recording scripts for the `exec` resource.
 //! What is checked, from outside the daemons (`/proc/PID/mountinfo`, `/proc/PID/root`,
 //! sysfs, the devices):
 //!
@@ -135,6 +136,11 @@ struct Cluster {
 impl Cluster {
     fn start() -> Cluster {
         let lab = Lab::new(LabSpec { servers: 2, ..LabSpec::default() }).expect("lab");
+        // The fixture is written for these addresses.
+        assert_eq!(
+            (lab.address(1, "lan1").to_string(), lab.router_address().to_string()),
+            ("10.77.1.1".into(), "10.77.2.254".into())
+        );
         let dev_dir = lab.dir().join("dev");
         std::fs::create_dir_all(&dev_dir).expect("dev dir");
         let device = dev_dir.join("disk1");
@@ -142,15 +148,14 @@ impl Cluster {
         let mount_point = lab.dir().join("mnt").join("disk1");
         std::fs::create_dir_all(&mount_point).expect("mount point");
         let disk = SharedDisk::new(&lab.dir().join("shared.img"), 2);
-        // The disk resource of examples/configs/2node-shared-disk.toml, on the loop device.
-        let extra = format!(
-            "[[group.resource]]\nname = \"disk1\"\nkind = \"disk\"\ndevice = \"{}\"\nmount_point = \"{}\"\n\
-             fs_type = \"ext4\"\nmount_options = \"noatime\"\ntimeout = \"20s\"\n",
-            device.display(),
-            mount_point.display()
-        );
-        let spec = ClusterSpec { ping_np: true, extra, ..ClusterSpec::default() };
-        let config = lab.write_config(&spec).expect("cluster file");
+        // The lab writes its scripts and secret; the cluster file is the fixture.
+        let config = lab.write_config(&ClusterSpec::default()).expect("lab files");
+        let fixture = include_str!("fixtures/2node-shared-disk-loop.toml");
+        let text = fixture.replace("@DIR@", &lab.dir().display().to_string());
+        if let Err(problems) = baton_core::config::parse("2node-shared-disk-loop.toml", &text) {
+            panic!("the fixture is refused: {problems:?}");
+        }
+        std::fs::write(&config, text).expect("cluster file");
         let daemons = (1..=2)
             .map(|s| {
                 let binds = [(disk.loops[s - 1].clone(), device.clone())];

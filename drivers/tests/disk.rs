@@ -1,6 +1,7 @@
 //! The `disk` resource driver on a real loop device with a real ext4 file system:
-//! the read-only flag where the disk is offline, fsck and mount at activation, unmount
-//! and the flag at deactivation, a busy mount whose holders are ended, a failed
+//! the read-only flag where the disk is offline, fsck and mount at activation, the disk
+//! monitor on the mounted disk and on the bare mount point, unmount and the flag at
+//! deactivation, a busy mount whose holders are ended, a failed
 //! activation that leaves the device read-only.
 //!
 //! Each test makes its own backing file (32 MiB, `mkfs.ext4`), attaches it with
@@ -12,6 +13,7 @@
 mod common;
 
 use baton_drivers::disk::{self, mounts, DiskSpec};
+use baton_drivers::monitor::{self, MonitorSpec};
 use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -114,6 +116,15 @@ async fn offline_read_only_online_mounted_and_back() {
     assert!(!disk.read_only(), "still read-only while online");
     std::fs::write(disk.mount_point.join("data"), b"written while online").expect("write through the mount");
 
+    // The disk monitor (B82) on the mounted disk: write, fsync, read back, on the device.
+    let monitor = MonitorSpec::Disk {
+        path: disk.mount_point.clone(),
+        io_size_bytes: 1_000_000,
+        device: Some(disk.device.clone()),
+    };
+    let check = monitor::check(&monitor, TIMEOUT).await;
+    assert!(check.healthy && check.detail.contains("wrote, fsynced and read back 1000000 bytes"), "{check:?}");
+
     // A repeated activation is a success that changes nothing.
     let again = disk::activate(&spec, TIMEOUT).await.expect("repeated activation");
     assert!(again.contains("already mounted"), "{again}");
@@ -122,6 +133,9 @@ async fn offline_read_only_online_mounted_and_back() {
     assert!(done.starts_with("umount ") && done.ends_with("read-only"), "{done}");
     assert!(!disk.mounted() && disk.read_only());
     assert!(disk.device_write_fails());
+    // The same monitor on the bare mount point: not the disk, however well I/O goes there.
+    let check = monitor::check(&monitor, TIMEOUT).await;
+    assert!(!check.healthy && check.detail.contains("the disk is not mounted there"), "{check:?}");
     // A repeated deactivation only sets the flag (B72).
     let again = disk::deactivate(&spec, TIMEOUT).await.expect("repeated deactivation");
     assert!(again.contains("not mounted"), "{again}");

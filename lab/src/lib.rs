@@ -6,7 +6,9 @@
 //! the `Lab` lives, commands to run inside them, faults to inject (a pulled cable, an
 //! isolated or crashed server, UDP loss), a cluster file for these addresses
 //! ([`Lab::write_config`], module [`config`]) and daemons started in the server
-//! namespaces ([`Lab::start_daemon`], module [`daemon`]). Dropping the `Lab` — also
+//! namespaces ([`Lab::start_daemon`], module [`daemon`]; [`Lab::start_daemon_with_binds`]
+//! first bind-mounts paths in the daemon's own mount namespace, e.g. a per-server loop
+//! device at the shared disk's device path). Dropping the `Lab` — also
 //! while a test panics — kills every process left in its namespaces, deletes the
 //! namespaces (and with them every link and bridge) and removes its directory.
 //!

@@ -205,3 +205,22 @@ async fn a_failed_activation_leaves_the_device_read_only() {
     let err = disk::activate(&missing, TIMEOUT).await.unwrap_err();
     assert!(err.contains("No such file"), "{err}");
 }
+
+/// Fencing (`release_all`): the flag at once, then a lazy unmount, even with a holder.
+#[tokio::test]
+async fn a_release_on_fencing_makes_the_device_read_only_and_detaches_the_mount() {
+    if skip() {
+        return;
+    }
+    let disk = Loop::new();
+    let spec = disk.spec();
+    disk::activate(&spec, TIMEOUT).await.expect("activation");
+    let mut holder = Command::new("sleep").arg("60").current_dir(&disk.mount_point).spawn().expect("sleep");
+    let done = disk::release(&spec, Duration::from_secs(5)).await.expect("release");
+    assert!(done.starts_with("umount -l ") && done.ends_with("read-only"), "{done}");
+    assert!(disk.read_only(), "no write of a fenced server may reach the disk");
+    assert!(!disk.mounted(), "the mount is detached");
+    assert!(disk.device_write_fails());
+    let _ = holder.kill();
+    let _ = holder.wait();
+}

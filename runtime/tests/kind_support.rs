@@ -1,3 +1,4 @@
+#![cfg(not(madsim))] // RealDrivers: the madsim build has mock drivers only
 //! The table of kinds this daemon carries out (`baton_runtime::daemon::kind_support`)
 //! against the real drivers, both ways (issue 11 item 8): every kind of resource,
 //! monitor and resolver the checker accepts either has a real driver in `RealDrivers`

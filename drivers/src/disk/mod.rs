@@ -51,6 +51,10 @@ use mounts::{block_device, mounted_at, read_only, DevNum};
 /// (a third of what is left of the deadline when that is shorter).
 pub const KILL_GRACE: Duration = Duration::from_secs(3);
 
+/// The bound on setting the flag again after a failed activation, past the deadline
+/// if need be (within the executor's 5 s of slack over the resource's timeout).
+const RESTORE_FLAG_BOUND: Duration = Duration::from_secs(3);
+
 /// A `disk` resource, as the driver needs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DiskSpec {
@@ -204,7 +208,7 @@ pub async fn activate(spec: &DiskSpec, timeout: Duration) -> Result<String, Stri
         Ok(done) => Ok(done),
         Err(why) => {
             // Offline again: read-only again. Its own short bound, the deadline may be spent.
-            let again = Instant::now() + Duration::from_secs(5);
+            let again = Instant::now() + RESTORE_FLAG_BOUND;
             match set_flag(spec, dev, true, deadline.max(again)).await {
                 Ok(()) => Err(why),
                 Err(e) => Err(format!("{why}; and the read-only flag could not be set again: {e}")),

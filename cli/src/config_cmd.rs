@@ -3,8 +3,9 @@
 //! In: a cluster file path. Out: diagnostics (`FILE:LINE:COL: reason`) and exit 2, or
 //! a summary / the resolved configuration and exit 0. `check` also checks what the pure
 //! core cannot, on this machine, unless `--file-only` ([`crate::host_check`]): what the
-//! daemon would refuse (the cluster secret: an error) and exec scripts that are missing
-//! or not executable (B133: a warning).
+//! daemon would refuse (the cluster secret: an error), the kinds it has no driver for
+//! ([`crate::kind_check`]: an error or a warning, by its table) and exec scripts that are
+//! missing or not executable (B133: a warning).
 
 use crate::host_check;
 use baton_core::config::{self, Checked, Config, DiagLevel, RouteBasis, TargetOwner};

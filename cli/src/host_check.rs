@@ -8,6 +8,8 @@
 //! is missing or not executable (B133: the activation or the check fails, the daemon
 //! starts).
 //!
+//! Kinds this daemon has no driver for are reported by [`crate::kind_check`].
+//!
 //! Paths are resolved exactly as the daemon resolves them ([`config_dir`]): relative to
 //! the cluster file's directory, made absolute once at load.
 
@@ -37,13 +39,13 @@ pub fn resolve(config_dir: &Path, path: &str) -> PathBuf {
 }
 
 /// Finds the line and column of keys in the cluster file's text.
-struct Locator {
+pub(crate) struct Locator {
     text: String,
     doc: Option<ImDocument<String>>,
 }
 
 impl Locator {
-    fn new(text: &str) -> Locator {
+    pub(crate) fn new(text: &str) -> Locator {
         Locator { text: text.to_string(), doc: ImDocument::parse(text.to_string()).ok() }
     }
 
@@ -65,7 +67,7 @@ impl Locator {
 
     /// Where `key` is in the table (at any depth: `[[group.resource]]`, `[[monitor]]`)
     /// whose `name` is `name`; 1:1 if it cannot be found.
-    fn named_key(&self, name: &str, key: &str) -> (usize, usize) {
+    pub(crate) fn named_key(&self, name: &str, key: &str) -> (usize, usize) {
         let Some(doc) = &self.doc else { return (1, 1) };
         find_in(doc.as_table(), name, key).map_or((1, 1), |offset| self.pos(offset))
     }
@@ -97,7 +99,7 @@ pub fn check(cfg: &Config, text: &str, file: &Path) -> Vec<Diagnostic> {
         level,
         message,
     };
-    let mut out = Vec::new();
+    let mut out = crate::kind_check::check(cfg, &at, &shown);
     let secret_path = cfg.cluster.secret_file.as_deref().map(|s| resolve(&dir, s));
     match load_secret(secret_path.as_deref(), cfg.cluster.insecure) {
         Ok(secret) => {

@@ -12,6 +12,7 @@ mod daemon_cmd;
 mod demo_cmd;
 mod explore_cmd;
 mod host_check;
+mod kind_check;
 mod log_cmd;
 mod log_text;
 mod log_time;

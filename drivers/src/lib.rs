@@ -2,7 +2,7 @@
 //!
 //! In: an action's description: an exec script ([`exec::ScriptSpec`], its `CLP_*`
 //! environment and its timeout), a floating IP ([`floating_ip::FloatingIpSpec`]), a
-//! systemd unit ([`service::ServiceSpec`]), a monitor ([`monitor::MonitorSpec`], for
+//! systemd unit ([`service::ServiceSpec`]), a shared disk ([`disk::DiskSpec`]), a monitor ([`monitor::MonitorSpec`], for
 //! `MonitorCheck`) or a resolver's targets ([`probe`], for `NpProbe`). Out: an outcome
 //! that maps to the core's `ActionResult`, fed back as `Input::ActionDone`.
 //! Environmental failures are outcomes, never errors or panics. See `docs/drivers.md`.
@@ -14,6 +14,7 @@
 //! resolver.
 
 pub mod arp;
+pub mod disk;
 pub mod disk_slot;
 pub mod exec;
 pub mod floating_ip;

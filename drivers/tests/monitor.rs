@@ -312,19 +312,23 @@ async fn disk_monitor_on_a_file_a_directory_and_a_missing_path() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("data.img");
     fs::write(&file, vec![0x5au8; 300_000]).expect("write");
-    let out = checked(&MonitorSpec::Disk { path: file.clone(), io_size_bytes: 200_000 }, SECOND * 5).await;
+    let out =
+        checked(&MonitorSpec::Disk { path: file.clone(), io_size_bytes: 200_000, device: None }, SECOND * 5).await;
     assert_healthy(&out, "read 200000 bytes");
     assert_eq!(fs::read(&file).expect("read").len(), 300_000, "the file must not change");
 
     // A mount point: a scratch file written, fsynced, read back and removed.
-    let out =
-        checked(&MonitorSpec::Disk { path: dir.path().to_path_buf(), io_size_bytes: 1_000_000 }, SECOND * 5).await;
+    let out = checked(
+        &MonitorSpec::Disk { path: dir.path().to_path_buf(), io_size_bytes: 1_000_000, device: None },
+        SECOND * 5,
+    )
+    .await;
     assert_healthy(&out, "wrote, fsynced and read back 1000000 bytes");
     let left: Vec<_> = fs::read_dir(dir.path()).expect("list").flatten().map(|e| e.file_name()).collect();
     assert_eq!(left, vec![std::ffi::OsString::from("data.img")]);
 
     let missing = dir.path().join("gone");
-    let out = checked(&MonitorSpec::Disk { path: missing.clone(), io_size_bytes: 4096 }, SECOND).await;
+    let out = checked(&MonitorSpec::Disk { path: missing.clone(), io_size_bytes: 4096, device: None }, SECOND).await;
     assert_eq!(out, CheckOutcome::unhealthy(format!("{}: No such file or directory (os error 2)", missing.display())));
 }
 

@@ -46,7 +46,22 @@ pub struct Daemon {
     log_path: PathBuf,
 }
 
-pub(crate) fn start(lab: &Lab, baton: &Path, config: &Path, server: usize) -> Result<Daemon, String> {
+/// A shell word: single quotes, with embedded single quotes escaped.
+fn quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+/// `binds`: `(source, target)` bind mounts made in the daemon's own mount namespace
+/// before it starts (`ip netns exec` gives every command a private one, a slave of the
+/// host's: what is mounted there stays there). A shared disk seen as one device path on
+/// every server, each through its own loop device, is made so.
+pub(crate) fn start(
+    lab: &Lab,
+    baton: &Path,
+    config: &Path,
+    server: usize,
+    binds: &[(PathBuf, PathBuf)],
+) -> Result<Daemon, String> {
     let name = lab.server_name(server);
     let state_dir = lab.state_dir(server);
     let server_dir = lab.dir().join(&name);
@@ -57,8 +72,18 @@ pub(crate) fn start(lab: &Lab, baton: &Path, config: &Path, server: usize) -> Re
         .append(true)
         .open(&log_path)
         .map_err(|e| format!("cannot open {}: {e}", log_path.display()))?;
-    let mut child = lab
-        .cmd_in(lab.server_ns(server))
+    let mut cmd = lab.cmd_in(lab.server_ns(server));
+    if !binds.is_empty() {
+        let mounts: Vec<String> = binds
+            .iter()
+            .map(|(from, to)| {
+                format!("mount --bind {} {}", quote(&from.display().to_string()), quote(&to.display().to_string()))
+            })
+            .collect();
+        // `exec`: the child stays the daemon itself.
+        cmd.args(["sh", "-ec", &format!("{}\nexec \"$0\" \"$@\"", mounts.join("\n"))]);
+    }
+    let mut child = cmd
         .arg(baton)
         .arg("daemon")
         .arg("--config")

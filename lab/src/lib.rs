@@ -6,7 +6,9 @@
 //! the `Lab` lives, commands to run inside them, faults to inject (a pulled cable, an
 //! isolated or crashed server, UDP loss), a cluster file for these addresses
 //! ([`Lab::write_config`], module [`config`]) and daemons started in the server
-//! namespaces ([`Lab::start_daemon`], module [`daemon`]). Dropping the `Lab` — also
+//! namespaces ([`Lab::start_daemon`], module [`daemon`]; [`Lab::start_daemon_with_binds`]
+//! first bind-mounts paths in the daemon's own mount namespace, e.g. a per-server loop
+//! device at the shared disk's device path). Dropping the `Lab` — also
 //! while a test panics — kills every process left in its namespaces, deletes the
 //! namespaces (and with them every link and bridge) and removes its directory.
 //!
@@ -674,7 +676,19 @@ impl Lab {
     /// Starts `BATON daemon --config CONFIG --server serverN --state-dir DIR --fence
     /// exit` in server `server`'s namespace (see [`daemon`]).
     pub fn start_daemon(&self, baton: &Path, config: &Path, server: usize) -> Result<Daemon, String> {
-        daemon::start(self, baton, config, server)
+        daemon::start(self, baton, config, server, &[])
+    }
+
+    /// [`Lab::start_daemon`] after bind mounts `(source, target)` in the daemon's own
+    /// mount namespace (see [`daemon`]): a shared disk's device path, per server.
+    pub fn start_daemon_with_binds(
+        &self,
+        baton: &Path,
+        config: &Path,
+        server: usize,
+        binds: &[(PathBuf, PathBuf)],
+    ) -> Result<Daemon, String> {
+        daemon::start(self, baton, config, server, binds)
     }
 }
 

@@ -7,10 +7,15 @@
 //!   someone's data.
 //! * A directory (a mount point, as in the implied `R-diskw` monitor of a disk
 //!   resource, B88): a scratch file `.baton-disk-check-PID` in it is written with
-//!   `io_size` bytes, fsynced, read back and compared, then removed. This is the
-//!   "write, read and fsync through the file system" of B82.
+//!   `io_size` bytes, fsynced, its cached pages dropped (`posix_fadvise(DONTNEED)`,
+//!   so the read comes from the disk, not from memory), read back and compared, then
+//!   removed. This is the "write, read and fsync through the file system" of B82.
+//! * With a device (the configuration records the `disk` resource whose mount point
+//!   holds the path), the path must first be on that device's file system (`st_dev`
+//!   of the path = the device's number): a disk unmounted behind baton's back leaves
+//!   a bare directory on the root file system, which would pass every I/O.
 //!
-//! The I/O is plain buffered I/O (no `O_DIRECT`) on tokio's blocking pool. A read stuck
+//! The I/O is buffered (no `O_DIRECT`) on tokio's blocking pool. A read stuck
 //! in the kernel (a dead disk, a hung NFS server) cannot be cancelled: the check reports
 //! unhealthy at the timeout and the thread stays blocked. While it is, later checks of
 //! the same path report it at once instead of starting another blocked thread.
@@ -47,14 +52,18 @@ impl Drop for InFlight {
     }
 }
 
-pub(super) async fn check(path: &Path, io_size_bytes: u64, timeout: Duration) -> CheckOutcome {
+pub(super) async fn check(path: &Path, io_size_bytes: u64, device: Option<&Path>, timeout: Duration) -> CheckOutcome {
     let Some(claim) = InFlight::claim(path) else {
         return CheckOutcome::unhealthy(format!("{}: the I/O of an earlier check is still blocked", path.display()));
     };
     let owned = path.to_path_buf();
+    let device = device.map(Path::to_path_buf);
     let work = tokio::task::spawn_blocking(move || {
         let _claim = claim;
-        io(&owned, io_size_bytes)
+        match device.as_deref().map(|d| on_device(&owned, d)) {
+            Some(Err(why)) => CheckOutcome::unhealthy(format!("{}: {why}", owned.display())),
+            Some(Ok(())) | None => io(&owned, io_size_bytes),
+        }
     });
     match tokio::time::timeout(timeout, work).await {
         Ok(Ok(outcome)) => outcome,
@@ -64,6 +73,19 @@ pub(super) async fn check(path: &Path, io_size_bytes: u64, timeout: Duration) ->
             path.display(),
             timeout.as_millis()
         )),
+    }
+}
+
+/// Whether `path` is on the file system of block device `device`.
+fn on_device(path: &Path, device: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let dev = crate::disk::mounts::block_device(device)?;
+    let here = std::fs::metadata(path).map_err(|e| e.to_string())?.dev();
+    let (major, minor) = crate::disk::holders::split_dev(here);
+    if (major, minor) == (dev.major, dev.minor) {
+        Ok(())
+    } else {
+        Err(format!("not on {} ({dev}) but on device {major}:{minor}: the disk is not mounted there", device.display()))
     }
 }
 
@@ -134,6 +156,9 @@ fn write_read_back_at(scratch: &Path, size: u64) -> Result<String, String> {
         done += n as u64;
     }
     file.sync_all().map_err(|e| format!("fsync: {e}"))?;
+    // Clean pages after the fsync: dropping them makes the read below go to the disk.
+    // Advice only (a file system may keep them): a refusal is not a disk failure.
+    let _ = rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed);
     drop(file);
 
     let mut file = File::open(scratch).map_err(|e| format!("reopening {}: {e}", scratch.display()))?;
@@ -171,6 +196,25 @@ mod tests {
         assert_eq!(read(&file, 70_000), Ok("read 70000 bytes".into()));
         assert_eq!(read(&file, 1_000_000), Ok("read 100000 bytes".into()));
         assert!(read(&dir.path().join("missing"), 10).unwrap_err().starts_with("open: "));
+    }
+
+    #[test]
+    fn a_path_off_its_device_fails() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // /dev/null is no block device; a block device that does not hold the temporary
+        // directory is not always there, so the refusal of a non-block device stands in.
+        assert!(on_device(dir.path(), Path::new("/dev/null")).unwrap_err().contains("not a block device"));
+        let root_dev = std::fs::read_to_string("/proc/self/mountinfo").ok().and_then(|t| {
+            t.lines().find(|l| l.split_whitespace().nth(4) == Some("/")).and_then(|l| {
+                let src = l.split(" - ").nth(1)?.split_whitespace().nth(1)?.to_string();
+                src.starts_with("/dev/").then_some(src)
+            })
+        });
+        if let Some(dev) = root_dev.filter(|d| Path::new(d).exists()) {
+            // The root file system's device does not hold /proc.
+            let err = on_device(Path::new("/proc"), Path::new(&dev)).unwrap_err();
+            assert!(err.contains("the disk is not mounted there"), "{err}");
+        }
     }
 
     #[test]

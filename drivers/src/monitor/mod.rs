@@ -73,8 +73,10 @@ pub enum MonitorSpec {
     /// The command (resolved) exits 0 within the timeout.
     Exec { spec: ScriptSpec },
     /// `io_size_bytes` read from a file or device; for a directory (a mount point),
-    /// written to a scratch file in it, fsynced, read back.
-    Disk { path: PathBuf, io_size_bytes: u64 },
+    /// written to a scratch file in it, fsynced, read back. With `device` (the disk
+    /// resource whose mount point holds `path`), `path` must be on that device's file
+    /// system: an unmounted disk leaves a bare mount point that would pass otherwise.
+    Disk { path: PathBuf, io_size_bytes: u64, device: Option<PathBuf> },
     /// The interface exists and its link is up.
     NicLink { interface: String },
     /// A GET answered with 2xx or 3xx.
@@ -125,9 +127,11 @@ impl MonitorSpec {
                 // Output captured: its last line makes the reason of a failed check.
                 MonitorSpec::Exec { spec: ScriptSpec::new(resolve(config_dir, command), BTreeMap::new(), true) }
             }
-            MonitorKind::Disk { path, io_size, device: _ } => {
-                MonitorSpec::Disk { path: PathBuf::from(path), io_size_bytes: *io_size }
-            }
+            MonitorKind::Disk { path, io_size, device } => MonitorSpec::Disk {
+                path: PathBuf::from(path),
+                io_size_bytes: *io_size,
+                device: device.as_deref().map(PathBuf::from),
+            },
             MonitorKind::NicLink { interface } => MonitorSpec::NicLink { interface: interface.clone() },
             MonitorKind::Http { url, ca_file } => {
                 let ca_file = ca_file.as_deref().map(|f| resolve(config_dir, f));
@@ -165,7 +169,9 @@ pub async fn check(spec: &MonitorSpec, timeout: Duration) -> CheckOutcome {
         // Not bounded from outside: cutting the run short would leave the script running;
         // the exec driver kills it with its group at the timeout.
         MonitorSpec::Exec { spec } => check_exec(spec, timeout).await,
-        MonitorSpec::Disk { path, io_size_bytes } => disk::check(path, *io_size_bytes, timeout).await,
+        MonitorSpec::Disk { path, io_size_bytes, device } => {
+            disk::check(path, *io_size_bytes, device.as_deref(), timeout).await
+        }
         MonitorSpec::NicLink { interface } => bounded(timeout, link::nic_link(interface)).await,
         MonitorSpec::Http { target } => check_http(target, timeout).await,
     }
@@ -329,7 +335,7 @@ recovery_target = "g1"
         }
         assert_eq!(
             spec_of(&cfg, "diskw"),
-            Ok(Some(MonitorSpec::Disk { path: PathBuf::from("/var/lib/app"), io_size_bytes: 4096 }))
+            Ok(Some(MonitorSpec::Disk { path: PathBuf::from("/var/lib/app"), io_size_bytes: 4096, device: None }))
         );
         assert_eq!(spec_of(&cfg, "nicw"), Ok(Some(MonitorSpec::NicLink { interface: "eth0".into() })));
         match spec_of(&cfg, "httpw") {

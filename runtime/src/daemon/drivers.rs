@@ -35,6 +35,13 @@ pub trait Drivers: Send + Sync + 'static {
     /// stop what runs, at once (the `--fence=exit` mode and the last step before a real
     /// power action, so a frozen kernel cannot keep answering for a floating IP).
     fn release_all(&self) -> UnitFuture;
+
+    /// Once, before the node boots: put this server's side of shared resources in their
+    /// offline state (the `disk` resources' read-only flag: nothing is online at start).
+    /// Failures are logged by the drivers; the daemon starts anyway.
+    fn service_start(&self) -> UnitFuture {
+        Box::pin(async {})
+    }
 }
 
 /// What happened to an action handed to the executor.

@@ -40,8 +40,8 @@
 //! as `Input::Heartbeat` on that path, like those of the transport (not under madsim:
 //! no devices there, a disk path stays silent).
 //!
-//! What the drivers do not do yet is listed in [`real_drivers`] (disk and mirror
-//! resources, the serial resolver): those actions fail with a reason naming them.
+//! What the drivers do not do yet is listed in [`kind_support`] (`virtual-ip`, mirror
+//! and hybrid disks and their monitors): the daemon refuses those kinds.
 
 pub mod clock;
 pub mod control;
@@ -52,6 +52,7 @@ pub mod disk_heartbeat;
 mod disk_paths;
 pub mod drivers;
 pub mod eventlog;
+pub mod kind_support;
 pub mod mock_drivers;
 pub mod persist;
 pub mod power;
@@ -197,6 +198,7 @@ pub async fn run_with(
         .ok_or_else(|| format!("server {} is not in {} (pass --server NAME)", options.server, options.config_name))?;
     let logger = Logger::new(&options.server);
     let drivers = make(&cfg, me, &options.config_dir, logger.clone())?;
+    drivers.service_start().await;
     std::fs::create_dir_all(&options.state_dir)
         .map_err(|e| format!("state directory {}: {e}", options.state_dir.display()))?;
     let persisted = persist::load(&options.state_dir)?;

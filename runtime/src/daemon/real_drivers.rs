@@ -10,23 +10,26 @@
 //! | activate / deactivate `exec` | its start / stop script (`baton_drivers::run_script`), `CLP_*` environment, timeout kills the process group |
 //! | activate / deactivate `floating-ip` | `baton_drivers::floating_ip` (ARP probe, netlink add, gratuitous ARP / netlink remove) |
 //! | activate / deactivate `service` | `systemctl start` / `stop` of the unit (`baton_drivers::service`) |
+//! | activate / deactivate `disk` | `baton_drivers::disk`: read-only flag cleared, fsck, mount / unmount (holders of a busy mount ended), read-only flag set |
+//! | service start ([`Drivers::service_start`]) | the read-only flag of every `disk` this server may run |
 //! | `RecoverRun` | the start script of an `exec` resource (B93); nothing for other kinds |
 //! | `MonitorCheck` | `baton_drivers::monitor::check` with the monitor's timeout; `user-space` answers healthy here because the real check is the daemon's watchdog thread ([`super::watchdog`]) |
 //! | `NpProbe` | `ping` / `http`: `baton_drivers::probe`; `majority`: nothing to probe (the core counts); `disk`: one slot cycle on the device (`baton_drivers::slot_device`, shared with a disk heartbeat on the same device): own slot written and read back within `io_wait`, and the highest authenticated counter of every peer's slot (B31, B39); `serial`: a ping on the line ([`baton_drivers::serial_line`], the reader started with the drivers) answered within the timeout (B38) |
 //!
-//! Not in this runtime yet (planned with the disk drivers): `virtual-ip`, `disk`,
-//! `mirror-disk` and `hybrid-disk` resources, mirror copies,
-//! `mirror-*` monitors. Their actions fail with a reason naming them, which
-//! the core treats as a real failure (a resolver that cannot answer loses, which is the
-//! safe side: a server fences itself rather than risk two active servers).
+//! Kinds without a driver are listed in [`super::kind_support`], the one table of
+//! them: [`RealDrivers::new`] refuses a configuration that uses one (`virtual-ip`,
+//! mirror and hybrid disks, their monitors). Their actions would fail with a reason
+//! naming them, which the core treats as a real failure.
 
 use super::drivers::{DriverFuture, Drivers, UnitFuture};
 use super::eventlog::Logger;
+use super::kind_support::{self, GapLevel};
 use baton_core::config::model::ResourceKind;
 use baton_core::config::{Config, MonId, NpId, NpKind, ResId, ServerId};
 use baton_core::io::{Action, ActionResult, ProbeResult};
 use baton_core::script::ScriptEnv;
 use baton_drivers::disk_slot::{PeerTrack, SlotKey};
+use baton_drivers::disk::{self, DiskSpec};
 use baton_drivers::floating_ip::{self, FloatingIpSpec};
 use baton_drivers::http::HttpTarget;
 use baton_drivers::monitor::{self, MonitorSpec};
@@ -40,6 +43,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// The longest a disk's release on fencing may take: the power action waits for it.
+const RELEASE_BOUND: Duration = Duration::from_secs(5);
+
 /// The drivers of a real server.
 pub struct RealDrivers {
     cfg: Arc<Config>,
@@ -48,6 +54,7 @@ pub struct RealDrivers {
     logger: Logger,
     floating: BTreeMap<ResId, FloatingIpSpec>,
     services: BTreeMap<ResId, ServiceSpec>,
+    disks: BTreeMap<ResId, DiskSpec>,
     monitors: BTreeMap<MonId, MonitorSpec>,
     /// The URLs of each `http` resolver on this server, with their clients (a bad URL or
     /// CA file stops the daemon at start, not at the first partition).
@@ -138,8 +145,15 @@ impl RealDrivers {
         let config_dir = std::path::absolute(&config_dir)
             .map_err(|e| format!("cannot make the configuration directory {} absolute: {e}", config_dir.display()))?;
         let mut problems = Vec::new();
+        for gap in kind_support::gaps(&cfg) {
+            match gap.level {
+                GapLevel::Error => problems.push(gap.to_string()),
+                GapLevel::Warning => logger.line(&format!("WARNING: {gap}")),
+            }
+        }
         let mut floating = BTreeMap::new();
         let mut services = BTreeMap::new();
+        let mut disks = BTreeMap::new();
         for (i, r) in cfg.resources.iter().enumerate() {
             let id = ResId(i as u16);
             match &r.kind {
@@ -155,9 +169,14 @@ impl RealDrivers {
                     }
                     Err(e) => problems.push(format!("resource {}: {e}", r.name)),
                 },
+                ResourceKind::Disk { .. } => match DiskSpec::from_resource(&r.kind) {
+                    Ok(spec) => {
+                        disks.insert(id, spec);
+                    }
+                    Err(e) => problems.push(format!("resource {}: {e}", r.name)),
+                },
                 ResourceKind::Exec { .. }
                 | ResourceKind::VirtualIp { .. }
-                | ResourceKind::Disk { .. }
                 | ResourceKind::MirrorDisk(_)
                 | ResourceKind::HybridDisk(_) => {}
             }
@@ -238,6 +257,7 @@ impl RealDrivers {
             logger,
             floating,
             services,
+            disks,
             monitors,
             http_probes,
             disk_resolvers,
@@ -284,10 +304,26 @@ impl RealDrivers {
                 });
                 (future, Some(timeout))
             }
-            ResourceKind::VirtualIp { .. }
-            | ResourceKind::Disk { .. }
-            | ResourceKind::MirrorDisk(_)
-            | ResourceKind::HybridDisk(_) => (
+            ResourceKind::Disk { .. } => {
+                let Some(spec) = self.disks.get(&res).cloned() else {
+                    return (failed(format!("no disk spec for {}", resource.name)), None);
+                };
+                let logger = self.logger.clone();
+                let name = resource.name.clone();
+                let future: DriverFuture = Box::pin(async move {
+                    let result = match which {
+                        Script::Start => disk::activate(&spec, timeout).await,
+                        Script::Stop => disk::deactivate(&spec, timeout).await,
+                    };
+                    match &result {
+                        Ok(done) => logger.line(&format!("disk {name} {what}: {done}")),
+                        Err(why) => logger.line(&format!("disk {name} {what} failed: {why}")),
+                    }
+                    disk::action_result(&result)
+                });
+                (future, Some(timeout))
+            }
+            ResourceKind::VirtualIp { .. } | ResourceKind::MirrorDisk(_) | ResourceKind::HybridDisk(_) => (
                 failed(format!(
                     "not implemented in this runtime yet: {what} of {} resource {}",
                     resource.kind.name(),
@@ -296,6 +332,18 @@ impl RealDrivers {
                 None,
             ),
         }
+    }
+
+    /// The disks of the groups this server may run: name, spec, timeout.
+    fn disks_here(&self) -> Vec<(String, DiskSpec, Duration)> {
+        self.disks
+            .iter()
+            .filter(|(res, _)| self.cfg.group(self.cfg.resource(**res).group).policy.contains(&self.me))
+            .map(|(res, spec)| {
+                let r = self.cfg.resource(*res);
+                (r.name.clone(), spec.clone(), Duration::from_millis(r.timeout_ms))
+            })
+            .collect()
     }
 
     fn script(&self, res: ResId, env: Option<ScriptEnv>, which: Script) -> DriverFuture {
@@ -464,6 +512,19 @@ impl Drivers for RealDrivers {
         }
     }
 
+    fn service_start(&self) -> UnitFuture {
+        let disks = self.disks_here();
+        let logger = self.logger.clone();
+        Box::pin(async move {
+            for (name, spec, timeout) in disks {
+                match disk::make_read_only(&spec, timeout).await {
+                    Ok(done) => logger.line(&format!("disk {name} offline at start: {done}")),
+                    Err(e) => logger.line(&format!("ERROR: disk {name}: cannot make it read-only at start: {e}")),
+                }
+            }
+        })
+    }
+
     fn release_all(&self) -> UnitFuture {
         // Every floating IP of a group this server may run: the address must not outlive
         // the "powered-off" server, whatever the node believed it held.
@@ -476,12 +537,21 @@ impl Drivers for RealDrivers {
             })
             .map(|(res, spec)| (self.cfg.resource(*res).name.clone(), spec.clone()))
             .collect();
+        let disks = self.disks_here();
         let logger = self.logger.clone();
         Box::pin(async move {
             for (name, spec) in specs {
                 match floating_ip::deactivate(&spec).await {
                     Ok(()) => logger.line(&format!("released floating IP {name} ({})", spec.address)),
                     Err(e) => logger.line(&format!("ERROR: could not release floating IP {name}: {e}")),
+                }
+            }
+            // The flag at once, then a lazy unmount: no write of this server reaches the
+            // shared disk once it has fenced itself.
+            for (name, spec, timeout) in disks {
+                match disk::release(&spec, timeout.min(RELEASE_BOUND)).await {
+                    Ok(done) => logger.line(&format!("released disk {name}: {done}")),
+                    Err(e) => logger.line(&format!("ERROR: could not release disk {name}: {e}")),
                 }
             }
         })

@@ -1,0 +1,287 @@
+//! End to end, the shared disk (issue 11): two real `baton daemon` processes, each in
+//! its own network and mount namespace of a `baton-lab` network, sharing one backing
+//! file through two loop devices (one per server, `--direct-io=on`, so each server has
+//! its own block device with its own read-only flag, as two hosts on one SAN LUN do).
+//! Each daemon sees its loop device at the same path, `LAB_DIR/dev/disk1`, bound in its
+//! own mount namespace ([`Lab::start_daemon_with_binds`]), as every server of a real
+//! cluster names the shared disk alike.
+//!
+//! The cluster file is `fixtures/2node-shared-disk-loop.toml`:
+//! `examples/configs/2node-shared-disk.toml` on the lab's addresses, its disk on the
+//! loop device, a `ping` resolver instead of the serial+disk unit (not in this daemon
+//! yet), the lab's recording scripts for the `exec` resource.
+//! What is checked, from outside the daemons (`/proc/PID/mountinfo`, `/proc/PID/root`,
+//! sysfs, the devices):
+//!
+//! * the group's disk is mounted on the active server only; the standby's device is
+//!   read-only and a write to it fails;
+//! * data written on the active server is there after a crash of that server, once the
+//!   survivor has checked and mounted the disk (B55);
+//! * the survivor's disk is writable, the dead server's device read-only from its
+//!   daemon's start.
+//!
+//! Needs root, `ip`, `losetup`/`blockdev`/`mount` (util-linux, mount), `mkfs.ext4` and
+//! `e2fsck` (e2fsprogs); otherwise the test prints `skipped: …` and passes.
+
+use baton_lab::daemon::{group_locations, status, Daemon};
+use baton_lab::{find_program, wait_for, ClusterSpec, Lab, LabSpec};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// One cluster at a time: heartbeats are lost after 500 ms (as in e2e.rs).
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+const GROUP: &str = "failover1";
+const START_WITHIN: Duration = Duration::from_secs(30);
+const FAILOVER_WITHIN: Duration = Duration::from_secs(30);
+
+fn baton() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_baton"))
+}
+
+fn skip() -> bool {
+    if !baton_lab::is_root() {
+        println!("skipped: needs root");
+        return true;
+    }
+    if let Some(why) = baton_lab::missing_prerequisite() {
+        println!("skipped: {why}");
+        return true;
+    }
+    for (tool, package) in
+        [("losetup", "mount"), ("blockdev", "util-linux"), ("mkfs.ext4", "e2fsprogs"), ("e2fsck", "e2fsprogs")]
+    {
+        if find_program(tool).is_none() {
+            println!("skipped: `{tool}` not found (Debian package {package})");
+            return true;
+        }
+    }
+    false
+}
+
+fn must(program: &str, args: &[&str]) -> String {
+    let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The loop devices over one backing file; detached when dropped.
+struct SharedDisk {
+    loops: Vec<PathBuf>,
+}
+
+impl SharedDisk {
+    fn new(image: &Path, servers: usize) -> SharedDisk {
+        std::fs::File::create(image).and_then(|f| f.set_len(64 << 20)).expect("image");
+        must("mkfs.ext4", &["-q", "-F", &image.display().to_string()]);
+        let loops = (0..servers)
+            .map(|_| PathBuf::from(must("losetup", &["-f", "--show", "--direct-io=on", &image.display().to_string()])))
+            .collect();
+        SharedDisk { loops }
+    }
+
+    /// `major:minor` of server `server`'s loop device.
+    fn dev(&self, server: usize) -> String {
+        let rdev = std::fs::metadata(&self.loops[server - 1]).expect("loop").rdev();
+        format!("{}:{}", (rdev >> 8) & 0xfff, (rdev & 0xff) | ((rdev >> 12) & 0xfff00))
+    }
+
+    fn read_only(&self, server: usize) -> bool {
+        let flag = std::fs::read_to_string(format!("/sys/dev/block/{}/ro", self.dev(server))).expect("sysfs");
+        flag.trim() == "1"
+    }
+
+    /// Whether writing server `server`'s device fails. What is written is what is read
+    /// there (the last 4 KiB), so a write that wrongly succeeds changes nothing.
+    fn write_fails(&self, server: usize) -> Result<(), String> {
+        let path = &self.loops[server - 1];
+        let mut f = match std::fs::OpenOptions::new().read(true).write(true).open(path) {
+            Ok(f) => f,
+            Err(e) => {
+                println!("open for writing refused: {e}");
+                return Ok(());
+            }
+        };
+        let mut block = vec![0u8; 4096];
+        f.seek(SeekFrom::End(-4096)).and_then(|_| f.read_exact(&mut block)).expect("read");
+        f.seek(SeekFrom::End(-4096)).expect("seek");
+        match f.write_all(&block).and_then(|()| f.sync_all()) {
+            Err(e) if e.raw_os_error() == Some(1) || e.raw_os_error() == Some(30) => Ok(()),
+            Err(e) => Err(format!("the write failed, but not as a read-only device: {e}")),
+            Ok(()) => Err(format!("a write on {} succeeded", path.display())),
+        }
+    }
+}
+
+impl Drop for SharedDisk {
+    fn drop(&mut self) {
+        for l in &self.loops {
+            let _ = Command::new("blockdev").args(["--setrw", &l.display().to_string()]).status();
+            let _ = Command::new("losetup").args(["-d", &l.display().to_string()]).status();
+        }
+    }
+}
+
+/// Field order: the daemons die first, then the loop devices go, then the lab.
+struct Cluster {
+    daemons: Vec<Daemon>,
+    disk: SharedDisk,
+    lab: Lab,
+    mount_point: PathBuf,
+}
+
+impl Cluster {
+    fn start() -> Cluster {
+        let lab = Lab::new(LabSpec { servers: 2, ..LabSpec::default() }).expect("lab");
+        // The fixture is written for these addresses.
+        assert_eq!(
+            (lab.address(1, "lan1").to_string(), lab.router_address().to_string()),
+            ("10.77.1.1".into(), "10.77.2.254".into())
+        );
+        let dev_dir = lab.dir().join("dev");
+        std::fs::create_dir_all(&dev_dir).expect("dev dir");
+        let device = dev_dir.join("disk1");
+        std::fs::File::create(&device).expect("bind target");
+        let mount_point = lab.dir().join("mnt").join("disk1");
+        std::fs::create_dir_all(&mount_point).expect("mount point");
+        let disk = SharedDisk::new(&lab.dir().join("shared.img"), 2);
+        // The lab writes its scripts and secret; the cluster file is the fixture.
+        let config = lab.write_config(&ClusterSpec::default()).expect("lab files");
+        let fixture = include_str!("fixtures/2node-shared-disk-loop.toml");
+        let text = fixture.replace("@DIR@", &lab.dir().display().to_string());
+        if let Err(problems) = baton_core::config::parse("2node-shared-disk-loop.toml", &text) {
+            panic!("the fixture is refused: {problems:?}");
+        }
+        std::fs::write(&config, text).expect("cluster file");
+        let daemons = (1..=2)
+            .map(|s| {
+                let binds = [(disk.loops[s - 1].clone(), device.clone())];
+                lab.start_daemon_with_binds(&baton(), &config, s, &binds).expect("daemon")
+            })
+            .collect();
+        Cluster { daemons, disk, lab, mount_point }
+    }
+
+    fn logs(&self) -> String {
+        let mut out = String::new();
+        for d in &self.daemons {
+            out.push_str(&format!("--- server{} ---\n{}", d.server(), d.log_text()));
+        }
+        out
+    }
+
+    fn wait(&self, what: &str, within: Duration, mut ok: impl FnMut() -> bool) {
+        if wait_for(within, || ok().then_some(())).is_none() {
+            panic!("not within {within:?}: {what}\n{}", self.logs());
+        }
+    }
+
+    /// Whether server `server`'s daemon has its loop device mounted at the mount point
+    /// (in its own mount namespace).
+    fn mounted_on(&self, server: usize) -> bool {
+        let pid = self.daemons[server - 1].pid();
+        let Ok(info) = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")) else { return false };
+        let at = self.mount_point.display().to_string();
+        let dev = self.disk.dev(server);
+        info.lines().any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.get(2) == Some(&dev.as_str()) && f.get(4) == Some(&at.as_str())
+        })
+    }
+
+    /// A path inside the mount point, as server `server`'s daemon sees it.
+    fn path_on(&self, server: usize, name: &str) -> PathBuf {
+        let pid = self.daemons[server - 1].pid();
+        PathBuf::from(format!("/proc/{pid}/root{}", self.mount_point.join(name).display()))
+    }
+
+    fn online_on(&self, viewer: usize, server: usize) -> bool {
+        status(&baton(), &self.lab.state_dir(viewer))
+            .is_ok_and(|s| group_locations(&s, GROUP) == vec![(format!("server{server}"), "online".to_string())])
+    }
+}
+
+#[test]
+fn the_shared_disk_is_mounted_on_the_active_server_only_and_survives_a_crash() {
+    if skip() {
+        return;
+    }
+    let _one = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let c = Cluster::start();
+    assert!(std::fs::metadata(&c.disk.loops[0]).expect("loop").file_type().is_block_device());
+    c.wait("the group online on server1, its disk mounted there", START_WITHIN, || {
+        c.online_on(1, 1) && c.online_on(2, 1) && c.mounted_on(1)
+    });
+    assert!(!c.mounted_on(2), "the disk must be mounted on the active server only\n{}", c.logs());
+    assert!(c.disk.read_only(2), "the standby's device must be read-only\n{}", c.logs());
+    assert!(!c.disk.read_only(1), "the active server's device must be writable");
+    if let Err(e) = c.disk.write_fails(2) {
+        panic!("{e}\n{}", c.logs());
+    }
+
+    // Data written on the active server, through its mount, durable before the crash.
+    let data = c.path_on(1, "before-the-crash");
+    let mut f = std::fs::File::create(&data).expect("create on server1's mount");
+    f.write_all(b"written on server1").and_then(|()| f.sync_all()).expect("write and fsync");
+    drop(f);
+
+    c.lab.crash(1).expect("crash");
+    c.wait("the group online on server2, the disk mounted there", FAILOVER_WITHIN, || {
+        c.online_on(2, 2) && c.mounted_on(2)
+    });
+    let read = std::fs::read(c.path_on(2, "before-the-crash")).expect("the data written before the crash");
+    assert_eq!(read, b"written on server1");
+    assert!(!c.disk.read_only(2), "the survivor's device must be writable");
+    std::fs::write(c.path_on(2, "after-the-failover"), b"server2").expect("write on the survivor");
+    let log = c.daemons[1].log_text();
+    // fsck = true by default: it runs before the mount.
+    assert!(log.contains("disk disk1 activation: e2fsck -p") && log.contains("; mount -t ext4 -o noatime"), "{log}");
+}
+
+/// A busy mount at release (B72 with the manuals' policy): a process of the active
+/// server holding a file open on the disk is ended when the group moves away, the disk
+/// is unmounted there and mounted on the target.
+#[test]
+fn a_busy_disk_is_released_by_ending_its_holder_when_the_group_moves() {
+    if skip() {
+        return;
+    }
+    if find_program("nsenter").is_none() {
+        println!("skipped: `nsenter` not found (Debian package util-linux)");
+        return;
+    }
+    let _one = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let c = Cluster::start();
+    c.wait("the group online on server1, its disk mounted there", START_WITHIN, || {
+        c.online_on(1, 1) && c.online_on(2, 1) && c.mounted_on(1)
+    });
+    // A process in server1's mount namespace (an application the group's scripts do not
+    // know about) with a file open on the disk.
+    let daemon1 = c.daemons[0].pid().to_string();
+    let held = c.mount_point.join("held");
+    let mut holder = Command::new("nsenter")
+        .args(["--target", &daemon1, "--mount", "sh", "-c"])
+        .arg(format!("exec 3>{}; exec sleep 60", held.display()))
+        .spawn()
+        .expect("nsenter");
+    c.wait("the holder has its file open", START_WITHIN, || c.path_on(1, "held").exists());
+
+    let out = Command::new(baton())
+        .args(["group", "move", GROUP, "--to", "server2", "--state-dir"])
+        .arg(c.lab.state_dir(1))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("baton group move");
+    assert!(out.status.success(), "baton group move: {}\n{}", String::from_utf8_lossy(&out.stderr), c.logs());
+    c.wait("the group online on server2, the disk mounted there only", FAILOVER_WITHIN, || {
+        c.online_on(2, 2) && c.mounted_on(2) && !c.mounted_on(1)
+    });
+    let status = holder.wait().expect("the holder ends");
+    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(15), "ended by SIGTERM");
+    assert!(c.disk.read_only(1), "server1's device is read-only again after the release");
+    let log = c.daemons[0].log_text();
+    assert!(log.contains("busy; ended its holders (SIGTERM: "), "{log}");
+}

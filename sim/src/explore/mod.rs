@@ -14,7 +14,8 @@
 //! totals and their text). Generated configurations (`--generate`): `generate` (the
 //! swarm draw of a configuration), `gen_spec` (its model and TOML rendering),
 //! `gen_run` (one configuration per seed), `gen_shrink` (smaller configurations),
-//! `gen_write` (a failing seed as configuration + scenario pairs, shrunk).
+//! `gen_write` (a failing seed as configuration + scenario pairs, shrunk), `gen_hazard`
+//! (an undocumented split brain written the same way, `--hazards-out`).
 //!
 //! Split brain: runs whose schedule holds a fault that can make two live servers lose
 //! each other, on a configuration with a split-prone pair (see `faults.rs`), run with
@@ -30,6 +31,7 @@
 #[cfg(test)]
 mod clock_tests;
 mod faults;
+pub mod gen_hazard;
 pub mod gen_run;
 pub mod gen_shrink;
 pub mod gen_spec;

@@ -334,7 +334,7 @@ pub fn run(ctx: &Ctx, seed: u64, faults: &[Fault], knobs: &Knobs) -> RunResult {
         // forms the cluster without it at `sync_wait` (B3) and, that peer counting as
         // off, resolves nothing about it (B4): both run the groups. The rules leave
         // this open, whatever the resolvers, so it is a documented hazard of B3/B4.
-        let lone_formation = b.text.starts_with("invariant 1") && formed_without_holder(&p.sim, &b.text);
+        let lone_formation = b.text.starts_with("invariant 1") && formed_without_holder(&p.sim, &b.text, b.at_ms);
         lone |= lone_formation;
         if lone_formation {
             allowed_split = true;
@@ -346,6 +346,12 @@ pub fn run(ctx: &Ctx, seed: u64, faults: &[Fault], knobs: &Knobs) -> RunResult {
                 expects: Vec::new(),
             });
         }
+    }
+    // The same hazard in a run that allowed split brain (no breach to look at): a
+    // double start whose pair is a lone formation's (generated seeds 835, 976, …,
+    // which matched no rule only because this was looked for in breaches alone).
+    if allowed_split && !lone {
+        lone = p.sim.doubles.iter().any(|(at_ms, text)| formed_without_holder(&p.sim, text, *at_ms));
     }
     // The simulator notes a double start even when it is a breach; only an allowed
     // run's split is a documented hazard (and only it gets `expect split-brain`).
@@ -368,35 +374,6 @@ pub fn run(ctx: &Ctx, seed: u64, faults: &[Fault], knobs: &Knobs) -> RunResult {
         end_ms: p.sim.now,
         inputs: p.sim.inputs_handled,
     }
-}
-
-/// Whether two servers of a split-prone pair each judged the other down (B35).
-/// Whether one of the two servers an invariant-1 breach names ("… online on A and
-/// B") formed the cluster at its start-up synchronisation timeout with the other
-/// listed as missing (B3, B4): the other was running, cut off, and was never resolved.
-fn formed_without_holder(sim: &Sim, text: &str) -> bool {
-    let Some((_, pair)) = text.rsplit_once(" online on ") else { return false };
-    let Some((a, b)) = pair.split_once(" and ") else { return false };
-    let cfg = sim.cfg();
-    let id = |name: &str| cfg.server_ids().find(|s| cfg.server(*s).name == name.trim());
-    let (Some(a), Some(b)) = (id(a), id(b)) else { return false };
-    let missing = |reason: &str, s: ServerId| {
-        reason.strip_prefix("missing: ").is_some_and(|l| l.split(", ").any(|n| n == cfg.server(s).name))
-    };
-    // The missing one's service had started by then: it was running, only cut off
-    // (a server really off joins later under B2 and starts nothing twice).
-    let started_by = |s: ServerId, at: Ms| {
-        sim.timeline
-            .iter()
-            .any(|e| e.server == s && e.at_ms <= at && e.event.kind == baton_core::EventKind::ServiceStarted)
-    };
-    sim.timeline.iter().any(|e| {
-        e.event.kind == baton_core::EventKind::StartupSyncTimeout
-            && e.event.reason.as_deref().is_some_and(|r| {
-                (e.server == a && missing(r, b) && started_by(b, e.at_ms))
-                    || (e.server == b && missing(r, a) && started_by(a, e.at_ms))
-            })
-    })
 }
 
 /// Which documented rule let a split brain of an allowed run happen (issue 14 §19),
@@ -466,6 +443,49 @@ pub fn hazard_mechanism(sim: &Sim, mutual: bool, lone_formation: bool) -> &'stat
     ""
 }
 
+/// Whether two of the servers a double start names ("… online on A and B") are a
+/// lone formation's (B3, B4): one formed the cluster at its start-up synchronisation
+/// timeout, before `at_ms`, with the other listed as missing while the other's service
+/// was running, cut off, and the two did not join each other between that formation
+/// and the double start (so the formation, not a later decision, let it happen).
+fn formed_without_holder(sim: &Sim, text: &str, at_ms: Ms) -> bool {
+    let Some((_, list)) = text.rsplit_once(" online on ") else { return false };
+    let cfg = sim.cfg();
+    let id = |name: &str| cfg.server_ids().find(|s| cfg.server(*s).name == name.trim());
+    let Some(holders) = list.split(" and ").map(id).collect::<Option<Vec<ServerId>>>() else { return false };
+    let missing = |reason: &str, s: ServerId| {
+        reason.strip_prefix("missing: ").is_some_and(|l| l.split(", ").any(|n| n == cfg.server(s).name))
+    };
+    use baton_core::EventKind as E;
+    // The missing one's service had started by then: it was running, only cut off
+    // (a server really off joins later under B2 and starts nothing twice).
+    let started_by = |s: ServerId, at: Ms| {
+        sim.timeline.iter().any(|e| e.server == s && e.at_ms <= at && e.event.kind == E::ServiceStarted)
+    };
+    // `a` joined `b` (or formed again) after `from`, up to the double start.
+    let met_after = |a: ServerId, b: ServerId, from: Ms| {
+        sim.timeline.iter().any(|e| {
+            e.server == a
+                && e.at_ms > from
+                && e.at_ms <= at_ms
+                && ((e.event.kind == E::ServerJoined && e.event.peer == Some(b))
+                    || matches!(e.event.kind, E::StartupSyncTimeout | E::StartupSyncDone))
+        })
+    };
+    let lone = |a: ServerId, b: ServerId| {
+        sim.timeline.iter().any(|e| {
+            e.server == a
+                && e.at_ms <= at_ms
+                && e.event.kind == E::StartupSyncTimeout
+                && e.event.reason.as_deref().is_some_and(|r| missing(r, b))
+                && started_by(b, e.at_ms)
+                && !met_after(a, b, e.at_ms)
+        })
+    };
+    holders.iter().any(|a| holders.iter().any(|b| a != b && lone(*a, *b)))
+}
+
+/// Whether two servers of a split-prone pair each judged the other down (B35).
 fn mutual_verdict(sim: &Sim, facts: &ConfigFacts) -> bool {
     let downs: Vec<(ServerId, ServerId)> = sim
         .timeline

@@ -111,9 +111,9 @@ pub struct Sim {
     pub cancelled: BTreeSet<(ServerId, ActionId)>,
     /// Groups seen online on two servers at once.
     pub split_brain: BTreeSet<GroupId>,
-    /// Every double start seen, allowed or not: (instant, "… online on A and B"). The
-    /// explorer names the rule that let an allowed split happen from the pair.
-    pub doubles: Vec<(Ms, String)>,
+    /// Every double start seen, allowed or not: (instant, group, "… online on A and
+    /// B"). The explorer names the rule that let a split happen from the pair.
+    pub doubles: Vec<(Ms, GroupId, String)>,
     pub allow_split_brain: bool,
     pub breaches: Vec<Breach>,
     /// Every freeze of a service (`stall`, B19): (server, from, until), in the order

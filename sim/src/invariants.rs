@@ -129,8 +129,8 @@ impl Sim {
     pub fn double(&mut self, g: GroupId, text: String) {
         self.split_brain.insert(g);
         // Once per pair and subject: the check runs at every state change of the group.
-        if !self.doubles.iter().any(|(_, t)| *t == text) {
-            self.doubles.push((self.now, text.clone()));
+        if !self.doubles.iter().any(|(_, _, t)| *t == text) {
+            self.doubles.push((self.now, g, text.clone()));
         }
         if !self.allow_split_brain {
             self.breaches.push(Breach { at_ms: self.now, text: format!("invariant 1 (nothing online twice): {text}") });

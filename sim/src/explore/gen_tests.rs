@@ -366,10 +366,12 @@ fn lone_formation_and_only_server_groups_are_documented_outcomes() {
 /// split. The explorer looked for that hazard only in invariant breaches, which an
 /// allowed run never has. 976: isolated before either service started; 843: a one-way
 /// cut, only one side formed alone; 835: an emergency reboot, then an automatic return
-/// formed alone (B24); 2057: a restart during a cut.
+/// formed alone (B24); 2057: a restart during a cut; 13976: both formed alone and met
+/// while their starts of the group were still activating; 12892: an automatic return
+/// during a one-way cut.
 #[test]
 fn a_lone_formation_in_a_run_that_allowed_split_is_documented() {
-    for seed in [976, 843, 835, 2057] {
+    for seed in [976, 843, 835, 2057, 13976, 12892] {
         let opts = Options { allowed: FaultKind::ALL.to_vec(), seed_start: seed, stop: Stop::Seeds(1), jobs: 1 };
         let s = explore_generated(&opts, &Limits::default(), &|_| {});
         assert!(s.failures.is_empty(), "seed {seed}: {:?}", s.failures);

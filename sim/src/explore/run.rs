@@ -19,7 +19,7 @@ use crate::engine::{EvKind, Sim};
 use crate::scenario::{
     DiskAction, Expect, Knobs, MonitorHealth, SerialAction, Step, Stmt, Target, TargetState, MAX_SCENARIO_MS,
 };
-use baton_core::config::{Config, Ms, NpKind, ServerId};
+use baton_core::config::{Config, GroupId, Ms, NpKind, ServerId};
 use baton_core::io::{CommandId, ServerState};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -334,7 +334,8 @@ pub fn run(ctx: &Ctx, seed: u64, faults: &[Fault], knobs: &Knobs) -> RunResult {
         // forms the cluster without it at `sync_wait` (B3) and, that peer counting as
         // off, resolves nothing about it (B4): both run the groups. The rules leave
         // this open, whatever the resolvers, so it is a documented hazard of B3/B4.
-        let lone_formation = b.text.starts_with("invariant 1") && formed_without_holder(&p.sim, &b.text, b.at_ms);
+        let lone_formation = b.text.starts_with("invariant 1")
+            && p.sim.doubles.iter().any(|d| b.text.ends_with(&d.2) && formed_without_holder(&p.sim, d));
         lone |= lone_formation;
         if lone_formation {
             allowed_split = true;
@@ -351,7 +352,7 @@ pub fn run(ctx: &Ctx, seed: u64, faults: &[Fault], knobs: &Knobs) -> RunResult {
     // double start whose pair is a lone formation's (generated seeds 835, 976, …,
     // which matched no rule only because this was looked for in breaches alone).
     if allowed_split && !lone {
-        lone = p.sim.doubles.iter().any(|(at_ms, text)| formed_without_holder(&p.sim, text, *at_ms));
+        lone = p.sim.doubles.iter().any(|d| formed_without_holder(&p.sim, d));
     }
     // The simulator notes a double start even when it is a breach; only an allowed
     // run's split is a documented hazard (and only it gets `expect split-brain`).
@@ -445,10 +446,13 @@ pub fn hazard_mechanism(sim: &Sim, mutual: bool, lone_formation: bool) -> &'stat
 
 /// Whether two of the servers a double start names ("… online on A and B") are a
 /// lone formation's (B3, B4): one formed the cluster at its start-up synchronisation
-/// timeout, before `at_ms`, with the other listed as missing while the other's service
-/// was running, cut off, and the two did not join each other between that formation
-/// and the double start (so the formation, not a later decision, let it happen).
-fn formed_without_holder(sim: &Sim, text: &str, at_ms: Ms) -> bool {
+/// timeout with the other listed as missing while the other's service was running,
+/// cut off, then began starting the group, and the two did not join each other
+/// between that formation and the later of their two starts of the group (so the
+/// formation, not a decision taken knowing the other, let it happen; the starts may
+/// end after they meet, generated seed 13976).
+pub(super) fn formed_without_holder(sim: &Sim, double: &(Ms, GroupId, String)) -> bool {
+    let (at_ms, g, text) = (double.0, double.1, double.2.as_str());
     let Some((_, list)) = text.rsplit_once(" online on ") else { return false };
     let cfg = sim.cfg();
     let id = |name: &str| cfg.server_ids().find(|s| cfg.server(*s).name == name.trim());
@@ -457,29 +461,40 @@ fn formed_without_holder(sim: &Sim, text: &str, at_ms: Ms) -> bool {
         reason.strip_prefix("missing: ").is_some_and(|l| l.split(", ").any(|n| n == cfg.server(s).name))
     };
     use baton_core::EventKind as E;
+    let t = &sim.timeline;
     // The missing one's service had started by then: it was running, only cut off
     // (a server really off joins later under B2 and starts nothing twice).
-    let started_by = |s: ServerId, at: Ms| {
-        sim.timeline.iter().any(|e| e.server == s && e.at_ms <= at && e.event.kind == E::ServiceStarted)
+    let started_by =
+        |s: ServerId, at: Ms| t.iter().any(|e| e.server == s && e.at_ms <= at && e.event.kind == E::ServiceStarted);
+    // When `s` last began starting the group, up to the double start.
+    let start_of = |s: ServerId| {
+        t.iter()
+            .filter(|e| {
+                e.server == s && e.at_ms <= at_ms && e.event.kind == E::GroupStarting && e.event.group == Some(g)
+            })
+            .map(|e| e.at_ms)
+            .next_back()
+            .unwrap_or(at_ms)
     };
-    // `a` joined `b` (or formed again) after `from`, up to the double start.
-    let met_after = |a: ServerId, b: ServerId, from: Ms| {
-        sim.timeline.iter().any(|e| {
+    // `a` joined `b` (or formed again) after `from`, up to `until`.
+    let met = |a: ServerId, b: ServerId, from: Ms, until: Ms| {
+        t.iter().any(|e| {
             e.server == a
                 && e.at_ms > from
-                && e.at_ms <= at_ms
+                && e.at_ms <= until
                 && ((e.event.kind == E::ServerJoined && e.event.peer == Some(b))
                     || matches!(e.event.kind, E::StartupSyncTimeout | E::StartupSyncDone))
         })
     };
     let lone = |a: ServerId, b: ServerId| {
-        sim.timeline.iter().any(|e| {
+        let (start_a, decided) = (start_of(a), start_of(a).max(start_of(b)));
+        t.iter().any(|e| {
             e.server == a
-                && e.at_ms <= at_ms
+                && e.at_ms <= start_a
                 && e.event.kind == E::StartupSyncTimeout
                 && e.event.reason.as_deref().is_some_and(|r| missing(r, b))
                 && started_by(b, e.at_ms)
-                && !met_after(a, b, e.at_ms)
+                && !met(a, b, e.at_ms, decided)
         })
     };
     holders.iter().any(|a| holders.iter().any(|b| a != b && lone(*a, *b)))

@@ -1,6 +1,6 @@
 //! An undocumented split brain of `--generate` as files (`--hazards-out DIR`): a
 //! split brain in a run that allowed one, matching none of the documented rules
-//! (`run::hazard_mechanism`), counts as a failure (issue 14 §19), so it is written
+//! (`hazard::hazard_mechanism`), counts as a failure (issue 14 §19), so it is written
 //! the way a failing generated seed is, to be replayed and traced with `baton sim run`.
 //!
 //! In: the fault kinds, the limits, the seed, the output directory and a time budget

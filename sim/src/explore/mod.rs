@@ -9,7 +9,8 @@
 //! through [`write_failure`], `.scenario` files.
 //!
 //! Files: `faults` (fault kinds, what a configuration makes of them), `schedule` (the
-//! swarm draw), `run` (playing one schedule, the heal), `liveness` (the check after
+//! swarm draw), `run` (playing one schedule, the heal), `hazard`
+//! (the documented rule behind a split brain), `liveness` (the check after
 //! the heal), `shrink` (shrinking, writing and replaying failures), `summary` (the
 //! totals and their text). Generated configurations (`--generate`): `generate` (the
 //! swarm draw of a configuration), `gen_spec` (its model and TOML rendering),
@@ -39,6 +40,7 @@ pub mod gen_spec;
 mod gen_tests;
 pub mod gen_write;
 pub mod generate;
+mod hazard;
 mod liveness;
 mod run;
 mod schedule;

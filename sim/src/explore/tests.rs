@@ -435,7 +435,7 @@ fn a_lone_formation_explains_only_starts_decided_before_the_servers_met() {
         [(None, true, true), (Some(128_000), true, true), (Some(125_000), true, false), (None, false, false)]
     {
         sim.timeline = timeline(joined_ms, b_started);
-        assert_eq!(run::formed_without_holder(&sim, &double), lone, "joined {joined_ms:?}, b started {b_started}");
+        assert_eq!(hazard::formed_without_holder(&sim, &double), lone, "joined {joined_ms:?}, b started {b_started}");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -62,8 +62,11 @@ pub struct ExploreArgs {
     max_written: usize,
     /// Also write every seed that showed a documented hazard (split brain where the
     /// rules allow it) into this directory as STEM-seedN.hazard.scenario, to examine
-    /// with `baton sim run --trace`. Not with --generate.
-    #[arg(long, conflicts_with = "generate")]
+    /// with `baton sim run --trace`. With --generate: every undocumented split brain
+    /// (a failure), as gen-seedN.toml + gen-seedN.hazard.scenario and a shrunk pair
+    /// gen-seedN.min.toml + gen-seedN.min.hazard.scenario (at most --max-written,
+    /// --shrink-time each).
+    #[arg(long)]
     hazards_out: Option<PathBuf>,
 }
 
@@ -168,6 +171,10 @@ fn run_generated(args: &ExploreArgs, c: Common) -> ExitCode {
 
     println!("baton sim explore --generate ({} thread(s))", jobs);
     print!("{}", summary.text());
+    if let Some(dir) = &args.hazards_out {
+        let write = |seed| explore::gen_hazard::write_generated_hazard(&allowed, &limits, seed, dir, shrink_time);
+        write_generated_hazards(&summary, &write, args.max_written);
+    }
     // As for one configuration: an undocumented split brain is a failure.
     let undocumented = !summary.undocumented_splits().is_empty();
     if summary.failures.is_empty() {
@@ -274,6 +281,34 @@ fn write_hazards(summary: &explore::Summary, write: &dyn Fn(u64) -> Result<PathB
             Ok(path) => println!("hazard seed {}: {}", h.seed, path.display()),
             Err(e) => println!("hazard seed {}: {e}", h.seed),
         }
+    }
+}
+
+/// Writes and shrinks every undocumented split brain of generated seeds, `max` in all.
+fn write_generated_hazards(
+    summary: &explore::Summary,
+    write: &dyn Fn(u64) -> Result<explore::gen_hazard::WrittenHazard, String>,
+    max: usize,
+) {
+    println!();
+    let seeds = summary.undocumented_splits();
+    for seed in seeds.iter().copied().take(max) {
+        match write(seed) {
+            Ok(w) => {
+                let verdict = if w.reproduced {
+                    "both replay the split brain".to_string()
+                } else {
+                    format!("REPLAY MISMATCH: {}", w.note)
+                };
+                println!("hazard seed {seed}: undocumented split brain of {}", w.group);
+                println!("  {} ({} happenings)", w.full.display(), w.happenings_full);
+                println!("  {} ({} happenings, shrunk): {verdict}", w.min.display(), w.happenings_min);
+            }
+            Err(e) => println!("hazard seed {seed}: {e}"),
+        }
+    }
+    if seeds.len() > max {
+        println!("({} more undocumented split brains not written: raise --max-written)", seeds.len() - max);
     }
 }
 

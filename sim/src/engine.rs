@@ -111,6 +111,9 @@ pub struct Sim {
     pub cancelled: BTreeSet<(ServerId, ActionId)>,
     /// Groups seen online on two servers at once.
     pub split_brain: BTreeSet<GroupId>,
+    /// Every double start seen, allowed or not: (instant, group, "… online on A and
+    /// B"). The explorer names the rule that let a split happen from the pair.
+    pub doubles: Vec<(Ms, GroupId, String)>,
     pub allow_split_brain: bool,
     pub breaches: Vec<Breach>,
     /// Every freeze of a service (`stall`, B19): (server, from, until), in the order
@@ -150,6 +153,7 @@ impl Sim {
             next_command: 1,
             cancelled: BTreeSet::new(),
             split_brain: BTreeSet::new(),
+            doubles: Vec::new(),
             allow_split_brain: false,
             breaches: Vec::new(),
             stalls: Vec::new(),

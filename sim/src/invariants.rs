@@ -128,6 +128,10 @@ impl Sim {
     /// A group or resource was found on two servers.
     pub fn double(&mut self, g: GroupId, text: String) {
         self.split_brain.insert(g);
+        // Once per pair and subject: the check runs at every state change of the group.
+        if !self.doubles.iter().any(|(_, _, t)| *t == text) {
+            self.doubles.push((self.now, g, text.clone()));
+        }
         if !self.allow_split_brain {
             self.breaches.push(Breach { at_ms: self.now, text: format!("invariant 1 (nothing online twice): {text}") });
         }

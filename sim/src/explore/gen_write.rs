@@ -110,13 +110,13 @@ pub fn shrink_config(
     shrink_spec((spec, faults), &keeps, deadline)
 }
 
-fn write(path: &Path, text: &str) -> Result<(), String> {
+pub(super) fn write(path: &Path, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("{}: cannot write: {e}", path.display()))
 }
 
 /// The scripts every exec resource names: the simulator does not run them, but
 /// `baton config check` warns about missing ones (B133) and a real node would need them.
-fn write_scripts(out_dir: &Path) -> Result<(), String> {
+pub(super) fn write_scripts(out_dir: &Path) -> Result<(), String> {
     let dir = out_dir.join("scripts");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
     for (rel, word) in [(START_SCRIPT, "start"), (STOP_SCRIPT, "stop")] {

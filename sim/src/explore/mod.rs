@@ -9,12 +9,14 @@
 //! through [`write_failure`], `.scenario` files.
 //!
 //! Files: `faults` (fault kinds, what a configuration makes of them), `schedule` (the
-//! swarm draw), `run` (playing one schedule, the heal), `liveness` (the check after
+//! swarm draw), `run` (playing one schedule, the heal), `hazard`
+//! (the documented rule behind a split brain), `liveness` (the check after
 //! the heal), `shrink` (shrinking, writing and replaying failures), `summary` (the
 //! totals and their text). Generated configurations (`--generate`): `generate` (the
 //! swarm draw of a configuration), `gen_spec` (its model and TOML rendering),
 //! `gen_run` (one configuration per seed), `gen_shrink` (smaller configurations),
-//! `gen_write` (a failing seed as configuration + scenario pairs, shrunk).
+//! `gen_write` (a failing seed as configuration + scenario pairs, shrunk), `gen_hazard`
+//! (an undocumented split brain written the same way, `--hazards-out`).
 //!
 //! Split brain: runs whose schedule holds a fault that can make two live servers lose
 //! each other, on a configuration with a split-prone pair (see `faults.rs`), run with
@@ -30,6 +32,7 @@
 #[cfg(test)]
 mod clock_tests;
 mod faults;
+pub mod gen_hazard;
 pub mod gen_run;
 pub mod gen_shrink;
 pub mod gen_spec;
@@ -37,6 +40,7 @@ pub mod gen_spec;
 mod gen_tests;
 pub mod gen_write;
 pub mod generate;
+mod hazard;
 mod liveness;
 mod run;
 mod schedule;

@@ -13,6 +13,7 @@
 //! step only when it comes to it.
 
 use super::faults::{ConfigFacts, FaultKind};
+use super::hazard::{formed_without_holder, hazard_mechanism, mutual_verdict};
 use super::liveness::{self, Verdict};
 use super::schedule::{Fault, Limits, Schedule};
 use crate::engine::{EvKind, Sim};
@@ -334,7 +335,8 @@ pub fn run(ctx: &Ctx, seed: u64, faults: &[Fault], knobs: &Knobs) -> RunResult {
         // forms the cluster without it at `sync_wait` (B3) and, that peer counting as
         // off, resolves nothing about it (B4): both run the groups. The rules leave
         // this open, whatever the resolvers, so it is a documented hazard of B3/B4.
-        let lone_formation = b.text.starts_with("invariant 1") && formed_without_holder(&p.sim, &b.text);
+        let lone_formation = b.text.starts_with("invariant 1")
+            && p.sim.doubles.iter().any(|d| b.text.ends_with(&d.2) && formed_without_holder(&p.sim, d));
         lone |= lone_formation;
         if lone_formation {
             allowed_split = true;
@@ -346,6 +348,12 @@ pub fn run(ctx: &Ctx, seed: u64, faults: &[Fault], knobs: &Knobs) -> RunResult {
                 expects: Vec::new(),
             });
         }
+    }
+    // The same hazard in a run that allowed split brain (no breach to look at): a
+    // double start whose pair is a lone formation's (generated seeds 835, 976, …,
+    // which matched no rule only because this was looked for in breaches alone).
+    if allowed_split && !lone {
+        lone = p.sim.doubles.iter().any(|d| formed_without_holder(&p.sim, d));
     }
     // The simulator notes a double start even when it is a breach; only an allowed
     // run's split is a documented hazard (and only it gets `expect split-brain`).
@@ -368,112 +376,6 @@ pub fn run(ctx: &Ctx, seed: u64, faults: &[Fault], knobs: &Knobs) -> RunResult {
         end_ms: p.sim.now,
         inputs: p.sim.inputs_handled,
     }
-}
-
-/// Whether two servers of a split-prone pair each judged the other down (B35).
-/// Whether one of the two servers an invariant-1 breach names ("… online on A and
-/// B") formed the cluster at its start-up synchronisation timeout with the other
-/// listed as missing (B3, B4): the other was running, cut off, and was never resolved.
-fn formed_without_holder(sim: &Sim, text: &str) -> bool {
-    let Some((_, pair)) = text.rsplit_once(" online on ") else { return false };
-    let Some((a, b)) = pair.split_once(" and ") else { return false };
-    let cfg = sim.cfg();
-    let id = |name: &str| cfg.server_ids().find(|s| cfg.server(*s).name == name.trim());
-    let (Some(a), Some(b)) = (id(a), id(b)) else { return false };
-    let missing = |reason: &str, s: ServerId| {
-        reason.strip_prefix("missing: ").is_some_and(|l| l.split(", ").any(|n| n == cfg.server(s).name))
-    };
-    // The missing one's service had started by then: it was running, only cut off
-    // (a server really off joins later under B2 and starts nothing twice).
-    let started_by = |s: ServerId, at: Ms| {
-        sim.timeline
-            .iter()
-            .any(|e| e.server == s && e.at_ms <= at && e.event.kind == baton_core::EventKind::ServiceStarted)
-    };
-    sim.timeline.iter().any(|e| {
-        e.event.kind == baton_core::EventKind::StartupSyncTimeout
-            && e.event.reason.as_deref().is_some_and(|r| {
-                (e.server == a && missing(r, b) && started_by(b, e.at_ms))
-                    || (e.server == b && missing(r, a) && started_by(a, e.at_ms))
-            })
-    })
-}
-
-/// Which documented rule let a split brain of an allowed run happen (issue 14 §19),
-/// in the order they are tried; empty when none is recognised (the summary flags it).
-/// * both servers judged each other down: B35 with units that let both sides survive
-///   (ping, http, pure serial, ping+disk, none: B36–B38, B41, B43);
-/// * a server formed at its sync timeout without the running holder (B3, B4);
-/// * a verdict was unresolved (pre-failed ping, B36; no resolver, B43): that side takes
-///   over whatever the other does;
-/// * a server judged down a peer whose cluster was suspended, or resumed within
-///   `heartbeat_timeout` (a suspend that reached one side of a cut): a suspended
-///   cluster sends and checks no heartbeat and counts every peer as heard at its
-///   resume (B20), so only one side judges, and the group the suspended side kept
-///   running starts on the other too;
-/// * the judged server was frozen (below the watchdog's limit) shortly before the
-///   verdict, so its own verdict came after its peer's takeover (B19, B87).
-pub fn hazard_mechanism(sim: &Sim, mutual: bool, lone_formation: bool) -> &'static str {
-    use baton_core::EventKind as E;
-    if mutual {
-        return "mutual down verdict (B35; B36-B38, B41, B43)";
-    }
-    if lone_formation {
-        return "formed without the running holder at sync_wait (B3, B4)";
-    }
-    let t = &sim.timeline;
-    if t.iter().any(|e| e.event.kind == E::NpUnresolved) {
-        return "unresolved verdict: that side takes over (B36 pre-failed ping, B43)";
-    }
-    // A server judged while its cluster was suspended, or up to heartbeat_timeout after
-    // its resume: a suspend that reached one side of a cut, which judged nothing while
-    // suspended and, at its resume, counted the other as heard (B20), so the other,
-    // never suspended, judged it lost first (3node-hybrid seed 380).
-    let window_ms = sim.cfg().cluster.heartbeat_timeout_ms;
-    let suspended_by = |s: ServerId, at_ms: Ms| {
-        let last = t
-            .iter()
-            .filter(|e| e.server == s && e.at_ms <= at_ms)
-            .rfind(|e| matches!(e.event.kind, E::ClusterSuspended | E::ClusterResumed));
-        last.is_some_and(|e| e.event.kind == E::ClusterSuspended || at_ms.saturating_sub(e.at_ms) <= window_ms)
-    };
-    let judged_suspended = t
-        .iter()
-        .filter(|e| e.event.kind == E::NpResolvedPeerDown)
-        .any(|e| e.event.peer.is_some_and(|p| suspended_by(p, e.at_ms)));
-    if judged_suspended {
-        return "a suspended cluster judges nothing (B20): one-sided down verdict (B35)";
-    }
-    // The judged server was frozen, for less than its watchdog's limit, within
-    // heartbeat_timeout before the verdict: its own verdict (which would have fenced it
-    // or made the split mutual) came after its peer's takeover. B87: "a shorter freeze
-    // has no effect"; B19: a frozen service handles nothing (2node-ping seeds 102158,
-    // 103578). A freeze the watchdog should have ended is not this: the watchdog acts
-    // at heartbeat_timeout after the last kick (family AJ), before any peer's verdict.
-    let timeout_ms = sim.cfg().cluster.heartbeat_timeout_ms;
-    let frozen_before = |p: ServerId, at_ms: Ms| {
-        sim.stalls
-            .iter()
-            .any(|(s, from, until)| *s == p && *from <= at_ms && *until >= at_ms.saturating_sub(timeout_ms))
-    };
-    let judged_frozen = t
-        .iter()
-        .filter(|e| e.event.kind == E::NpResolvedPeerDown)
-        .any(|e| e.event.peer.is_some_and(|p| frozen_before(p, e.at_ms)));
-    if judged_frozen {
-        return "a freeze below the watchdog's limit delayed the judged side's own verdict (B19, B87)";
-    }
-    ""
-}
-
-fn mutual_verdict(sim: &Sim, facts: &ConfigFacts) -> bool {
-    let downs: Vec<(ServerId, ServerId)> = sim
-        .timeline
-        .iter()
-        .filter(|e| e.event.kind == baton_core::EventKind::NpResolvedPeerDown)
-        .filter_map(|e| e.event.peer.map(|p| (e.server, p)))
-        .collect();
-    downs.iter().any(|(a, b)| facts.pair_split_prone_cut(*a, *b) && downs.contains(&(*b, *a)))
 }
 
 /// Heals everything that is still broken at `at`, then boots every server and starts

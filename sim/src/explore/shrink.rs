@@ -93,8 +93,22 @@ pub fn shrink(
     sig: &Signature,
     budget: Duration,
 ) -> Vec<Fault> {
+    let keeps = |r: &RunResult| r.failure.as_ref().is_some_and(|f| f.sig == *sig);
+    shrink_keeping(ctx, seed, faults, knobs, &keeps, budget)
+}
+
+/// Shrinks `faults` while the run keeps what `keeps` looks for (a failure's
+/// signature, or an undocumented split brain of `--hazards-out`), within `budget`.
+pub fn shrink_keeping(
+    ctx: &Ctx,
+    seed: u64,
+    faults: Vec<Fault>,
+    knobs: &Knobs,
+    keeps: &dyn Fn(&RunResult) -> bool,
+    budget: Duration,
+) -> Vec<Fault> {
     let deadline = Instant::now() + budget;
-    let fails = |fs: &[Fault]| run::run(ctx, seed, fs, knobs).failure.is_some_and(|f| f.sig == *sig);
+    let fails = |fs: &[Fault]| keeps(&run::run(ctx, seed, fs, knobs));
     let cur = greedy(faults, &fails, deadline);
     // Second pass: each statement on its own (a fault's undo may be irrelevant).
     let singles: Vec<Fault> =

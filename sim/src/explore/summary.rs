@@ -25,7 +25,7 @@ pub struct SeedOutcome {
     /// Groups seen online twice in an allowed run (a documented hazard).
     pub split_groups: Vec<String>,
     pub mutual_verdict: bool,
-    /// The rule that allowed the split (`run::hazard_mechanism`), empty if none found.
+    /// The rule that allowed the split (`hazard::hazard_mechanism`), empty if none found.
     pub mechanism: &'static str,
     /// Reason kinds of the groups found offline with a documented reason.
     pub explained: Vec<&'static str>,
@@ -120,7 +120,7 @@ impl PartialEq for Summary {
 
 impl Summary {
     /// Seeds whose split brain, in a run where one was allowed, matches none of the
-    /// documented rules (`run::hazard_mechanism`): they count as failures (issue 14 §19:
+    /// documented rules (`hazard::hazard_mechanism`): they count as failures (issue 14 §19:
     /// a split brain is either a documented hazard or a failure).
     pub fn undocumented_splits(&self) -> Vec<u64> {
         self.hazards.iter().filter(|h| h.mechanism.is_empty()).map(|h| h.seed).collect()

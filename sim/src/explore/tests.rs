@@ -402,3 +402,40 @@ fn a_group_left_without_target_at_a_takeover_then_stopped_by_its_holder_is_expla
         result.explained
     );
 }
+
+/// A lone formation (B3, B4) explains a double start only when the server that formed
+/// alone began starting the group before it met the other (issue 8, family AK): the
+/// explorer now asks this of runs that allowed split brain too, so it must not name a
+/// split whose start was decided knowing the other server, nor one whose "missing"
+/// server had not started its service.
+#[test]
+fn a_lone_formation_explains_only_starts_decided_before_the_servers_met() {
+    use baton_core::{Event, EventKind as E};
+    let (dir, _, cfg) = temp_config("lone");
+    let (a, b) = (cfg.server_id("a").expect("a"), cfg.server_id("b").expect("b"));
+    let g = cfg.group_id("g").expect("g");
+    let at = |at_ms, server, event| crate::engine::Emitted { at_ms, server, event };
+    let timeline = |joined_ms: Option<u64>, b_started: bool| {
+        let mut t = vec![at(60_000, a, Event::new(E::ServiceStarted))];
+        if b_started {
+            // b runs the group from its own start on.
+            t.push(at(60_000, b, Event::new(E::ServiceStarted)));
+            t.push(at(61_000, b, Event::new(E::GroupStarting).group(g)));
+        }
+        t.push(at(120_000, a, Event::new(E::StartupSyncTimeout).reason("missing: b")));
+        if let Some(ms) = joined_ms {
+            t.push(at(ms, a, Event::new(E::ServerJoined).peer(b)));
+        }
+        t.push(at(126_000, a, Event::new(E::GroupStarting).group(g)));
+        t
+    };
+    let double = (130_000, g, "exec app online on b and a".to_string());
+    let mut sim = crate::engine::Sim::new(cfg.clone(), Knobs::default(), 1);
+    for (joined_ms, b_started, lone) in
+        [(None, true, true), (Some(128_000), true, true), (Some(125_000), true, false), (None, false, false)]
+    {
+        sim.timeline = timeline(joined_ms, b_started);
+        assert_eq!(hazard::formed_without_holder(&sim, &double), lone, "joined {joined_ms:?}, b started {b_started}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

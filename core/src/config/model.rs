@@ -430,6 +430,16 @@ impl MonitorKind {
 }
 
 impl Config {
+    /// The settle before a verdict outside disk mode (B34, revised): one
+    /// `heartbeat_interval` with three or more servers, so that the losses of one cut are
+    /// judged together; 0 with two, where only one peer can be lost.
+    pub fn verdict_settle_ms(&self) -> Ms {
+        if self.servers.len() >= 3 {
+            self.cluster.heartbeat_interval_ms
+        } else {
+            0
+        }
+    }
     pub fn server_id(&self, name: &str) -> Option<ServerId> {
         self.servers.iter().position(|s| s.name == name).map(|i| ServerId(i as u16))
     }

@@ -95,7 +95,7 @@ fn b36_ping_latest_round_answered_survives_and_judges_the_peer_down() {
     probe(&mut h, true); // the latest round decides
     h.clear();
     let lost = lose_s2_after(&mut h, 8_000);
-    assert_eq!(timer_set(&lost, Timer::NpVerdict), Some(41_000), "V = D + heartbeat_interval");
+    assert_eq!(timer_set(&lost, Timer::NpVerdict), Some(38_000), "two servers: V = D, no settle (B34)");
     let out = h.fire(Timer::NpVerdict);
     assert_eq!(event(&out, E::NpResolvedPeerDown).peer, Some(S2));
     assert_no_event(&out, E::NpUnresolved);
@@ -143,7 +143,7 @@ fn b35_without_resolver_a_lost_peer_is_unresolved_and_judged_down() {
     let out = h.fire(Timer::NpVerdict);
     assert_event(&out, E::NpUnresolved);
     assert_event(&out, E::NpResolvedPeerDown);
-    assert_eq!(timer_set(&out, Timer::Takeover), Some(41_000), "T = D + W + interval, W = interval");
+    assert_eq!(timer_set(&out, Timer::Takeover), Some(38_000), "T = D + W + interval, W = 0 with two servers");
 }
 
 #[test]
@@ -205,7 +205,7 @@ fn b44_at_takeover_the_coordinator_starts_the_lost_peers_groups_not_before() {
     assert_no_event(&verdict, E::GroupStarting);
     assert!(activated(&verdict).is_empty(), "nothing is activated before T");
     let out = h.fire(Timer::Takeover);
-    assert_eq!(h.now, 41_000);
+    assert_eq!(h.now, 38_000, "T = D + interval: two servers settle 0 (B34, B44)");
     assert!(has_for_group(&out, E::GroupFailover, g2), "{:?}", kinds(&out));
     assert_eq!(activated(&out), vec![h.r("ip2")]);
     assert_eq!(event(&out, E::ServerFailedOver).peer, Some(S2));

@@ -31,6 +31,7 @@ mod validate;
 mod warnings;
 mod words;
 
+pub use defaults::PROBE_WINDOW_MS as DEFAULT_PROBE_WINDOW_MS;
 pub use keys::known_keys;
 pub use model::*;
 pub use ranges::{DurationRange, ALL as DURATION_RANGES, LONGEST_MS};

@@ -255,6 +255,9 @@ pub enum ResourceKind {
         address: String,
         interface: Option<String>,
         arp_count: u32,
+        /// The duplicate-address probe: the address is added once no host answered for
+        /// it during this long (B44; extension of config.md `probe_window`).
+        probe_window_ms: Ms,
     },
     VirtualIp {
         address: String,

@@ -328,6 +328,7 @@ impl Node {
                     .because(Some(EventKind::ServerLost), "this server survives the verdict (B35)"),
             );
             let held = self.judge_down(p);
+            self.probe_during_margin(&held, t_ms);
             // Members since before the peer's last heartbeat knew what it held.
             let run = self.peers[p.idx()].run;
             self.adopt_takeovers(p, r.partition_start_ms);

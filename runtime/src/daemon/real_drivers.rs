@@ -8,7 +8,8 @@
 //! | action | driver |
 //! |---|---|
 //! | activate / deactivate `exec` | its start / stop script (`baton_drivers::run_script`), `CLP_*` environment, timeout kills the process group |
-//! | activate / deactivate `floating-ip` | `baton_drivers::floating_ip` (ARP probe, netlink add, gratuitous ARP / netlink remove) |
+//! | activate / deactivate `floating-ip` | `baton_drivers::floating_ip` (ARP probe, netlink add, gratuitous ARP / netlink remove); at a takeover the add follows the margin watch (`activate_after_margin`) |
+//! | `AddressProbe` | `baton_drivers::margin_watch`: the floating IP's duplicate-address probe from V through the takeover margin (B44) |
 //! | activate / deactivate `service` | `systemctl start` / `stop` of the unit (`baton_drivers::service`) |
 //! | `RecoverRun` | the start script of an `exec` resource (B93); nothing for other kinds |
 //! | `MonitorCheck` | `baton_drivers::monitor::check` with the monitor's timeout; `user-space` answers healthy here because the real check is the daemon's watchdog thread ([`super::watchdog`]) |
@@ -27,6 +28,7 @@ use baton_core::config::{Config, MonId, NpId, NpKind, ResId, ServerId};
 use baton_core::io::{Action, ActionResult, ProbeResult};
 use baton_core::script::ScriptEnv;
 use baton_drivers::floating_ip::{self, FloatingIpSpec};
+use baton_drivers::margin_watch::MarginWatches;
 use baton_drivers::monitor::{self, MonitorSpec};
 use baton_drivers::probe;
 use baton_drivers::service::{self, ServiceSpec};
@@ -43,6 +45,8 @@ pub struct RealDrivers {
     config_dir: PathBuf,
     logger: Logger,
     floating: BTreeMap<ResId, FloatingIpSpec>,
+    /// The takeover margin's address watches, read by the activations at T (B44).
+    margins: MarginWatches,
     services: BTreeMap<ResId, ServiceSpec>,
     monitors: BTreeMap<MonId, MonitorSpec>,
 }
@@ -116,7 +120,7 @@ impl RealDrivers {
         if !problems.is_empty() {
             return Err(format!("the drivers cannot use this configuration:\n  {}", problems.join("\n  ")));
         }
-        Ok(RealDrivers { cfg, me, config_dir, logger, floating, services, monitors })
+        Ok(RealDrivers { cfg, me, config_dir, logger, floating, margins: MarginWatches::new(), services, monitors })
     }
 
     fn resource(&self, res: ResId, env: Option<ScriptEnv>, which: Script) -> (DriverFuture, Option<Duration>) {
@@ -132,10 +136,13 @@ impl RealDrivers {
                 let Some(spec) = self.floating.get(&res).cloned() else {
                     return (failed(format!("no floating IP spec for {}", resource.name)), None);
                 };
+                let margins = self.margins.clone();
                 let future: DriverFuture = match which {
-                    Script::Start => {
-                        Box::pin(async move { floating_ip::action_result(&floating_ip::activate(&spec).await) })
-                    }
+                    // After a margin watch (a takeover, B44) the add waits only for what
+                    // the watch has not already heard quiet; otherwise a full probe.
+                    Script::Start => Box::pin(async move {
+                        floating_ip::action_result(&floating_ip::activate_after_margin(&spec, &margins).await)
+                    }),
                     Script::Stop => {
                         Box::pin(async move { floating_ip::action_result(&floating_ip::deactivate(&spec).await) })
                     }
@@ -257,6 +264,29 @@ impl RealDrivers {
     }
 }
 
+impl RealDrivers {
+    /// The floating IP's duplicate-address probe during the takeover margin (B44): an
+    /// answer in the last window before T is `Answered(true)` (the activation at T then
+    /// waits for a quiet window or fails, B70).
+    fn margin_probe(&self, res: ResId, margin_ms: u64) -> (DriverFuture, Option<Duration>) {
+        let Some(spec) = self.floating.get(&res).cloned() else {
+            return (failed(format!("no floating IP spec for {}", self.cfg.resource(res).name)), None);
+        };
+        let margins = self.margins.clone();
+        let margin = Duration::from_millis(margin_ms);
+        let bound = margin
+            + Duration::from_millis(spec.probe_wait_ms)
+            + Duration::from_millis(self.cfg.resource(res).timeout_ms);
+        let future: DriverFuture = Box::pin(async move {
+            match margins.watch(&spec, margin).await {
+                Ok(answer) => ActionResult::Probe(ProbeResult::Answered(answer.is_some())),
+                Err(e) => ActionResult::Failed(e.to_string()),
+            }
+        });
+        (future, Some(bound))
+    }
+}
+
 impl Drivers for RealDrivers {
     fn run(&self, action: Action) -> (DriverFuture, Option<Duration>) {
         match action {
@@ -276,6 +306,7 @@ impl Drivers for RealDrivers {
             },
             Action::MonitorCheck { mon } => self.monitor_check(mon),
             Action::NpProbe { np } => self.np_probe(np),
+            Action::AddressProbe { res, margin_ms } => self.margin_probe(res, margin_ms),
             Action::MirrorCopy { res, .. } => (
                 failed(format!("not implemented in this runtime yet: mirror copy of {}", self.cfg.resource(res).name)),
                 None,

@@ -282,3 +282,50 @@ fn b55_group_in_error_on_a_judged_down_server_is_not_taken_over() {
     assert!(!has_for_group(&out, E::GroupFailover, g2), "B55 concerns groups online, starting or stopping");
     assert!(activated(&out).is_empty());
 }
+
+#[test]
+fn b44_the_survivor_probes_the_lost_peers_floating_ips_during_the_margin_and_activates_at_t() {
+    let mut h = formed(&ping2(), 0);
+    let g2 = h.g("g2");
+    h.settle();
+    probe(&mut h, true);
+    h.at(2_000);
+    h.share(S2, ServerState::Online, vec![(g2, GroupState::Online)]);
+    h.clear();
+    lose_s2_after(&mut h, 5_000);
+    let verdict = h.fire(Timer::NpVerdict);
+    assert_eq!(h.now, 35_000);
+    // At V the probe of g2's address starts, for the margin up to T = V + 3 s (B44).
+    let ip2 = h.r("ip2");
+    let probes: Vec<&Action> = verdict
+        .iter()
+        .filter_map(|o| match o {
+            Output::Execute { action: a @ Action::AddressProbe { .. }, .. } => Some(a),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(probes, vec![&Action::AddressProbe { res: ip2, margin_ms: 3_000 }], "{:?}", kinds(&verdict));
+    assert!(activated(&verdict).is_empty(), "nothing is added before T");
+    // The probe answers at T + window; the activation at T does not wait for it.
+    let out = h.fire(Timer::Takeover);
+    assert_eq!(h.now, 38_000);
+    assert_eq!(activated(&out), vec![ip2]);
+    let id = h.find_action(|a| matches!(a, Action::AddressProbe { .. })).expect("the probe still runs");
+    let done = h.done(id, ActionResult::Probe(ProbeResult::Answered(false)));
+    assert!(activated(&done).is_empty() && power(&done).is_none());
+}
+
+#[test]
+fn b44_a_loser_starts_no_margin_probe() {
+    let mut h = formed(&ping2(), 0);
+    let g2 = h.g("g2");
+    probe(&mut h, true);
+    probe(&mut h, false); // the latest round found nobody: this server loses (B36)
+    h.at(8_000);
+    h.share(S2, ServerState::Online, vec![(g2, GroupState::Online)]);
+    h.clear();
+    lose_s2_after(&mut h, 8_000);
+    let out = h.fire(Timer::NpVerdict);
+    assert_event(&out, E::NpLostSelfIsolated);
+    assert!(!out.iter().any(|o| matches!(o, Output::Execute { action: Action::AddressProbe { .. }, .. })));
+}

@@ -26,6 +26,7 @@ mod read_groups;
 mod read_top;
 mod render;
 mod targets;
+pub mod timing;
 mod toml_walk;
 mod validate;
 mod warnings;

@@ -299,10 +299,8 @@ fn b44_the_survivor_probes_the_lost_peers_floating_ips_during_the_margin_and_act
     let ip2 = h.r("ip2");
     let probes: Vec<&Action> = verdict
         .iter()
-        .filter_map(|o| match o {
-            Output::Execute { action: a @ Action::AddressProbe { .. }, .. } => Some(a),
-            _ => None,
-        })
+        .filter_map(|o| if let Output::Execute { action, .. } = o { Some(action) } else { None })
+        .filter(|a| matches!(a, Action::AddressProbe { .. }))
         .collect();
     assert_eq!(probes, vec![&Action::AddressProbe { res: ip2, margin_ms: 3_000 }], "{:?}", kinds(&verdict));
     assert!(activated(&verdict).is_empty(), "nothing is added before T");

@@ -210,6 +210,9 @@ fn action(n: Names, a: &Action) -> String {
         Action::Deactivate { res, .. } => format!("deactivate {}", n.resource(*res)),
         Action::RecoverRun { res, .. } => format!("recovery script of {}", n.resource(*res)),
         Action::NpProbe { np } => format!("np-probe of {}", n.np(*np)),
+        Action::AddressProbe { res, margin_ms } => {
+            format!("margin probe of {} for {margin_ms} ms (B44)", n.resource(*res))
+        }
         Action::MonitorCheck { mon } => format!("check of monitor {}", n.monitor(*mon)),
         Action::MirrorCopy { res, to, full } => {
             format!("{} copy of mirror {} to {}", if *full { "full" } else { "delta" }, n.resource(*res), n.server(*to))

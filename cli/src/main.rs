@@ -20,6 +20,7 @@ mod outcome;
 mod pipe;
 mod sim_cmd;
 mod status_doc;
+mod timing_cmd;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -167,6 +168,16 @@ enum ConfigCmd {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// Predict each group's outage (best and worst, term by term with rule ids) for a
+    /// crash of its server, a partition, a monitor failure and a planned move.
+    Timing {
+        /// The cluster file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// One JSON document instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -281,6 +292,7 @@ fn main() -> ExitCode {
     match cli.command {
         Top::Config { command: ConfigCmd::Check { file, file_only } } => config_cmd::check(&file, file_only),
         Top::Config { command: ConfigCmd::Show { file } } => config_cmd::show(&file),
+        Top::Config { command: ConfigCmd::Timing { file, json } } => timing_cmd::timing(&file, json),
         Top::Sim { command: SimCmd::Run { file, seed, json, trace } } => {
             sim_cmd::run(&file, seed, json, trace.as_deref())
         }

@@ -118,6 +118,12 @@ pub enum Action {
     RecoverRun { res: ResId, env: ScriptEnv },
     /// One watch check of a resolver (B31).
     NpProbe { np: NpId },
+    /// Watch the link for another holder of floating IP `res` from now through the
+    /// takeover margin (`margin_ms`, to T) and one probe window past it (B44), so that
+    /// its activation at T can add the address at once when nobody answered in the last
+    /// window. Answers `Probe(Answered(a))`: whether a host answered in the last window
+    /// before T.
+    AddressProbe { res: ResId, margin_ms: Ms },
     /// One check of a monitor (B81).
     MonitorCheck { mon: MonId },
     /// Copy a mirror from this server's side to the other (B107–B109).

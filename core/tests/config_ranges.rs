@@ -39,6 +39,12 @@ name = "app"
 kind = "exec"
 timeout = "@[[group.resource]].timeout@"
 
+[[group.resource]]
+name = "ip"
+kind = "floating-ip"
+address = "10.0.0.12/24"
+probe_window = "@[[group.resource]].probe_window@"
+
 [[monitor]]
 name = "pm"
 kind = "exec"

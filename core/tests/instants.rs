@@ -66,6 +66,7 @@ fn drive(node: &mut Node, steps: usize) -> Vec<(Ms, Timer, Ms)> {
                         | Action::Deactivate { .. }
                         | Action::RecoverRun { .. }
                         | Action::NpProbe { .. }
+                        | Action::AddressProbe { .. }
                         | Action::MirrorCopy { .. }
                         | Action::Power(_) => ActionResult::Ok,
                     };

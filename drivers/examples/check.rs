@@ -92,7 +92,12 @@ fn parse(args: &[String]) -> Result<Option<Job>, String> {
         }
         ("nic-link", [interface]) => Job::Monitor(MonitorSpec::NicLink { interface: interface.clone() }),
         ("floating-ip", [address]) => {
-            let kind = ResourceKind::FloatingIp { address: address.clone(), interface: None, arp_count: 0 };
+            let kind = ResourceKind::FloatingIp {
+                address: address.clone(),
+                interface: None,
+                arp_count: 0,
+                probe_window_ms: baton_core::config::DEFAULT_PROBE_WINDOW_MS,
+            };
             Job::Monitor(MonitorSpec::FloatingIp(FloatingIpSpec::from_resource(&kind).map_err(|e| e.to_string())?))
         }
         ("http", [url]) => Job::Monitor(MonitorSpec::Http { target: HttpTarget::new(url, None)? }),

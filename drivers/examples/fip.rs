@@ -2,8 +2,12 @@
 //! it under `ip netns exec NS`):
 //!
 //! ```text
-//! fip [-c ARP_COUNT] [-w PROBE_WAIT_MS] activate|deactivate|present ADDRESS/PREFIX [IFACE]
+//! fip [-c ARP_COUNT] [-w PROBE_WAIT_MS] [-m MARGIN_MS] activate|deactivate|present ADDRESS/PREFIX [IFACE]
 //! ```
+//!
+//! With `-m`, `activate` is a takeover as the daemon does it (B44): a margin watch of the
+//! address starts at once (the verdict V), and the activation begins `MARGIN_MS` later
+//! (T) and reads what the watch heard; it prints `activated N ms after T`.
 //!
 //! `activate` returns once the address is up and the first gratuitous ARP is out, as the
 //! driver does, but the process stays until the other `ARP_COUNT - 1` are sent (one a
@@ -18,16 +22,19 @@ use std::process::ExitCode;
 use std::io::Write;
 
 use baton_drivers::floating_ip::{
-    activate_with_follow_up, deactivate, is_present, parse_address, FipError, FloatingIpSpec, FollowUpEnd,
-    DEFAULT_PROBE_WAIT_MS,
+    activate_after_margin_with_follow_up, activate_with_follow_up, deactivate, is_present, parse_address, FipError,
+    FloatingIpSpec, FollowUpEnd, DEFAULT_PROBE_WAIT_MS,
 };
+use baton_drivers::margin_watch::MarginWatches;
 
-const USAGE: &str = "usage: fip [-c ARP_COUNT] [-w PROBE_WAIT_MS] activate|deactivate|present ADDRESS/PREFIX [IFACE]";
+const USAGE: &str =
+    "usage: fip [-c ARP_COUNT] [-w PROBE_WAIT_MS] [-m MARGIN_MS] activate|deactivate|present ADDRESS/PREFIX [IFACE]";
 
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mut arp_count = 3;
     let mut probe_wait_ms = DEFAULT_PROBE_WAIT_MS;
+    let mut margin_ms: Option<u64> = None;
     while let Some(option) = args.first().cloned() {
         match option.as_str() {
             "-c" => match args.get(1).and_then(|n| n.parse().ok()) {
@@ -36,6 +43,10 @@ fn main() -> ExitCode {
             },
             "-w" => match args.get(1).and_then(|n| n.parse().ok()) {
                 Some(n) => probe_wait_ms = n,
+                None => return usage(),
+            },
+            "-m" => match args.get(1).and_then(|n| n.parse().ok()) {
+                Some(n) => margin_ms = Some(n),
                 None => return usage(),
             },
             _ => break,
@@ -64,6 +75,21 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match command.as_str() {
+            "activate" if margin_ms.is_some() => {
+                let margin = std::time::Duration::from_millis(margin_ms.unwrap_or(0));
+                let watches = MarginWatches::new();
+                let t = tokio::time::Instant::now() + margin;
+                let (w, s) = (watches.clone(), spec.clone());
+                // Detached: it ends one probe window after T, or with the process.
+                drop(tokio::spawn(async move { w.watch(&s, margin).await }));
+                tokio::time::sleep_until(t).await;
+                let start = std::time::Instant::now();
+                let follow_up = activate_after_margin_with_follow_up(&spec, &watches).await?;
+                println!("activated {} ms after T", start.elapsed().as_millis());
+                let _ = std::io::stdout().flush();
+                report(follow_up.finished().await);
+                Ok(None)
+            }
             "activate" => {
                 let start = std::time::Instant::now();
                 let follow_up = activate_with_follow_up(&spec).await?;

@@ -17,7 +17,7 @@
 //! Why not `arping`: iputils `arping` waits in whole seconds only, so detection cost at
 //! least 2 s and every gratuitous ARP after the first one more second, while failover
 //! aims at a median outage under 1 s. Here the probe waits as long as the caller says
-//! (the floating IP driver's default: 200 ms) and an announcement is one frame.
+//! (the resource's `probe_window`, default 20 ms) and an announcement is one frame.
 //!
 //! # Frame layout
 //!
@@ -265,6 +265,51 @@ pub fn answer_for(frame: &ArpFrame, address: Ipv4Addr, our_mac: Mac) -> Option<A
 /// the first answer (returned at once).
 pub async fn probe(interface: &str, address: Ipv4Addr, wait: Duration) -> Result<Option<ArpAnswer>, String> {
     on_a_link(interface, move |link| probe_on(link, address, wait)).await
+}
+
+/// The margin watch of a takeover (B44): probes for `address` on `interface` every
+/// `every` until `until`, and calls `on_answer` with each answer and when it came.
+/// Unlike [`probe`] it does not stop at the first answer: a holder that goes away
+/// during the watch is told apart from one that stays.
+pub async fn watch(
+    interface: &str,
+    address: Ipv4Addr,
+    every: Duration,
+    until: Instant,
+    on_answer: impl FnMut(ArpAnswer, Instant) + Send + 'static,
+) -> Result<(), String> {
+    on_a_link(interface, move |link| watch_on(link, address, every, until, on_answer)).await
+}
+
+fn watch_on(
+    link: &mut Link,
+    address: Ipv4Addr,
+    every: Duration,
+    until: Instant,
+    mut on_answer: impl FnMut(ArpAnswer, Instant),
+) -> Result<(), String> {
+    let frame = ArpFrame::probe(link.mac, address).to_bytes();
+    let every = every.max(POLL_SLICE);
+    let mut next_probe = Instant::now();
+    loop {
+        let now = Instant::now();
+        if now >= until {
+            return Ok(());
+        }
+        if now >= next_probe {
+            link.send(&frame)?;
+            next_probe = now + every;
+        }
+        match link.rx.next() {
+            Ok(bytes) => {
+                if let Some(answer) = ArpFrame::parse(bytes).and_then(|f| answer_for(&f, address, link.mac)) {
+                    on_answer(answer, Instant::now());
+                }
+            }
+            Err(e) if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => {}
+            Err(e) => return Err(format!("reading from {}: {e}", link.name)),
+        }
+    }
 }
 
 /// One gratuitous ARP for `address` on `interface`.

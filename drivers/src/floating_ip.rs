@@ -21,13 +21,17 @@
 //!   gratuitous ARP, so that neighbours point the address at this server's MAC address,
 //!   and return. The other `arp_count - 1` follow one a second from a spawned task, which
 //!   stops early if the address leaves the interface.
+//! * [`activate_after_margin`]: the same at a takeover's T (B44), when a
+//!   [`MarginWatches`] watch has probed the address since the verdict V: the address is
+//!   added at once if nobody answered in the last probe window, else as soon as a window
+//!   passes quiet; still answered one window after the start, it is refused.
 //! * [`deactivate`]: remove the address from every interface holding it; an absent
 //!   address is success (idempotent).
 //! * [`is_present`]: whether an interface of this server holds the address.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use baton_core::config::model::ResourceKind;
 use baton_core::io::ActionResult;
@@ -38,13 +42,13 @@ use netlink_packet_route::AddressFamily;
 use tokio::task::JoinHandle;
 
 use crate::arp;
+use crate::margin_watch::MarginWatches;
 
 /// How long the duplicate address detection listens for another holder of the address,
-/// in milliseconds, unless the spec says otherwise. A host on the LAN answers an ARP probe
-/// within a millisecond or two (the kernel answers, not a process), so 200 ms leaves a
-/// wide margin for a loaded host or switch, and still keeps activation (and so a failover
-/// after a 500 ms heartbeat timeout) well under a second.
-pub const DEFAULT_PROBE_WAIT_MS: u64 = 200;
+/// in milliseconds, unless the resource's `probe_window` says otherwise: the core's
+/// default (20 ms; a host on the LAN answers an ARP probe in well under a millisecond,
+/// the kernel answers, not a process).
+pub const DEFAULT_PROBE_WAIT_MS: u64 = baton_core::config::DEFAULT_PROBE_WINDOW_MS;
 
 /// Time between two gratuitous ARPs of one activation (the usual cadence of `arping -U`
 /// and of the kernel's own announcements): the later ones catch a neighbour that missed
@@ -116,15 +120,14 @@ impl FloatingIpSpec {
     /// The spec of a `floating-ip` resource.
     pub fn from_resource(kind: &ResourceKind) -> Result<FloatingIpSpec, FipError> {
         match kind {
-            ResourceKind::FloatingIp { address, interface, arp_count } => {
+            ResourceKind::FloatingIp { address, interface, arp_count, probe_window_ms } => {
                 let (address, prefix_len) = parse_address(address)?;
                 Ok(FloatingIpSpec {
                     address,
                     prefix_len,
                     interface: interface.clone(),
                     arp_count: *arp_count,
-                    // Not configurable yet: the resource has no key for it.
-                    probe_wait_ms: DEFAULT_PROBE_WAIT_MS,
+                    probe_wait_ms: *probe_window_ms,
                 })
             }
             ResourceKind::VirtualIp { .. }
@@ -176,6 +179,55 @@ pub async fn activate(spec: &FloatingIpSpec) -> Result<(), FipError> {
 /// that exits after activating (the `fip` example) waits for it, or they die with its
 /// runtime.
 pub async fn activate_with_follow_up(spec: &FloatingIpSpec) -> Result<FollowUp, FipError> {
+    activate_inner(spec, None).await
+}
+
+/// [`activate`] at a takeover's T (B44): when a margin watch of `watches` has covered
+/// the address up to now, the address is added as soon as nobody answered for it in the
+/// last probe window (at once when the old owner has been gone that long); an address
+/// still answered a probe window after the activation began fails it (B70). Without a
+/// covering watch, as [`activate`].
+pub async fn activate_after_margin(spec: &FloatingIpSpec, watches: &MarginWatches) -> Result<(), FipError> {
+    activate_after_margin_with_follow_up(spec, watches).await.map(drop)
+}
+
+/// [`activate_after_margin`], giving the [`FollowUp`] of the later gratuitous ARPs.
+pub async fn activate_after_margin_with_follow_up(
+    spec: &FloatingIpSpec,
+    watches: &MarginWatches,
+) -> Result<FollowUp, FipError> {
+    activate_inner(spec, Some(watches)).await
+}
+
+/// Waits, probing, until nobody has answered for the address during one probe window
+/// counted from `quiet_since` (B44); an answer later than one window after the start
+/// refuses the address.
+async fn await_quiet(spec: &FloatingIpSpec, interface: &str, mut quiet_since: Instant) -> Result<(), FipError> {
+    let window = Duration::from_millis(spec.probe_wait_ms);
+    let start = Instant::now();
+    loop {
+        let add_at = quiet_since + window;
+        let now = Instant::now();
+        if add_at <= now {
+            return Ok(());
+        }
+        let answer = arp::probe(interface, spec.address, add_at - now)
+            .await
+            .map_err(|e| FipError::Arp(format!("probe for {} on {interface} failed: {e}", spec.address)))?;
+        let Some(answer) = answer else { return Ok(()) };
+        let at = Instant::now();
+        if at > start + window {
+            return Err(FipError::InUse {
+                address: spec.address,
+                interface: interface.to_string(),
+                answer: answer.to_string(),
+            });
+        }
+        quiet_since = at;
+    }
+}
+
+async fn activate_inner(spec: &FloatingIpSpec, watches: Option<&MarginWatches>) -> Result<FollowUp, FipError> {
     let nl = Netlink::open()?;
     let held = nl.addresses_of(spec.address).await?;
     let (index, interface) = if let Some(msg) = held.first() {
@@ -184,12 +236,17 @@ pub async fn activate_with_follow_up(spec: &FloatingIpSpec) -> Result<FollowUp, 
         (msg.header.index, nl.link_name(msg.header.index).await?)
     } else {
         let (index, name) = nl.interface_for(spec).await?;
-        let wait = Duration::from_millis(spec.probe_wait_ms);
-        let answer = arp::probe(&name, spec.address, wait)
-            .await
-            .map_err(|e| FipError::Arp(format!("probe for {} on {name} failed: {e}", spec.address)))?;
-        if let Some(answer) = answer {
-            return Err(FipError::InUse { address: spec.address, interface: name, answer: answer.to_string() });
+        match watches.and_then(|w| w.quiet_since(spec.address, Instant::now())) {
+            Some(quiet_since) => await_quiet(spec, &name, quiet_since).await?,
+            None => {
+                let wait = Duration::from_millis(spec.probe_wait_ms);
+                let answer = arp::probe(&name, spec.address, wait)
+                    .await
+                    .map_err(|e| FipError::Arp(format!("probe for {} on {name} failed: {e}", spec.address)))?;
+                if let Some(answer) = answer {
+                    return Err(FipError::InUse { address: spec.address, interface: name, answer: answer.to_string() });
+                }
+            }
         }
         let added = nl.handle.address().add(index, IpAddr::V4(spec.address), spec.prefix_len).execute().await;
         match added {
@@ -303,7 +360,7 @@ impl Netlink {
 
     /// The interface to add the address on: the named one, or the one holding an
     /// address (other than the floating one) in its subnet.
-    async fn interface_for(&self, spec: &FloatingIpSpec) -> Result<(u32, String), FipError> {
+    pub(crate) async fn interface_for(&self, spec: &FloatingIpSpec) -> Result<(u32, String), FipError> {
         if let Some(name) = &spec.interface {
             let mut stream = self.handle.link().get().match_name(name.clone()).execute();
             return match stream.try_next().await {
@@ -420,8 +477,12 @@ mod tests {
 
     #[test]
     fn parses_the_resource() {
-        let kind =
-            ResourceKind::FloatingIp { address: "10.0.0.12/24".into(), interface: Some("eth1".into()), arp_count: 3 };
+        let kind = ResourceKind::FloatingIp {
+            address: "10.0.0.12/24".into(),
+            interface: Some("eth1".into()),
+            arp_count: 3,
+            probe_window_ms: 35,
+        };
         let spec = FloatingIpSpec::from_resource(&kind).unwrap();
         assert_eq!(
             spec,
@@ -430,7 +491,7 @@ mod tests {
                 prefix_len: 24,
                 interface: Some("eth1".into()),
                 arp_count: 3,
-                probe_wait_ms: DEFAULT_PROBE_WAIT_MS,
+                probe_wait_ms: 35,
             }
         );
         let other = ResourceKind::VirtualIp { address: "10.0.0.1".into() };

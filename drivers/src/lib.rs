@@ -20,6 +20,7 @@ pub mod exec;
 pub mod floating_ip;
 pub mod http;
 pub mod icmp;
+pub mod margin_watch;
 pub mod monitor;
 pub mod output;
 pub mod probe;

@@ -336,3 +336,66 @@ fn later_gratuitous_arps_follow_in_the_background_and_stop_when_the_address_goes
     assert!(said.contains("stopped after 1 of 2: the address left the interface"), "fip said: {said}");
     assert_eq!(neighbour_mac(&w, FIP_ADDRESS).as_deref(), Some(BOGUS_MAC), "a third announcement went out");
 }
+
+/// The milliseconds after T that `fip -m` printed (`activated N ms after T`).
+fn ms_after_t(out: &Output) -> u64 {
+    let text = stdout(out);
+    text.split_whitespace().nth(1).and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("fip printed {text:?}"))
+}
+
+/// B44 (revised): at a takeover the duplicate-address probe runs during the margin
+/// [V, T]. Nobody holding the address: it is added at T without a probe window of its
+/// own. A holder that lets go during the margin: added at T as well. A holder that
+/// stays: refused, and only after T + the probe window (B70).
+#[test]
+fn takeover_probes_during_the_margin_and_adds_at_t() {
+    if let Some(why) = missing_prerequisite() {
+        println!("SKIPPED floating_ip test: {why}");
+        return;
+    }
+    let lab = Lab::new("margin");
+    let (a, b) = (lab.a.clone(), lab.b.clone());
+    // A window far longer than the add itself: a probe started at T would show.
+    const WINDOW_MS: u64 = 800;
+    let window = WINDOW_MS.to_string();
+
+    // Nobody holds the address: the margin's probe heard nobody for a whole window
+    // before T, so the add follows at once.
+    let out = lab.fip(&b, &["-c", "1", "-w", &window, "-m", "1500", "activate", FIP, "fipb"]);
+    assert!(out.status.success(), "takeover in B: {}", describe(&out));
+    let after = ms_after_t(&out);
+    println!("takeover in B with nobody holding: added {after} ms after T");
+    assert!(after < WINDOW_MS, "added {after} ms after T: the probe did not run during the margin");
+    assert!(lab.present(&b));
+    let out = lab.fip(&b, &["deactivate", FIP]);
+    assert!(out.status.success(), "{}", describe(&out));
+
+    // A holds it through the margin and after: B's takeover is refused, and not before
+    // T + the window (an old owner may still be letting go).
+    let out = lab.fip(&a, &["-c", "1", "activate", FIP]);
+    assert!(out.status.success(), "activate in A: {}", describe(&out));
+    let start = Instant::now();
+    let out = lab.fip(&b, &["-c", "1", "-w", &window, "-m", "1000", "activate", FIP, "fipb"]);
+    let took = start.elapsed();
+    assert_eq!(out.status.code(), Some(3), "takeover in B while A holds it: {}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&mac_of(&a, "fipa")), "{}", describe(&out));
+    assert!(took >= Duration::from_millis(1000 + WINDOW_MS), "refused after {took:?}, before T + the window");
+    assert!(!lab.addresses(&b).contains("10.99.0.50"));
+    assert!(lab.present(&a));
+
+    // A lets go early in B's margin (as a loser fences): B adds it at T.
+    let child = lab
+        .fip_command(&b, &["-c", "1", "-w", &window, "-m", "2500", "activate", FIP, "fipb"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn fip in B");
+    let out = lab.fip(&a, &["deactivate", FIP]);
+    assert!(out.status.success(), "deactivate in A: {}", describe(&out));
+    let out = child.wait_with_output().expect("fip in B");
+    assert!(out.status.success(), "takeover in B after A let go: {}", describe(&out));
+    let after = ms_after_t(&out);
+    println!("takeover in B after A let go during the margin: added {after} ms after T");
+    assert!(after < WINDOW_MS, "added {after} ms after T");
+    assert!(lab.present(&b) && !lab.present(&a));
+}

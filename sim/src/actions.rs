@@ -16,6 +16,8 @@ pub enum Effect {
     None,
     Activated(ResId),
     Deactivated(ResId),
+    /// The margin probe of a floating IP ended (B44): does another server hold it?
+    Probed(ResId),
     /// A mirror copy from `from`'s side to `to`'s side.
     Copied {
         res: ResId,
@@ -57,6 +59,20 @@ impl Sim {
             Action::NpProbe { np } => {
                 let (delay, result) = self.np_probe(np.idx(), s);
                 (delay, Effect::None, result)
+            }
+            Action::AddressProbe { res, margin_ms } => {
+                // The driver listens through the margin and one probe window past T;
+                // the activation at T meets a holder in `activated` (B44, B70).
+                let window_ms = match self.world.cfg.resource(res).kind {
+                    ResourceKind::FloatingIp { probe_window_ms, .. } => probe_window_ms,
+                    ResourceKind::VirtualIp { .. }
+                    | ResourceKind::Exec { .. }
+                    | ResourceKind::Service { .. }
+                    | ResourceKind::Disk { .. }
+                    | ResourceKind::MirrorDisk(_)
+                    | ResourceKind::HybridDisk(_) => 0,
+                };
+                (margin_ms.saturating_add(window_ms), Effect::Probed(res), ActionResult::Ok)
             }
             Action::MonitorCheck { mon } => {
                 let (healthy, detail) = self.monitor_check(mon, s);
@@ -106,6 +122,10 @@ impl Sim {
         match effect {
             Effect::None => result,
             Effect::Activated(res) => self.activated(s, res),
+            Effect::Probed(res) => {
+                let answered = self.world.active.get(&res).is_some_and(|h| h.iter().any(|o| *o != s));
+                ActionResult::Probe(ProbeResult::Answered(answered))
+            }
             Effect::Deactivated(res) => {
                 if let Some(h) = self.world.active.get_mut(&res) {
                     h.remove(&s);

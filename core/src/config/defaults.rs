@@ -24,6 +24,11 @@ pub const ACTIVATION: ActivationPolicy = ActivationPolicy { retries: 0, failover
 pub const DEACTIVATION: DeactivationPolicy =
     DeactivationPolicy { retries: 0, final_action: FinalAction::StopServiceAndShutdown };
 pub const ARP_COUNT: u32 = 5;
+/// The floating IP's duplicate-address probe window (B44): a host on the LAN answers an
+/// ARP probe in well under a millisecond (the kernel answers, not a process), so 20 ms
+/// is a wide margin for a loaded host or switch, and still fits inside the takeover
+/// margin of a 50 ms heartbeat interval, where it costs no time at all.
+pub const PROBE_WINDOW_MS: Ms = 20;
 pub const FS_TYPE: &str = "ext4";
 pub const FSCK: bool = true;
 

@@ -26,11 +26,13 @@ mod read_groups;
 mod read_top;
 mod render;
 mod targets;
+pub mod timing;
 mod toml_walk;
 mod validate;
 mod warnings;
 mod words;
 
+pub use defaults::PROBE_WINDOW_MS as DEFAULT_PROBE_WINDOW_MS;
 pub use keys::known_keys;
 pub use model::*;
 pub use ranges::{DurationRange, ALL as DURATION_RANGES, LONGEST_MS};

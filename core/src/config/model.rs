@@ -284,6 +284,9 @@ pub enum ResourceKind {
         address: String,
         interface: Option<String>,
         arp_count: u32,
+        /// The duplicate-address probe: the address is added once no host answered for
+        /// it during this long (B44; extension of config.md `probe_window`).
+        probe_window_ms: Ms,
     },
     VirtualIp {
         address: String,
@@ -461,6 +464,16 @@ impl MonitorKind {
 }
 
 impl Config {
+    /// The settle before a verdict outside disk mode (B34, revised): one
+    /// `heartbeat_interval` with three or more servers, so that the losses of one cut are
+    /// judged together; 0 with two, where only one peer can be lost.
+    pub fn verdict_settle_ms(&self) -> Ms {
+        if self.servers.len() >= 3 {
+            self.cluster.heartbeat_interval_ms
+        } else {
+            0
+        }
+    }
     pub fn server_id(&self, name: &str) -> Option<ServerId> {
         self.servers.iter().position(|s| s.name == name).map(|i| ServerId(i as u16))
     }

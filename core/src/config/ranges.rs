@@ -37,9 +37,13 @@ pub const RESOURCE_TIMEOUT: DurationRange = range(1, 9_999 * SECOND_MS);
 pub const MONITOR_INTERVAL: DurationRange = range(1, 999 * SECOND_MS);
 pub const MONITOR_TIMEOUT: DurationRange = range(1, 999 * SECOND_MS);
 pub const MONITOR_START_WAIT: DurationRange = range(0, 9_999 * SECOND_MS);
+/// A floating IP's duplicate-address probe window (B44): at least 1 ms (a probe must
+/// be listened for), at most 10 s (beyond that a start waits longer than any answer
+/// can take; the probe is no substitute for fencing).
+pub const PROBE_WINDOW: DurationRange = range(1, 10 * SECOND_MS);
 
 /// Every duration key: (table, key, range), as docs/configuration.md lists them.
-pub const ALL: [(&str, &str, DurationRange); 11] = [
+pub const ALL: [(&str, &str, DurationRange); 12] = [
     ("[cluster]", "heartbeat_interval", HEARTBEAT_INTERVAL),
     ("[cluster]", "heartbeat_timeout", HEARTBEAT_TIMEOUT),
     ("[cluster]", "sync_wait", SYNC_WAIT),
@@ -48,6 +52,7 @@ pub const ALL: [(&str, &str, DurationRange); 11] = [
     ("[[np]]", "timeout", NP_TIMEOUT),
     ("[[np]]", "io_wait", NP_IO_WAIT),
     ("[[group.resource]]", "timeout", RESOURCE_TIMEOUT),
+    ("[[group.resource]]", "probe_window", PROBE_WINDOW),
     ("[[monitor]]", "interval", MONITOR_INTERVAL),
     ("[[monitor]]", "timeout", MONITOR_TIMEOUT),
     ("[[monitor]]", "start_wait", MONITOR_START_WAIT),
@@ -76,6 +81,7 @@ mod tests {
             (MONITOR_INTERVAL, d::MONITOR_INTERVAL_MS),
             (MONITOR_TIMEOUT, d::MONITOR_TIMEOUT_MS),
             (MONITOR_START_WAIT, d::MONITOR_START_WAIT_MS),
+            (PROBE_WINDOW, d::PROBE_WINDOW_MS),
         ];
         for (r, default_ms) in all {
             assert!(r.min_ms <= default_ms && default_ms <= r.max_ms, "{r:?} vs default {default_ms}");

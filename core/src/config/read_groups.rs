@@ -270,6 +270,10 @@ fn read_kind<'a>(cx: &mut Ctx<'a>, o: &Obj<'a>, k: ResKindWord, g: usize) -> Res
             address: address(cx, o, true),
             interface: cx.w.string(o, "interface").map(|s| s.v),
             arp_count: cx.w.u32(o, "arp_count").map_or(defaults::ARP_COUNT, |v| v.v),
+            probe_window_ms: cx
+                .w
+                .duration(o, "probe_window", ranges::PROBE_WINDOW)
+                .map_or(defaults::PROBE_WINDOW_MS, |v| v.v),
         },
         ResKindWord::VirtualIp => ResourceKind::VirtualIp { address: address(cx, o, false) },
         ResKindWord::Exec => ResourceKind::Exec {

@@ -229,12 +229,13 @@ fn resource(o: &mut Out<'_>, r: &Resource) {
     o.line("deactivation", deact);
     o.dur("timeout", r.timeout_ms);
     match &r.kind {
-        ResourceKind::FloatingIp { address, interface, arp_count } => {
+        ResourceKind::FloatingIp { address, interface, arp_count, probe_window_ms } => {
             o.str("address", address);
             if let Some(i) = interface {
                 o.str("interface", i);
             }
             o.line("arp_count", arp_count.to_string());
+            o.dur("probe_window", *probe_window_ms);
         }
         ResourceKind::VirtualIp { address } => o.str("address", address),
         ResourceKind::Exec { start, stop, env, log } => {

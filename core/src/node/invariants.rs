@@ -45,6 +45,7 @@ impl Node {
                 | Pending::Deactivate { .. }
                 | Pending::Recover { .. }
                 | Pending::NpProbe { .. }
+                | Pending::AddressProbe { .. }
                 | Pending::MonitorCheck { .. } => true,
                 // Copies end with the driver's answer or are cancelled (B110); the power
                 // action ends the run.
@@ -176,6 +177,7 @@ impl Node {
                 | Pending::Deactivate { .. }
                 | Pending::Recover { .. }
                 | Pending::NpProbe { .. }
+                | Pending::AddressProbe { .. }
                 | Pending::MonitorCheck { .. }
                 | Pending::MirrorCopy { .. }
                 | Pending::Power => None,

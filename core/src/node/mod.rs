@@ -15,6 +15,7 @@ mod fence;
 mod group;
 mod invariants;
 mod joining;
+mod margin_probe;
 mod membership;
 mod mirror;
 mod monitor;
@@ -51,12 +52,32 @@ use view::Peer;
 /// What an action in flight is for, so its result can be routed.
 #[derive(Clone, Debug)]
 enum Pending {
-    Activate { group: GroupId, pos: usize },
-    Deactivate { group: GroupId, pos: usize },
-    Recover { group: GroupId },
-    NpProbe { np: crate::config::NpId, started_ms: Ms },
-    MonitorCheck { mon: crate::config::MonId },
-    MirrorCopy { res: crate::config::ResId, to: ServerId },
+    Activate {
+        group: GroupId,
+        pos: usize,
+    },
+    Deactivate {
+        group: GroupId,
+        pos: usize,
+    },
+    Recover {
+        group: GroupId,
+    },
+    NpProbe {
+        np: crate::config::NpId,
+        started_ms: Ms,
+    },
+    /// The duplicate-address probe of a floating IP during the takeover margin (B44).
+    AddressProbe {
+        res: crate::config::ResId,
+    },
+    MonitorCheck {
+        mon: crate::config::MonId,
+    },
+    MirrorCopy {
+        res: crate::config::ResId,
+        to: ServerId,
+    },
     Power,
 }
 
@@ -316,6 +337,7 @@ impl Node {
             Pending::NpProbe { np, started_ms } => self.on_np_probe_done(np, started_ms, result),
             Pending::MonitorCheck { mon } => self.on_monitor_result(mon, result),
             Pending::MirrorCopy { res, to } => self.on_mirror_copy_done(res, to, result),
+            Pending::AddressProbe { res } => self.on_margin_probe_done(res, &result),
             Pending::Power => {}
         }
     }
@@ -336,6 +358,7 @@ impl Node {
                     Pending::Deactivate { group, pos } => self.on_deactivated(group, pos, result),
                     Pending::Recover { .. }
                     | Pending::NpProbe { .. }
+                    | Pending::AddressProbe { .. }
                     | Pending::MonitorCheck { .. }
                     | Pending::MirrorCopy { .. }
                     | Pending::Power => unreachable!("matched above"),
@@ -348,6 +371,11 @@ impl Node {
                 self.on_recover_done(group, crate::io::ActionResult::Failed("timeout".into()));
             }
             Pending::MirrorCopy { .. } | Pending::Power => {}
+            Pending::AddressProbe { res } => {
+                self.pending.remove(&id);
+                self.out.push(Output::Cancel { id });
+                self.on_margin_probe_done(res, &crate::io::ActionResult::Failed("timeout".into()));
+            }
             Pending::NpProbe { np, started_ms } => {
                 self.pending.remove(&id);
                 self.out.push(Output::Cancel { id });
@@ -368,6 +396,7 @@ impl Node {
             }
             Pending::Recover { .. }
             | Pending::NpProbe { .. }
+            | Pending::AddressProbe { .. }
             | Pending::MonitorCheck { .. }
             | Pending::MirrorCopy { .. }
             | Pending::Power => None,

@@ -202,7 +202,8 @@ impl Node {
     fn verdict_delay(&self, unit: &Unit, server: ServerId, partition_start_ms: Ms) -> Ms {
         let c = &self.cfg.cluster;
         let disk = self.member_of_kind(unit, |k| matches!(k, NpKind::Disk { .. }));
-        let Some(disk) = disk else { return c.heartbeat_interval_ms };
+        let settle = self.cfg.verdict_settle_ms();
+        let Some(disk) = disk else { return settle };
         let io_wait = match self.cfg.nps[disk.idx()].kind {
             NpKind::Disk { io_wait_ms, .. } => io_wait_ms,
             NpKind::Ping { .. } | NpKind::Http { .. } | NpKind::Serial { .. } | NpKind::Majority => 0,
@@ -225,7 +226,7 @@ impl Node {
         if disk_mode {
             window
         } else {
-            c.heartbeat_interval_ms
+            settle
         }
     }
 
@@ -247,7 +248,7 @@ impl Node {
             Some(_) | None => {}
         }
         let units: Vec<Unit> = self.units_of(self.me).into_iter().filter(|u| u.servers.contains(&peer)).collect();
-        let settle = self.cfg.cluster.heartbeat_interval_ms;
+        let settle = self.cfg.verdict_settle_ms();
         let mut delay = settle;
         let mut fallback = false;
         for u in &units {
@@ -327,6 +328,7 @@ impl Node {
                     .because(Some(EventKind::ServerLost), "this server survives the verdict (B35)"),
             );
             let held = self.judge_down(p);
+            self.probe_during_margin(&held, t_ms);
             // Members since before the peer's last heartbeat knew what it held.
             let run = self.peers[p.idx()].run;
             self.adopt_takeovers(p, r.partition_start_ms);

@@ -19,6 +19,7 @@ pub(crate) fn synthetic_config(servers: usize, groups: usize, exclusive: bool) -
                 address: format!("10.0.{}.{}/16", g / 250, g % 250 + 1),
                 interface: None,
                 arp_count: 5,
+                probe_window_ms: 20,
             },
             depends_on: vec![],
             activation: ActivationPolicy { retries: 0, failovers: 1, final_action: FinalAction::None },

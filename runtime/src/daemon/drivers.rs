@@ -78,6 +78,7 @@ impl Executor {
             | Action::Deactivate { .. }
             | Action::RecoverRun { .. }
             | Action::NpProbe { .. }
+            | Action::AddressProbe { .. }
             | Action::MonitorCheck { .. }
             | Action::MirrorCopy { .. } => None,
         };

@@ -144,6 +144,9 @@ impl Drivers for MockDrivers {
                     }
                 }
             }
+            // The mock world has no link to listen on: nobody answers the margin probe
+            // (an address held twice shows in the world's own checks).
+            Action::AddressProbe { .. } => ActionResult::Probe(ProbeResult::Answered(false)),
             Action::MirrorCopy { .. } => ActionResult::Ok,
             Action::Power(p) => ActionResult::Failed(format!("power action {p:?} reached the drivers")),
         };

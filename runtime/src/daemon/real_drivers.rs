@@ -8,7 +8,8 @@
 //! | action | driver |
 //! |---|---|
 //! | activate / deactivate `exec` | its start / stop script (`baton_drivers::run_script`), `CLP_*` environment, timeout kills the process group |
-//! | activate / deactivate `floating-ip` | `baton_drivers::floating_ip` (ARP probe, netlink add, gratuitous ARP / netlink remove) |
+//! | activate / deactivate `floating-ip` | `baton_drivers::floating_ip` (ARP probe, netlink add, gratuitous ARP / netlink remove); at a takeover the add follows the margin watch (`activate_after_margin`) |
+//! | `AddressProbe` | `baton_drivers::margin_watch`: the floating IP's duplicate-address probe from V through the takeover margin (B44) |
 //! | activate / deactivate `service` | `systemctl start` / `stop` of the unit (`baton_drivers::service`) |
 //! | activate / deactivate `disk` | `baton_drivers::disk`: read-only flag cleared, fsck, mount / unmount (holders of a busy mount ended), read-only flag set |
 //! | service start ([`Drivers::service_start`]) | the read-only flag of every `disk` this server may run |
@@ -32,6 +33,7 @@ use baton_drivers::disk_slot::{PeerTrack, SlotKey};
 use baton_drivers::disk::{self, DiskSpec};
 use baton_drivers::floating_ip::{self, FloatingIpSpec};
 use baton_drivers::http::HttpTarget;
+use baton_drivers::margin_watch::MarginWatches;
 use baton_drivers::monitor::{self, MonitorSpec};
 use baton_drivers::probe;
 use baton_drivers::serial_line::{LineKey, SerialLine};
@@ -53,6 +55,8 @@ pub struct RealDrivers {
     config_dir: PathBuf,
     logger: Logger,
     floating: BTreeMap<ResId, FloatingIpSpec>,
+    /// The takeover margin's address watches, read by the activations at T (B44).
+    margins: MarginWatches,
     services: BTreeMap<ResId, ServiceSpec>,
     disks: BTreeMap<ResId, DiskSpec>,
     monitors: BTreeMap<MonId, MonitorSpec>,
@@ -256,6 +260,7 @@ impl RealDrivers {
             config_dir,
             logger,
             floating,
+            margins: MarginWatches::new(),
             services,
             disks,
             monitors,
@@ -278,10 +283,13 @@ impl RealDrivers {
                 let Some(spec) = self.floating.get(&res).cloned() else {
                     return (failed(format!("no floating IP spec for {}", resource.name)), None);
                 };
+                let margins = self.margins.clone();
                 let future: DriverFuture = match which {
-                    Script::Start => {
-                        Box::pin(async move { floating_ip::action_result(&floating_ip::activate(&spec).await) })
-                    }
+                    // After a margin watch (a takeover, B44) the add waits only for what
+                    // the watch has not already heard quiet; otherwise a full probe.
+                    Script::Start => Box::pin(async move {
+                        floating_ip::action_result(&floating_ip::activate_after_margin(&spec, &margins).await)
+                    }),
                     Script::Stop => {
                         Box::pin(async move { floating_ip::action_result(&floating_ip::deactivate(&spec).await) })
                     }
@@ -485,6 +493,29 @@ fn disk_probe(d: &DiskResolver, name: &str, logger: Logger) -> DriverFuture {
     })
 }
 
+impl RealDrivers {
+    /// The floating IP's duplicate-address probe during the takeover margin (B44): an
+    /// answer in the last window before T is `Answered(true)` (the activation at T then
+    /// waits for a quiet window or fails, B70).
+    fn margin_probe(&self, res: ResId, margin_ms: u64) -> (DriverFuture, Option<Duration>) {
+        let Some(spec) = self.floating.get(&res).cloned() else {
+            return (failed(format!("no floating IP spec for {}", self.cfg.resource(res).name)), None);
+        };
+        let margins = self.margins.clone();
+        let margin = Duration::from_millis(margin_ms);
+        let bound = margin
+            + Duration::from_millis(spec.probe_wait_ms)
+            + Duration::from_millis(self.cfg.resource(res).timeout_ms);
+        let future: DriverFuture = Box::pin(async move {
+            match margins.watch(&spec, margin).await {
+                Ok(answer) => ActionResult::Probe(ProbeResult::Answered(answer.is_some())),
+                Err(e) => ActionResult::Failed(e.to_string()),
+            }
+        });
+        (future, Some(bound))
+    }
+}
+
 impl Drivers for RealDrivers {
     fn run(&self, action: Action) -> (DriverFuture, Option<Duration>) {
         match action {
@@ -504,6 +535,7 @@ impl Drivers for RealDrivers {
             },
             Action::MonitorCheck { mon } => self.monitor_check(mon),
             Action::NpProbe { np } => self.np_probe(np),
+            Action::AddressProbe { res, margin_ms } => self.margin_probe(res, margin_ms),
             Action::MirrorCopy { res, .. } => (
                 failed(format!("not implemented in this runtime yet: mirror copy of {}", self.cfg.resource(res).name)),
                 None,

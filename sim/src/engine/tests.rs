@@ -210,3 +210,28 @@ fn a_crash_point_then_boot_is_a_crash_and_a_takeover() {
     );
     assert!(r.passed(), "{}", r.text());
 }
+
+// ---- the takeover margin's address probe (B44) -----------------------------------
+
+#[test]
+fn b44_the_margin_probe_is_answered_while_another_server_holds_the_floating_ip() {
+    use crate::actions::Effect;
+    use baton_core::io::{ActionResult, ProbeResult};
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/configs/2node-ping.toml");
+    let text = std::fs::read_to_string(&path).expect("2node-ping.toml");
+    let cfg = Arc::new(baton_core::config::parse("2node-ping.toml", &text).expect("valid config").config);
+    let mut sim = crate::engine::Sim::new(cfg.clone(), crate::scenario::Knobs::default(), 1);
+    for s in cfg.server_ids() {
+        sim.power_on(s);
+    }
+    while sim.run_until(120_000).is_some() {}
+    let (s1, s2) = (sid(&sim, "server1"), sid(&sim, "server2"));
+    let fip1 = cfg.resource_id("fip1").expect("fip1");
+    let answered = |sim: &mut crate::engine::Sim, s| sim.apply_effect(s, Effect::Probed(fip1), ActionResult::Ok);
+    // server1 holds the address: server2's probe hears it, server1's own does not.
+    assert_eq!(answered(&mut sim, s2), ActionResult::Probe(ProbeResult::Answered(true)));
+    assert_eq!(answered(&mut sim, s1), ActionResult::Probe(ProbeResult::Answered(false)));
+    // Once server1 is gone (power loss releases the address), nobody answers.
+    sim.world.release_all(s1, 120_000);
+    assert_eq!(answered(&mut sim, s2), ActionResult::Probe(ProbeResult::Answered(false)));
+}

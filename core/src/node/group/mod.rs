@@ -332,7 +332,11 @@ impl Node {
             }
             Some(Pending::Recover { group }) => (*group, None),
             Some(
-                Pending::NpProbe { .. } | Pending::MonitorCheck { .. } | Pending::MirrorCopy { .. } | Pending::Power,
+                Pending::NpProbe { .. }
+                | Pending::AddressProbe { .. }
+                | Pending::MonitorCheck { .. }
+                | Pending::MirrorCopy { .. }
+                | Pending::Power,
             )
             | None => return,
         };

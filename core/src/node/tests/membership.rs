@@ -132,8 +132,8 @@ fn b13_peer_lost_exactly_at_last_heartbeat_plus_timeout() {
     let lost = event(&out, E::ServerLost);
     assert_eq!(lost.peer, Some(S2));
     assert_event(&out, E::NpResolutionStarted);
-    // No resolver: the verdict comes at V = D + heartbeat_interval (B34).
-    assert_eq!(timer_set(&out, Timer::NpVerdict), Some(38_000));
+    // No resolver, two servers: the verdict comes at V = D, no settle (B34 revised).
+    assert_eq!(timer_set(&out, Timer::NpVerdict), Some(35_000));
 }
 
 #[test]
@@ -144,14 +144,37 @@ fn b13_loss_instant_is_last_heartbeat_plus_timeout_even_when_detected_late() {
     h.at(36_500);
     let out = h.fire_now(Timer::Liveness);
     assert_event(&out, E::ServerLost);
-    assert_eq!(timer_set(&out, Timer::NpVerdict), Some(38_000), "V = D + interval with D = 35 000");
+    // Two servers: V = D (B34), already past, so the verdict is due at once; T = D +
+    // interval is counted from D = 35 000, not from the late detection.
+    assert_eq!(timer_set(&out, Timer::NpVerdict), Some(36_500));
+    let verdict = h.fire(Timer::NpVerdict);
+    assert_eq!(timer_set(&verdict, Timer::Takeover), Some(38_000), "T = D + interval with D = 35 000");
+}
+
+/// Three servers on one path: server2 falls silent after a heartbeat at 5 000 while
+/// server3 keeps beating; returns at server2's loss, D = 35 000, V = D + interval.
+fn three_with_s2_lost() -> H {
+    let text = cluster_toml(3, "", &["lan1"]) + &group_toml("g1", &[1, 2, 3], "") + &fip_toml("ip1", 11);
+    let mut h = formed(&text, 0);
+    h.clear();
+    for t in [5_000, 15_000, 25_000, 34_000] {
+        h.at(t);
+        if t == 5_000 {
+            h.hb_all(S2);
+        }
+        h.hb_all(S3);
+    }
+    h.fire(Timer::Liveness); // the deadline of the heartbeats at t = 1
+    let out = h.fire(Timer::Liveness);
+    assert_eq!(h.now, 35_000);
+    assert_eq!(event(&out, E::ServerLost).peer, Some(S2));
+    h
 }
 
 #[test]
 fn b13_peer_heard_again_before_the_verdict_gets_no_verdict() {
-    let mut h = formed_on_one_path();
-    silent_after(&mut h, 5_000);
-    h.fire(Timer::Liveness);
+    let mut h = three_with_s2_lost();
+    // Three servers: the settle is one heartbeat_interval (B34).
     assert_eq!(h.timer(Timer::NpVerdict), Some(38_000));
 
     h.at(36_000);
@@ -167,15 +190,20 @@ fn b13_peer_heard_again_before_the_verdict_gets_no_verdict() {
 
 #[test]
 fn b13_peer_heard_again_before_the_verdict_is_watched_again() {
-    let mut h = formed_on_one_path();
-    silent_after(&mut h, 5_000);
-    h.fire(Timer::Liveness);
+    let mut h = three_with_s2_lost();
     h.at(36_000);
     h.hb(S2, 0);
-    // server2 falls silent again after t = 36 000: it must be lost at 66 000.
-    let out = h.run_until(66_000, |t| matches!(t, Timer::Liveness | Timer::HeartbeatTick));
+    // server2 falls silent again after t = 36 000 (server3 keeps beating): it must be
+    // lost at 66 000.
+    let mut out = Vec::new();
+    for t in [44_000, 54_000, 64_000] {
+        out.extend(h.run_until(t, |t| matches!(t, Timer::Liveness | Timer::HeartbeatTick)));
+        h.hb_all(S3);
+    }
+    out.extend(h.run_until(66_000, |t| matches!(t, Timer::Liveness | Timer::HeartbeatTick)));
     let lost: Vec<_> = events(&out).into_iter().filter(|e| e.kind == E::ServerLost).collect();
     assert_eq!(lost.len(), 1, "server2 silent for heartbeat_timeout again must be lost; got {:?}", kinds(&out));
+    assert_eq!(lost[0].peer, Some(S2));
     assert_eq!(h.timer(Timer::NpVerdict), Some(69_000));
 }
 
@@ -329,7 +357,7 @@ fn b20_cluster_resume_counts_every_peer_as_heard_at_that_instant() {
     assert_eq!(h.timer(Timer::Liveness), Some(130_000), "heard at the resume");
     let out = h.fire(Timer::Liveness);
     assert_event(&out, E::ServerLost);
-    assert_eq!(timer_set(&out, Timer::NpVerdict), Some(133_000));
+    assert_eq!(timer_set(&out, Timer::NpVerdict), Some(130_000), "two servers: V = D (B34)");
 }
 
 #[test]

@@ -95,7 +95,7 @@ fn b36_ping_latest_round_answered_survives_and_judges_the_peer_down() {
     probe(&mut h, true); // the latest round decides
     h.clear();
     let lost = lose_s2_after(&mut h, 8_000);
-    assert_eq!(timer_set(&lost, Timer::NpVerdict), Some(41_000), "V = D + heartbeat_interval");
+    assert_eq!(timer_set(&lost, Timer::NpVerdict), Some(38_000), "two servers: V = D, no settle (B34)");
     let out = h.fire(Timer::NpVerdict);
     assert_eq!(event(&out, E::NpResolvedPeerDown).peer, Some(S2));
     assert_no_event(&out, E::NpUnresolved);
@@ -143,7 +143,7 @@ fn b35_without_resolver_a_lost_peer_is_unresolved_and_judged_down() {
     let out = h.fire(Timer::NpVerdict);
     assert_event(&out, E::NpUnresolved);
     assert_event(&out, E::NpResolvedPeerDown);
-    assert_eq!(timer_set(&out, Timer::Takeover), Some(41_000), "T = D + W + interval, W = interval");
+    assert_eq!(timer_set(&out, Timer::Takeover), Some(38_000), "T = D + W + interval, W = 0 with two servers");
 }
 
 #[test]
@@ -205,7 +205,7 @@ fn b44_at_takeover_the_coordinator_starts_the_lost_peers_groups_not_before() {
     assert_no_event(&verdict, E::GroupStarting);
     assert!(activated(&verdict).is_empty(), "nothing is activated before T");
     let out = h.fire(Timer::Takeover);
-    assert_eq!(h.now, 41_000);
+    assert_eq!(h.now, 38_000, "T = D + interval: two servers settle 0 (B34, B44)");
     assert!(has_for_group(&out, E::GroupFailover, g2), "{:?}", kinds(&out));
     assert_eq!(activated(&out), vec![h.r("ip2")]);
     assert_eq!(event(&out, E::ServerFailedOver).peer, Some(S2));
@@ -281,4 +281,49 @@ fn b55_group_in_error_on_a_judged_down_server_is_not_taken_over() {
     let out = h.fire(Timer::Takeover);
     assert!(!has_for_group(&out, E::GroupFailover, g2), "B55 concerns groups online, starting or stopping");
     assert!(activated(&out).is_empty());
+}
+
+#[test]
+fn b44_the_survivor_probes_the_lost_peers_floating_ips_during_the_margin_and_activates_at_t() {
+    let mut h = formed(&ping2(), 0);
+    let g2 = h.g("g2");
+    h.settle();
+    probe(&mut h, true);
+    h.at(2_000);
+    h.share(S2, ServerState::Online, vec![(g2, GroupState::Online)]);
+    h.clear();
+    lose_s2_after(&mut h, 5_000);
+    let verdict = h.fire(Timer::NpVerdict);
+    assert_eq!(h.now, 35_000);
+    // At V the probe of g2's address starts, for the margin up to T = V + 3 s (B44).
+    let ip2 = h.r("ip2");
+    let probes: Vec<&Action> = verdict
+        .iter()
+        .filter_map(|o| if let Output::Execute { action, .. } = o { Some(action) } else { None })
+        .filter(|a| matches!(a, Action::AddressProbe { .. }))
+        .collect();
+    assert_eq!(probes, vec![&Action::AddressProbe { res: ip2, margin_ms: 3_000 }], "{:?}", kinds(&verdict));
+    assert!(activated(&verdict).is_empty(), "nothing is added before T");
+    // The probe answers at T + window; the activation at T does not wait for it.
+    let out = h.fire(Timer::Takeover);
+    assert_eq!(h.now, 38_000);
+    assert_eq!(activated(&out), vec![ip2]);
+    let id = h.find_action(|a| matches!(a, Action::AddressProbe { .. })).expect("the probe still runs");
+    let done = h.done(id, ActionResult::Probe(ProbeResult::Answered(false)));
+    assert!(activated(&done).is_empty() && power(&done).is_none());
+}
+
+#[test]
+fn b44_a_loser_starts_no_margin_probe() {
+    let mut h = formed(&ping2(), 0);
+    let g2 = h.g("g2");
+    probe(&mut h, true);
+    probe(&mut h, false); // the latest round found nobody: this server loses (B36)
+    h.at(8_000);
+    h.share(S2, ServerState::Online, vec![(g2, GroupState::Online)]);
+    h.clear();
+    lose_s2_after(&mut h, 8_000);
+    let out = h.fire(Timer::NpVerdict);
+    assert_event(&out, E::NpLostSelfIsolated);
+    assert!(!out.iter().any(|o| matches!(o, Output::Execute { action: Action::AddressProbe { .. }, .. })));
 }

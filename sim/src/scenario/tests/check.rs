@@ -136,7 +136,12 @@ pub(super) fn fixture() -> Config {
         resources: vec![
             resource(
                 "fip1",
-                ResourceKind::FloatingIp { address: "10.0.0.12/24".into(), interface: None, arp_count: 1 },
+                ResourceKind::FloatingIp {
+                    address: "10.0.0.12/24".into(),
+                    interface: None,
+                    arp_count: 1,
+                    probe_window_ms: 20,
+                },
             ),
             resource("md1", ResourceKind::MirrorDisk(mirror)),
             resource("disk1", disk),

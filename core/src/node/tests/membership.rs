@@ -449,3 +449,31 @@ fn b20_b123_a_server_that_joins_a_suspended_cluster_is_suspended_too() {
     }
     assert!(!h.node.cluster_suspended);
 }
+
+#[test]
+fn b13_b55_a_member_heard_but_whose_state_never_came_holds_what_another_member_saw() {
+    // Generated seed 863 (family AR): server2 starts and hears one heartbeat of server1
+    // (web) just before server1 crashes; its state request goes unanswered. It joins
+    // through server3, whose state says server1 holds web. server2 is the takeover
+    // coordinator: it judged server1 down holding nothing and reported the loss
+    // handled, so server3 dropped web too and web stayed offline for good.
+    let mut h = H::new(&three_web(), 1); // server2
+    h.boot(None);
+    h.at(1);
+    let web = h.g("web");
+    let out = h.hb(S1, 0);
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, Output::Send { to, msg } if *to == S1 && matches!(**msg, Message::StateRequest))));
+    h.hello(S3, ServerState::Online);
+    h.share_with(S3, ServerState::Online, |s| {
+        s.members = vec![crate::io::SharedMember { server: S1, run: 1, groups: vec![(web, GroupState::Online)] }];
+    });
+    assert_eq!(h.node.reported_state(), ServerState::Online, "joined: {:?}", kinds(&h.log));
+    assert_eq!(h.node.holders(web), vec![S1], "what server3 saw server1 hold stands here");
+    h.at(5_000);
+    h.msg(S3, Message::Departure { clean: true, power_off: true, groups: vec![] });
+    let out = h.run_until(60_000, |t| matches!(t, Timer::Liveness | Timer::NpVerdict | Timer::Takeover));
+    assert_eq!(event(&out, EventKind::ServerLost).peer, Some(S1));
+    assert!(has_for_group(&out, EventKind::GroupFailover, web), "{:?}", kinds(&out));
+}

@@ -307,6 +307,11 @@ impl Node {
                 .collect(),
             waiting_starts: self.waiting_starts.iter().map(|(g, w)| (*g, w.kind)).collect(),
             takeovers_done: self.takeovers_done.iter().map(|(p, r)| (*p, *r)).collect(),
+            takeovers_settled: self
+                .takeovers_settled
+                .iter()
+                .flat_map(|(p, gs)| gs.iter().map(move |g| (*p, *g)))
+                .collect(),
             in_transit: self.in_transit.keys().copied().collect(),
             takeovers: self.shared_takeovers(),
             members: self.shared_members(),

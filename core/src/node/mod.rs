@@ -134,6 +134,9 @@ pub struct Node {
     takeovers: BTreeMap<ServerId, takeover::Takeover>,
     /// Losses whose takeover this server coordinated: peer and the run that ended.
     takeovers_done: BTreeMap<ServerId, u64>,
+    /// The groups of each loss in `takeovers_done` settled here (placed or left
+    /// offline on purpose), as shared: the other survivors keep the rest (B55).
+    takeovers_settled: BTreeMap<ServerId, BTreeSet<GroupId>>,
     /// B5: the coordinator expected to place the groups at formation (its run, the
     /// formation instant), until it says it did.
     formation_duty: Option<(ServerId, u64, Ms)>,
@@ -196,6 +199,7 @@ impl Node {
             cluster_stopping: false,
             takeovers: BTreeMap::new(),
             takeovers_done: BTreeMap::new(),
+            takeovers_settled: BTreeMap::new(),
             zombies: BTreeMap::new(),
             formation_duty: None,
             member_since: BTreeMap::new(),

@@ -410,6 +410,7 @@ impl Node {
             self.continue_leave(); // a peer's dependant group may have stopped (B54)
         }
         self.settle_in_transit();
+        self.resolve_double_onlines();
         self.settle_zombies();
         self.settle_takeovers();
         self.settle_formation();

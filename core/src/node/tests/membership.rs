@@ -376,6 +376,25 @@ fn b1_double_online_between_members_the_later_server_stops_its_instance() {
     assert_eq!(earlier.node.group_state(g), GroupState::Online);
 }
 
+/// The same when our instance comes online only after the earlier server's last state
+/// (generated seeds 9562, 10612, family AV: a lone formation, then the heal while g2 was
+/// still starting here; no later state of server1 came to repeat the check, and g2 ran
+/// on both for good).
+#[test]
+fn b1_double_online_found_when_our_instance_comes_online_after_the_peers_state() {
+    let text = two_servers("", &["lan1"]);
+    let mut later = formed(&text, 1);
+    let g = later.g("g1");
+    later.msg(S1, Message::StartGroup { group: g, kind: StartKind::Command, stable_epoch_ms: 0 });
+    assert_eq!(later.node.group_state(g), GroupState::Starting);
+    let out = later.share(S1, ServerState::Online, vec![(g, GroupState::Online)]);
+    assert_no_event(&out, E::GroupDoubleOnline);
+    later.clear();
+    let out = later.settle();
+    assert!(has_for_group(&out, E::GroupDoubleOnline, g), "{:?}", kinds(&out));
+    assert_eq!(later.node.group_state(g), GroupState::Offline, "{:?}", kinds(&out));
+}
+
 /// B3 with a late path: the forming server's `Formed` names every member, so a waiting
 /// server that has not heard one of them yet still counts it and does not coordinate.
 #[test]

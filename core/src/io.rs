@@ -404,6 +404,12 @@ pub struct SharedState {
     /// Losses and departures whose takeover the sender coordinated (B55): the peer and
     /// the run that ended. A server waiting for that coordinator settles them on this.
     pub takeovers_done: Vec<(ServerId, u64)>,
+    /// For each loss in `takeovers_done`, the groups the sender knew of and settled
+    /// (placed, found placed, or left offline on purpose, B55, B56). A server that
+    /// keeps another group of that loss (the coordinator never saw it held: a state
+    /// or departure that did not reach it) keeps it until the coordinator places it.
+    #[serde(default)]
+    pub takeovers_settled: Vec<(ServerId, GroupId)>,
     /// Groups whose start the sender sent and has not yet seen at the target (B53, B55).
     pub in_transit: Vec<GroupId>,
     /// Starts the sender holds pending until their `start_after` groups are online

@@ -40,6 +40,25 @@ impl Node {
                 continue;
             }
             let known = &self.peers[m.server.idx()];
+            if m.run == known.run && known.may_hold() && known.shared.run != known.run && !m.groups.is_empty() {
+                // B13, B55: heard in that run (a heartbeat) but its state never came
+                // (our request went unanswered: it crashed, or the way back is cut).
+                // What the sender saw it hold stands until its own state replaces it;
+                // otherwise a takeover coordinator that joined just before its crash
+                // judged it down holding nothing, reported the loss handled, and the
+                // survivors that knew its groups dropped them (generated seed 863).
+                let peer = &mut self.peers[m.server.idx()];
+                peer.shared = SharedState {
+                    run: m.run,
+                    state: Some(peer.state),
+                    groups: m.groups,
+                    cluster_suspended: self.cluster_suspended,
+                    suspend_epoch: self.suspend_epoch,
+                    ..SharedState::default()
+                };
+                self.recheck = true;
+                continue;
+            }
             if m.run <= known.run || known.may_hold() {
                 // That run (or a later one) is known here; or an earlier run still
                 // counts here, whose end its own Hello settles (B18).

@@ -274,6 +274,17 @@ impl Node {
         }
     }
 
+    /// The same check when our own instance comes online after the earlier server's
+    /// last state (it was still starting when that state came, as after a lone
+    /// formation that a heal ended: generated seeds 9562, 10612), which no later state
+    /// of that server would repeat.
+    pub(super) fn resolve_double_onlines(&mut self) {
+        let earlier: Vec<ServerId> = self.peer_ids().filter(|p| *p < self.me).collect();
+        for p in earlier {
+            self.resolve_double_online(p);
+        }
+    }
+
     /// What this server shares with its peers.
     pub(super) fn shared_state(&self) -> SharedState {
         SharedState {
@@ -307,6 +318,11 @@ impl Node {
                 .collect(),
             waiting_starts: self.waiting_starts.iter().map(|(g, w)| (*g, w.kind)).collect(),
             takeovers_done: self.takeovers_done.iter().map(|(p, r)| (*p, *r)).collect(),
+            takeovers_settled: self
+                .takeovers_settled
+                .iter()
+                .flat_map(|(p, gs)| gs.iter().map(move |g| (*p, *g)))
+                .collect(),
             in_transit: self.in_transit.keys().copied().collect(),
             takeovers: self.shared_takeovers(),
             members: self.shared_members(),

@@ -155,6 +155,9 @@ pub struct Node {
     takeovers: BTreeMap<ServerId, takeover::Takeover>,
     /// Losses whose takeover this server coordinated: peer and the run that ended.
     takeovers_done: BTreeMap<ServerId, u64>,
+    /// The groups of each loss in `takeovers_done` settled here (placed or left
+    /// offline on purpose), as shared: the other survivors keep the rest (B55).
+    takeovers_settled: BTreeMap<ServerId, BTreeSet<GroupId>>,
     /// B5: the coordinator expected to place the groups at formation (its run, the
     /// formation instant), until it says it did.
     formation_duty: Option<(ServerId, u64, Ms)>,
@@ -217,6 +220,7 @@ impl Node {
             cluster_stopping: false,
             takeovers: BTreeMap::new(),
             takeovers_done: BTreeMap::new(),
+            takeovers_settled: BTreeMap::new(),
             zombies: BTreeMap::new(),
             formation_duty: None,
             member_since: BTreeMap::new(),
@@ -435,6 +439,7 @@ impl Node {
             self.continue_leave(); // a peer's dependant group may have stopped (B54)
         }
         self.settle_in_transit();
+        self.resolve_double_onlines();
         self.settle_zombies();
         self.settle_takeovers();
         self.settle_formation();

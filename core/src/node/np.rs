@@ -240,13 +240,22 @@ impl Node {
                 .because(None, "silent on every heartbeat path for heartbeat_timeout (B13)"),
         );
         let partition_start = d_ms.saturating_sub(self.cfg.cluster.heartbeat_timeout_ms);
-        match &mut self.resolution {
-            Some(r) if self.now <= r.v_ms => {
+        let mut lost = match self.resolution.take() {
+            Some(mut r) if self.now <= r.v_ms => {
                 r.lost.push(peer); // B34: joins the running resolution
+                self.resolution = Some(r);
                 return;
             }
-            Some(_) | None => {}
-        }
+            // B34, B35: a verdict already due whose timer has not fired yet (peers found
+            // lost long after their silence, as at a formation that counted servers
+            // that crashed during the wait). Its peers are resolved with this one, at
+            // this one's later V; replacing the resolution dropped them, so they stayed
+            // lost and never judged, and nobody took over what they held or were sent
+            // (generated seed 2975).
+            Some(r) => r.lost,
+            None => Vec::new(),
+        };
+        lost.push(peer);
         let units: Vec<Unit> = self.units_of(self.me).into_iter().filter(|u| u.servers.contains(&peer)).collect();
         let settle = self.cfg.verdict_settle_ms();
         let mut delay = settle;
@@ -262,7 +271,7 @@ impl Node {
             d_ms,
             partition_start_ms: partition_start,
             v_ms,
-            lost: vec![peer],
+            lost,
             disk_failed: false,
             disk_slow: false,
         });
@@ -472,6 +481,13 @@ impl Node {
             .filter(|(_, st)| matches!(st, GroupState::Online | GroupState::Starting | GroupState::Stopping))
             .map(|(g, _)| *g)
             .chain(peer.owed_starts())
+            // B55: starts it sent that had not shown at their target when it went
+            // silent. Its own transit check dies with it, and the target may have gone
+            // too (a monitor failover handed to a server frozen at that moment,
+            // generated seed 17191): kept here, they are placed at T unless they show
+            // somewhere by then (`settle_takeovers`), which a start that did arrive
+            // does well within the heartbeat timeout that T comes after.
+            .chain(peer.shared.in_transit.iter().copied())
             .collect();
         self.mirror_peer_went(p);
         self.send_down_notice(p);

@@ -95,10 +95,15 @@ impl Node {
             // Our own earlier run is not a peer to take over from; one we already
             // coordinated was placed or left offline on purpose (B55, B56).
             let done = self.takeovers_done.get(&t.lost).is_some_and(|r| *r >= t.run);
-            if t.lost == self.me || t.lost == from || done || t.groups.is_empty() {
+            let settled = self.takeovers_settled.get(&t.lost).filter(|_| done);
+            let groups: Vec<GroupId> = t
+                .groups
+                .into_iter()
+                .filter(|g| g.idx() < self.groups.len() && !settled.is_some_and(|s| s.contains(g)))
+                .collect();
+            if t.lost == self.me || t.lost == from || groups.is_empty() {
                 continue;
             }
-            let groups: Vec<GroupId> = t.groups.into_iter().filter(|g| g.idx() < self.groups.len()).collect();
             // T is an instant of the sender's clock: read it on ours (clocks differ).
             let due_ms = ClockSample::local_instant(sender_clock, t.due_ms);
             self.add_takeover(t.lost, t.run, since_ms, due_ms, groups, false);
@@ -119,6 +124,7 @@ impl Node {
 
     /// Places, or keeps waiting for, every takeover that is due (B55).
     pub(super) fn settle_takeovers(&mut self) {
+        self.place_unsettled();
         let now = self.now;
         let due: Vec<ServerId> = self.takeovers.iter().filter(|(_, t)| t.due_ms <= now).map(|(p, _)| *p).collect();
         if !due.is_empty() {
@@ -138,20 +144,24 @@ impl Node {
             if std::mem::take(&mut t.judged) && self.peers[p.idx()].run == t.run && self.peers[p.idx()].judged_down {
                 self.peers[p.idx()].forget_run(); // what it held is gone (B45)
             }
+            let known = t.groups.clone();
             // Placed meanwhile (by the coordinator, a command, a failback): done.
             t.groups.retain(|g| self.holders(*g).is_empty() && !self.in_transit.contains_key(g));
             match self.takeover_coordinator(p, t.since_ms) {
                 Some(c) if c == self.me => {
-                    self.takeovers_done.insert(p, t.run);
-                    self.mark_dirty();
+                    self.note_settled(p, t.run, &known);
                     self.fail_over_groups(&t.groups, StartKind::ServerFailover, Some(p));
                 }
                 Some(c) => {
                     let shared = &self.peers[c.idx()].shared;
                     if shared.takeovers_done.iter().any(|(s, r)| *s == p && *r >= t.run) {
-                        // Handled there: what is not in transit there was left offline on
-                        // purpose (no target, manual, B55, B56).
-                        t.groups.retain(|g| shared.in_transit.contains(g));
+                        // Handled there: what it settled and is not in transit there was
+                        // left offline on purpose (no target, manual, B55, B56). A group
+                        // it never knew of (the lost server's state or departure did not
+                        // reach it) stays here: shared, the coordinator places it
+                        // (`place_unsettled`).
+                        t.groups
+                            .retain(|g| shared.in_transit.contains(g) || !shared.takeovers_settled.contains(&(p, *g)));
                     }
                     if !t.groups.is_empty() {
                         self.takeovers.insert(p, t);
@@ -165,6 +175,60 @@ impl Node {
             }
         }
         self.arm_takeover_timer();
+    }
+
+    /// The takeover of `p`'s run `run` is coordinated here; `groups` are settled (placed
+    /// now, found placed, or left offline on purpose).
+    fn note_settled(&mut self, p: ServerId, run: u64, groups: &[GroupId]) {
+        let done = self.takeovers_done.entry(p).or_insert(run);
+        if *done < run {
+            *done = run;
+            self.takeovers_settled.remove(&p); // an earlier run's
+        }
+        self.takeovers_settled.entry(p).or_default().extend(groups.iter().copied());
+        self.mark_dirty();
+    }
+
+    /// B55: groups of a loss coordinated here that this server never knew the lost
+    /// server held, which a member still keeps (it received the state or departure
+    /// that did not reach us: a one-way cut, a state request unanswered). Reporting the
+    /// loss handled made every other survivor drop them, so they stayed offline for
+    /// good (generated seeds 6468, 863). Placed now: the loss is settled here, so the
+    /// run that held them is over (B44).
+    fn place_unsettled(&mut self) {
+        if !self.phase.is_member() || self.takeovers_done.is_empty() {
+            return;
+        }
+        let mut found: Vec<(ServerId, GroupId)> = Vec::new();
+        for q in self.peer_ids() {
+            let peer = &self.peers[q.idx()];
+            if !peer.may_hold() || peer.shared.run != peer.run {
+                continue;
+            }
+            for st in &peer.shared.takeovers {
+                let handled = self.takeovers_done.get(&st.lost).is_some_and(|r| *r >= st.run);
+                if st.lost == self.me || !handled {
+                    continue;
+                }
+                let settled = self.takeovers_settled.get(&st.lost);
+                found.extend(
+                    st.groups
+                        .iter()
+                        .filter(|g| g.idx() < self.groups.len() && !settled.is_some_and(|s| s.contains(g)))
+                        .map(|g| (st.lost, *g)),
+                );
+            }
+        }
+        found.sort();
+        found.dedup();
+        for (p, g) in found {
+            self.takeovers_settled.entry(p).or_default().insert(g);
+            self.mark_dirty();
+            let kept_here = self.takeovers.values().any(|t| t.groups.contains(&g));
+            if self.holders(g).is_empty() && !self.in_transit.contains_key(&g) && !kept_here {
+                self.fail_over_groups(&[g], StartKind::ServerFailover, Some(p));
+            }
+        }
     }
 
     /// Whether `s` may still be coordinating a takeover: an online member, or a peer
@@ -203,8 +267,7 @@ impl Node {
     pub(super) fn start_cluster(&mut self) {
         self.emit(Event::new(EventKind::ClusterStarted));
         self.place_at_formation();
-        self.takeovers_done.insert(self.me, self.run);
-        self.mark_dirty();
+        self.note_settled(self.me, self.run, &[]);
     }
 
     /// B5: the coordinator of the formation was counted while already silent (it

@@ -404,6 +404,25 @@ fn b1_double_online_between_members_the_later_server_stops_its_instance() {
     assert_eq!(earlier.node.group_state(g), GroupState::Online);
 }
 
+/// The same when our instance comes online only after the earlier server's last state
+/// (generated seeds 9562, 10612, family AV: a lone formation, then the heal while g2 was
+/// still starting here; no later state of server1 came to repeat the check, and g2 ran
+/// on both for good).
+#[test]
+fn b1_double_online_found_when_our_instance_comes_online_after_the_peers_state() {
+    let text = two_servers("", &["lan1"]);
+    let mut later = formed(&text, 1);
+    let g = later.g("g1");
+    later.msg(S1, Message::StartGroup { group: g, kind: StartKind::Command, stable_epoch_ms: 0 });
+    assert_eq!(later.node.group_state(g), GroupState::Starting);
+    let out = later.share(S1, ServerState::Online, vec![(g, GroupState::Online)]);
+    assert_no_event(&out, E::GroupDoubleOnline);
+    later.clear();
+    let out = later.settle();
+    assert!(has_for_group(&out, E::GroupDoubleOnline, g), "{:?}", kinds(&out));
+    assert_eq!(later.node.group_state(g), GroupState::Offline, "{:?}", kinds(&out));
+}
+
 /// B3 with a late path: the forming server's `Formed` names every member, so a waiting
 /// server that has not heard one of them yet still counts it and does not coordinate.
 #[test]
@@ -476,4 +495,32 @@ fn b20_b123_a_server_that_joins_a_suspended_cluster_is_suspended_too() {
         h.share_with(p, ServerState::Online, |s| s.cluster_suspended = suspended);
     }
     assert!(!h.node.cluster_suspended);
+}
+
+#[test]
+fn b13_b55_a_member_heard_but_whose_state_never_came_holds_what_another_member_saw() {
+    // Generated seed 863 (family AR): server2 starts and hears one heartbeat of server1
+    // (web) just before server1 crashes; its state request goes unanswered. It joins
+    // through server3, whose state says server1 holds web. server2 is the takeover
+    // coordinator: it judged server1 down holding nothing and reported the loss
+    // handled, so server3 dropped web too and web stayed offline for good.
+    let mut h = H::new(&three_web(), 1); // server2
+    h.boot(None);
+    h.at(1);
+    let web = h.g("web");
+    let out = h.hb(S1, 0);
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, Output::Send { to, msg } if *to == S1 && matches!(**msg, Message::StateRequest))));
+    h.hello(S3, ServerState::Online);
+    h.share_with(S3, ServerState::Online, |s| {
+        s.members = vec![crate::io::SharedMember { server: S1, run: 1, groups: vec![(web, GroupState::Online)] }];
+    });
+    assert_eq!(h.node.reported_state(), ServerState::Online, "joined: {:?}", kinds(&h.log));
+    assert_eq!(h.node.holders(web), vec![S1], "what server3 saw server1 hold stands here");
+    h.at(5_000);
+    h.msg(S3, Message::Departure { clean: true, power_off: true, groups: vec![] });
+    let out = h.run_until(60_000, |t| matches!(t, Timer::Liveness | Timer::NpVerdict | Timer::Takeover));
+    assert_eq!(event(&out, EventKind::ServerLost).peer, Some(S1));
+    assert!(has_for_group(&out, EventKind::GroupFailover, web), "{:?}", kinds(&out));
 }

@@ -327,3 +327,49 @@ fn b44_a_loser_starts_no_margin_probe() {
     assert_event(&out, E::NpLostSelfIsolated);
     assert!(!out.iter().any(|o| matches!(o, Output::Execute { action: Action::AddressProbe { .. }, .. })));
 }
+
+#[test]
+fn b34_b35_peers_found_lost_together_after_their_verdict_was_due_are_all_judged() {
+    // Generated seed 2975 (family AS): server2 and server3 crashed while waiting in the
+    // start-up synchronisation (waiting peers are not watched, B13); server1 formed at
+    // sync_wait counting them and then found both lost at once, their silence long past.
+    // server2's resolution was due at once (V already behind); server3's loss replaced
+    // it, so server2 stayed lost and never judged, and the group handed to it at the
+    // formation was never taken over.
+    let text =
+        cluster_toml(3, "sync_wait = \"2m\"", &["lan1"]) + &group_toml("g1", &[2, 1, 3], "") + &fip_toml("ip1", 11);
+    let mut h = H::new(&text, 0); // server1
+    h.boot(None);
+    h.at(1);
+    for p in [S2, S3] {
+        h.hello(p, ServerState::Syncing);
+        h.share(p, ServerState::Syncing, vec![]);
+    }
+    let mut out = h.fire(Timer::SyncWait);
+    out.extend(h.run_until(200_000, |t| matches!(t, Timer::Liveness | Timer::NpVerdict | Timer::Takeover)));
+    let judged: Vec<_> =
+        events(&out).iter().filter(|e| e.kind == E::NpResolvedPeerDown).filter_map(|e| e.peer).collect();
+    assert!(judged.contains(&S2) && judged.contains(&S3), "both judged down: {judged:?} {:?}", kinds(&out));
+    assert!(h.node.groups[h.g("g1").idx()].state != GroupState::Offline, "g1 taken over here: {:?}", kinds(&out));
+}
+
+#[test]
+fn b55_a_start_in_transit_from_a_server_judged_down_is_taken_over_at_t() {
+    // Generated seed 17191 (family AT): server3's monitor failover (B83.4) handed g1 to
+    // server2, which froze at that moment and was reset by its watchdog; server3 then
+    // lost its own resolution and fenced. The start lived only in server3's transit
+    // check: judged down holding nothing, server3's takeover placed nothing, and g1
+    // stayed offline for good.
+    let text = cluster_toml(3, "", &["lan1"]) + &group_toml("g1", &[3, 2, 1], "") + &fip_toml("ip1", 11);
+    let mut h = H::new(&text, 0); // server1
+    h.boot(None);
+    h.at(1);
+    let g1 = h.g("g1");
+    h.hello(S2, ServerState::Online);
+    h.share(S2, ServerState::Online, vec![]);
+    h.hello(S3, ServerState::Online);
+    h.share_with(S3, ServerState::Online, |s| s.in_transit = vec![g1]);
+    assert_eq!(h.node.reported_state(), ServerState::Online, "joined: {:?}", kinds(&h.log));
+    let out = h.run_until(200_000, |t| matches!(t, Timer::Liveness | Timer::NpVerdict | Timer::Takeover));
+    assert!(has_for_group(&out, E::GroupFailover, g1), "{:?}", kinds(&out));
+}

@@ -82,10 +82,45 @@ fn b56_a_loss_the_coordinator_handled_is_not_placed_again_when_it_goes() {
     run_losses(&mut h, 40_000);
     // server2 handled server1's loss (web left offline: no target in its view) and
     // has no start of it in transit.
-    h.share_with(S2, ServerState::Online, |s| s.takeovers_done = vec![(S1, 1)]);
+    h.share_with(S2, ServerState::Online, |s| {
+        s.takeovers_done = vec![(S1, 1)];
+        s.takeovers_settled = vec![(S1, web)];
+    });
     let out = run_losses(&mut h, 80_000);
     assert_eq!(event(&out, E::ServerLost).peer, Some(S2));
     assert!(!has_for_group(&out, E::GroupStarting, web), "B56: not started later on its own");
+}
+
+#[test]
+fn b55_a_group_the_coordinator_never_knew_of_is_kept_and_then_placed_by_it() {
+    // Generated seed 6468 (family AU): server3 departed holding g4; its departure and
+    // its states reached server4 but not server1 (a one-way cut), the coordinator, which
+    // judged server3 down holding nothing and reported the loss handled. server4 then
+    // dropped g4, which stayed offline for good.
+    let mut h = formed3(2, &[(S1, "web")]); // server3, which knew web
+    let web = h.g("web");
+    h.clear();
+    beat(&mut h, &[S2], &[10_000, 20_000, 30_000]);
+    run_losses(&mut h, 40_000);
+    // server2 handled server1's loss without knowing web.
+    h.share_with(S2, ServerState::Online, |s| s.takeovers_done = vec![(S1, 1)]);
+    let kept = h.node.shared_state().takeovers;
+    assert!(kept.iter().any(|t| t.lost == S1 && t.groups == vec![web]), "still kept and shared: {kept:?}");
+    assert!(!has_for_group(&h.log, E::GroupStarting, web), "server2 places it, not this server");
+
+    // The coordinator's side: it settled nothing of server1 and reads web kept by server3.
+    let mut h = formed3(1, &[]); // server2
+    let web = h.g("web");
+    h.clear();
+    beat(&mut h, &[S3], &[10_000, 20_000, 30_000]);
+    let first = run_losses(&mut h, 40_000);
+    assert_event(&first, E::ServerFailedOver);
+    assert!(!has_for_group(&first, E::GroupStarting, web));
+    let out = h.share_with(S3, ServerState::Online, |s| {
+        s.takeovers = vec![crate::io::SharedTakeover { lost: S1, run: 1, due_ms: 35_000, groups: vec![web] }];
+    });
+    assert!(has_for_group(&out, E::GroupFailover, web), "{:?}", kinds(&out));
+    assert!(h.node.shared_state().takeovers_settled.contains(&(S1, web)));
 }
 
 #[test]

@@ -176,6 +176,40 @@ impl Cluster {
                 && (1..=self.daemons.len()).all(|v| self.status(v).is_some_and(|s| group_locations(&s, GROUP) == want))
         });
     }
+
+    /// Once both servers' failures are shared, the LAN cut: both fall back to the disk
+    /// rule (`np-fallback-disk`), server2 loses the tie-break and fences itself, server1
+    /// judges it down and keeps the address. Pre-failed means failing before the
+    /// partition starts, at the last heartbeat heard (B32): each must hear the other (and
+    /// its shared watch states) well after both failures before the cut.
+    fn cut_after_shared_failures_and_expect_the_disk_fallback(&mut self) {
+        let failed_at = Instant::now();
+        for (viewer, peer) in [(1, 2), (2, 1)] {
+            self.wait(&format!("server{viewer} hears server{peer} 200 ms after both failures"), MOVE_WITHIN, || {
+                let Some(s) = self.status(viewer) else { return false };
+                let since = ms(failed_at.elapsed());
+                s["paths"].as_array().into_iter().flatten().any(|p| {
+                    p["peer"] == format!("server{peer}")
+                        && p["path"] == "lan1"
+                        && p["silent_ms"].as_i64().is_some_and(|silent| since - silent >= 200)
+                })
+            });
+        }
+        self.lab.isolate(2).expect("isolate");
+        let Some(ending) = self.daemons[1].wait_exit(MOVE_WITHIN) else {
+            panic!("server2 did not fence itself\n{}", self.logs());
+        };
+        assert_eq!(ending.code(), Some(1), "{ending}\n{}", self.logs());
+        self.wait("server1 judged server2 down", MOVE_WITHIN, || {
+            self.daemons[0].log_text().contains("event=np-resolved-peer-down")
+        });
+        for d in &self.daemons {
+            assert!(d.log_text().contains("event=np-fallback-disk"), "server{}\n{}", d.server(), self.logs());
+        }
+        assert!(self.daemons[1].log_text().contains("event=np-lost-tie-break"), "{}", self.logs());
+        assert!(self.daemons[0].exit_status().is_none(), "server1 kept running\n{}", self.logs());
+        assert_eq!(self.lab.holders(self.lab.floating_address()), vec![1], "{}", self.logs());
+    }
 }
 
 const DISK_HEARTBEAT: &str = r#"
@@ -495,35 +529,7 @@ timeout = "200ms"
 "#;
     let mut c = Cluster::start(&format!("{DISK_RESOLVER}{serial}"));
     c.wait_group_on(1, START_WITHIN);
-    // Pre-failed means failing before the partition starts, at the last heartbeat heard
-    // (B32): each must hear the other (and its shared watch states) well after both
-    // failures before the cut.
-    let failed_at = Instant::now();
-    for (viewer, peer) in [(1, 2), (2, 1)] {
-        c.wait(&format!("server{viewer} hears server{peer} 200 ms after both failures"), MOVE_WITHIN, || {
-            let Some(s) = c.status(viewer) else { return false };
-            let since = ms(failed_at.elapsed());
-            s["paths"].as_array().into_iter().flatten().any(|p| {
-                p["peer"] == format!("server{peer}")
-                    && p["path"] == "lan1"
-                    && p["silent_ms"].as_i64().is_some_and(|silent| since - silent >= 200)
-            })
-        });
-    }
-    c.lab.isolate(2).expect("isolate");
-    let Some(ending) = c.daemons[1].wait_exit(MOVE_WITHIN) else {
-        panic!("server2 did not fence itself\n{}", c.logs());
-    };
-    assert_eq!(ending.code(), Some(1), "{ending}\n{}", c.logs());
-    c.wait("server1 judged server2 down", MOVE_WITHIN, || {
-        c.daemons[0].log_text().contains("event=np-resolved-peer-down")
-    });
-    for d in &c.daemons {
-        assert!(d.log_text().contains("event=np-fallback-disk"), "server{}\n{}", d.server(), c.logs());
-    }
-    assert!(c.daemons[1].log_text().contains("event=np-lost-tie-break"), "{}", c.logs());
-    assert!(c.daemons[0].exit_status().is_none(), "server1 kept running\n{}", c.logs());
-    assert_eq!(c.lab.holders(c.lab.floating_address()), vec![1], "{}", c.logs());
+    c.cut_after_shared_failures_and_expect_the_disk_fallback();
 }
 
 /// ping+disk (B41) with the ping target gone on every server before the cut: the ping
@@ -549,33 +555,5 @@ fn ping_plus_disk_falls_back_to_the_disk_when_ping_failed_everywhere() {
             d.log_text().contains("event=np-target-down")
         });
     }
-    // Pre-failed means failing before the partition starts, at the last heartbeat heard
-    // (B32): each must hear the other (and its shared watch states) well after both
-    // failures before the cut.
-    let failed_at = Instant::now();
-    for (viewer, peer) in [(1, 2), (2, 1)] {
-        c.wait(&format!("server{viewer} hears server{peer} 200 ms after both failures"), MOVE_WITHIN, || {
-            let Some(s) = c.status(viewer) else { return false };
-            let since = ms(failed_at.elapsed());
-            s["paths"].as_array().into_iter().flatten().any(|p| {
-                p["peer"] == format!("server{peer}")
-                    && p["path"] == "lan1"
-                    && p["silent_ms"].as_i64().is_some_and(|silent| since - silent >= 200)
-            })
-        });
-    }
-    c.lab.isolate(2).expect("isolate");
-    let Some(ending) = c.daemons[1].wait_exit(MOVE_WITHIN) else {
-        panic!("server2 did not fence itself\n{}", c.logs());
-    };
-    assert_eq!(ending.code(), Some(1), "{ending}\n{}", c.logs());
-    c.wait("server1 judged server2 down", MOVE_WITHIN, || {
-        c.daemons[0].log_text().contains("event=np-resolved-peer-down")
-    });
-    for d in &c.daemons {
-        assert!(d.log_text().contains("event=np-fallback-disk"), "server{}\n{}", d.server(), c.logs());
-    }
-    assert!(c.daemons[1].log_text().contains("event=np-lost-tie-break"), "{}", c.logs());
-    assert!(c.daemons[0].exit_status().is_none(), "server1 kept running\n{}", c.logs());
-    assert_eq!(c.lab.holders(c.lab.floating_address()), vec![1], "{}", c.logs());
+    c.cut_after_shared_failures_and_expect_the_disk_fallback();
 }

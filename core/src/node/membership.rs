@@ -278,8 +278,18 @@ impl Node {
     /// last state (it was still starting when that state came, as after a lone
     /// formation that a heal ended: generated seeds 9562, 10612), which no later state
     /// of that server would repeat.
+    ///
+    /// Only against a state that is that server's latest: a heartbeat announcing a newer
+    /// version means the state held here is stale (a cut kept it from arriving), and it may
+    /// still name a group that server has stopped since (generated seed 4688: a move
+    /// during a cut, the old holder's online taken for a double, and the group stopped
+    /// on both). The newer state, once it comes, runs the check itself.
     pub(super) fn resolve_double_onlines(&mut self) {
-        let earlier: Vec<ServerId> = self.peer_ids().filter(|p| *p < self.me).collect();
+        let earlier: Vec<ServerId> = self
+            .peer_ids()
+            .filter(|p| *p < self.me)
+            .filter(|p| self.peers[p.idx()].version_seen <= self.peers[p.idx()].shared.version)
+            .collect();
         for p in earlier {
             self.resolve_double_online(p);
         }

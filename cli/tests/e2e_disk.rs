@@ -29,8 +29,8 @@
 
 use baton_core::io::{Heartbeat, ServerState};
 use baton_drivers::disk_slot;
-use baton_lab::daemon::{group_locations, status, Daemon};
-use baton_lab::{wait_for, ClusterSpec, Lab, LabSpec};
+use baton_lab::daemon::{group_locations, logs_of, status, wait_or_panic, Daemon};
+use baton_lab::{ClusterSpec, Lab, LabSpec};
 use baton_runtime::transport::load_secret;
 use baton_runtime::transport::packet::{cluster_id, DISK_SLOT_LABEL};
 use serde_json::Value;
@@ -128,17 +128,11 @@ impl Cluster {
     }
 
     fn logs(&self) -> String {
-        let mut out = String::new();
-        for d in &self.daemons {
-            out.push_str(&format!("--- server{} ---\n{}", d.server(), d.log_text()));
-        }
-        out
+        logs_of(&self.daemons)
     }
 
-    fn wait(&self, what: &str, within: Duration, mut ok: impl FnMut() -> bool) {
-        if wait_for(within, || ok().then_some(())).is_none() {
-            panic!("not within {within:?}: {what}\n{}", self.logs());
-        }
+    fn wait(&self, what: &str, within: Duration, ok: impl FnMut() -> bool) {
+        wait_or_panic(&self.daemons, what, within, ok);
     }
 
     fn status(&self, server: usize) -> Option<Value> {

@@ -17,7 +17,7 @@
 //! One cluster at a time ([`SERIAL`]), as in `e2e.rs`. Needs root, `ip` and `socat`
 //! (Debian package socat): otherwise each test prints `skipped: …` and passes.
 
-use baton_lab::daemon::{group_locations, status, Daemon};
+use baton_lab::daemon::{group_locations, logs_of, status, wait_or_panic, Daemon};
 use baton_lab::{wait_for, ClusterSpec, Lab, LabSpec};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -116,17 +116,11 @@ impl Cluster {
     }
 
     fn logs(&self) -> String {
-        let mut out = String::new();
-        for d in &self.daemons {
-            out.push_str(&format!("--- server{} ---\n{}", d.server(), d.log_text()));
-        }
-        out
+        logs_of(&self.daemons)
     }
 
-    fn wait(&self, what: &str, within: Duration, mut ok: impl FnMut() -> bool) {
-        if wait_for(within, || ok().then_some(())).is_none() {
-            panic!("not within {within:?}: {what}\n{}", self.logs());
-        }
+    fn wait(&self, what: &str, within: Duration, ok: impl FnMut() -> bool) {
+        wait_or_panic(&self.daemons, what, within, ok);
     }
 
     fn wait_group_on(&self, server: usize, within: Duration) {
@@ -161,15 +155,23 @@ impl Cluster {
     }
 }
 
-#[test]
-fn lan_cut_with_the_cable_up_keeps_the_master_and_fences_the_other() {
+/// The cluster of a test (one at a time, [`SERIAL`]): the group online on server1 and
+/// the cable carrying both ways; `None` when the test is skipped. The guard comes first
+/// so that a test binding `(_serial, c)` drops the cluster before letting the next in.
+fn ready_cluster() -> Option<(std::sync::MutexGuard<'static, ()>, Cluster)> {
     if skip() {
-        return;
+        return None;
     }
-    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let mut c = Cluster::start();
+    let serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let c = Cluster::start();
     c.wait_group_on(1, START_WITHIN);
     c.wait_cable_up();
+    Some((serial, c))
+}
+
+#[test]
+fn lan_cut_with_the_cable_up_keeps_the_master_and_fences_the_other() {
+    let Some((_serial, mut c)) = ready_cluster() else { return };
     // The group on server2, the one that will lose: the master takes it only after
     // server2 has let it go.
     c.move_to(2);
@@ -197,13 +199,7 @@ fn lan_cut_with_the_cable_up_keeps_the_master_and_fences_the_other() {
 
 #[test]
 fn cable_and_lan_cut_together_leave_both_sides_up_as_b38_warns() {
-    if skip() {
-        return;
-    }
-    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let mut c = Cluster::start();
-    c.wait_group_on(1, START_WITHIN);
-    c.wait_cable_up();
+    let Some((_serial, mut c)) = ready_cluster() else { return };
 
     c.cable.cut();
     c.lab.isolate(2).expect("isolate");
@@ -219,13 +215,7 @@ fn cable_and_lan_cut_together_leave_both_sides_up_as_b38_warns() {
 
 #[test]
 fn cable_cut_then_the_peer_crashes_and_the_survivor_takes_over() {
-    if skip() {
-        return;
-    }
-    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let mut c = Cluster::start();
-    c.wait_group_on(1, START_WITHIN);
-    c.wait_cable_up();
+    let Some((_serial, mut c)) = ready_cluster() else { return };
 
     c.cable.cut();
     // Server2 has seen the cable fail (its first unanswered check is logged) …

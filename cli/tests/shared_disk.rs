@@ -23,8 +23,8 @@
 //! Needs root, `ip`, `losetup`/`blockdev`/`mount` (util-linux, mount), `mkfs.ext4` and
 //! `e2fsck` (e2fsprogs); otherwise the test prints `skipped: …` and passes.
 
-use baton_lab::daemon::{group_locations, status, Daemon};
-use baton_lab::{find_program, wait_for, ClusterSpec, Lab, LabSpec};
+use baton_lab::daemon::{group_locations, logs_of, status, wait_or_panic, Daemon};
+use baton_lab::{find_program, ClusterSpec, Lab, LabSpec};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -166,17 +166,11 @@ impl Cluster {
     }
 
     fn logs(&self) -> String {
-        let mut out = String::new();
-        for d in &self.daemons {
-            out.push_str(&format!("--- server{} ---\n{}", d.server(), d.log_text()));
-        }
-        out
+        logs_of(&self.daemons)
     }
 
-    fn wait(&self, what: &str, within: Duration, mut ok: impl FnMut() -> bool) {
-        if wait_for(within, || ok().then_some(())).is_none() {
-            panic!("not within {within:?}: {what}\n{}", self.logs());
-        }
+    fn wait(&self, what: &str, within: Duration, ok: impl FnMut() -> bool) {
+        wait_or_panic(&self.daemons, what, within, ok);
     }
 
     /// Whether server `server`'s daemon has its loop device mounted at the mount point

@@ -242,6 +242,23 @@ pub fn server_states(status: &Value) -> Vec<(String, String)> {
     all
 }
 
+/// Every daemon's log under a `--- serverN ---` heading: the message of a failing test.
+pub fn logs_of(daemons: &[Daemon]) -> String {
+    let mut out = String::new();
+    for d in daemons {
+        out.push_str(&format!("--- server{} ---\n{}", d.server(), d.log_text()));
+    }
+    out
+}
+
+/// Polls `ok` until it holds ([`crate::wait_for`]); past `within`, panics with `what` and
+/// every daemon's log.
+pub fn wait_or_panic(daemons: &[Daemon], what: &str, within: Duration, mut ok: impl FnMut() -> bool) {
+    if crate::wait_for(within, || ok().then_some(())).is_none() {
+        panic!("not within {within:?}: {what}\n{}", logs_of(daemons));
+    }
+}
+
 /// Where `group` is not offline in `baton status --json`, as `(server, state)`
 /// (`"online"`, `"starting"`, …).
 pub fn group_locations(status: &Value, group: &str) -> Vec<(String, String)> {

@@ -6,10 +6,12 @@
 //! own mount namespace ([`Lab::start_daemon_with_binds`]), as every server of a real
 //! cluster names the shared disk alike.
 //!
-//! The cluster file is `fixtures/2node-shared-disk-loop.toml`:
-//! `examples/configs/2node-shared-disk.toml` on the lab's addresses, its disk on the
-//! loop device, a `ping` resolver instead of the serial+disk unit (not in this daemon
-//! yet), the lab's recording scripts for the `exec` resource.
+//! The cluster files are `fixtures/2node-shared-disk-loop.toml`
+//! (`examples/configs/2node-shared-disk.toml` on the lab's addresses, its disk on the
+//! loop device, a `ping` resolver, the lab's recording scripts for the `exec` resource)
+//! and, for the partition tests, `fixtures/2node-shared-disk-ping-disk-loop.toml`
+//! (heartbeats on lan1 only and a ping+disk resolver unit, B41, whose slots are on a
+//! second shared device, again one loop device per server).
 //! What is checked, from outside the daemons (`/proc/PID/mountinfo`, `/proc/PID/root`,
 //! sysfs, the devices):
 //!
@@ -18,7 +20,11 @@
 //! * data written on the active server is there after a crash of that server, once the
 //!   survivor has checked and mounted the disk (B55);
 //! * the survivor's disk is writable, the dead server's device read-only from its
-//!   daemon's start.
+//!   daemon's start;
+//! * a partition ends with the disk mounted on one server only, sampled every 5 ms from
+//!   the cut (any mount namespace, lazily unmounted file systems included): the loser
+//!   fences before the winner mounts, whether it loses by its ping (B36) or by its own
+//!   failed disk check while its ping answers (B41).
 //!
 //! Needs root, `ip`, `losetup`/`blockdev`/`mount` (util-linux, mount), `mkfs.ext4` and
 //! `e2fsck` (e2fsprogs); otherwise the test prints `skipped: …` and passes.
@@ -74,9 +80,20 @@ struct SharedDisk {
 }
 
 impl SharedDisk {
+    /// An ext4 file system shared by `servers` loop devices.
     fn new(image: &Path, servers: usize) -> SharedDisk {
         std::fs::File::create(image).and_then(|f| f.set_len(64 << 20)).expect("image");
         must("mkfs.ext4", &["-q", "-F", &image.display().to_string()]);
+        SharedDisk::attach(image, servers)
+    }
+
+    /// A zeroed 1 MiB partition (a disk resolver's slots) shared by `servers` loop devices.
+    fn blank(image: &Path, servers: usize) -> SharedDisk {
+        std::fs::File::create(image).and_then(|f| f.set_len(1 << 20)).expect("image");
+        SharedDisk::attach(image, servers)
+    }
+
+    fn attach(image: &Path, servers: usize) -> SharedDisk {
         let loops = (0..servers)
             .map(|_| PathBuf::from(must("losetup", &["-f", "--show", "--direct-io=on", &image.display().to_string()])))
             .collect();
@@ -129,12 +146,28 @@ impl Drop for SharedDisk {
 struct Cluster {
     daemons: Vec<Daemon>,
     disk: SharedDisk,
+    /// The disk resolver's device, for the ping+disk fixture.
+    np: Option<SharedDisk>,
     lab: Lab,
     mount_point: PathBuf,
 }
 
 impl Cluster {
+    /// The cluster of `fixtures/2node-shared-disk-loop.toml` (a ping resolver).
     fn start() -> Cluster {
+        Cluster::start_from("2node-shared-disk-loop.toml", include_str!("fixtures/2node-shared-disk-loop.toml"))
+    }
+
+    /// The cluster of `fixtures/2node-shared-disk-ping-disk-loop.toml`: heartbeats on
+    /// lan1 only and a ping+disk unit whose slots are on a second shared device.
+    fn start_ping_disk() -> Cluster {
+        Cluster::start_from(
+            "2node-shared-disk-ping-disk-loop.toml",
+            include_str!("fixtures/2node-shared-disk-ping-disk-loop.toml"),
+        )
+    }
+
+    fn start_from(name: &str, fixture: &str) -> Cluster {
         let lab = Lab::new(LabSpec { servers: 2, ..LabSpec::default() }).expect("lab");
         // The fixture is written for these addresses.
         assert_eq!(
@@ -148,21 +181,29 @@ impl Cluster {
         let mount_point = lab.dir().join("mnt").join("disk1");
         std::fs::create_dir_all(&mount_point).expect("mount point");
         let disk = SharedDisk::new(&lab.dir().join("shared.img"), 2);
+        // The disk resolver's partition, when the fixture names one.
+        let np_device = dev_dir.join("np1");
+        let np = fixture.contains("@DIR@/dev/np1").then(|| {
+            std::fs::File::create(&np_device).expect("bind target");
+            SharedDisk::blank(&lab.dir().join("np.img"), 2)
+        });
         // The lab writes its scripts and secret; the cluster file is the fixture.
         let config = lab.write_config(&ClusterSpec::default()).expect("lab files");
-        let fixture = include_str!("fixtures/2node-shared-disk-loop.toml");
         let text = fixture.replace("@DIR@", &lab.dir().display().to_string());
-        if let Err(problems) = baton_core::config::parse("2node-shared-disk-loop.toml", &text) {
+        if let Err(problems) = baton_core::config::parse(name, &text) {
             panic!("the fixture is refused: {problems:?}");
         }
         std::fs::write(&config, text).expect("cluster file");
         let daemons = (1..=2)
             .map(|s| {
-                let binds = [(disk.loops[s - 1].clone(), device.clone())];
+                let mut binds = vec![(disk.loops[s - 1].clone(), device.clone())];
+                if let Some(np) = &np {
+                    binds.push((np.loops[s - 1].clone(), np_device.clone()));
+                }
                 lab.start_daemon_with_binds(&baton(), &config, s, &binds).expect("daemon")
             })
             .collect();
-        Cluster { daemons, disk, lab, mount_point }
+        Cluster { daemons, disk, np, lab, mount_point }
     }
 
     fn logs(&self) -> String {
@@ -278,4 +319,119 @@ fn a_busy_disk_is_released_by_ending_its_holder_when_the_group_moves() {
     assert!(c.disk.read_only(1), "server1's device is read-only again after the release");
     let log = c.daemons[0].log_text();
     assert!(log.contains("busy; ended its holders (SIGTERM: "), "{log}");
+}
+
+impl Cluster {
+    /// Whether a file system is mounted on server `server`'s device anywhere (in any
+    /// mount namespace, lazily unmounted ones included: ext4 keeps `/sys/fs/ext4/loopN`
+    /// while the superblock lives) and the device takes writes.
+    fn writable_mount(&self, server: usize) -> bool {
+        let name = self.disk.loops[server - 1].file_name().expect("loop name").to_string_lossy().to_string();
+        Path::new("/sys/fs/ext4").join(name).exists() && !self.disk.read_only(server)
+    }
+
+    /// Samples both servers every 5 ms until `done`: never a writable mount of the shared
+    /// disk on both at once (the one promise of a shared disk, B1 for its data).
+    fn never_two_writers_until(&self, what: &str, within: Duration, mut done: impl FnMut() -> bool) {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let (one, two) = (self.writable_mount(1), self.writable_mount(2));
+            assert!(!(one && two), "the shared disk mounted writable on both servers at once\n{}", self.logs());
+            if done() {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}\n{}", self.logs());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn move_to(&self, server: usize) {
+        let out = Command::new(baton())
+            .args(["group", "move", GROUP, "--to", &format!("server{server}"), "--state-dir"])
+            .arg(self.lab.state_dir(1))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("baton group move");
+        assert!(out.status.success(), "baton group move: {}\n{}", String::from_utf8_lossy(&out.stderr), self.logs());
+    }
+}
+
+/// A partition while the group runs on server2 (the server the rules make lose): the
+/// ping+disk unit (B41) fences server2, whose router is gone with its links, and
+/// server1 takes the group over. Sampled every 5 ms from the cut on, the shared disk is
+/// never mounted writable on both servers; at the end it is mounted on server1 only and
+/// holds what server2 wrote before the cut.
+#[test]
+fn a_partition_leaves_the_shared_disk_mounted_on_one_server_only() {
+    if skip() {
+        return;
+    }
+    let _one = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut c = Cluster::start_ping_disk();
+    c.wait("the group online on server1, its disk mounted there", START_WITHIN, || {
+        c.online_on(1, 1) && c.online_on(2, 1) && c.mounted_on(1)
+    });
+    c.move_to(2);
+    c.never_two_writers_until("the group online on server2, its disk mounted there", FAILOVER_WITHIN, || {
+        c.online_on(1, 2) && c.online_on(2, 2) && c.mounted_on(2) && !c.mounted_on(1)
+    });
+    // The sampler sees what it must never see twice.
+    assert!(c.writable_mount(2) && !c.writable_mount(1), "{}", c.logs());
+    std::fs::write(c.path_on(2, "before-the-cut"), b"written on server2").expect("write on server2");
+    let mut f = std::fs::File::open(c.path_on(2, "before-the-cut")).expect("open");
+    f.sync_all().expect("fsync");
+    drop(f);
+
+    c.lab.isolate(2).expect("isolate");
+    c.never_two_writers_until("server1 holding the group with its disk mounted", FAILOVER_WITHIN, || {
+        c.online_on(1, 1) && c.mounted_on(1)
+    });
+    let Some(ending) = c.daemons[1].wait_exit(FAILOVER_WITHIN) else {
+        panic!("server2 did not fence itself\n{}", c.logs());
+    };
+    assert_eq!(ending.code(), Some(1), "an unclean power action: {ending}\n{}", c.logs());
+    assert!(!c.writable_mount(2), "server2's device must not stay writable and mounted\n{}", c.logs());
+    assert!(c.disk.read_only(2), "the loser's device is read-only after its fence\n{}", c.logs());
+    let read = std::fs::read(c.path_on(1, "before-the-cut")).expect("the data written before the cut");
+    assert_eq!(read, b"written on server2");
+    let winner = c.daemons[0].log_text();
+    assert!(winner.contains("event=np-resolved-peer-down"), "{}", c.logs());
+    assert!(c.daemons[1].log_text().contains("event=np-lost-self-isolated"), "{}", c.logs());
+}
+
+/// B41: a server whose own latest disk check failed fails at a partition even though
+/// its ping target answers. server1 holds the group; its own view of the resolver's
+/// partition turns read-only, so its slot writes fail; then lan1 (the only heartbeat
+/// path) is cut, both still reaching the router. server1 fails and fences itself;
+/// server2, whose disk and ping both answer, survives (the ping rule) and takes the
+/// group over, with the shared disk never mounted writable on both.
+#[test]
+fn b41_a_server_whose_own_disk_check_failed_fails_even_when_ping_answers() {
+    if skip() {
+        return;
+    }
+    let _one = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut c = Cluster::start_ping_disk();
+    c.wait("the group online on server1, its disk mounted there", START_WITHIN, || {
+        c.online_on(1, 1) && c.online_on(2, 1) && c.mounted_on(1)
+    });
+    assert!(c.writable_mount(1) && !c.writable_mount(2), "{}", c.logs());
+    let np1 = c.np.as_ref().expect("the resolver's device").loops[0].display().to_string();
+    must("blockdev", &["--setro", &np1]);
+    c.wait("server1's own disk check failing", FAILOVER_WITHIN, || {
+        c.daemons[0].log_text().contains("event=np-target-down")
+    });
+    c.lab.link(2, "lan1", false).expect("cut lan1");
+    c.never_two_writers_until("server2 holding the group with its disk mounted", FAILOVER_WITHIN, || {
+        c.online_on(2, 2) && c.mounted_on(2)
+    });
+    let Some(ending) = c.daemons[0].wait_exit(FAILOVER_WITHIN) else {
+        panic!("server1 did not fail\n{}", c.logs());
+    };
+    assert_eq!(ending.code(), Some(1), "an unclean power action: {ending}\n{}", c.logs());
+    assert!(c.disk.read_only(1), "the loser's device is read-only after its fence\n{}", c.logs());
+    let loser = c.daemons[0].log_text();
+    assert!(loser.contains("event=np-resolution-failed"), "{}", c.logs());
+    assert!(c.daemons[1].log_text().contains("event=np-resolved-peer-down"), "{}", c.logs());
+    must("blockdev", &["--setrw", &np1]);
 }

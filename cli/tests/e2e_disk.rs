@@ -16,8 +16,9 @@
 //!   under the right secret, a record under another secret, a genuine record that never
 //!   changes) are refused, counted in `baton status --json` (`disk_slots`) and never
 //!   heard as that server.
-//! * A serial+disk unit (B40) with the serial driver still missing falls back to the
-//!   disk rule on both sides: the master survives.
+//! * A serial+disk unit (B40) whose serial line does not exist on either server falls
+//!   back to the disk rule on both sides: the master survives. (`e2e_serial.rs` runs
+//!   serial+disk over a real pty cable.)
 //! * A ping+disk unit (B41) whose ping target went away on every server before the cut
 //!   falls back to the disk rule: the master survives.
 //! * A device that refuses writes (`blockdev --setro`) takes the disk path down on
@@ -30,11 +31,11 @@
 use baton_core::io::{Heartbeat, ServerState};
 use baton_drivers::disk_slot;
 use baton_lab::daemon::{group_locations, logs_of, status, wait_or_panic, Daemon};
-use baton_lab::{ClusterSpec, Lab, LabSpec};
+use baton_lab::{ClusterSpec, Lab, LabSpec, LoopDevice};
 use baton_runtime::transport::load_secret;
 use baton_runtime::transport::packet::{cluster_id, DISK_SLOT_LABEL};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -69,27 +70,6 @@ fn skip() -> bool {
     false
 }
 
-/// A loop device over a zeroed backing file, detached when dropped.
-struct LoopDevice {
-    path: String,
-}
-
-impl LoopDevice {
-    fn new(backing: &Path) -> LoopDevice {
-        let file = std::fs::File::create(backing).expect("backing file");
-        file.set_len(DEVICE_BYTES).expect("backing file size");
-        let out = Command::new("losetup").args(["--find", "--show"]).arg(backing).output().expect("losetup");
-        assert!(out.status.success(), "losetup: {}", String::from_utf8_lossy(&out.stderr));
-        LoopDevice { path: String::from_utf8_lossy(&out.stdout).trim().to_string() }
-    }
-}
-
-impl Drop for LoopDevice {
-    fn drop(&mut self) {
-        let _ = Command::new("losetup").args(["--detach", &self.path]).status();
-    }
-}
-
 /// Field order: daemons killed, then the lab deleted, then the device detached.
 struct Cluster {
     daemons: Vec<Daemon>,
@@ -112,11 +92,11 @@ impl Cluster {
     /// As [`Cluster::start_of`], with the lab's `ping` resolver on its router if `ping_np`.
     fn start_with(extra: &str, servers: usize, running: usize, ping_np: bool) -> Cluster {
         let lab = Lab::new(LabSpec { servers, ..LabSpec::default() }).expect("lab");
-        let device = LoopDevice::new(&lab.dir().join("shared-disk.img"));
+        let device = LoopDevice::zeroed(&lab.dir().join("shared-disk.img"), DEVICE_BYTES).expect("loop device");
         let spec = ClusterSpec {
             // One heartbeat timeout of the lab's 500 ms; the disk resolver's io_wait 1 s:
             // the disk-mode verdict comes 2 × max(500 ms, 1 s) = 2 s after the loss (B34).
-            extra: extra.replace("DEVICE", &device.path),
+            extra: extra.replace("DEVICE", device.path()),
             // A server that never starts is waited for this long at formation.
             sync_wait_ms: 2_000,
             ping_np,
@@ -285,7 +265,7 @@ fn a_failing_disk_takes_the_disk_path_down_like_a_cut_cable() {
         });
     }
     // The device refuses writes: every slot write fails, so no heartbeat crosses it.
-    set_read_only(&c.device.path, true);
+    set_read_only(c.device.path(), true);
     for (viewer, peer) in [(1, 2), (2, 1)] {
         c.wait(&format!("server{viewer} reports disk1 to server{peer} down"), MOVE_WITHIN, || {
             c.path_alive(viewer, peer, "disk1") == Some(false)
@@ -298,7 +278,7 @@ fn a_failing_disk_takes_the_disk_path_down_like_a_cut_cable() {
     }
     // The LAN paths still carry the heartbeats: nobody is lost.
     assert_eq!(c.path_alive(1, 2, "lan1"), Some(true), "{}", c.logs());
-    set_read_only(&c.device.path, false);
+    set_read_only(c.device.path(), false);
     for (viewer, peer) in [(1, 2), (2, 1)] {
         c.wait(&format!("server{viewer} hears server{peer} on disk1 again"), MOVE_WITHIN, || {
             c.path_alive(viewer, peer, "disk1") == Some(true)
@@ -358,18 +338,18 @@ fn forged_and_frozen_slots_are_refused_counted_and_never_heard() {
     };
 
     // Properly tagged under the cluster's secret, but another cluster's: refused.
-    put_slot(&c.device.path, 2, &record(ours ^ 1, 1_000));
+    put_slot(c.device.path(), 2, &record(ours ^ 1, 1_000));
     c.wait("both count server3's foreign slot", MOVE_WITHIN, || {
         refused(1, "foreign-cluster") > 0 && refused(2, "foreign-cluster") > 0
     });
     // A record of ours with a high counter, its tag broken (a forger without the key).
     let mut forged = record(ours, u64::MAX / 2);
     forged[disk_slot::RECORD_BYTES - 1] ^= 1;
-    put_slot(&c.device.path, 2, &forged);
+    put_slot(c.device.path(), 2, &forged);
     c.wait("both count server3's forged slot", MOVE_WITHIN, || refused(1, "bad-tag") > 0 && refused(2, "bad-tag") > 0);
     // A genuine record that never changes (a dead server's last write, or one copied
     // back): valid, never news.
-    put_slot(&c.device.path, 2, &record(ours, 5_000));
+    put_slot(c.device.path(), 2, &record(ours, 5_000));
     let until = Instant::now() + Duration::from_secs(1);
     while Instant::now() < until {
         for viewer in [1, 2] {
@@ -504,9 +484,9 @@ fn bench_disk_resolution_time() {
     }
 }
 
-/// serial+disk (B40) while the serial driver is still missing: its checks fail, so the
-/// unit falls back to the disk rule (`np-fallback-disk`) and the master survives; before
-/// the disk driver, both servers fenced themselves.
+/// serial+disk (B40) whose serial line does not exist on either server: its checks
+/// fail, so the unit falls back to the disk rule (`np-fallback-disk`) and the master
+/// survives. With a real cable: `e2e_serial.rs`.
 #[test]
 fn serial_plus_disk_falls_back_to_the_disk_and_keeps_the_master() {
     if skip() {

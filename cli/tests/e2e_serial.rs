@@ -14,11 +14,19 @@
 //!   silent, and the resolver had not been failing long enough to count as failed
 //!   before the loss (`retries`), so it is right: the peer is down; it takes over.
 //!
+//! The same cable with a disk resolver on a shared loop device: the serial+disk unit of
+//! the manuals' standard cluster (B40).
+//! * LAN cut, cable up: the peer answered the latest serial check, so the serial rule
+//!   decides (no disk fallback): the master keeps the group, server2 fences itself.
+//! * Cable and LAN cut together: the unit falls back to the disk rule
+//!   (`np-fallback-disk`) and, unlike serial alone, one side only survives: the master.
+//!
 //! One cluster at a time ([`SERIAL`]), as in `e2e.rs`. Needs root, `ip` and `socat`
-//! (Debian package socat): otherwise each test prints `skipped: …` and passes.
+//! (Debian package socat), and `losetup` for the serial+disk tests: otherwise each test
+//! prints `skipped: …` and passes.
 
 use baton_lab::daemon::{group_locations, logs_of, status, wait_or_panic, Daemon};
-use baton_lab::{wait_for, ClusterSpec, Lab, LabSpec};
+use baton_lab::{wait_for, ClusterSpec, Lab, LabSpec, LoopDevice};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
@@ -88,19 +96,26 @@ impl Drop for Cable {
     }
 }
 
-/// Field order: daemons killed, then the cable, then the lab deleted.
+/// Field order: daemons killed, then the cable, then the lab deleted, then the disk
+/// detached.
 struct Cluster {
     daemons: Vec<Daemon>,
     cable: Cable,
     lab: Lab,
+    /// The disk resolver's shared device, for a serial+disk unit.
+    _disk: Option<LoopDevice>,
 }
 
 impl Cluster {
     /// Two servers on `lan1` and `public` with the serial resolver; the group on
     /// server1 first.
-    fn start() -> Cluster {
+    ///
+    /// With `disk`, a disk resolver on a shared loop device too, so that the two make
+    /// one serial+disk unit (B33, B40).
+    fn start_with_disk(disk: bool) -> Cluster {
         let lab = Lab::new(LabSpec { servers: 2, ..LabSpec::default() }).expect("lab");
         let cable = Cable::plug(lab.dir());
+        let disk = disk.then(|| LoopDevice::zeroed(&lab.dir().join("np-disk.img"), 1 << 20).expect("loop device"));
         // Checks every 100 ms, each within 150 ms (their sum under the 500 ms heartbeat
         // timeout, B131); ten failed checks in a row before the resolver counts as
         // failing, so that a cable cut a moment before a crash is not yet "pre-failed".
@@ -109,10 +124,18 @@ impl Cluster {
             cable.ends[0].display(),
             cable.ends[1].display()
         );
+        // The disk window of B34: 2 × max(heartbeat_timeout 500 ms, io_wait 1 s).
+        let extra = match &disk {
+            Some(d) => format!(
+                "{extra}\n[[np]]\nname = \"disknp\"\nkind = \"disk\"\ndevice = \"{}\"\nio_wait = \"1s\"\ninterval = \"200ms\"\ntimeout = \"200ms\"\n",
+                d.path()
+            ),
+            None => extra,
+        };
         let spec = ClusterSpec { extra, sync_wait_ms: 2_000, ..ClusterSpec::default() };
         let config = lab.write_config(&spec).expect("cluster file");
         let daemons = (1..=2).map(|s| lab.start_daemon(&baton(), &config, s).expect("daemon")).collect();
-        Cluster { daemons, cable, lab }
+        Cluster { daemons, cable, lab, _disk: disk }
     }
 
     fn logs(&self) -> String {
@@ -159,11 +182,20 @@ impl Cluster {
 /// the cable carrying both ways; `None` when the test is skipped. The guard comes first
 /// so that a test binding `(_serial, c)` drops the cluster before letting the next in.
 fn ready_cluster() -> Option<(std::sync::MutexGuard<'static, ()>, Cluster)> {
+    ready_cluster_with_disk(false)
+}
+
+/// As [`ready_cluster`]; with `disk`, a serial+disk unit.
+fn ready_cluster_with_disk(disk: bool) -> Option<(std::sync::MutexGuard<'static, ()>, Cluster)> {
     if skip() {
         return None;
     }
+    if disk && Command::new("losetup").arg("--version").stdout(Stdio::null()).status().is_err() {
+        println!("skipped: needs losetup (util-linux)");
+        return None;
+    }
     let serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let c = Cluster::start();
+    let c = Cluster::start_with_disk(disk);
     c.wait_group_on(1, START_WITHIN);
     c.wait_cable_up();
     Some((serial, c))
@@ -172,12 +204,17 @@ fn ready_cluster() -> Option<(std::sync::MutexGuard<'static, ()>, Cluster)> {
 #[test]
 fn lan_cut_with_the_cable_up_keeps_the_master_and_fences_the_other() {
     let Some((_serial, mut c)) = ready_cluster() else { return };
-    // The group on server2, the one that will lose: the master takes it only after
-    // server2 has let it go.
+    master_keeps_the_group_and_server2_fences(&mut c, |c| c.lab.isolate(2).expect("isolate"));
+}
+
+/// The group moved to server2 (the one that will lose: the master takes it only after
+/// server2 has let it go), then `cut`: until the master holds the address, never two
+/// holders; server2 fences itself after losing the tie-break.
+fn master_keeps_the_group_and_server2_fences(c: &mut Cluster, cut: impl FnOnce(&mut Cluster)) {
     c.move_to(2);
 
     let fip = c.lab.floating_address();
-    c.lab.isolate(2).expect("isolate");
+    cut(c);
     let deadline = Instant::now() + MOVE_WITHIN;
     loop {
         let holders = c.lab.holders(fip);
@@ -195,6 +232,31 @@ fn lan_cut_with_the_cable_up_keeps_the_master_and_fences_the_other() {
     assert!(c.daemons[1].log_text().contains("event=np-lost-tie-break"), "{}", c.logs());
     assert!(c.daemons[0].log_text().contains("event=np-resolved-peer-down"), "{}", c.logs());
     assert!(c.daemons[0].exit_status().is_none(), "server1 kept running\n{}", c.logs());
+}
+
+/// serial+disk over a real cable, LAN cut, cable up (B40's first branch): the serial
+/// rule decides; the disk is not needed.
+#[test]
+fn serial_plus_disk_with_the_cable_up_decides_by_the_serial_rule() {
+    let Some((_serial, mut c)) = ready_cluster_with_disk(true) else { return };
+    master_keeps_the_group_and_server2_fences(&mut c, |c| c.lab.isolate(2).expect("isolate"));
+    for d in &c.daemons {
+        assert!(!d.log_text().contains("event=np-fallback-disk"), "server{}\n{}", d.server(), c.logs());
+    }
+}
+
+/// serial+disk, cable and LAN cut together (B40's second branch): the unit falls back to
+/// the disk rule, so only the master survives, where serial alone left both up (above).
+#[test]
+fn serial_plus_disk_with_cable_and_lan_cut_falls_back_to_the_disk() {
+    let Some((_serial, mut c)) = ready_cluster_with_disk(true) else { return };
+    master_keeps_the_group_and_server2_fences(&mut c, |c| {
+        c.cable.cut();
+        c.lab.isolate(2).expect("isolate");
+    });
+    for d in &c.daemons {
+        assert!(d.log_text().contains("event=np-fallback-disk"), "server{}\n{}", d.server(), c.logs());
+    }
 }
 
 #[test]

@@ -378,7 +378,7 @@ fn a_partition_leaves_the_shared_disk_mounted_on_one_server_only() {
     // The sampler sees what it must never see twice.
     assert!(c.writable_mount(2) && !c.writable_mount(1), "{}", c.logs());
     std::fs::write(c.path_on(2, "before-the-cut"), b"written on server2").expect("write on server2");
-    let mut f = std::fs::File::open(c.path_on(2, "before-the-cut")).expect("open");
+    let f = std::fs::File::open(c.path_on(2, "before-the-cut")).expect("open");
     f.sync_all().expect("fsync");
     drop(f);
 

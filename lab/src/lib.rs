@@ -56,6 +56,8 @@
 
 pub mod config;
 pub mod daemon;
+mod loop_device;
+pub use loop_device::LoopDevice;
 
 pub use config::{ClusterSpec, Service};
 pub use daemon::Daemon;

@@ -26,9 +26,9 @@
 //! prints `skipped: …` and passes.
 
 use baton_lab::daemon::{group_locations, logs_of, status, wait_or_panic, Daemon};
-use baton_lab::{wait_for, ClusterSpec, Lab, LabSpec, LoopDevice};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use baton_lab::{Cable, ClusterSpec, Lab, LabSpec, LoopDevice};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -58,44 +58,6 @@ fn skip() -> bool {
     false
 }
 
-/// The null-modem cable: `socat` joining two pseudo-terminals linked at `ends`.
-struct Cable {
-    child: Option<Child>,
-    ends: [PathBuf; 2],
-}
-
-impl Cable {
-    fn plug(dir: &Path) -> Cable {
-        let ends = [dir.join("tty-server1"), dir.join("tty-server2")];
-        for e in &ends {
-            let _ = std::fs::remove_file(e);
-        }
-        let child = Command::new("socat")
-            .arg(format!("pty,raw,echo=0,link={}", ends[0].display()))
-            .arg(format!("pty,raw,echo=0,link={}", ends[1].display()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("socat");
-        let made = wait_for(Duration::from_secs(5), || ends.iter().all(|e| e.exists()).then_some(()));
-        assert!(made.is_some(), "socat made no pty pair within 5 s");
-        Cable { child: Some(child), ends }
-    }
-
-    fn cut(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Cable {
-    fn drop(&mut self) {
-        self.cut();
-    }
-}
-
 /// Field order: daemons killed, then the cable, then the lab deleted, then the disk
 /// detached.
 struct Cluster {
@@ -114,15 +76,15 @@ impl Cluster {
     /// one serial+disk unit (B33, B40).
     fn start_with_disk(disk: bool) -> Cluster {
         let lab = Lab::new(LabSpec { servers: 2, ..LabSpec::default() }).expect("lab");
-        let cable = Cable::plug(lab.dir());
+        let cable = Cable::plug(lab.dir()).expect("cable");
         let disk = disk.then(|| LoopDevice::zeroed(&lab.dir().join("np-disk.img"), 1 << 20).expect("loop device"));
         // Checks every 100 ms, each within 150 ms (their sum under the 500 ms heartbeat
         // timeout, B131); ten failed checks in a row before the resolver counts as
         // failing, so that a cable cut a moment before a crash is not yet "pre-failed".
         let extra = format!(
             "[[np]]\nname = \"com1\"\nkind = \"serial\"\ndevice = {{ server1 = \"{}\", server2 = \"{}\" }}\ninterval = \"100ms\"\ntimeout = \"150ms\"\nretries = 10\n",
-            cable.ends[0].display(),
-            cable.ends[1].display()
+            cable.end(1).display(),
+            cable.end(2).display()
         );
         // The disk window of B34: 2 × max(heartbeat_timeout 500 ms, io_wait 1 s).
         let extra = match &disk {

@@ -30,7 +30,7 @@
 //! `e2fsck` (e2fsprogs); otherwise the test prints `skipped: …` and passes.
 
 use baton_lab::daemon::{group_locations, logs_of, status, wait_or_panic, Daemon};
-use baton_lab::{find_program, ClusterSpec, Lab, LabSpec};
+use baton_lab::{find_program, Cable, ClusterSpec, Lab, LabSpec};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -57,8 +57,13 @@ fn skip() -> bool {
         println!("skipped: {why}");
         return true;
     }
-    for (tool, package) in
-        [("losetup", "mount"), ("blockdev", "util-linux"), ("mkfs.ext4", "e2fsprogs"), ("e2fsck", "e2fsprogs")]
+    for (tool, package) in [
+        ("losetup", "mount"),
+        ("blockdev", "util-linux"),
+        ("mkfs.ext4", "e2fsprogs"),
+        ("e2fsck", "e2fsprogs"),
+        ("socat", "socat"),
+    ]
     {
         if find_program(tool).is_none() {
             println!("skipped: `{tool}` not found (Debian package {package})");
@@ -146,14 +151,17 @@ impl Drop for SharedDisk {
 struct Cluster {
     daemons: Vec<Daemon>,
     disk: SharedDisk,
-    /// The disk resolver's device, for the ping+disk fixture.
+    /// The disk resolver's device.
     np: Option<SharedDisk>,
+    /// The serial resolver's null-modem cable, for the example's serial+disk unit.
+    cable: Option<Cable>,
     lab: Lab,
     mount_point: PathBuf,
 }
 
 impl Cluster {
-    /// The cluster of `fixtures/2node-shared-disk-loop.toml` (a ping resolver).
+    /// The cluster of `fixtures/2node-shared-disk-loop.toml`: the example's serial+disk
+    /// unit on a pty cable and a second shared device.
     fn start() -> Cluster {
         Cluster::start_from("2node-shared-disk-loop.toml", include_str!("fixtures/2node-shared-disk-loop.toml"))
     }
@@ -187,6 +195,7 @@ impl Cluster {
             std::fs::File::create(&np_device).expect("bind target");
             SharedDisk::blank(&lab.dir().join("np.img"), 2)
         });
+        let cable = fixture.contains("@DIR@/tty-server1").then(|| Cable::plug(lab.dir()).expect("cable"));
         // The lab writes its scripts and secret; the cluster file is the fixture.
         let config = lab.write_config(&ClusterSpec::default()).expect("lab files");
         let text = fixture.replace("@DIR@", &lab.dir().display().to_string());
@@ -203,7 +212,7 @@ impl Cluster {
                 lab.start_daemon_with_binds(&baton(), &config, s, &binds).expect("daemon")
             })
             .collect();
-        Cluster { daemons, disk, np, lab, mount_point }
+        Cluster { daemons, disk, np, cable, lab, mount_point }
     }
 
     fn logs(&self) -> String {
@@ -356,18 +365,12 @@ impl Cluster {
     }
 }
 
-/// A partition while the group runs on server2 (the server the rules make lose): the
-/// ping+disk unit (B41) fences server2, whose router is gone with its links, and
-/// server1 takes the group over. Sampled every 5 ms from the cut on, the shared disk is
-/// never mounted writable on both servers; at the end it is mounted on server1 only and
-/// holds what server2 wrote before the cut.
-#[test]
-fn a_partition_leaves_the_shared_disk_mounted_on_one_server_only() {
-    if skip() {
-        return;
-    }
-    let _one = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let mut c = Cluster::start_ping_disk();
+/// A partition while the group runs on server2 (the server the rules make lose), made
+/// by `cut`: server2 loses with `loser_event` and fences, server1 takes the group over.
+/// Sampled every 5 ms from the cut on, the shared disk is never mounted writable on both
+/// servers; at the end it is mounted on server1 only and holds what server2 wrote and
+/// fsynced before the cut.
+fn partition_while_on_server2(mut c: Cluster, cut: impl FnOnce(&mut Cluster), loser_event: &str) {
     c.wait("the group online on server1, its disk mounted there", START_WITHIN, || {
         c.online_on(1, 1) && c.online_on(2, 1) && c.mounted_on(1)
     });
@@ -382,7 +385,7 @@ fn a_partition_leaves_the_shared_disk_mounted_on_one_server_only() {
     f.sync_all().expect("fsync");
     drop(f);
 
-    c.lab.isolate(2).expect("isolate");
+    cut(&mut c);
     c.never_two_writers_until("server1 holding the group with its disk mounted", FAILOVER_WITHIN, || {
         c.online_on(1, 1) && c.mounted_on(1)
     });
@@ -394,9 +397,38 @@ fn a_partition_leaves_the_shared_disk_mounted_on_one_server_only() {
     assert!(c.disk.read_only(2), "the loser's device is read-only after its fence\n{}", c.logs());
     let read = std::fs::read(c.path_on(1, "before-the-cut")).expect("the data written before the cut");
     assert_eq!(read, b"written on server2");
-    let winner = c.daemons[0].log_text();
-    assert!(winner.contains("event=np-resolved-peer-down"), "{}", c.logs());
-    assert!(c.daemons[1].log_text().contains("event=np-lost-self-isolated"), "{}", c.logs());
+    assert!(c.daemons[0].log_text().contains("event=np-resolved-peer-down"), "{}", c.logs());
+    assert!(c.daemons[1].log_text().contains(&format!("event={loser_event}")), "{}", c.logs());
+}
+
+/// The ping+disk unit (B41): server2, isolated, loses its router (B36).
+#[test]
+fn a_partition_leaves_the_shared_disk_mounted_on_one_server_only() {
+    if skip() {
+        return;
+    }
+    let _one = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let c = Cluster::start_ping_disk();
+    partition_while_on_server2(c, |c| c.lab.isolate(2).expect("isolate"), "np-lost-self-isolated");
+}
+
+/// The example's serial+disk unit with cable and LAN cut together: both fall back to
+/// the disk (B40), the master wins the tie-break (B39), server2 fences.
+#[test]
+fn the_example_cut_from_cable_and_lan_keeps_the_disk_on_the_master_only() {
+    if skip() {
+        return;
+    }
+    let _one = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let c = Cluster::start();
+    partition_while_on_server2(
+        c,
+        |c| {
+            c.cable.as_mut().expect("the example's cable").cut();
+            c.lab.isolate(2).expect("isolate");
+        },
+        "np-lost-tie-break",
+    );
 }
 
 /// B41: a server whose own latest disk check failed fails at a partition even though

@@ -55,8 +55,10 @@
 //! [`Lab::loss`] `nft` (nftables). [`missing_prerequisite`] says what is missing.
 
 pub mod config;
+mod cable;
 pub mod daemon;
 mod loop_device;
+pub use cable::Cable;
 pub use loop_device::LoopDevice;
 
 pub use config::{ClusterSpec, Service};

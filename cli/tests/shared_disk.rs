@@ -30,7 +30,7 @@
 //! `e2fsck` (e2fsprogs); otherwise the test prints `skipped: …` and passes.
 
 use baton_lab::daemon::{group_locations, logs_of, status, wait_or_panic, Daemon};
-use baton_lab::{find_program, Cable, ClusterSpec, Lab, LabSpec};
+use baton_lab::{find_program, http_get, Cable, ClusterSpec, Lab, LabSpec, Service};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -176,6 +176,11 @@ impl Cluster {
     }
 
     fn start_from(name: &str, fixture: &str) -> Cluster {
+        Cluster::start_serving(name, fixture, &ClusterSpec::default())
+    }
+
+    /// As [`Cluster::start_from`], the lab's scripts written from `spec` (its service).
+    fn start_serving(name: &str, fixture: &str, spec: &ClusterSpec) -> Cluster {
         let lab = Lab::new(LabSpec { servers: 2, ..LabSpec::default() }).expect("lab");
         // The fixture is written for these addresses.
         assert_eq!(
@@ -197,7 +202,7 @@ impl Cluster {
         });
         let cable = fixture.contains("@DIR@/tty-server1").then(|| Cable::plug(lab.dir()).expect("cable"));
         // The lab writes its scripts and secret; the cluster file is the fixture.
-        let config = lab.write_config(&ClusterSpec::default()).expect("lab files");
+        let config = lab.write_config(spec).expect("lab files");
         let text = fixture.replace("@DIR@", &lab.dir().display().to_string());
         if let Err(problems) = baton_core::config::parse(name, &text) {
             panic!("the fixture is refused: {problems:?}");
@@ -466,4 +471,73 @@ fn b41_a_server_whose_own_disk_check_failed_fails_even_when_ping_answers() {
     assert!(loser.contains("event=np-resolution-failed"), "{}", c.logs());
     assert!(c.daemons[1].log_text().contains("event=np-resolved-peer-down"), "{}", c.logs());
     must("blockdev", &["--setrw", &np1]);
+}
+
+/// Benchmark, not a test (docs/benchmarks.md, "Shared-disk failover"): the example's
+/// cluster serving the lab's web service (`Service::Http`, started by app1 after the
+/// disk is mounted), server1 crashed, `BATON_BENCH_ROUNDS` times (default 5), each on a
+/// fresh lab. Per round: the client's outage (crash → first answer from server2, polled
+/// every 10 ms from the lab's client) and its breakdown from server2's time-stamped
+/// lines: detection (crash → `server-lost`), verdict (→ `np-resolved-peer-down`; the
+/// serial+disk unit falls back to the disk window, B34/B40), takeover and address
+/// (→ fip1 online, B44), disk (fip1 online → disk1 online: read-only flag, flushbufs,
+/// `e2fsck -p` with the journal replayed, mount), scripts (→ app1 online: the web
+/// service listening). Run with
+/// `cargo test --release -p baton-cli --test shared_disk bench -- --ignored --nocapture`.
+#[test]
+#[ignore = "a benchmark: run it with --ignored --nocapture"]
+fn bench_shared_disk_failover() {
+    if skip() {
+        return;
+    }
+    let _one = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let rounds: usize = std::env::var("BATON_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(5);
+    let port = 8080;
+    println!("round | client outage | detection | verdict | takeover+address | disk (fsck, mount) | scripts (ms)");
+    for round in 1..=rounds {
+        let spec = ClusterSpec { service: Service::Http { baton: baton(), port }, ..ClusterSpec::default() };
+        let c = Cluster::start_serving(
+            "2node-shared-disk-loop.toml",
+            include_str!("fixtures/2node-shared-disk-loop.toml"),
+            &spec,
+        );
+        let fip = c.lab.floating_address();
+        let answer = |from: &str| {
+            http_get(c.lab.client_ns(), fip, port, Duration::from_millis(50)).is_ok_and(|a| a.contains(from))
+        };
+        c.wait("server1 serving the client from its disk", START_WITHIN, || c.mounted_on(1) && answer("server1"));
+        let since_lab = |i: std::time::Instant| i.duration_since(c.lab.started()).as_millis() as i64;
+        let crash = since_lab(std::time::Instant::now());
+        c.lab.crash(1).expect("crash");
+        let deadline = std::time::Instant::now() + FAILOVER_WITHIN;
+        let served = loop {
+            if answer("server2") {
+                break since_lab(std::time::Instant::now());
+            }
+            assert!(std::time::Instant::now() < deadline, "server2 never served the client\n{}", c.logs());
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        // The service answers a moment before its start script returns.
+        c.wait("app1 online on server2", FAILOVER_WITHIN, || {
+            c.daemons[1].log_text().contains("event=resource-online group=failover1 resource=app1")
+        });
+        let at = |needle: &str| {
+            let line = c.daemons[1].lines().into_iter().find(|l| l.text.contains(needle));
+            line.map(|l| l.at.as_millis() as i64).unwrap_or_else(|| panic!("no {needle}\n{}", c.logs()))
+        };
+        let lost = at("event=server-lost");
+        let verdict = at("event=np-resolved-peer-down");
+        let address = at("event=resource-online group=failover1 resource=fip1");
+        let disk = at("event=resource-online group=failover1 resource=disk1");
+        let app = at("event=resource-online group=failover1 resource=app1");
+        println!(
+            "{round} | {} | {} | {} | {} | {} | {}",
+            served - crash,
+            lost - crash,
+            verdict - lost,
+            address - verdict,
+            disk - address,
+            app - disk
+        );
+    }
 }

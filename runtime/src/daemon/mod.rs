@@ -582,7 +582,7 @@ impl Daemon {
             },
             Act::Cancel { id } => self
                 .logger
-                .line_at(now, &format!("cancel of action {id}: the driver stops the script at its own timeout")),
+                .line_at(now, &format!("cancel of action {id}: no longer awaited; its driver ends it at its own timeout")),
             Act::SetTimer { at_ms, timer } => self.timers.set(timer, self.clock.instant_of(at_ms)),
             Act::Reply { id, result } => {
                 self.logger.line_at(now, &format!("reply to command {id}: {result:?}"));

@@ -1,10 +1,14 @@
 //! The disk slots on a real block device: a loop device over a file, written and read
 //! with direct I/O by two servers' [`SlotDevice`]s, forged and replayed slots put there
-//! with ordinary writes, and a device-mapper device suspended under the I/O to make it
-//! hang (`dmsetup suspend`: every I/O waits until `resume`), for the `io_wait` bound.
+//! with ordinary writes, and two ways of making the device hang for the `io_wait` bound:
+//! a device-mapper device suspended under the I/O (`dmsetup suspend`: every I/O waits
+//! until `resume`), and, where the kernel has no device-mapper, a loop device whose
+//! backing file lives on a frozen file system (`fsfreeze --freeze`: every write waits
+//! until `--unfreeze`).
 //!
-//! Needs root, `losetup` (util-linux) and, for the hang, `dmsetup` and the kernel's
-//! device-mapper; otherwise each test prints `skipped: …` and passes.
+//! Needs root, `losetup` (util-linux) and, for the hangs, `dmsetup` and the kernel's
+//! device-mapper, or `mkfs.ext4`, `mount` and `fsfreeze`; otherwise each test prints
+//! `skipped: …` and passes.
 
 use baton_core::io::{Heartbeat, ServerState};
 use baton_drivers::disk_slot::{self, PeerTrack, Reject, Seen, Slot, SlotKey, SLOT_BYTES};
@@ -34,7 +38,7 @@ fn skip(tools: &[&str]) -> bool {
     false
 }
 
-/// A loop device over a zeroed 1 MiB file, detached when dropped.
+/// A loop device over a zeroed file (1 MiB unless sized), detached when dropped.
 struct Loop {
     path: String,
     _dir: tempfile::TempDir,
@@ -42,10 +46,14 @@ struct Loop {
 
 impl Loop {
     fn new() -> Loop {
+        Loop::sized(1 << 20)
+    }
+
+    fn sized(bytes: u64) -> Loop {
         // The loop device takes direct I/O whatever file system holds the file.
         let dir = tempfile::tempdir().expect("tempdir");
         let backing = dir.path().join("disk.img");
-        std::fs::File::create(&backing).and_then(|f| f.set_len(1 << 20)).expect("backing file");
+        std::fs::File::create(&backing).and_then(|f| f.set_len(bytes)).expect("backing file");
         let out = Command::new("losetup").args(["--find", "--show"]).arg(&backing).output().expect("losetup");
         assert!(out.status.success(), "losetup: {}", String::from_utf8_lossy(&out.stderr));
         Loop { path: String::from_utf8_lossy(&out.stdout).trim().to_string(), _dir: dir }
@@ -266,6 +274,77 @@ async fn a_hung_device_fails_the_check_at_the_bound_and_works_again_after() {
     assert!(matches!(c.own, OwnIo::Timeout(_)), "{c:?}");
 
     mapped.dmsetup("resume");
+    let c = me.cycle(None, BOUND).await;
+    assert!(matches!(c.own, OwnIo::Ok(_)), "{c:?}");
+}
+
+/// A loop device over a file on an ext4 file system that is itself on a loop device:
+/// freezing that file system (`fsfreeze`) makes every write to the inner device wait,
+/// as a hung SAN path does, with no device-mapper. Unfrozen, unmounted and detached
+/// when dropped.
+struct Frozen {
+    outer: Loop,
+    mount: PathBuf,
+    inner: String,
+}
+
+impl Frozen {
+    fn new() -> Frozen {
+        let outer = Loop::sized(16 << 20);
+        let ok = Command::new("mkfs.ext4").args(["-q", "-F", &outer.path]).status().expect("mkfs.ext4");
+        assert!(ok.success(), "mkfs.ext4");
+        let mount = outer._dir.path().join("fs");
+        std::fs::create_dir_all(&mount).expect("mount point");
+        let ok = Command::new("mount").arg(&outer.path).arg(&mount).status().expect("mount");
+        assert!(ok.success(), "mount");
+        let backing = mount.join("slots.img");
+        std::fs::File::create(&backing).and_then(|f| f.set_len(1 << 20)).expect("backing file");
+        let out = Command::new("losetup")
+            .args(["--find", "--show", "--direct-io=on"])
+            .arg(&backing)
+            .output()
+            .expect("losetup");
+        assert!(out.status.success(), "losetup: {}", String::from_utf8_lossy(&out.stderr));
+        Frozen { outer, mount, inner: String::from_utf8_lossy(&out.stdout).trim().to_string() }
+    }
+
+    fn fsfreeze(&self, how: &str) {
+        let ok = Command::new("fsfreeze").arg(how).arg(&self.mount).status().expect("fsfreeze");
+        assert!(ok.success(), "fsfreeze {how}");
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        let _ = Command::new("fsfreeze").arg("--unfreeze").arg(&self.mount).stderr(Stdio::null()).status();
+        let _ = Command::new("losetup").args(["--detach", &self.inner]).status();
+        let _ = Command::new("umount").arg(&self.mount).status();
+        let _ = &self.outer;
+    }
+}
+
+/// The hang without device-mapper: the slot device's writes wait on a frozen file
+/// system. The check fails at its bound (`OwnIo::Timeout`), the stuck write keeps the
+/// next cycle failing without piling a second one up, and the device serves again once
+/// thawed.
+#[tokio::test]
+async fn a_frozen_device_fails_the_check_at_the_bound_and_works_again_after() {
+    if skip(&["losetup", "mkfs.ext4", "fsfreeze"]) {
+        return;
+    }
+    let dev = Frozen::new();
+    let me = SlotDevice::new(spec(&dev.inner, 0), key());
+    assert!(matches!(me.cycle(Some(hb(1, 1)), BOUND).await.own, OwnIo::Ok(_)));
+
+    dev.fsfreeze("--freeze");
+    let bound = Duration::from_millis(300);
+    let c = me.cycle(Some(hb(1, 2)), bound).await;
+    assert!(matches!(c.own, OwnIo::Timeout(d) if d >= bound && d < bound * 3), "{c:?}");
+    assert!(c.peers.is_empty());
+    let c = me.cycle(None, bound).await;
+    assert!(matches!(c.own, OwnIo::Timeout(_)), "{c:?}");
+
+    dev.fsfreeze("--unfreeze");
     let c = me.cycle(None, BOUND).await;
     assert!(matches!(c.own, OwnIo::Ok(_)), "{c:?}");
 }

@@ -265,6 +265,8 @@ impl Inner {
     /// counting from the old one, the record ahead; durable before the write that
     /// caused it is acknowledged. Later writes only stamp the last update time once.
     pub(crate) fn note_unreplicated(&self) -> io::Result<()> {
+        // A crashed engine writes nothing more (a dead process would not either).
+        self.check_alive()?;
         let was_in_sync = self.in_sync.swap(false, Ordering::SeqCst);
         let mut m = self.meta.lock().unwrap_or_else(|p| p.into_inner());
         let mut h = *m.header();

@@ -197,7 +197,12 @@ impl DirtyMap {
 
     /// Group commit: until the bitmap as of `version` is durable, either wait for the
     /// bitmap write in flight or write every changed block oneself.
-    fn persist_until<'a>(&'a self, mut st: MutexGuard<'a, State>, meta: &Mutex<MetaStore>, version: u64) -> io::Result<()> {
+    fn persist_until<'a>(
+        &'a self,
+        mut st: MutexGuard<'a, State>,
+        meta: &Mutex<MetaStore>,
+        version: u64,
+    ) -> io::Result<()> {
         loop {
             if st.durable_version >= version {
                 return Ok(());

@@ -126,7 +126,12 @@ fn split(
 }
 
 /// Connects to the peer at `addr` and runs the client handshake.
-pub fn connect(addr: SocketAddr, key: &[u8], dead_after_ms: u64, stats: &Arc<WireStats>) -> io::Result<(Arc<Link>, LinkRx)> {
+pub fn connect(
+    addr: SocketAddr,
+    key: &[u8],
+    dead_after_ms: u64,
+    stats: &Arc<WireStats>,
+) -> io::Result<(Arc<Link>, LinkRx)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(dead_after_ms.max(1)))?;
     setup(&stream, dead_after_ms)?;
     let session = client_handshake(&mut stream, key).map_err(|e| {
@@ -139,7 +144,12 @@ pub fn connect(addr: SocketAddr, key: &[u8], dead_after_ms: u64, stats: &Arc<Wir
 }
 
 /// Runs the server handshake on an accepted stream.
-pub fn accept(mut stream: TcpStream, key: &[u8], dead_after_ms: u64, stats: &Arc<WireStats>) -> io::Result<(Arc<Link>, LinkRx)> {
+pub fn accept(
+    mut stream: TcpStream,
+    key: &[u8],
+    dead_after_ms: u64,
+    stats: &Arc<WireStats>,
+) -> io::Result<(Arc<Link>, LinkRx)> {
     setup(&stream, dead_after_ms)?;
     let session = server_handshake(&mut stream, key).map_err(|e| {
         if e.is_forgery() {

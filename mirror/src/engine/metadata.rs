@@ -341,7 +341,7 @@ mod tests {
         let mut h = *m.header();
         h.record = MirrorRecord::Behind { full: true };
         m.write_header(h).unwrap(); // seq 3, copy 1
-        // The next update (seq 4, copy 0) is torn: only its first 40 bytes reached the disk.
+                                    // The next update (seq 4, copy 0) is torn: only its first 40 bytes reached the disk.
         let mut next = *m.header();
         next.seq = 4;
         next.record = MirrorRecord::Synced;

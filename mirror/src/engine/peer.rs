@@ -22,7 +22,11 @@ use super::protocol::{Frame, StateMsg, NONCE_BYTES};
 #[derive(Debug)]
 pub enum Reply {
     Ack(bool),
-    Chunk { first_word: u64, words: Vec<u64>, last: bool },
+    Chunk {
+        first_word: u64,
+        words: Vec<u64>,
+        last: bool,
+    },
     /// The link the request went on closed: retry on another one, or the peer is away.
     LinkLost,
 }
@@ -225,7 +229,8 @@ impl Inner {
     fn judge(&self, their: &StateMsg) -> PeerSync {
         let h = *self.meta.lock().unwrap_or_else(|p| p.into_inner()).header();
         let mine_clean = self.in_sync.load(Ordering::SeqCst) && self.dirty.set_count() == 0;
-        let their_clean = matches!(their.record, MirrorRecord::Synced | MirrorRecord::Closed) && their.dirty_regions == 0;
+        let their_clean =
+            matches!(their.record, MirrorRecord::Synced | MirrorRecord::Closed) && their.dirty_regions == 0;
         let full_due = matches!(their.record, MirrorRecord::Behind { full: true } | MirrorRecord::Lost);
         if full_due || (their.current_gen != h.current_gen && their.current_gen != h.bitmap_gen) {
             PeerSync::Behind { full: true }

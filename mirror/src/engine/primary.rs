@@ -25,7 +25,7 @@ use super::asyncq::AsyncQueue;
 use super::bitmap::DirtyMap;
 use super::link::{Link, WireStats};
 use super::metadata::{new_generation_id, MetaStore};
-use super::peer::{spawn_connector, Pending, PeerSync, Reply};
+use super::peer::{spawn_connector, PeerSync, Pending, Reply};
 use super::protocol::Frame;
 use super::rebuild::Progress;
 use crate::Volume;

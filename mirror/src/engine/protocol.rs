@@ -44,28 +44,59 @@ pub struct StateMsg {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Frame {
     /// An application write; acknowledged once in the peer's storage.
-    Write { id: u64, offset: u64, data: Vec<u8> },
+    Write {
+        id: u64,
+        offset: u64,
+        data: Vec<u8>,
+    },
     /// A rebuild copy of a run of regions; acknowledged like a write.
-    Rebuild { id: u64, offset: u64, data: Vec<u8> },
+    Rebuild {
+        id: u64,
+        offset: u64,
+        data: Vec<u8>,
+    },
     /// Acknowledged after the peer's `fdatasync` of its data device.
-    Flush { id: u64 },
-    Ack { id: u64, ok: bool },
+    Flush {
+        id: u64,
+    },
+    Ack {
+        id: u64,
+        ok: bool,
+    },
     /// The sender's state (the secondary sends it first on every link).
     State(StateMsg),
     /// Asks for the peer's bitmap; answered by `BitmapChunk`s, the last one `last`.
-    BitmapRequest { id: u64 },
-    BitmapChunk { id: u64, first_word: u64, words: Vec<u64>, last: bool },
+    BitmapRequest {
+        id: u64,
+    },
+    BitmapChunk {
+        id: u64,
+        first_word: u64,
+        words: Vec<u64>,
+        last: bool,
+    },
     /// The destination records that it is behind with a full copy due until `RebuildDone`
     /// (an interrupted rebuild is followed by a full one, B110).
-    RebuildStart { id: u64 },
+    RebuildStart {
+        id: u64,
+    },
     /// After a flush: the destination holds the source's data of generation `current_gen`.
-    RebuildDone { id: u64, current_gen: u64 },
+    RebuildDone {
+        id: u64,
+        current_gen: u64,
+    },
     /// The destination records that it is behind (B104): the source wrote without it.
-    MarkBehind { id: u64, full: bool },
+    MarkBehind {
+        id: u64,
+        full: bool,
+    },
     /// The secondary stops applying frames of every other connection not in `keep`
     /// (identified by their client nonces) before acknowledging: a write retried on
     /// another link can then not be overtaken by its stale copy.
-    Fence { id: u64, keep: Vec<[u8; NONCE_BYTES]> },
+    Fence {
+        id: u64,
+        keep: Vec<[u8; NONCE_BYTES]>,
+    },
     Ping,
 }
 
@@ -77,7 +108,10 @@ pub enum Refusal {
     TooLong(usize),
     BadTag,
     /// A sequence number other than the next one: replayed, dropped or reordered.
-    BadSeq { expected: u64, got: u64 },
+    BadSeq {
+        expected: u64,
+        got: u64,
+    },
     Malformed(&'static str),
     /// The other end does not hold the key.
     WrongKey,
@@ -384,10 +418,9 @@ fn decode(kind: u8, b: &[u8]) -> Result<Frame, Refusal> {
             let region_bytes = u32::try_from(word(1)?).map_err(|_| Refusal::Malformed("region size"))?;
             let record = match (b[56], b[57]) {
                 (0, _) => MirrorRecord::Synced,
-                (1, _) => MirrorRecord::Ahead {
-                    break_ms: word(4)?,
-                    updated_ms: Some(word(5)?).filter(|m| *m != u64::MAX),
-                },
+                (1, _) => {
+                    MirrorRecord::Ahead { break_ms: word(4)?, updated_ms: Some(word(5)?).filter(|m| *m != u64::MAX) }
+                }
                 (2, full) => MirrorRecord::Behind { full: full != 0 },
                 (3, _) => MirrorRecord::Closed,
                 (4, _) => MirrorRecord::Forced,
@@ -404,7 +437,7 @@ fn decode(kind: u8, b: &[u8]) -> Result<Frame, Refusal> {
             })
         }
         7 => {
-            if b.len() < 17 || (b.len() - 17) % 8 != 0 || (b.len() - 17) / 8 > BITMAP_CHUNK_WORDS {
+            if b.len() < 17 || !(b.len() - 17).is_multiple_of(8) || (b.len() - 17) / 8 > BITMAP_CHUNK_WORDS {
                 return Err(Refusal::Malformed("bitmap chunk length"));
             }
             let words = b[17..].chunks(8).map(super::metadata::le64).collect();
@@ -415,7 +448,7 @@ fn decode(kind: u8, b: &[u8]) -> Result<Frame, Refusal> {
             Frame::RebuildDone { id: word(0)?, current_gen: word(1)? }
         }
         11 => {
-            if b.len() < 8 || (b.len() - 8) % NONCE_BYTES != 0 || (b.len() - 8) / NONCE_BYTES > 8 {
+            if b.len() < 8 || !(b.len() - 8).is_multiple_of(NONCE_BYTES) || (b.len() - 8) / NONCE_BYTES > 8 {
                 return Err(Refusal::Malformed("fence length"));
             }
             let keep = b[8..]

@@ -53,7 +53,7 @@ impl Progress {
         let done = self.done_bytes.load(Ordering::Relaxed);
         let total = self.total_bytes.load(Ordering::Relaxed);
         let elapsed_ms = self.started.lock().unwrap_or_else(|p| p.into_inner()).map_or(0, |s| s.elapsed().as_millis());
-        let rate = if elapsed_ms > 0 { (u128::from(done) * 1000 / elapsed_ms) as u64 } else { 0 };
+        let rate = (u128::from(done) * 1000).checked_div(elapsed_ms).map_or(0, |r| r as u64);
         RebuildProgress {
             running: self.running.load(Ordering::SeqCst),
             full: self.full.load(Ordering::Relaxed),

@@ -132,3 +132,31 @@ fn async_mode_acknowledges_locally_and_shows_a_bounded_lag() {
     assert_eq!(sha256_file(&a.data), sha256_file(&b.data));
     assert_eq!(p.status().record, MirrorRecord::Synced);
 }
+
+#[test]
+fn after_a_clean_close_the_next_start_finds_nothing_to_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (side(dir.path(), "a", SIZE, 1), side(dir.path(), "b", SIZE, 1));
+    let s = secondary(&b, KEY, vec![listener()]);
+    let p = primary(&a, KEY, s.addrs().to_vec());
+    wait_until(10, "a link", || p.status().links_up == 1);
+    for n in 0..64u64 {
+        p.write_at(&block(n, 4096), n * 200_000).unwrap();
+    }
+    assert!(p.status().dirty_regions > 0, "the activity log holds the regions written");
+    p.close().unwrap();
+    drop(p);
+    let p = primary(&a, KEY, s.addrs().to_vec());
+    wait_until(10, "a link", || p.status().links_up == 1);
+    assert_eq!((p.status().peer, p.status().dirty_regions), (PeerSync::Synced, 0));
+    drop(p);
+    // A crash instead leaves the activity log: the next start copies those regions.
+    let p = primary(&a, KEY, s.addrs().to_vec());
+    wait_until(10, "a link", || p.status().links_up == 1);
+    p.write_at(&block(1, 4096), 0).unwrap();
+    p.crash();
+    drop(p);
+    let p = primary(&a, KEY, s.addrs().to_vec());
+    wait_until(10, "a link", || p.status().links_up == 1);
+    assert_eq!(p.status().peer, PeerSync::Behind { full: false });
+}

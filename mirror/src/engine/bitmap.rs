@@ -139,24 +139,6 @@ impl DirtyMap {
         }
     }
 
-    /// Marks regions dirty without a write (the peer's own dirty regions before a rebuild).
-    pub fn merge(&self, meta: &Mutex<MetaStore>, words: &[u64]) -> io::Result<()> {
-        let mut st = self.lock();
-        for (i, w) in words.iter().enumerate() {
-            let mut w = *w;
-            while w != 0 {
-                let b = w.trailing_zeros();
-                w &= w - 1;
-                let r = i as u64 * 64 + u64::from(b);
-                if r < self.regions {
-                    set_bit(&mut st, r);
-                }
-            }
-        }
-        let want = st.version;
-        self.persist_until(st, meta, want)
-    }
-
     /// A two-sided flush starts: returns its epoch for `clear_clean`.
     pub fn start_flush_epoch(&self) -> u64 {
         let mut st = self.lock();

@@ -200,6 +200,24 @@ impl Primary {
         super::rebuild::start(self.inner.clone(), full)
     }
 
+    /// A clean stop: no write in flight, both sides flushed, and (when the peer holds
+    /// every write) the activity log cleared, so that the next start on either side
+    /// finds nothing to copy. Then every link closes.
+    pub fn close(&self) -> io::Result<()> {
+        let i = &self.inner;
+        i.check_alive()?;
+        let all = i.lock_all();
+        let epoch = i.dirty.start_flush_epoch();
+        i.data.sync_data()?;
+        let synced = i.in_sync.load(Ordering::SeqCst) && i.peer_sync() == PeerSync::Synced;
+        if synced && matches!(i.request(&|id| Frame::Flush { id }), Some(Reply::Ack(true))) {
+            i.dirty.clear_all_idle(&i.meta, epoch)?;
+        }
+        drop(all);
+        self.shutdown_links();
+        Ok(())
+    }
+
     /// A test's crash of this server: from now on nothing is acknowledged, and every
     /// link closes at once (what the peer sees when the server dies).
     pub fn crash(&self) {

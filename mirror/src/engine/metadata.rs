@@ -197,6 +197,21 @@ pub fn new_generation_id() -> io::Result<u64> {
     }
 }
 
+/// Opens a side's data device for the engine. A block device is opened exclusively
+/// (`O_EXCL`): it fails while mounted or held by anyone else, and nothing else can open
+/// it exclusively or mount it while the engine holds it (the standby's copy is never
+/// mounted while the mirror is active elsewhere, issue 10). A regular file (tests, or
+/// an image) is opened plainly.
+pub fn open_data(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let mut o = OpenOptions::new();
+    o.read(true).write(true);
+    if std::fs::metadata(path)?.file_type().is_block_device() {
+        o.custom_flags(rustix::fs::OFlags::EXCL.bits() as i32);
+    }
+    o.open(path).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+}
+
 /// An open metadata device: the header last written and the file.
 pub struct MetaStore {
     file: File,

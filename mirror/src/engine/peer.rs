@@ -202,8 +202,11 @@ impl Inner {
                 }
             }
             Frame::BitmapChunk { id, first_word, words, last } => {
+                // Never blocks while holding the pending lock: the channel has room for
+                // every chunk of the largest bitmap (`peer_bitmap` sizes it); a waiter
+                // gone or overflowed ends the request.
                 let done = if let Some(w) = p.map.get(&id) {
-                    w.tx.send(Reply::Chunk { first_word, words, last }).is_err() || last
+                    w.tx.try_send(Reply::Chunk { first_word, words, last }).is_err() || last
                 } else {
                     false
                 };

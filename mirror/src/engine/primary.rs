@@ -10,7 +10,7 @@
 //! region (and a rebuild copy of it) are ordered by a striped lock held until both sides
 //! have it, so the two sides apply them in the same order.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
 use std::net::SocketAddr;
 use std::os::unix::fs::FileExt;
@@ -139,7 +139,7 @@ impl Primary {
     /// connecting to the peer.
     pub fn open(cfg: PrimaryConfig) -> io::Result<Primary> {
         let meta = MetaStore::open(&cfg.meta)?;
-        let data = OpenOptions::new().read(true).write(true).open(&cfg.data)?;
+        let data = super::metadata::open_data(&cfg.data)?;
         let h = *meta.header();
         let dirty = DirtyMap::load(&meta)?;
         let clean = matches!(h.record, MirrorRecord::Synced | MirrorRecord::Closed);

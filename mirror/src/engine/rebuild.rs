@@ -22,7 +22,7 @@ use baton_core::io::MirrorRecord;
 use super::bitmap::iter_bits;
 use super::peer::{PeerSync, Reply};
 use super::primary::Inner;
-use super::protocol::{Frame, MAX_DATA_BYTES};
+use super::protocol::{Frame, BITMAP_CHUNK_WORDS, MAX_DATA_BYTES};
 
 /// A rebuild's progress as status shows it.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -109,7 +109,7 @@ fn peer_bitmap(inner: &Inner) -> io::Result<Vec<u64>> {
     let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
     let link = inner.live_links().into_iter().next().ok_or_else(|| io::Error::other("rebuild: no link"))?;
     let rx = inner
-        .send_on(&link, id, &Frame::BitmapRequest { id }, 4)
+        .send_on(&link, id, &Frame::BitmapRequest { id }, words.len().div_ceil(BITMAP_CHUNK_WORDS) + 1)
         .ok_or_else(|| io::Error::other("rebuild: the link closed"))?;
     loop {
         match inner.wait(&link, id, &rx) {

@@ -8,7 +8,7 @@
 //! handshake or send a refused frame are closed and counted.
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::os::unix::fs::FileExt;
@@ -68,7 +68,7 @@ impl Secondary {
     /// Opens the side's devices and serves the listeners (one per connect network).
     pub fn start(cfg: SecondaryConfig, listeners: Vec<TcpListener>) -> io::Result<Secondary> {
         let meta = MetaStore::open(&cfg.meta)?;
-        let data = OpenOptions::new().read(true).write(true).open(&cfg.data)?;
+        let data = super::metadata::open_data(&cfg.data)?;
         let inner = Arc::new(Inner {
             cfg,
             data,

@@ -148,3 +148,26 @@ fn a_rebuild_cut_short_is_followed_by_a_full_one() {
     assert_eq!(p.status().rebuild_sent_bytes - before, SIZE, "asked differential, done full");
     assert_eq!(sha256_file(&a.data), sha256_file(&b.data));
 }
+
+#[test]
+fn a_disk_error_on_the_destination_fails_the_rebuild_and_the_active_side_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (side(dir.path(), "a", SIZE, 1), side(dir.path(), "b", SIZE, 2));
+    let s = secondary(&b, KEY, vec![listener()]);
+    let mut cfg = primary_cfg(&a, KEY, s.addrs().to_vec());
+    cfg.rebuild_bytes_per_s = Some(16 << 20);
+    let p = Primary::open(cfg).unwrap();
+    wait_until(10, "a link", || p.status().links_up == 1);
+    p.start_rebuild(true).unwrap();
+    wait_until(10, "some progress", || p.status().rebuild.done_bytes > 0);
+    s.fail_disk();
+    wait_until(20, "the rebuild's failure", || p.status().rebuild.outcome.is_some());
+    let why = p.status().rebuild.outcome.unwrap().unwrap_err();
+    assert!(why.contains("the peer failed a copy"), "{why}");
+    assert_eq!(p.status().peer, PeerSync::Behind { full: true }, "B116/B110: the next rebuild is full");
+    assert_eq!(s.header().record, MirrorRecord::Behind { full: true });
+    // The application's writes go on, on this side alone (the peer refused them).
+    p.write_at(&block(5, 4096), 4096).unwrap();
+    p.flush().unwrap();
+    assert!(matches!(p.status().record, MirrorRecord::Ahead { .. }));
+}

@@ -56,6 +56,8 @@ struct Inner {
     stats: Arc<WireStats>,
     stopped: AtomicBool,
     applied_writes: AtomicU64,
+    /// Writes fail as on a dead disk (`fail_disk`, for tests of B116 on this side).
+    disk_failed: AtomicBool,
 }
 
 /// The standby side's engine; stops (closing every link) when dropped.
@@ -78,6 +80,7 @@ impl Secondary {
             stats: Arc::new(WireStats::default()),
             stopped: AtomicBool::new(false),
             applied_writes: AtomicU64::new(0),
+            disk_failed: AtomicBool::new(false),
         });
         let mut addrs = Vec::new();
         for l in listeners {
@@ -108,6 +111,12 @@ impl Secondary {
 
     pub fn connections(&self) -> usize {
         self.inner.conns.lock().unwrap_or_else(|p| p.into_inner()).values().filter(|c| c.link.is_alive()).count()
+    }
+
+    /// Makes every later write to the data device fail as an I/O error would: the
+    /// tests' stand-in for a dying disk (this machine has no device-mapper to make one).
+    pub fn fail_disk(&self) {
+        self.inner.disk_failed.store(true, Ordering::SeqCst);
     }
 
     /// Stops serving and closes every link (a crash of this server looks the same to
@@ -227,7 +236,7 @@ fn apply(inner: &Inner, conn: &Conn, offset: u64, data: &[u8]) -> io::Result<boo
     if conn.fenced.load(Ordering::SeqCst) {
         return Err(io::Error::other("fenced"));
     }
-    let ok = inner.data.write_all_at(data, offset).is_ok();
+    let ok = !inner.disk_failed.load(Ordering::SeqCst) && inner.data.write_all_at(data, offset).is_ok();
     inner.applied_writes.fetch_add(1, Ordering::Relaxed);
     Ok(ok)
 }

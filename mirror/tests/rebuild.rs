@@ -171,3 +171,26 @@ fn a_disk_error_on_the_destination_fails_the_rebuild_and_the_active_side_goes_on
     p.flush().unwrap();
     assert!(matches!(p.status().record, MirrorRecord::Ahead { .. }));
 }
+
+#[test]
+fn initial_construction_primary_and_secondary_copies_all_identical_copies_nothing() {
+    use baton_mirror::engine::metadata::{init_side, InitRole};
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (side(dir.path(), "a", SIZE, 1), side(dir.path(), "b", SIZE, 1));
+    std::fs::write(&a.data, block(42, SIZE as usize)).unwrap();
+    init_side(&a.meta, SIZE, InitRole::Primary, "md1", true).unwrap();
+    init_side(&b.meta, SIZE, InitRole::Secondary, "md1", true).unwrap();
+    let s = secondary(&b, KEY, vec![listener()]);
+    let p = primary(&a, KEY, s.addrs().to_vec());
+    wait_until(10, "a link", || p.status().links_up == 1);
+    assert_eq!(p.status().peer, PeerSync::Behind { full: true }, "--secondary: a full copy due");
+    rebuild_and_wait(&p, false);
+    assert_eq!(sha256_file(&a.data), sha256_file(&b.data));
+    drop((p, s));
+    init_side(&a.meta, SIZE, InitRole::AssumeIdentical, "md1", true).unwrap();
+    init_side(&b.meta, SIZE, InitRole::AssumeIdentical, "md1", true).unwrap();
+    let s = secondary(&b, KEY, vec![listener()]);
+    let p = primary(&a, KEY, s.addrs().to_vec());
+    wait_until(10, "a link", || p.status().links_up == 1);
+    assert_eq!(p.status().peer, PeerSync::Synced, "--assume-identical: normal at once (B108)");
+}

@@ -197,6 +197,49 @@ pub fn new_generation_id() -> io::Result<u64> {
     }
 }
 
+/// How `baton mirror init` starts a side (issue 10, the manuals' initial mirror
+/// construction).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InitRole {
+    /// This side's data counts: synced, a fresh generation.
+    Primary,
+    /// This side's data does not count: behind with a full copy due (B104, B107, B108),
+    /// a fresh generation of its own (never taken for the primary's history).
+    Secondary,
+    /// Both sides' devices are taken as identical (blank or cloned, B108 "a new mirror
+    /// starts normal"): synced, with a generation both sides derive alike from the
+    /// mirror's name and size, so that two separate runs of the command agree.
+    AssumeIdentical,
+}
+
+/// Writes a new side's metadata for a volume of `size_bytes`. Refuses metadata that is
+/// already valid unless `overwrite` (re-initialising a side forgets its record).
+pub fn init_side(path: &Path, size_bytes: u64, role: InitRole, mirror: &str, overwrite: bool) -> io::Result<MetaStore> {
+    if !overwrite && MetaStore::open(path).is_ok() {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!(
+                "{}: already holds mirror metadata (initialising again forgets this side's record)",
+                path.display()
+            ),
+        ));
+    }
+    let (record, gen) = match role {
+        InitRole::Primary => (MirrorRecord::Synced, new_generation_id()?),
+        InitRole::Secondary => (MirrorRecord::Behind { full: true }, new_generation_id()?),
+        InitRole::AssumeIdentical => {
+            use sha2::{Digest, Sha256};
+            let d = Sha256::new()
+                .chain_update(b"baton-mirror identical")
+                .chain_update(mirror.as_bytes())
+                .chain_update(size_bytes.to_le_bytes())
+                .finalize();
+            (MirrorRecord::Synced, le64(&d[..8]).max(1))
+        }
+    };
+    MetaStore::create(path, Header::new(size_bytes, DEFAULT_REGION_BYTES, record, gen))
+}
+
 /// Opens a side's data device for the engine. A block device is opened exclusively
 /// (`O_EXCL`): it fails while mounted or held by anyone else, and nothing else can open
 /// it exclusively or mount it while the engine holds it (the standby's copy is never
@@ -393,6 +436,24 @@ mod tests {
         words[2] = 1 << 31;
         m.write_bitmap_blocks(&words, &[0]).unwrap();
         assert_eq!(MetaStore::open(&p).unwrap().read_bitmap().unwrap(), words);
+    }
+
+    #[test]
+    fn init_gives_identical_sides_one_generation_and_refuses_to_forget_a_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        let ha = *init_side(&a, 1 << 30, InitRole::AssumeIdentical, "md1", false).unwrap().header();
+        let hb = *init_side(&b, 1 << 30, InitRole::AssumeIdentical, "md1", false).unwrap().header();
+        assert_eq!((ha.record, ha.current_gen), (MirrorRecord::Synced, hb.current_gen));
+        let other =
+            *init_side(&dir.path().join("c"), 1 << 30, InitRole::AssumeIdentical, "md2", false).unwrap().header();
+        assert_ne!(other.current_gen, ha.current_gen, "another mirror, another history");
+        let e = init_side(&a, 1 << 30, InitRole::Primary, "md1", false).err().unwrap();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+        let p = *init_side(&a, 1 << 30, InitRole::Primary, "md1", true).unwrap().header();
+        let s = *init_side(&b, 1 << 30, InitRole::Secondary, "md1", true).unwrap().header();
+        assert_eq!((p.record, s.record), (MirrorRecord::Synced, MirrorRecord::Behind { full: true }));
+        assert_ne!(p.current_gen, s.current_gen);
     }
 
     #[test]

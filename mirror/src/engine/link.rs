@@ -36,13 +36,15 @@ pub struct LinkTx {
     stream: TcpStream,
     sealer: Sealer,
     stats: Arc<WireStats>,
+    /// The sealed frame, reused: no allocation per frame.
+    buf: Vec<u8>,
 }
 
 impl LinkTx {
     pub fn send(&mut self, f: &Frame) -> io::Result<()> {
-        let bytes = self.sealer.seal(f);
-        self.stream.write_all(&bytes)?;
-        self.stats.sent_bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        self.sealer.seal_into(f, &mut self.buf);
+        self.stream.write_all(&self.buf)?;
+        self.stats.sent_bytes.fetch_add(self.buf.len() as u64, Ordering::Relaxed);
         if let Frame::Rebuild { data, .. } = f {
             self.stats.rebuild_sent_bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
         }
@@ -117,7 +119,7 @@ fn split(
     let reader = BufReader::with_capacity(256 * 1024, stream.try_clone()?);
     let closer = stream.try_clone()?;
     let link = Arc::new(Link {
-        tx: Mutex::new(LinkTx { stream, sealer: session.sealer, stats: stats.clone() }),
+        tx: Mutex::new(LinkTx { stream, sealer: session.sealer, stats: stats.clone(), buf: Vec::new() }),
         nonce: session.client_nonce,
         alive: AtomicBool::new(true),
         closer,

@@ -272,17 +272,25 @@ pub fn server_handshake<S: Read + Write>(s: &mut S, key: &[u8]) -> Result<Sessio
 impl Sealer {
     /// The frame's bytes on the wire: header, body, tag over both.
     pub fn seal(&mut self, f: &Frame) -> Vec<u8> {
-        let body = encode(f);
-        let mut out = Vec::with_capacity(HEADER_BYTES + body.len() + TAG_BYTES);
+        let mut out = Vec::new();
+        self.seal_into(f, &mut out);
+        out
+    }
+
+    /// `seal` into a buffer the caller reuses (one copy of a data frame's payload, no
+    /// allocation per frame once the buffer has grown).
+    pub fn seal_into(&mut self, f: &Frame, out: &mut Vec<u8>) {
+        out.clear();
         out.extend_from_slice(&FRAME_MAGIC);
         out.extend_from_slice(&[kind(f), 0, 0, 0]);
         out.extend_from_slice(&self.seq.to_le_bytes());
-        out.extend_from_slice(&(body.len() as u32).to_le_bytes());
-        out.extend_from_slice(&body);
-        let tag = mac(&self.key, &[&out]);
+        out.extend_from_slice(&[0; 4]); // the body length, known once encoded
+        encode_into(f, out);
+        let body_len = (out.len() - HEADER_BYTES) as u32;
+        out[16..20].copy_from_slice(&body_len.to_le_bytes());
+        let tag = mac(&self.key, &[out]);
         out.extend_from_slice(&tag);
         self.seq += 1;
-        out
     }
 }
 
@@ -300,18 +308,37 @@ impl Opener {
         if len > MAX_BODY_BYTES {
             return Err(Refusal::TooLong(len));
         }
+        let seq = super::metadata::le64(&head[8..16]);
+        if matches!(head[4], 1 | 2) && (16..=16 + MAX_DATA_BYTES).contains(&len) {
+            // A data frame: its payload read straight into the buffer it is kept in.
+            let mut fixed = [0u8; 16];
+            r.read_exact(&mut fixed)?;
+            let mut data = vec![0u8; len - 16];
+            r.read_exact(&mut data)?;
+            let mut tag = [0u8; TAG_BYTES];
+            r.read_exact(&mut tag)?;
+            self.check(&[&head, &fixed, &data], &tag, seq)?;
+            let (id, offset) = (super::metadata::le64(&fixed[..8]), super::metadata::le64(&fixed[8..]));
+            let f = if head[4] == 1 { Frame::Write { id, offset, data } } else { Frame::Rebuild { id, offset, data } };
+            return Ok((f, HEADER_BYTES + len + TAG_BYTES));
+        }
         let mut rest = vec![0u8; len + TAG_BYTES];
         r.read_exact(&mut rest)?;
-        if !verify(&self.key, &[&head, &rest[..len]], &rest[len..]) {
+        self.check(&[&head, &rest[..len]], &rest[len..], seq)?;
+        let f = decode(head[4], &rest[..len])?;
+        Ok((f, HEADER_BYTES + len + TAG_BYTES))
+    }
+
+    /// The tag, then the sequence number (a replay carries a valid tag).
+    fn check(&mut self, parts: &[&[u8]], tag: &[u8], seq: u64) -> Result<(), Refusal> {
+        if !verify(&self.key, parts, tag) {
             return Err(Refusal::BadTag);
         }
-        let seq = super::metadata::le64(&head[8..16]);
         if seq != self.seq {
             return Err(Refusal::BadSeq { expected: self.seq, got: seq });
         }
         self.seq += 1;
-        let f = decode(head[4], &rest[..len])?;
-        Ok((f, HEADER_BYTES + len + TAG_BYTES))
+        Ok(())
     }
 }
 
@@ -332,39 +359,37 @@ fn kind(f: &Frame) -> u8 {
     }
 }
 
-fn encode(f: &Frame) -> Vec<u8> {
-    let mut b = Vec::new();
+fn encode_into(f: &Frame, b: &mut Vec<u8>) {
     let u64s = |b: &mut Vec<u8>, xs: &[u64]| xs.iter().for_each(|x| b.extend_from_slice(&x.to_le_bytes()));
     match f {
         Frame::Write { id, offset, data } | Frame::Rebuild { id, offset, data } => {
-            u64s(&mut b, &[*id, *offset]);
+            u64s(b, &[*id, *offset]);
             b.extend_from_slice(data);
         }
-        Frame::Flush { id } | Frame::BitmapRequest { id } | Frame::RebuildStart { id } => u64s(&mut b, &[*id]),
+        Frame::Flush { id } | Frame::BitmapRequest { id } | Frame::RebuildStart { id } => u64s(b, &[*id]),
         Frame::Ack { id, ok } | Frame::MarkBehind { id, full: ok } => {
-            u64s(&mut b, &[*id]);
+            u64s(b, &[*id]);
             b.push(u8::from(*ok));
         }
         Frame::State(s) => {
             let (kind, full, break_ms, updated_ms) = record_fields(s.record);
             let fields = [s.size_bytes, u64::from(s.region_bytes), s.current_gen, s.bitmap_gen, break_ms, updated_ms];
-            u64s(&mut b, &fields);
+            u64s(b, &fields);
             b.extend_from_slice(&s.dirty_regions.to_le_bytes());
             b.extend_from_slice(&[kind, full]);
         }
         Frame::BitmapChunk { id, first_word, words, last } => {
-            u64s(&mut b, &[*id, *first_word]);
+            u64s(b, &[*id, *first_word]);
             b.push(u8::from(*last));
-            u64s(&mut b, words);
+            u64s(b, words);
         }
-        Frame::RebuildDone { id, current_gen } => u64s(&mut b, &[*id, *current_gen]),
+        Frame::RebuildDone { id, current_gen } => u64s(b, &[*id, *current_gen]),
         Frame::Fence { id, keep } => {
-            u64s(&mut b, &[*id]);
+            u64s(b, &[*id]);
             keep.iter().for_each(|n| b.extend_from_slice(n));
         }
         Frame::Ping => {}
     }
-    b
 }
 
 fn record_fields(r: MirrorRecord) -> (u8, u8, u64, u64) {

@@ -138,3 +138,52 @@ fn an_async_crash_loses_at_most_the_lag_it_reported() {
         drop(p);
     }
 }
+
+#[test]
+fn the_standby_crashing_mid_stream_never_stops_the_application_and_is_rebuilt_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (side(dir.path(), "a", SIZE, 1), side(dir.path(), "b", SIZE, 1));
+    let l = listener();
+    let addr = l.local_addr().unwrap();
+    let mut s = Some(secondary(&b, KEY, vec![l]));
+    let p = Arc::new(primary(&a, KEY, vec![addr]));
+    wait_until(10, "a link", || p.status().links_up == 1);
+    let mut next_block = 0u64;
+    for round in 0..8 {
+        let stop = Arc::new(AtomicBool::new(false));
+        let w = {
+            let (p, stop) = (p.clone(), stop.clone());
+            std::thread::spawn(move || writer(p, next_block, stop))
+        };
+        std::thread::sleep(Duration::from_millis(1 + random_below(30))); // a random instant
+        let standby = s.take().unwrap();
+        standby.stop(); // every link of the standby closes at once
+        drop(standby);
+        std::thread::sleep(Duration::from_millis(random_below(20))); // writes without it
+        stop.store(true, Ordering::SeqCst);
+        let acked = w.join().unwrap();
+        let last = *acked.last().unwrap_or_else(|| panic!("round {round}: the application was stopped"));
+        next_block = last + 1;
+        // The standby comes back on the same address; the active side reconnects.
+        let mut l = None;
+        wait_until(10, "the address free (the old listener closes)", || {
+            l = std::net::TcpListener::bind(addr).ok();
+            l.is_some()
+        });
+        s = Some(secondary(&b, KEY, vec![l.unwrap()]));
+        wait_until(10, "the link back", || p.status().links_up == 1);
+        if p.status().peer != PeerSync::Synced {
+            p.start_rebuild(false).unwrap();
+            wait_until(60, "the rebuild's end", || p.status().rebuild.outcome.is_some());
+            assert_eq!(p.status().rebuild.outcome, Some(Ok(())), "round {round}");
+        }
+        p.flush().unwrap();
+        assert_eq!(sha256_file(&a.data), sha256_file(&b.data), "round {round}");
+        let f = std::fs::File::open(&b.data).unwrap();
+        for n in &acked {
+            let mut got = vec![0u8; BLOCK];
+            f.read_exact_at(&mut got, n * BLOCK as u64).unwrap();
+            assert!(got == block(*n, BLOCK), "round {round}: block {n} missing after the rebuild");
+        }
+    }
+}

@@ -206,6 +206,11 @@ impl Primary {
     pub fn close(&self) -> io::Result<()> {
         let i = &self.inner;
         i.check_alive()?;
+        // Async: what the application was told is written goes to the peer first
+        // (bounded: a peer that stops answering closes its links within `dead_after_ms`).
+        while i.asyncq.lag().1 > 0 && i.peer_connected() {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         let all = i.lock_all();
         let epoch = i.dirty.start_flush_epoch();
         i.data.sync_data()?;
@@ -319,9 +324,9 @@ impl Inner {
             Mode::Sync => self.write_sync(data, offset),
             Mode::Async => self.write_async(data, offset, span.clone()),
         };
-        match (&r, self.cfg.mode) {
-            (Ok(()), Mode::Async) => {} // the queue ends the write when the peer has it
-            (Ok(()) | Err(_), Mode::Sync) | (Err(_), Mode::Async) => self.dirty.end_write(span),
+        match self.cfg.mode {
+            Mode::Sync => self.dirty.end_write(span),
+            Mode::Async => {} // `write_async` or the queue ends it
         }
         r?;
         self.check_alive()
@@ -342,8 +347,14 @@ impl Inner {
     }
 
     fn write_async(&self, data: &[u8], offset: u64, span: std::ops::RangeInclusive<u64>) -> io::Result<()> {
-        self.data.write_all_at(data, offset)?;
-        if !self.peer_connected() || !self.asyncq.push(self, offset, data.to_vec(), span) {
+        if let Err(e) = self.data.write_all_at(data, offset) {
+            self.dirty.end_write(span);
+            return Err(e);
+        }
+        let queued = self.peer_connected() && self.asyncq.push(self, offset, data.to_vec(), span.clone());
+        if !queued {
+            // Not queued: the write ends here (a queued one ends when the peer has it).
+            self.dirty.end_write(span);
             self.note_unreplicated()?;
         }
         Ok(())

@@ -166,6 +166,7 @@ fn a_disk_error_on_the_destination_fails_the_rebuild_and_the_active_side_goes_on
     assert!(why.contains("the peer failed a copy"), "{why}");
     assert_eq!(p.status().peer, PeerSync::Behind { full: true }, "B116/B110: the next rebuild is full");
     assert_eq!(s.header().record, MirrorRecord::Behind { full: true });
+    assert!(s.disk_error(), "the standby knows its disk failed (B116)");
     // The application's writes go on, on this side alone (the peer refused them).
     p.write_at(&block(5, 4096), 4096).unwrap();
     p.flush().unwrap();
@@ -193,4 +194,14 @@ fn initial_construction_primary_and_secondary_copies_all_identical_copies_nothin
     let p = primary(&a, KEY, s.addrs().to_vec());
     wait_until(10, "a link", || p.status().links_up == 1);
     assert_eq!(p.status().peer, PeerSync::Synced, "--assume-identical: normal at once (B108)");
+    drop((p, s));
+    // A data device smaller than the metadata's volume is refused, naming it.
+    std::fs::File::options().write(true).open(&b.data).unwrap().set_len(SIZE / 2).unwrap();
+    let e = baton_mirror::engine::Secondary::start(
+        baton_mirror::engine::SecondaryConfig::new(b.data.clone(), b.meta.clone(), KEY.to_vec()),
+        vec![listener()],
+    )
+    .err()
+    .unwrap();
+    assert!(e.to_string().contains("b.data"), "{e}");
 }

@@ -255,6 +255,20 @@ pub fn open_data(path: &Path) -> io::Result<File> {
     o.open(path).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
 }
 
+/// Refuses a data device smaller than the volume its metadata describes (a wrong
+/// device named in the configuration, or a shrunk one).
+pub fn check_data_size(data: &File, path: &Path, h: &Header) -> io::Result<()> {
+    let len = (&*data).seek(SeekFrom::End(0))?;
+    if len < h.size_bytes {
+        return Err(invalid(format!(
+            "{}: {len} bytes, the mirror's metadata says the volume has {}",
+            path.display(),
+            h.size_bytes
+        )));
+    }
+    Ok(())
+}
+
 /// An open metadata device: the header last written and the file.
 pub struct MetaStore {
     file: File,

@@ -141,6 +141,7 @@ impl Primary {
         let meta = MetaStore::open(&cfg.meta)?;
         let data = super::metadata::open_data(&cfg.data)?;
         let h = *meta.header();
+        super::metadata::check_data_size(&data, &cfg.data, &h)?;
         let dirty = DirtyMap::load(&meta)?;
         let clean = matches!(h.record, MirrorRecord::Synced | MirrorRecord::Closed);
         let inner = Arc::new(Inner {

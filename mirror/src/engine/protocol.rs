@@ -560,6 +560,12 @@ mod tests {
         // The server's own frame sent back to it: the other direction's key.
         let back = s.sealer.seal(&Frame::Ping);
         assert!(matches!(s.opener.open(&mut &back[..]), Err(Refusal::BadTag)));
+        // A data frame too short for its fixed fields: sealed right, still refused.
+        let mut short = c.sealer.seal(&Frame::Ping);
+        short[4] = 1;
+        let tag = mac(&c.sealer.key, &[&short[..HEADER_BYTES]]);
+        short[HEADER_BYTES..].copy_from_slice(&tag);
+        assert!(matches!(s.opener.open(&mut &short[..]), Err(Refusal::Malformed(_))));
         let mut huge = c.sealer.seal(&Frame::Ping);
         huge[16..20].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(matches!(s.opener.open(&mut &huge[..]), Err(Refusal::TooLong(_))));

@@ -58,6 +58,8 @@ struct Inner {
     applied_writes: AtomicU64,
     /// Writes fail as on a dead disk (`fail_disk`, for tests of B116 on this side).
     disk_failed: AtomicBool,
+    /// A write to the data device failed (B116: the daemon reports this side's disk error).
+    disk_error: AtomicBool,
 }
 
 /// The standby side's engine; stops (closing every link) when dropped.
@@ -71,6 +73,7 @@ impl Secondary {
     pub fn start(cfg: SecondaryConfig, listeners: Vec<TcpListener>) -> io::Result<Secondary> {
         let meta = MetaStore::open(&cfg.meta)?;
         let data = super::metadata::open_data(&cfg.data)?;
+        super::metadata::check_data_size(&data, &cfg.data, meta.header())?;
         let inner = Arc::new(Inner {
             cfg,
             data,
@@ -81,6 +84,7 @@ impl Secondary {
             stopped: AtomicBool::new(false),
             applied_writes: AtomicU64::new(0),
             disk_failed: AtomicBool::new(false),
+            disk_error: AtomicBool::new(false),
         });
         let mut addrs = Vec::new();
         for l in listeners {
@@ -111,6 +115,11 @@ impl Secondary {
 
     pub fn connections(&self) -> usize {
         self.inner.conns.lock().unwrap_or_else(|p| p.into_inner()).values().filter(|c| c.link.is_alive()).count()
+    }
+
+    /// A write to this side's data device failed since start (B116).
+    pub fn disk_error(&self) -> bool {
+        self.inner.disk_error.load(Ordering::SeqCst)
     }
 
     /// Makes every later write to the data device fail as an I/O error would: the
@@ -237,6 +246,9 @@ fn apply(inner: &Inner, conn: &Conn, offset: u64, data: &[u8]) -> io::Result<boo
         return Err(io::Error::other("fenced"));
     }
     let ok = !inner.disk_failed.load(Ordering::SeqCst) && inner.data.write_all_at(data, offset).is_ok();
+    if !ok {
+        inner.disk_error.store(true, Ordering::SeqCst);
+    }
     inner.applied_writes.fetch_add(1, Ordering::Relaxed);
     Ok(ok)
 }

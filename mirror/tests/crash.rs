@@ -9,7 +9,7 @@
 mod common;
 
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,7 +27,7 @@ fn random_below(n: u64) -> u64 {
 
 /// Writes blocks `first..` (block n at n * BLOCK), a flush every 8, until an error.
 /// Returns the blocks whose write returned `Ok`.
-fn writer(p: Arc<Primary>, first: u64, stop: Arc<AtomicBool>) -> Vec<u64> {
+fn writer(p: Arc<Primary>, first: u64, stop: Arc<AtomicBool>, progress: Arc<AtomicU64>) -> Vec<u64> {
     let mut acked = Vec::new();
     let mut n = first;
     while !stop.load(Ordering::SeqCst) && (n + 1) * (BLOCK as u64) <= SIZE {
@@ -35,6 +35,7 @@ fn writer(p: Arc<Primary>, first: u64, stop: Arc<AtomicBool>) -> Vec<u64> {
             break;
         }
         acked.push(n);
+        progress.fetch_add(1, Ordering::SeqCst);
         if n % 8 == 7 && p.flush().is_err() {
             break;
         }
@@ -66,7 +67,7 @@ fn no_acknowledged_write_is_lost_across_twenty_crashes_of_the_active_side() {
         let stop = Arc::new(AtomicBool::new(false));
         let w = {
             let (p, stop) = (p.clone(), stop.clone());
-            std::thread::spawn(move || writer(p, next_block, stop))
+            std::thread::spawn(move || writer(p, next_block, stop, Arc::default()))
         };
         let crash_after_ms = 1 + random_below(40);
         std::thread::sleep(Duration::from_millis(crash_after_ms)); // the crash instant, at random
@@ -151,18 +152,23 @@ fn the_standby_crashing_mid_stream_never_stops_the_application_and_is_rebuilt_id
     let mut next_block = 0u64;
     for round in 0..8 {
         let stop = Arc::new(AtomicBool::new(false));
+        let progress = Arc::new(AtomicU64::new(0));
         let w = {
-            let (p, stop) = (p.clone(), stop.clone());
-            std::thread::spawn(move || writer(p, next_block, stop))
+            let (p, stop, progress) = (p.clone(), stop.clone(), progress.clone());
+            std::thread::spawn(move || writer(p, next_block, stop, progress))
         };
         std::thread::sleep(Duration::from_millis(1 + random_below(30))); // a random instant
         let standby = s.take().unwrap();
         standby.stop(); // every link of the standby closes at once
         drop(standby);
-        std::thread::sleep(Duration::from_millis(random_below(20))); // writes without it
+        // The application goes on without it.
+        let at_crash = progress.load(Ordering::SeqCst);
+        wait_until(10, "writes acknowledged after the standby's crash", || {
+            progress.load(Ordering::SeqCst) >= at_crash + 5
+        });
         stop.store(true, Ordering::SeqCst);
         let acked = w.join().unwrap();
-        let last = *acked.last().unwrap_or_else(|| panic!("round {round}: the application was stopped"));
+        let last = *acked.last().expect("writes acknowledged");
         next_block = last + 1;
         // The standby comes back on the same address; the active side reconnects.
         let mut l = None;

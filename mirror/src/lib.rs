@@ -1,7 +1,7 @@
 //! The mirror disk (issue 10): a replicated volume that loses no acknowledged write.
 //!
 //! Two halves meet at one narrow interface, [`Volume`]:
-//! - the **engine** (`engine`, to come) owns a side's data and metadata devices, the
+//! - the **engine** ([`engine`]) owns a side's data and metadata devices, the
 //!   write-intent bitmap and the replication connection to the peer; it implements
 //!   [`Volume`] so that a write returns only when it is as durable as the mode promises
 //!   (`sync`: on both sides' stable storage);
@@ -15,6 +15,8 @@
 //! decides *whether* a side may be active: that is the core's (B100–B117).
 
 use std::io;
+
+pub mod engine;
 
 /// A block volume as a front end sees it. Offsets and lengths are bytes; a front end
 /// passes only requests inside `0..size_bytes()` (it checks, the volume asserts).

@@ -41,6 +41,8 @@ pub const MAX_WRITE_BYTES: u32 = 1 << 20;
 /// Background (async direct I/O) requests the kernel keeps in flight; above a loop device's
 /// queue depth of 32 with room for readahead.
 const MAX_BACKGROUND_REQUESTS: u16 = 64;
+/// Stale mounts of ours removed at one directory before giving up.
+const MAX_STALE_MOUNTS: usize = 16;
 const VOLUME_INO: INodeNo = INodeNo(2);
 /// The attributes never change while mounted (fixed size), so the kernel may keep them long.
 const ATTR_TTL: Duration = Duration::from_secs(3600);
@@ -401,9 +403,8 @@ impl Drop for FuseMount {
 /// over the file.
 pub fn unmount_stale(dir: &Path) -> io::Result<usize> {
     let dir = canonical_mount_point(dir)?;
-    let mut removed = 0;
     // Mounts can stack at one point; remove ours until none is left (bounded).
-    for _ in 0..16 {
+    for removed in 0..MAX_STALE_MOUNTS {
         let mountinfo = fs::read_to_string("/proc/self/mountinfo")?;
         if !fuse_mounts_of_source_at(&mountinfo, &dir, FUSE_SOURCE) {
             return Ok(removed);
@@ -414,9 +415,11 @@ pub fn unmount_stale(dir: &Path) -> io::Result<usize> {
                 format!("cannot remove the stale FUSE mount at {}: {e}", dir.display()),
             )
         })?;
-        removed += 1;
     }
-    Err(io::Error::other(format!("more than 16 stale FUSE mounts at {}", dir.display())))
+    Err(io::Error::other(format!(
+        "more than {MAX_STALE_MOUNTS} stale FUSE mounts at {}",
+        dir.display()
+    )))
 }
 
 /// `dir` made absolute without touching `dir` itself (a dead FUSE mount fails every stat).

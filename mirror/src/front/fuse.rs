@@ -416,10 +416,7 @@ pub fn unmount_stale(dir: &Path) -> io::Result<usize> {
             )
         })?;
     }
-    Err(io::Error::other(format!(
-        "more than {MAX_STALE_MOUNTS} stale FUSE mounts at {}",
-        dir.display()
-    )))
+    Err(io::Error::other(format!("more than {MAX_STALE_MOUNTS} stale FUSE mounts at {}", dir.display())))
 }
 
 /// `dir` made absolute without touching `dir` itself (a dead FUSE mount fails every stat).

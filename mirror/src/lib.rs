@@ -5,7 +5,7 @@
 //!   write-intent bitmap and the replication connection to the peer; it implements
 //!   [`Volume`] so that a write returns only when it is as durable as the mode promises
 //!   (`sync`: on both sides' stable storage);
-//! - a **front end** (`front`, to come) serves any [`Volume`] to the kernel as a block
+//! - a **front end** ([`front`]) serves any [`Volume`] to the kernel as a block
 //!   device the application's file system sits on: here a FUSE-exposed image file with a
 //!   loop device in direct-I/O mode over it; on production hosts later, ublk. A front end
 //!   never knows about peers, metadata or modes, so a new one does not touch the engine.
@@ -14,9 +14,10 @@
 //! out: data, and errors that the front end turns into EIO for the kernel. Nothing here
 //! decides *whether* a side may be active: that is the core's (B100–B117).
 
-use std::io;
-
 pub mod engine;
+pub mod front;
+
+use std::io;
 
 /// A block volume as a front end sees it. Offsets and lengths are bytes; a front end
 /// passes only requests inside `0..size_bytes()` (it checks, the volume asserts).

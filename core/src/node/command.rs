@@ -361,10 +361,11 @@ impl Node {
             }
             ClusterOp::Resume => {
                 if self.cluster_suspended {
+                    let watched = self.watched_through_suspension();
                     self.suspend_epoch += 1;
                     self.cluster_suspended = false;
                     self.emit(Event::new(EventKind::ClusterResumed));
-                    self.hear_everyone_now();
+                    self.hear_everyone_now(&watched);
                     // X1: a peer that has not confirmed the resume is not judged.
                     self.await_acks(op);
                     self.mirror_connects_resumed();

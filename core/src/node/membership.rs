@@ -463,10 +463,11 @@ impl Node {
         self.schedule_liveness();
     }
 
-    /// Counts every peer as heard now (B20: cluster resume).
-    pub(super) fn hear_everyone_now(&mut self) {
+    /// Counts every peer as heard now (B20: cluster resume), but those watched through
+    /// the suspension (X1: they never confirmed it; their silence is real).
+    pub(super) fn hear_everyone_now(&mut self, except: &[ServerId]) {
         let now = self.now;
-        let peers: Vec<ServerId> = self.peer_ids().collect();
+        let peers: Vec<ServerId> = self.peer_ids().filter(|p| !except.contains(p)).collect();
         for p in peers {
             let paths: Vec<PathId> = self.paths_to(p).collect();
             let peer = &mut self.peers[p.idx()];

@@ -77,23 +77,38 @@ impl Node {
         }
     }
 
-    /// Heartbeats, liveness checks and resolvers stop only once every peer that may hold
-    /// groups confirmed the suspend (B20, B122, X1).
-    pub(super) fn heartbeats_stopped(&self) -> bool {
-        self.cluster_suspended && self.peer_ids().all(|p| self.awaited(p).is_none())
+    /// A peer that owes a confirmation and, as far as its latest state of this run says,
+    /// runs unsuspended (it missed the suspend, or has not been heard since it started):
+    /// it sends and checks heartbeats, so it is watched, and heard. One whose latest
+    /// state says suspended (it missed a resume) is quiet (B20) and is not.
+    fn runs_unsuspended(&self, p: ServerId) -> bool {
+        let peer = &self.peers[p.idx()];
+        self.awaited(p).is_some() && (peer.shared.run != peer.run || !peer.shared.cluster_suspended)
     }
 
-    /// Whether this server checks `p`'s heartbeats now (B13, X1): while suspended only a
-    /// peer that has not confirmed the suspend (it runs on); otherwise every watched peer
-    /// but one that has not confirmed the resume (it may still be suspended).
+    /// Heartbeats, liveness checks and resolvers stop only once no peer that may run
+    /// unsuspended owes its confirmation of the suspend (B20, B122, X1).
+    pub(super) fn heartbeats_stopped(&self) -> bool {
+        self.cluster_suspended && !self.peer_ids().any(|p| self.runs_unsuspended(p))
+    }
+
+    /// Whether this server checks `p`'s heartbeats now (B13, X1): a peer that owes a
+    /// confirmation only while it runs unsuspended (a peer that missed the suspend runs
+    /// on; one that missed a resume may still be suspended and running its groups);
+    /// otherwise every watched peer while this server is not suspended.
     pub(super) fn watches(&self, p: ServerId) -> bool {
         let peer = &self.peers[p.idx()];
         peer.watched()
             && match self.awaited(p) {
-                Some(Awaitable::Suspend) => true,
-                Some(Awaitable::Resume) => false,
+                Some(Awaitable::Suspend | Awaitable::Resume) => self.runs_unsuspended(p),
                 None => !self.cluster_suspended,
             }
+    }
+
+    /// The peers watched through the suspension (they never confirmed it and run on):
+    /// their silence is real, so the resume does not count them as heard (B20, X1).
+    pub(super) fn watched_through_suspension(&self) -> Vec<ServerId> {
+        self.peer_ids().filter(|p| self.runs_unsuspended(*p)).collect()
     }
 
     /// Settles the confirmations the latest states brought, at the end of every input;

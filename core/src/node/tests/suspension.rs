@@ -136,3 +136,41 @@ fn x1_b123_cluster_resume_force_judges_a_server_that_never_confirmed() {
     // Nothing left to force.
     assert!(reply(&h.cmd(Command::ClusterResume { force: true })).is_err());
 }
+
+/// 3node-majority seed 791: a `cluster suspend` after a resume server2 never confirmed.
+/// server2's latest state says suspended (it missed the resume): it owes the new suspend
+/// too, but is quiet, so it is not watched (it was judged lost at once from its old
+/// silence, and its group started here while it still ran it).
+#[test]
+fn x1_a_new_suspend_does_not_watch_a_peer_that_missed_the_resume() {
+    let (mut h, base) = held_by_server2();
+    h.cmd(Command::ClusterSuspend { force: false });
+    confirm(&mut h, base, true, 1);
+    h.at(100_000);
+    h.cmd(Command::ClusterResume { force: false });
+    h.at(200_000);
+    let out = h.cmd(Command::ClusterSuspend { force: true });
+    assert_event(&out, E::ClusterSuspended);
+    assert_no_event(&out, E::ServerLost);
+    let later = h.run_until(1_000_000, |t| matches!(t, Timer::Liveness | Timer::HeartbeatTick));
+    assert_no_event(&later, E::ServerLost);
+    assert_eq!(heartbeats(&later), 0, "nobody left to be heard by (B20)");
+}
+
+/// 3node-hybrid seed 380: server2 suspended while cut from server3, which never got the
+/// suspend and judged server2 lost. server2 watched server3 through the suspension (X1),
+/// so at its resume server3's silence is real: not counted as heard (B20), server3 is
+/// lost on its own last heartbeat, as it would have been without the suspension.
+#[test]
+fn x1_b20_a_peer_watched_through_the_suspension_is_not_heard_at_the_resume() {
+    let (mut h, _base) = held_by_server2();
+    h.hb_all(S2);
+    let last_heard = h.now;
+    h.at(20_000);
+    h.cmd(Command::ClusterSuspend { force: true });
+    h.at(25_000);
+    h.cmd(Command::ClusterResume { force: false });
+    assert_eq!(h.timer(Timer::Liveness), Some(last_heard + 30_000), "lost on its last heartbeat");
+    let lost = h.fire(Timer::Liveness);
+    assert_event(&lost, E::ServerLost);
+}

@@ -153,6 +153,48 @@ fn wait_outcome(what: &str, expect: &outcome::Expect, conn: &Conn) -> ExitCode {
     }
 }
 
+/// `cluster suspend` / `cluster resume` (X1, docs/architecture.md): waits until every
+/// server confirmed or the ones left are overdue (`heartbeat_timeout` after the
+/// operation), then prints one line per server, like `clpcl`'s `Resume server :
+/// Success` / `Resume server : Failed`. Exit 1 if a server failed to confirm.
+fn wait_acks(what: &str, op: &str, conn: &Conn) -> ExitCode {
+    let started = std::time::Instant::now();
+    loop {
+        let v = match status_value(conn) {
+            Ok(v) => v,
+            Err(e) => return fail(what, &format!("accepted, but the confirmations cannot be followed: {e}")),
+        };
+        let owed: Vec<(String, bool)> = v["unconfirmed"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|u| (text(&u["server"]), u["overdue"].as_bool() == Some(true)))
+            .collect();
+        if owed.iter().all(|(_, overdue)| *overdue) || started.elapsed() > OUTCOME_LIMIT {
+            print!("{}", ack_lines(op, &v, &owed));
+            return if owed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) };
+        }
+        std::thread::sleep(OUTCOME_POLL);
+    }
+}
+
+/// One line per server: this one and every peer, `Failed` for the unconfirmed ones.
+fn ack_lines(op: &str, v: &Value, owed: &[(String, bool)]) -> String {
+    let verb = if op == "suspend" { "Suspend" } else { "Resume" };
+    let mut names = vec![text(&v["server"])];
+    names.extend(pairs(&v["peers"]).into_iter().map(|(name, _)| name));
+    let mut out = String::new();
+    for name in names {
+        let result = if owed.iter().any(|(s, _)| *s == name) {
+            "Failed (not confirmed: see `baton status`)"
+        } else {
+            "Success"
+        };
+        out.push_str(&format!("{verb} {name} : {result}\n"));
+    }
+    out
+}
+
 /// `baton WORDS… [--no-wait]`: one operator command; without `--no-wait`, waits until
 /// a group command's outcome shows in the status ([`outcome`]).
 pub fn command(words: &[String], conn: &Conn, no_wait: bool) -> ExitCode {
@@ -163,9 +205,14 @@ pub fn command(words: &[String], conn: &Conn, no_wait: bool) -> ExitCode {
         Err(e) => fail(&what, &e),
         Ok(Response::Ok(_)) => {
             println!("{}: accepted", words.join(" "));
-            match expect {
-                Some(e) => wait_outcome(&what, &e, conn),
-                None => ExitCode::SUCCESS,
+            let acked = match words.get(1).map(String::as_str) {
+                Some(op @ ("suspend" | "resume")) if words[0] == "cluster" && !no_wait => Some(op),
+                _ => None,
+            };
+            match (expect, acked) {
+                (_, Some(op)) => wait_acks(&what, op, conn),
+                (Some(e), None) => wait_outcome(&what, &e, conn),
+                (None, None) => ExitCode::SUCCESS,
             }
         }
         Ok(Response::Refused(reason)) => {
@@ -232,8 +279,13 @@ pub fn table_with(v: &Value, colour: bool) -> String {
     use crate::status_doc::paint;
     let server_row = |out: &mut String, marked: String, name: &str, state: &Value| {
         let word = state_word(state);
+        let owed = v["unconfirmed"].as_array().into_iter().flatten().find(|u| text(&u["server"]) == name);
         let hint = if word == "suspended" {
             format!("   (to let it return: baton server return {name})")
+        } else if let Some(u) = owed {
+            // X1: not judged down (resume) or still watched (suspend) until it confirms.
+            let late = if u["overdue"].as_bool() == Some(true) { "FAILED: " } else { "" };
+            format!("   ({late}{} not confirmed)", text(&u["op"]))
         } else {
             String::new()
         };
@@ -408,6 +460,29 @@ mod tests {
         assert!(c.contains("\x1b[32monline\x1b[0m") && c.contains("\x1b[31mdown\x1b[0m"), "{c}");
         assert!(c.contains("\x1b[33msuspended\x1b[0m") && c.contains("\x1b[31merror\x1b[0m"), "{c}");
     }
+
+    /// X1: a peer that did not confirm `cluster resume` shows on its row and fails in
+    /// the per-server result of the command, like clpcl's `Resume server : Failed`.
+    #[test]
+    fn a_resume_not_confirmed_shows_on_the_row_and_fails_in_the_per_server_result() {
+        let v: Value = serde_json::from_str(
+            r#"{"cluster":"c","server":"server1","state":"Online","cluster_suspended":false,
+                "peers":[["server2","Online"],["server3","Online"]],"groups":[],
+                "unconfirmed":[{"server":"server2","op":"resume","overdue":true}],
+                "monitors":[],"mirrors":[],"locations":[],"paths":[],"resources":[],"transport":{}}"#,
+        )
+        .unwrap();
+        let t = table(&v);
+        let line = t.lines().find(|l| l.contains("server2")).unwrap_or_default();
+        assert!(line.contains("(FAILED: resume not confirmed)"), "{t}");
+        assert!(!t.lines().any(|l| l.contains("server3") && l.contains("confirmed")), "{t}");
+        let owed = vec![("server2".to_string(), true)];
+        assert_eq!(
+            ack_lines("resume", &v, &owed),
+            "Resume server1 : Success\nResume server2 : Failed (not confirmed: see `baton status`)\n\
+             Resume server3 : Success\n"
+        );
+    }
 }
 
 /// `--state-dir` and `--no-wait` of every operator command.
@@ -487,6 +562,11 @@ pub enum ClusterCmd {
     },
     /// Resume a suspended cluster.
     Resume {
+        /// Also count the servers that never confirmed the resume as heard now: the
+        /// operator's word that they are gone (they are judged lost a heartbeat timeout
+        /// later if still silent, and their groups taken over). Also after a resume.
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         ctl: Ctl,
     },
@@ -622,7 +702,11 @@ pub fn cluster(c: &ClusterCmd) -> ExitCode {
             flag(&mut words, "--force", *force);
             send(words, ctl)
         }
-        ClusterCmd::Resume { ctl } => send(w(&["cluster", "resume"]), ctl),
+        ClusterCmd::Resume { force, ctl } => {
+            let mut words = w(&["cluster", "resume"]);
+            flag(&mut words, "--force", *force);
+            send(words, ctl)
+        }
     }
 }
 

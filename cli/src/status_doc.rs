@@ -69,6 +69,8 @@ pub fn document(status: &Value) -> Value {
     doc.insert("resources".into(), Value::Object(resources));
     // Already objects: `{peer, path, alive, silent_ms}` per path, and the counters.
     doc.insert("paths".into(), status.get("paths").cloned().unwrap_or_else(|| Value::Array(Vec::new())));
+    // `{server, op, overdue}` per peer that has not confirmed the latest suspend or resume (X1).
+    doc.insert("unconfirmed".into(), status.get("unconfirmed").cloned().unwrap_or_else(|| Value::Array(Vec::new())));
     if let Some(t) = status.get("transport") {
         doc.insert("transport".into(), t.clone());
     }

@@ -16,7 +16,9 @@ pub enum Command {
     ClusterStop,
     ClusterShutdown { reboot: bool },
     ClusterSuspend { force: bool },
-    ClusterResume,
+    /// `--force` (X1): the servers that have not confirmed the resume count as heard now
+    /// (B20 as written): judged lost a `heartbeat_timeout` later if still silent.
+    ClusterResume { force: bool },
     ServerShutdown { server: ServerId, reboot: bool },
     ServerReturn { server: ServerId, force: bool },
     GroupStart { group: GroupId, on: Option<ServerId> },
@@ -38,7 +40,7 @@ impl Command {
             Command::ClusterStop => "cluster stop".into(),
             Command::ClusterShutdown { reboot } => format!("cluster shutdown{}", flag(*reboot, " --reboot")),
             Command::ClusterSuspend { force } => format!("cluster suspend{}", flag(*force, " --force")),
-            Command::ClusterResume => "cluster resume".into(),
+            Command::ClusterResume { force } => format!("cluster resume{}", flag(*force, " --force")),
             Command::ServerShutdown { server, reboot } => {
                 format!("server shutdown {}{}", s(*server), flag(*reboot, " --reboot"))
             }
@@ -82,7 +84,7 @@ impl Command {
                     "stop" => Command::ClusterStop,
                     "shutdown" => Command::ClusterShutdown { reboot: p.flag("--reboot") },
                     "suspend" => Command::ClusterSuspend { force: p.flag("--force") },
-                    "resume" => Command::ClusterResume,
+                    "resume" => Command::ClusterResume { force: p.flag("--force") },
                     other => {
                         return Err(format!(
                             "unknown cluster command {other:?}: use start, stop, shutdown, suspend or resume"

@@ -155,6 +155,15 @@ event_table! {
     117 ProcessDied "process-died" Error
         "a core process of the service died; S stops its groups and shuts down (on S) (B130)"
         "001 pm 20, §10.3; 000 5000, 1306";
+    118 SuspendUnconfirmed "suspend-unconfirmed" Warning
+        "a peer has not confirmed `cluster suspend` `heartbeat_timeout` after it: heartbeats and resolution keep running here until it does (on each suspended server) (B122, X1)"
+        "001 §6.3.1 (7) `Suspend server : Failed`";
+    119 ResumeUnconfirmed "resume-unconfirmed" Warning
+        "a peer has not confirmed `cluster resume` `heartbeat_timeout` after it: it is neither judged down nor taken over until it confirms or starts a new run (on each resumed server) (B20, X1)"
+        "001 §6.3.1 (7) `Resume server : Failed`";
+    120 ClusterOpConfirmed "cluster-op-confirmed" Info
+        "a peer reported by `suspend-unconfirmed` or `resume-unconfirmed` confirmed at last; the reason says which (on each server that reported it) (X1)"
+        "—";
     200 ServerJoined "server-joined" Info
         "a server became a member (on every online server) (B2, B3)"
         "001 nm 1";

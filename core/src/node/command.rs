@@ -46,7 +46,7 @@ impl Node {
         if self.phase.is_suspended() && !matches!(cmd, Command::ServerReturn { .. }) {
             return Err("this server is suspended: only `server return` is accepted".into());
         }
-        if self.cluster_suspended && !matches!(cmd, Command::ClusterResume) {
+        if self.cluster_suspended && !matches!(cmd, Command::ClusterResume { .. }) {
             return Err("cluster is suspended: only `cluster resume` is accepted".into());
         }
         if matches!(self.phase, Phase::Leaving(_)) {
@@ -75,8 +75,16 @@ impl Node {
                     None => Ok(Routed::Cluster(ClusterOp::Suspend)),
                 }
             }
-            Command::ClusterResume if self.cluster_suspended => Ok(Routed::Cluster(ClusterOp::Resume)),
-            Command::ClusterResume => Err("cluster is not suspended".into()),
+            Command::ClusterResume { force: false } if self.cluster_suspended => Ok(Routed::Cluster(ClusterOp::Resume)),
+            Command::ClusterResume { force: false } => Err("cluster is not suspended".into()),
+            Command::ClusterResume { force: true } => {
+                // X1: the operator's word that the servers that never confirmed are gone.
+                if !self.cluster_suspended && self.unconfirmed_peers().iter().all(|(_, op, _)| *op != "resume") {
+                    return Err("cluster is not suspended and every server confirmed the resume".into());
+                }
+                let running: Vec<ServerId> = self.cfg.server_ids().filter(|s| self.is_running(*s)).collect();
+                Ok(Routed::ForceResume(running, cmd.clone()))
+            }
             Command::ServerShutdown { server, .. } => {
                 if !self.is_member(*server) {
                     return Err(format!("server {} is not online", self.cfg.server(*server).name));
@@ -239,6 +247,14 @@ impl Node {
                 }
                 self.on_cluster_op(op);
             }
+            Routed::ForceResume(servers, cmd) => {
+                if self.cluster_suspended {
+                    self.carry_out(Routed::Cluster(ClusterOp::Resume));
+                }
+                for s in servers {
+                    self.forward(s, cmd.clone());
+                }
+            }
             Routed::Forward(s, cmd) => self.forward(s, cmd),
             Routed::Many(servers, cmd) => {
                 for s in servers {
@@ -287,11 +303,17 @@ impl Node {
             Command::MirrorForce { mirror, .. } => self.force_mirror(mirror),
             Command::MonitorSuspend { monitor, .. } => self.set_monitor_suspended(monitor, true),
             Command::MonitorResume { monitor, .. } => self.set_monitor_suspended(monitor, false),
+            Command::ClusterResume { force: true } => {
+                if self.cluster_suspended {
+                    self.on_cluster_op(ClusterOp::Resume);
+                }
+                self.force_resume_acks();
+            }
             Command::ClusterStart
             | Command::ClusterStop
             | Command::ClusterShutdown { .. }
             | Command::ClusterSuspend { .. }
-            | Command::ClusterResume
+            | Command::ClusterResume { force: false }
             | Command::GroupStart { .. }
             | Command::GroupMove { .. } => {} // routed by messages of their own
         }
@@ -328,23 +350,24 @@ impl Node {
                 if !self.cluster_suspended {
                     self.suspend_epoch += 1;
                     self.cluster_suspended = true;
-                    self.cancel_timer(crate::io::Timer::Liveness);
-                    // Resolution stops too (B122): a verdict due during the suspension
-                    // would judge peers that send no heartbeat (B20) and whose resolvers
-                    // stopped; their loss is judged again after the resume (B20, B123).
-                    if self.resolution.take().is_some() {
-                        self.cancel_timer(crate::io::Timer::NpVerdict);
-                    }
+                    // Heartbeats and resolution stop once every peer confirmed (X1,
+                    // `settle_acks`, at the end of this input): a verdict due during the
+                    // suspension would judge peers that send no heartbeat (B20) and whose
+                    // resolvers stopped; their loss is judged again after the resume.
+                    self.await_acks(op);
                     self.emit(Event::new(EventKind::ClusterSuspended));
                     self.mark_dirty();
                 }
             }
             ClusterOp::Resume => {
                 if self.cluster_suspended {
+                    let watched = self.watched_through_suspension();
                     self.suspend_epoch += 1;
                     self.cluster_suspended = false;
                     self.emit(Event::new(EventKind::ClusterResumed));
-                    self.hear_everyone_now();
+                    self.hear_everyone_now(&watched);
+                    // X1: a peer that has not confirmed the resume is not judged.
+                    self.await_acks(op);
                     self.mirror_connects_resumed();
                     self.start_np_watches();
                     self.mark_dirty();
@@ -388,6 +411,9 @@ enum Routed {
     Cluster(ClusterOp),
     Forward(ServerId, Command),
     Many(Vec<ServerId>, Command),
+    /// `cluster resume --force` (X1): resume if suspended, then on every running server
+    /// count the peers that never confirmed as heard now.
+    ForceResume(Vec<ServerId>, Command),
     Start(GroupId, ServerId),
     Move(GroupId, ServerId, ServerId),
 }

@@ -81,8 +81,8 @@ impl Node {
                 self.emit(Event::new(EventKind::StartupSyncWaiting));
             }
         }
-        if self.cluster_suspended {
-            return; // B20: no heartbeat is sent while the cluster is suspended
+        if self.heartbeats_stopped() {
+            return; // B20: no heartbeat is sent while the cluster is suspended (X1: once confirmed)
         }
         let hb = self.heartbeat();
         let me = self.me;
@@ -161,6 +161,9 @@ impl Node {
         // A run first named in a member's state (`watch_unheard_members`) is new to
         // it: it has not had our state yet.
         let is_new = p.run != run || p.shared.version == 0;
+        if p.run != run {
+            p.ack = super::suspension::OpAck::Confirmed; // X1: owed by the run that ended
+        }
         p.run = run;
         p.state = state;
         p.judged_down = false;
@@ -392,16 +395,16 @@ impl Node {
 
     /// Arms the liveness timer at the earliest heartbeat deadline.
     pub(super) fn schedule_liveness(&mut self) {
-        if self.cluster_suspended {
+        if self.heartbeats_stopped() {
             return;
         }
         let timeout = self.cfg.cluster.heartbeat_timeout_ms;
         let mut next: Option<Ms> = None;
         for p in self.peer_ids() {
-            let peer = &self.peers[p.idx()];
-            if !peer.watched() {
+            if !self.watches(p) {
                 continue;
             }
+            let peer = &self.peers[p.idx()];
             for path in self.paths_to(p) {
                 if peer.path_down[path.idx()] {
                     continue;
@@ -415,18 +418,23 @@ impl Node {
         if let Some(z) = self.zombie_deadline() {
             next = Some(next.map_or(z, |n| n.min(z)));
         }
+        // X1: a suspend or resume not confirmed in time is reported.
+        if let Some(a) = self.ack_deadline() {
+            next = Some(next.map_or(a, |n| n.min(a)));
+        }
         if let Some(at) = next {
             self.set_timer(Timer::Liveness, at);
         }
     }
 
     pub(super) fn on_liveness(&mut self) {
-        if self.cluster_suspended {
+        if self.heartbeats_stopped() {
             return;
         }
+        self.report_unconfirmed();
         let timeout = self.cfg.cluster.heartbeat_timeout_ms;
         let now = self.now;
-        let peers: Vec<ServerId> = self.peer_ids().filter(|p| self.peers[p.idx()].watched()).collect();
+        let peers: Vec<ServerId> = self.peer_ids().filter(|p| self.watches(*p)).collect();
         for p in peers {
             let paths: Vec<PathId> = self.paths_to(p).collect();
             let peer = &self.peers[p.idx()];
@@ -455,10 +463,11 @@ impl Node {
         self.schedule_liveness();
     }
 
-    /// Counts every peer as heard now (B20: cluster resume).
-    pub(super) fn hear_everyone_now(&mut self) {
+    /// Counts every peer as heard now (B20: cluster resume), but those watched through
+    /// the suspension (X1: they never confirmed it; their silence is real).
+    pub(super) fn hear_everyone_now(&mut self, except: &[ServerId]) {
         let now = self.now;
-        let peers: Vec<ServerId> = self.peer_ids().collect();
+        let peers: Vec<ServerId> = self.peer_ids().filter(|p| !except.contains(p)).collect();
         for p in peers {
             let paths: Vec<PathId> = self.paths_to(p).collect();
             let peer = &mut self.peers[p.idx()];

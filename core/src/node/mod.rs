@@ -23,6 +23,7 @@ mod np;
 pub mod placement;
 mod recovery;
 mod status;
+mod suspension;
 mod takeover;
 mod view;
 
@@ -413,6 +414,7 @@ impl Node {
         if self.phase.is_gone() {
             return;
         }
+        self.settle_acks();
         if self.dirty || std::mem::take(&mut self.recheck) {
             self.reevaluate();
         }

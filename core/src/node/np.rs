@@ -75,8 +75,9 @@ impl Node {
     }
 
     pub(super) fn on_np_check_due(&mut self, np: NpId) {
+        let stopped = self.heartbeats_stopped();
         let w = &mut self.nps[np.idx()];
-        if !w.active || self.cluster_suspended {
+        if !w.active || stopped {
             return;
         }
         if w.in_flight {

@@ -17,6 +17,10 @@ pub struct Status {
     pub state: ServerState,
     pub cluster_suspended: bool,
     pub peers: Vec<(String, ServerState)>,
+    /// Peers that have not confirmed the latest `cluster suspend` or `cluster resume`
+    /// applied here, with which (`"suspend"`, `"resume"`): the operator's
+    /// `Resume server : Failed` (X1). Empty once every peer confirmed.
+    pub unconfirmed: Vec<Unconfirmed>,
     pub groups: Vec<(String, GroupState)>,
     pub monitors: Vec<(String, MonitorStatus)>,
     pub mirrors: Vec<(String, MirrorStatus)>,
@@ -25,6 +29,17 @@ pub struct Status {
     pub paths: Vec<PathStatus>,
     /// The resources of every group on this server: (group, resource, state word).
     pub resources: Vec<(String, String, &'static str)>,
+}
+
+/// A peer that has not confirmed the latest suspend or resume applied here (X1).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Unconfirmed {
+    pub server: String,
+    /// `"suspend"` or `"resume"`.
+    pub op: &'static str,
+    /// Still unconfirmed `heartbeat_timeout` after the operation (reported by
+    /// `suspend-unconfirmed` / `resume-unconfirmed`): the operator's `Failed`.
+    pub overdue: bool,
 }
 
 /// One heartbeat path to one peer.
@@ -133,6 +148,11 @@ impl Node {
             state: self.reported_state(),
             cluster_suspended: self.cluster_suspended,
             peers: self.peer_ids().map(|p| (cfg.server(p).name.clone(), self.peers[p.idx()].state)).collect(),
+            unconfirmed: self
+                .unconfirmed_peers()
+                .into_iter()
+                .map(|(p, op, overdue)| Unconfirmed { server: cfg.server(p).name.clone(), op, overdue })
+                .collect(),
             groups: cfg.group_ids().map(|g| (cfg.group(g).name.clone(), self.groups[g.idx()].state)).collect(),
             monitors: cfg
                 .monitor_ids()

@@ -5,6 +5,7 @@
 //! In: heartbeats and state messages (via `membership`). Out: read-only queries used by
 //! every other module.
 
+use super::suspension::OpAck;
 use super::Node;
 use crate::config::{GroupId, Ms, PathId, ServerId};
 use crate::io::{GroupState, ServerState, SharedState};
@@ -29,6 +30,8 @@ pub(super) struct Peer {
     /// The latest heartbeat's send time on the peer's clock and its receipt on ours:
     /// how an instant the peer shares is read here ([`ClockSample::local_instant`]).
     pub clock_sample: Option<ClockSample>,
+    /// Whether it confirmed the latest suspend or resume applied here (X1).
+    pub ack: OpAck,
 }
 
 /// A heartbeat's send time on its sender's clock and its receipt on this server's.
@@ -65,6 +68,7 @@ impl Peer {
             lost_at: None,
             judged_down: false,
             clock_sample: None,
+            ack: OpAck::Confirmed,
         }
     }
 
@@ -109,6 +113,7 @@ impl Peer {
         self.shared = SharedState::default();
         self.version_seen = 0;
         self.lost_at = None;
+        self.ack = OpAck::Confirmed;
     }
 }
 

@@ -17,11 +17,11 @@ use baton_core::config::{GroupId, Ms, ServerId};
 /// * a server formed at its sync timeout without the running holder (B3, B4);
 /// * a verdict was unresolved (pre-failed ping, B36; no resolver, B43): that side takes
 ///   over whatever the other does;
-/// * a server judged down a peer whose cluster was suspended, or resumed within
-///   `heartbeat_timeout` (a suspend that reached one side of a cut): a suspended
-///   cluster sends and checks no heartbeat and counts every peer as heard at its
-///   resume (B20), so only one side judges, and the group the suspended side kept
-///   running starts on the other too;
+/// * a server judged down a suspended peer whose confirmation of the suspend it never
+///   received (it reported `suspend-unconfirmed` for it), while that peer had every
+///   confirmation it needed and went quiet (B20): a confirmation that crossed a one-way
+///   cut in one direction only (X1, docs/architecture.md). The acknowledged suspend and
+///   resume close the rest of what B20 allowed (family AD, generated seed 15201);
 /// * the judged server was frozen (below the watchdog's limit) shortly before the
 ///   verdict, so its own verdict came after its peer's takeover (B19, B87).
 pub fn hazard_mechanism(sim: &Sim, mutual: bool, lone_formation: bool) -> &'static str {
@@ -36,24 +36,34 @@ pub fn hazard_mechanism(sim: &Sim, mutual: bool, lone_formation: bool) -> &'stat
     if t.iter().any(|e| e.event.kind == E::NpUnresolved) {
         return "unresolved verdict: that side takes over (B36 pre-failed ping, B43)";
     }
-    // A server judged while its cluster was suspended, or up to heartbeat_timeout after
-    // its resume: a suspend that reached one side of a cut, which judged nothing while
-    // suspended and, at its resume, counted the other as heard (B20), so the other,
-    // never suspended, judged it lost first (3node-hybrid seed 380).
-    let window_ms = sim.cfg().cluster.heartbeat_timeout_ms;
-    let suspended_by = |s: ServerId, at_ms: Ms| {
-        let last = t
-            .iter()
+    // X1: a server judged down a suspended peer only if it still awaited that peer's
+    // confirmation of the suspend (it keeps watching a peer that may have missed it) while
+    // the peer, having every confirmation it needed, went quiet: its confirming state
+    // never crossed to the judge (a one-way cut). Without `suspend-unconfirmed` from the
+    // judge for that peer, the split is not this hazard.
+    let suspended_at = |s: ServerId, at_ms: Ms| {
+        t.iter()
             .filter(|e| e.server == s && e.at_ms <= at_ms)
-            .rfind(|e| matches!(e.event.kind, E::ClusterSuspended | E::ClusterResumed));
-        last.is_some_and(|e| e.event.kind == E::ClusterSuspended || at_ms.saturating_sub(e.at_ms) <= window_ms)
+            .rfind(|e| matches!(e.event.kind, E::ClusterSuspended | E::ClusterResumed))
+            .filter(|e| e.event.kind == E::ClusterSuspended)
+            .map(|e| e.at_ms)
     };
-    let judged_suspended = t
-        .iter()
-        .filter(|e| e.event.kind == E::NpResolvedPeerDown)
-        .any(|e| e.event.peer.is_some_and(|p| suspended_by(p, e.at_ms)));
+    let unconfirmed_by = |judge: ServerId, p: ServerId, since_ms: Ms, at_ms: Ms| {
+        t.iter().any(|e| {
+            e.server == judge
+                && e.event.kind == E::SuspendUnconfirmed
+                && e.event.peer == Some(p)
+                && e.at_ms >= since_ms
+                && e.at_ms <= at_ms
+        })
+    };
+    let judged_suspended = t.iter().filter(|e| e.event.kind == E::NpResolvedPeerDown).any(|e| {
+        e.event.peer.is_some_and(|p| {
+            suspended_at(p, e.at_ms).is_some_and(|since| unconfirmed_by(e.server, p, since, e.at_ms))
+        })
+    });
     if judged_suspended {
-        return "a suspended cluster judges nothing (B20): one-sided down verdict (B35)";
+        return "a suspend confirmed one way only: a quiet suspended server judged (B20, X1)";
     }
     // The judged server was frozen, for less than its watchdog's limit, within
     // heartbeat_timeout before the verdict: its own verdict (which would have fenced it

@@ -110,11 +110,15 @@ fn b121_suspended_cluster_accepts_only_cluster_resume() {
     assert_eq!(reply(&out), Ok(()));
     assert_event(&out, E::ClusterSuspended);
     assert!(sent(&out, S2).iter().any(|m| matches!(m, Message::ClusterOp(ClusterOp::Suspend))));
-    // B20: no heartbeat is sent while the cluster is suspended.
+    // B20: no heartbeat is sent while the cluster is suspended, once server2 confirmed (X1).
+    h.share_with(S2, ServerState::Online, |s| {
+        s.cluster_suspended = true;
+        s.suspend_epoch = 1;
+    });
     let tick = h.fire(Timer::HeartbeatTick);
     assert!(!tick.iter().any(|o| matches!(o, Output::Heartbeat { .. })));
     assert_refused(&h.cmd(Command::GroupStop { group: h.g("base") }), "suspended");
-    let resume = h.cmd(Command::ClusterResume);
+    let resume = h.cmd(Command::ClusterResume { force: false });
     assert_eq!(reply(&resume), Ok(()));
     assert_event(&resume, E::ClusterResumed);
 }
@@ -135,7 +139,7 @@ fn b122_a_suspend_missed_here_is_adopted_from_a_peer_and_an_older_state_does_not
     assert!(h.node.status().cluster_suspended);
     let tick = h.fire(Timer::HeartbeatTick);
     assert!(!tick.iter().any(|o| matches!(o, Output::Heartbeat { .. })), "B20 holds here too");
-    let out = h.cmd(Command::ClusterResume);
+    let out = h.cmd(Command::ClusterResume { force: false });
     assert_event(&out, E::ClusterResumed);
     // server2's state from before the resume reached it (epoch 1) arrives late.
     let out = h.share_with(S2, ServerState::Online, |s| {
@@ -167,9 +171,17 @@ fn b122_a_resolution_in_progress_stops_with_the_suspension_and_the_peer_is_watch
     assert_no_event(&verdict, E::NpResolvedPeerDown);
     assert!(h.node.status().cluster_suspended);
     h.at(200_000);
-    let out = h.cmd(Command::ClusterResume);
+    let out = h.cmd(Command::ClusterResume { force: false });
     assert_event(&out, E::ClusterResumed);
-    assert_eq!(h.timer(Timer::Liveness), Some(230_000), "heard at the resume, lost a timeout later if silent");
+    // X1: not judged before it confirms the resume; heard from its confirmation on,
+    // lost a timeout later if silent.
+    assert_eq!(h.timer(Timer::Liveness), Some(230_000), "the confirmation is awaited a timeout");
+    let late = h.fire(Timer::Liveness);
+    assert_event(&late, E::ResumeUnconfirmed);
+    assert_no_event(&late, E::ServerLost);
+    h.at(240_000);
+    h.share_with(S2, ServerState::Online, |s| s.suspend_epoch = 2);
+    assert_eq!(h.timer(Timer::Liveness), Some(270_000), "heard at its confirmation");
     let again = h.fire(Timer::Liveness);
     assert_event(&again, E::ServerLost);
 }

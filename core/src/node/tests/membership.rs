@@ -349,11 +349,17 @@ fn b20_cluster_resume_counts_every_peer_as_heard_at_that_instant() {
     h.at(6_000);
     let suspend = h.cmd(Command::ClusterSuspend { force: false });
     assert_eq!(reply(&suspend), Ok(()));
+    // server2 confirms (X1: until then this server keeps watching it).
+    h.share_with(S2, ServerState::Online, |s| {
+        s.cluster_suspended = true;
+        s.suspend_epoch = 1;
+    });
     // Silent far beyond heartbeat_timeout while suspended: nothing is detected (B123).
     let quiet = h.run_until(100_000, |t| matches!(t, Timer::Liveness | Timer::HeartbeatTick));
     assert_no_event(&quiet, E::ServerLost);
-    let resume = h.cmd(Command::ClusterResume);
+    let resume = h.cmd(Command::ClusterResume { force: false });
     assert_event(&resume, E::ClusterResumed);
+    h.share_with(S2, ServerState::Online, |s| s.suspend_epoch = 2); // confirmed at once (X1)
     assert_eq!(h.timer(Timer::Liveness), Some(130_000), "heard at the resume");
     let out = h.fire(Timer::Liveness);
     assert_event(&out, E::ServerLost);

@@ -147,7 +147,7 @@ fn b123_no_break_while_the_cluster_is_suspended_and_the_connect_is_judged_again_
     assert_no_event(&during, E::MirrorBreak);
     assert_eq!(h.node.mirror_record(md1), Some(MirrorRecord::Synced));
     h.at(100_000);
-    assert_eq!(reply(&h.cmd(Command::ClusterResume)), Ok(()));
+    assert_eq!(reply(&h.cmd(Command::ClusterResume { force: false })), Ok(()));
     assert_eq!(h.timer(Timer::MirrorConnectDown(md1)), Some(130_000), "judged again from the resume (B20)");
     h.at(120_000);
     h.hb_all(S2); // the peer is heard: only the connect is down
@@ -168,7 +168,7 @@ fn b102_no_break_when_the_connect_times_out_at_the_instant_the_peer_is_silent_to
     h.at(20_000);
     h.input(Input::MirrorConnect { res: md1, network: 0, up: false });
     h.at(100_000);
-    h.cmd(Command::ClusterResume);
+    h.cmd(Command::ClusterResume { force: false });
     let out = h.fire(Timer::MirrorConnectDown(md1));
     assert_no_event(&out, E::MirrorBreak);
     assert_eq!(h.node.mirror_record(md1), Some(MirrorRecord::Synced));

@@ -19,6 +19,7 @@ mod placement;
 mod recovery;
 mod restart;
 mod start_after;
+mod suspension;
 mod takeover;
 
 use super::Node;

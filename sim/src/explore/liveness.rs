@@ -238,20 +238,6 @@ fn group(p: &Play, g: GroupId, heal_ms: Ms) -> Verdict {
             );
         }
     }
-    // The last holder left unseen: it alone held its mirror's latest data, or its
-    // departure notice reached none of the peers that had counted it out
-    // (`liveness_holder.rs`).
-    let departure_stop = offline.filter(|_| departing);
-    if let Some(x) = holder {
-        if let Some(r) = super::liveness_holder::only_latest_holder_rejoined(p, g, since, x, departure_stop) {
-            return explained("only latest-data holder rejoined (B106, B2, B56)", r);
-        }
-    }
-    if let Some(r) =
-        departure_stop.and_then(|d| super::liveness_holder::departure_unheard_of_a_group_nobody_knew(p, g, since, d))
-    {
-        return explained("departure unheard, group unknown (B14, B55, B56)", r);
-    }
     let last_at = sim.timeline.iter().rposition(|e| {
         e.event.group == Some(g)
             && matches!(
@@ -335,6 +321,20 @@ fn group(p: &Play, g: GroupId, heal_ms: Ms) -> Verdict {
             "no policy server online",
             format!("no server of its policy is online ({})", states.join(", ")),
         );
+    }
+    // The last holder left unseen: it alone held its mirror's latest data, or its
+    // departure notice reached none of the peers that had counted it out
+    // (`liveness_holder.rs`). Asked last, so that the reasons above keep their counts.
+    let departure_stop = offline.filter(|_| departing);
+    if let Some(x) = holder {
+        if let Some(r) = super::liveness_holder::only_latest_holder_rejoined(p, g, since, x, departure_stop) {
+            return explained("only latest-data holder rejoined (B106, B2, B56)", r);
+        }
+    }
+    if let Some(r) =
+        departure_stop.and_then(|d| super::liveness_holder::departure_unheard_of_a_group_nobody_knew(p, g, since, d))
+    {
+        return explained("departure unheard, group unknown (B14, B55, B56)", r);
     }
     let last_text = last.map_or("none".to_string(), |e| {
         format!("{} on {} at {}", e.event.kind.name(), cfg.server(e.server).name, crate::player::fmt_time(e.at_ms))

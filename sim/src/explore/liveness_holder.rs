@@ -39,9 +39,10 @@ pub(super) fn only_latest_holder_rejoined(
     let on_holder = |e: &&Emitted| e.server == holder && e.at_ms > since;
     // The holder's next run, and how its holding ended before it.
     let rejoin = tl.iter().filter(on_holder).find(|e| e.event.kind == EventKind::ServiceStarted)?.at_ms;
-    let left_by_stop = tl.iter().filter(on_holder).any(|e| {
-        e.at_ms < rejoin && e.event.group == Some(g) && e.event.kind == EventKind::GroupOffline
-    });
+    let left_by_stop = tl
+        .iter()
+        .filter(on_holder)
+        .any(|e| e.at_ms < rejoin && e.event.group == Some(g) && e.event.kind == EventKind::GroupOffline);
     if left_by_stop && departure_stop.is_none_or(|d| d.server != holder || d.at_ms >= rejoin) {
         return None;
     }

@@ -65,7 +65,7 @@ pub(super) fn only_latest_holder_rejoined(
         let of_mirror = |e: &Emitted, k: EventKind| e.event.resource == Some(*m) && e.event.kind == k;
         let Some(broke) = tl
             .iter()
-            .filter(|e| e.at_ms < rejoin && side_of(e.server) == mine && of_mirror(*e, EventKind::MirrorBreak))
+            .filter(|e| e.at_ms < rejoin && side_of(e.server) == mine && of_mirror(e, EventKind::MirrorBreak))
             .map(|e| e.at_ms)
             .max()
         else {
@@ -75,7 +75,7 @@ pub(super) fn only_latest_holder_rejoined(
             .iter()
             .filter(|e| {
                 e.at_ms <= broke
-                    && (of_mirror(*e, EventKind::MirrorRebuildDone) || of_mirror(*e, EventKind::MirrorNoCopyNeeded))
+                    && (of_mirror(e, EventKind::MirrorRebuildDone) || of_mirror(e, EventKind::MirrorNoCopyNeeded))
             })
             .map(|e| e.at_ms)
             .max()

@@ -119,6 +119,10 @@ pub struct Sim {
     /// Every freeze of a service (`stall`, B19): (server, from, until), in the order
     /// the stalls began (the explorer names the hazard a short freeze allows).
     pub stalls: Vec<(ServerId, Ms, Ms)>,
+    /// For each server, the instants at which a node handled a cluster message from it
+    /// (one entry per instant): the explorer tells from it whether anything a server
+    /// did could have reached its peers.
+    pub messages_from: Vec<Vec<Ms>>,
     /// Inputs handled (for speed reports).
     pub inputs_handled: u64,
     /// The runaway guard: the simulated minute being counted and its inputs so far.
@@ -135,6 +139,7 @@ pub struct Sim {
 impl Sim {
     pub fn new(cfg: Arc<baton_core::Config>, knobs: Knobs, seed: u64) -> Sim {
         let mut world = World::new(cfg, seed);
+        let servers = world.machines.len();
         // Unknown names were refused by `check`; a caller that skipped it gets exact clocks.
         for (name, c) in &knobs.clocks {
             if let Some(s) = world.cfg.server_id(name) {
@@ -157,6 +162,7 @@ impl Sim {
             allow_split_brain: false,
             breaches: Vec::new(),
             stalls: Vec::new(),
+            messages_from: vec![Vec::new(); servers],
             inputs_handled: 0,
             storm_window: (0, 0),
             link_reported: BTreeMap::new(),
@@ -392,6 +398,12 @@ impl Sim {
         let node_now = self.world.machines[s.idx()].clock.node_ms(self.now);
         if tracing {
             self.trace(s, baton_core::record::LogRecord::Input { at_ms: node_now, input: input.clone() });
+        }
+        if let Input::Message { from, .. } = &input {
+            let heard = &mut self.messages_from[from.idx()];
+            if heard.last() != Some(&self.now) {
+                heard.push(self.now);
+            }
         }
         let m = &mut self.world.machines[s.idx()];
         let epoch = m.epoch;

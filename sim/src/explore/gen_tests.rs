@@ -360,6 +360,29 @@ fn lone_formation_and_only_server_groups_are_documented_outcomes() {
     }
 }
 
+/// Groups offline after the heal because their last holder left out of every peer's
+/// sight (issue 8, sixth round, families AX and AY). 4732: server1, alone ahead on the
+/// hybrid disk (B102), formed alone during a one-way cut, ran g1 and crashed; server2,
+/// whose run began after server1's break, cannot hold the latest data (B106, B114)
+/// and server1's rejoin moves nothing (B2, B25, B56). 13559: the same with server2's
+/// departure (a dead process, B130 7) stopping g1 and g4 during a partition. 8247: no
+/// resolver (B43); server2, cut off, took g1 over on its side of the split and left
+/// (a dead process) before any of its messages reached a peer, its departure notice
+/// included (B14, B15): nobody knew it ran g1 (B55, B56).
+#[test]
+fn groups_whose_last_holder_left_unseen_are_documented_outcomes() {
+    for (seed, key) in [
+        (4732, "only latest-data holder rejoined (B106, B2, B56)"),
+        (13559, "only latest-data holder rejoined (B106, B2, B56)"),
+        (8247, "departure unheard, group unknown (B14, B55, B56)"),
+    ] {
+        let opts = Options { allowed: FaultKind::ALL.to_vec(), seed_start: seed, stop: Stop::Seeds(1), jobs: 1 };
+        let s = explore_generated(&opts, &Limits::default(), &|_| {});
+        assert!(s.failures.is_empty(), "seed {seed}: {:?}", s.failures);
+        assert!(s.explained.contains_key(key), "seed {seed}: {:?}", s.explained);
+    }
+}
+
 /// Generated seeds whose split brain was counted undocumented (issue 8, fifth round):
 /// a server (re)started while cut off from a running holder and formed alone at
 /// `sync_wait` (B3, B4; B24 for an automatic return), in runs whose faults allowed a

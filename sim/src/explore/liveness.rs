@@ -15,7 +15,10 @@
 //! an accepted `group stop`; left by a final action (B71, B83); waiting for a
 //! `start_after` group that is itself offline (B54); the cluster re-formed by a forced
 //! return (B26, `group start`); a mirror whose latest data no running side holds
-//! determinably (B106, `mirror force`); no server of the policy online.
+//! determinably (B106, `mirror force`); no server of the policy online; its last
+//! holder alone held its mirror's latest data and rejoined after its run ended (B106,
+//! B114, B2, B25, B56), or started it cut off from every peer and departed unheard
+//! (B14, B55, B56) (both in `liveness_holder.rs`).
 
 use super::run::Play;
 use crate::scenario::Stmt;
@@ -188,31 +191,7 @@ fn group(p: &Play, g: GroupId, heal_ms: Ms) -> Verdict {
                 .contains(&e.event.kind)
         })
     });
-    // Whether server `t` had ended its run by `at`, from its own events (a crash
-    // leaves none, so a crashed server counts as running: the check stays strict).
-    let run_ended_by = |t: ServerId, at: Ms| {
-        let mut ended = true;
-        for e in sim.timeline.iter().filter(|e| e.server == t && e.at_ms <= at) {
-            let k = e.event.kind;
-            if k == EventKind::ServiceStarted || k == EventKind::ServerReturned || k == EventKind::ServerForceReturned {
-                ended = false;
-            } else if [
-                EventKind::ServiceStopped,
-                EventKind::ServiceStopForFailure,
-                EventKind::EmergencyShutdown,
-                EventKind::EmergencyReboot,
-                EventKind::Panic,
-                EventKind::ServerSuspended,
-                // B130 6: the machine reset after its service had stopped.
-                EventKind::ShutdownStallReset,
-            ]
-            .contains(&k)
-            {
-                ended = true;
-            }
-        }
-        ended
-    };
+    let run_ended_by = |t: ServerId, at: Ms| !running_at(p, t, at);
     if let (true, Some(off)) = (departing, offline) {
         // Every other server of its policy was off, stopped or suspended when the
         // departing server stopped it: no target (B55), and nothing starts it when
@@ -343,10 +322,50 @@ fn group(p: &Play, g: GroupId, heal_ms: Ms) -> Verdict {
             format!("no server of its policy is online ({})", states.join(", ")),
         );
     }
+    // The last holder left unseen: it alone held its mirror's latest data, or its
+    // departure notice reached none of the peers that had counted it out
+    // (`liveness_holder.rs`). Asked last, so that the reasons above keep their counts.
+    let departure_stop = offline.filter(|_| departing);
+    if let Some(x) = holder {
+        if let Some(r) = super::liveness_holder::only_latest_holder_rejoined(p, g, since, x, departure_stop) {
+            return explained("only latest-data holder rejoined (B106, B2, B56)", r);
+        }
+    }
+    if let Some(r) =
+        departure_stop.and_then(|d| super::liveness_holder::departure_unheard_of_a_group_nobody_knew(p, g, since, d))
+    {
+        return explained("departure unheard, group unknown (B14, B55, B56)", r);
+    }
     let last_text = last.map_or("none".to_string(), |e| {
         format!("{} on {} at {}", e.event.kind.name(), cfg.server(e.server).name, crate::player::fmt_time(e.at_ms))
     });
     fail(format!("offline everywhere (last group event: {last_text})"))
+}
+
+/// Whether server `t` ran its service at `at`, from its own events. A crash leaves
+/// none, so a crashed server counts as running: the checks built on this stay strict.
+fn running_at(p: &Play, t: ServerId, at: Ms) -> bool {
+    let mut running = false;
+    for e in p.sim.timeline.iter().filter(|e| e.server == t && e.at_ms <= at) {
+        let k = e.event.kind;
+        if k == EventKind::ServiceStarted || k == EventKind::ServerReturned || k == EventKind::ServerForceReturned {
+            running = true;
+        } else if [
+            EventKind::ServiceStopped,
+            EventKind::ServiceStopForFailure,
+            EventKind::EmergencyShutdown,
+            EventKind::EmergencyReboot,
+            EventKind::Panic,
+            EventKind::ServerSuspended,
+            // B130 6: the machine reset after its service had stopped.
+            EventKind::ShutdownStallReset,
+        ]
+        .contains(&k)
+        {
+            running = false;
+        }
+    }
+    running
 }
 
 /// The final action whose `stop-group` left `g` offline, when the group event at

@@ -11,8 +11,9 @@
 //! Files: `faults` (fault kinds, what a configuration makes of them), `schedule` (the
 //! swarm draw), `run` (playing one schedule, the heal), `hazard`
 //! (the documented rule behind a split brain), `liveness` (the check after
-//! the heal), `shrink` (shrinking, writing and replaying failures), `summary` (the
-//! totals and their text). Generated configurations (`--generate`): `generate` (the
+//! the heal; `liveness_holder`, its reasons about a last holder that left unseen),
+//! `shrink` (shrinking, writing and replaying failures), `summary` (the totals and
+//! their text). Generated configurations (`--generate`): `generate` (the
 //! swarm draw of a configuration), `gen_spec` (its model and TOML rendering),
 //! `gen_run` (one configuration per seed), `gen_shrink` (smaller configurations),
 //! `gen_write` (a failing seed as configuration + scenario pairs, shrunk), `gen_hazard`
@@ -42,6 +43,7 @@ pub mod gen_write;
 pub mod generate;
 mod hazard;
 mod liveness;
+mod liveness_holder;
 mod run;
 mod schedule;
 mod shrink;

@@ -206,6 +206,12 @@ impl Node {
             );
             return;
         }
+        // The sender released the group (B65, B70, B83.4) or never held it: the state
+        // saying so leaves it after this message (a node shares its state at the end
+        // of the input), so its last state must not count it as a holder here, or a
+        // mirror would be refused as "online on another server" (B106; generated seed
+        // 23638: a failed activation's failover ended in a stop-service final action).
+        self.peers[from.idx()].shared.groups.retain(|(id, _)| *id != g);
         self.begin_start(g, kind, epoch_ms);
     }
 

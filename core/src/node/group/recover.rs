@@ -80,13 +80,16 @@ impl Node {
             AfterRecover::MonitorFailover => self.fail_over_after_failure(g, StartKind::MonitorFailover),
             AfterRecover::GroupRestart => {
                 let epoch = self.groups[g.idx()].epoch_ms;
-                self.groups[g.idx()].end_resource_restart();
+                let lg = &mut self.groups[g.idx()];
+                lg.end_resource_restart();
+                // Recorded before the start begins: a start that fails within this
+                // input (a mirror refused at once, B106) ends the reactivation as
+                // failed (B71, B83.3) rather than leaving its record on a group in error.
+                lg.reactivation = Reactivation::Group;
                 self.begin_start(g, StartKind::Command, epoch);
                 // A start deferred by B54 is no restart in place any more.
                 let lg = &mut self.groups[g.idx()];
-                if lg.state != GroupState::Offline {
-                    lg.reactivation = Reactivation::Group;
-                } else if lg.reactivation == Reactivation::Group {
+                if lg.state == GroupState::Offline && lg.reactivation == Reactivation::Group {
                     lg.reactivation = Reactivation::None;
                 }
             }

@@ -232,3 +232,56 @@ fn b72_a_resource_restart_whose_stop_takes_the_server_out_stops_the_group_for_th
     assert_eq!(h.node.group_state(dep), GroupState::Offline);
     assert_eq!(power(&out), Some(PowerAction::FailureShutdown), "the departure follows the stops (B15)");
 }
+
+/// A group reactivation (B83.3) whose start fails at once: the mirror's latest data
+/// cannot be determined while the peer's loss is being resolved (B102, B106), so the
+/// activation is refused in the same input, and final action `none` leaves the group
+/// in error (B71). The reactivation was recorded only after its start returned, so the
+/// failure was not reported as the reactivation's (`group-restart-failed`) and the
+/// record stayed on a group in error (`check_invariants`; generated seed 24221).
+#[test]
+fn b83_a_group_reactivation_whose_start_fails_at_once_ends_it_as_failed() {
+    // The mirror is the group's first resource, so its start begins with it.
+    let text = super::mirror::mirror2().replace("\n[[group.resource]]\nname = \"mip\"\nkind = \"floating-ip\"\naddress = \"10.0.0.61/24\"\n", "")
+        + "\n[[np]]\nname = \"d1\"\nkind = \"disk\"\ndevice = \"/dev/sdq1\"\nio_wait = \"5s\"\n"
+        + "\n[[monitor]]\nname = \"mgw\"\nkind = \"exec\"\ncommand = \"check.sh\"\ninterval = \"10s\"\ntimeout = \"5s\"\nretries = 0\nrecovery_target = \"mg\"\nreactivations = 1\n";
+    let mut h = formed(&text, 0);
+    h.settle();
+    let (m, g, md1) = (h.m("mgw"), h.g("mg"), h.r("md1"));
+    assert_eq!(h.node.group_state(g), GroupState::Online);
+    // server2 falls silent: lost at D, its verdict on the disk is a window away (B34).
+    h.run_until(40_000, |t| matches!(t, Timer::Liveness));
+    assert!(h.node.peers[S2.idx()].lost_at.is_some(), "{:?}", kinds(&h.log));
+    assert!(!h.node.peers[S2.idx()].judged_down);
+    let out = h.check(m, false);
+    assert_event(&out, E::RecoveryReactivate);
+    assert!(has_for_group(&out, E::GroupRestarting, g));
+    let out = h.settle();
+    assert!(
+        events(&out).iter().any(|e| e.kind == E::MirrorStaleRefused && e.resource == Some(md1)),
+        "{:?}",
+        kinds(&out)
+    );
+    assert_event(&out, E::GroupStartFailed);
+    assert!(has_for_group(&out, E::GroupRestartFailed, g), "{:?}", kinds(&out));
+    assert_eq!(h.node.group_state(g), GroupState::Error);
+    assert!(h.node.check_invariants().is_empty(), "{:?}", h.node.check_invariants());
+}
+
+/// A start handed over by the server that held the group (an activation failover,
+/// B70) arrives before that server's state saying it stopped the group: the mirror
+/// is not taken for "online on another server" (B106) on the sender's last state
+/// (generated seed 23638: the refusal ran a `stop-service` final action here).
+#[test]
+fn b70_b106_a_start_from_the_holder_is_not_refused_on_its_last_state() {
+    let text = super::mirror::mirror2()
+        .replace("\n[[group.resource]]\nname = \"mip\"\nkind = \"floating-ip\"\naddress = \"10.0.0.61/24\"\n", "");
+    let mut h = formed_with(&text, 0, &[(S2, "mg")]);
+    h.settle();
+    let (g, md1) = (h.g("mg"), h.r("md1"));
+    assert_eq!(h.node.holders(g), vec![S2]);
+    let out = h.msg(S2, Message::StartGroup { group: g, kind: StartKind::ActivationFailover, stable_epoch_ms: 0 });
+    assert_no_event(&out, E::MirrorStaleRefused);
+    assert_eq!(activated(&out), vec![md1], "{:?}", kinds(&out));
+    assert_eq!(h.node.group_state(g), GroupState::Starting);
+}

@@ -125,7 +125,7 @@ fn paths(o: &mut Out, doc: &Value) {
     for p in &list {
         if let Some(ms) = p["silent_ms"].as_u64() {
             let (peer, path) = (word(&p["peer"]), word(&p["path"]));
-            o.sample("baton_heartbeat_path_silence_seconds", &[("peer", &peer), ("path", &path)], seconds(ms * 1_000));
+            o.sample("baton_heartbeat_path_silence_seconds", &[("peer", &peer), ("path", &path)], seconds(ms.saturating_mul(1_000)));
         }
     }
 }
@@ -232,5 +232,5 @@ fn observation(o: &mut Out, snap: &Snapshot, s: &StatsInner) {
         o.sample("baton_web_responses_total", &[("code", &code.to_string())], n);
     }
     o.family("baton_status_timestamp_seconds", "gauge", "The node's time (Unix seconds) when this snapshot was taken.");
-    o.sample("baton_status_timestamp_seconds", &[], seconds(snap.at_ms * 1_000));
+    o.sample("baton_status_timestamp_seconds", &[], seconds(snap.at_ms.saturating_mul(1_000)));
 }

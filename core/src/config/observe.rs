@@ -184,3 +184,65 @@ fn read_alert<'a>(cx: &mut Ctx<'a>, o: &Obj<'a>, i: usize) -> Option<Alert> {
     };
     Some(Alert { name, events, min_severity, sink, max_per_minute, timeout_ms })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = include_str!("../../../examples/configs/2node-ping.toml");
+
+    fn with(extra: &str) -> Result<crate::config::Config, Vec<String>> {
+        let text = BASE.replace("[cluster]\n", &format!("[cluster]\n{extra}\n"));
+        crate::config::parse("t.toml", &text)
+            .map(|c| c.config)
+            .map_err(|d| d.iter().map(ToString::to_string).collect())
+    }
+
+    fn alerts(tables: &str) -> Result<crate::config::Config, Vec<String>> {
+        let text = format!("{BASE}\n{tables}");
+        crate::config::parse("t.toml", &text)
+            .map(|c| c.config)
+            .map_err(|d| d.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn alerts_read_with_defaults_and_render_back() {
+        let cfg = alerts(
+            "[[alert]]\nevents = [\"group-failover\"]\nto = \"webhook\"\nurl = \"http://h/x\"\n\n\
+             [[alert]]\nname = \"cmd\"\nseverity = \"error\"\nto = \"command\"\ncommand = \"logger x\"\nmax_per_minute = 2\ntimeout = \"1s\"\n",
+        )
+        .unwrap();
+        let a = &cfg.observe.alerts;
+        assert_eq!(a.len(), 2);
+        assert_eq!((a[0].name.as_str(), a[0].max_per_minute, a[0].timeout_ms), ("alert-1", 10, 5_000));
+        assert!(a[0].matches(EventKind::GroupFailover) && !a[0].matches(EventKind::GroupFailoverFailed));
+        assert!(a[1].matches(EventKind::GroupFailoverFailed) && !a[1].matches(EventKind::GroupFailover));
+        let again = crate::config::parse("r.toml", &crate::config::render(&cfg)).unwrap().config;
+        assert_eq!(again.observe.alerts, cfg.observe.alerts);
+    }
+
+    #[test]
+    fn web_listen_and_web_port_zero() {
+        let cfg = with("web_listen = [\"127.0.0.1\", \"::1\"]\nweb_port = 0").unwrap();
+        assert_eq!(cfg.observe.web_listen.len(), 2);
+        assert_eq!(cfg.cluster.web_port, 0);
+        let server = &cfg.servers[0];
+        assert_eq!(cfg.observe.listen_addresses(server), cfg.observe.web_listen);
+        let errs = with("web_listen = [\"localhost\"]").unwrap_err();
+        assert!(errs.iter().any(|e| e.starts_with("t.toml:") && e.contains("is not an IP address")), "{errs:?}");
+        let dflt = with("").unwrap();
+        let own: Vec<IpAddr> = dflt.observe.listen_addresses(&dflt.servers[0]);
+        assert!(!own.is_empty() && own.iter().all(|a| !a.is_unspecified()), "{own:?}");
+    }
+
+    #[test]
+    fn bad_alerts_are_refused_with_positions() {
+        let errs = alerts("[[alert]]\nto = \"syslog\"\n").unwrap_err();
+        assert!(errs.iter().any(|e| e.contains("say which events it sends")), "{errs:?}");
+        let errs = alerts("[[alert]]\nseverity = \"bad\"\nto = \"webhook\"\nurl = \"ftp://x\"\n").unwrap_err();
+        assert!(errs.iter().any(|e| e.contains("`severity` = \"bad\" is not one of")), "{errs:?}");
+        assert!(errs.iter().any(|e| e.contains("must start with http:// or https://")), "{errs:?}");
+        let errs = alerts("[[alert]]\nseverity = \"info\"\nto = \"syslog\"\nfoo = 1\n").unwrap_err();
+        assert!(errs.iter().any(|e| e.contains("foo")), "{errs:?}");
+    }
+}

@@ -40,7 +40,13 @@ pub struct LogOptions {
     pub format: crate::observe::logging::LogFormat,
 }
 
-pub fn run(file: &Path, server: Option<&str>, state_dir: Option<&Path>, fence: FenceMode, log: &LogOptions) -> ExitCode {
+pub fn run(
+    file: &Path,
+    server: Option<&str>,
+    state_dir: Option<&Path>,
+    fence: FenceMode,
+    log: &LogOptions,
+) -> ExitCode {
     let text = match baton_sim::input_file::read_text(file) {
         Ok(t) => t,
         Err(e) => return bad(e),

@@ -5,10 +5,10 @@
 //! daemon refused an operator command, 2 bad input (a usage error, an invalid file, no
 //! daemon to ask) with a message saying what to do.
 
+mod alert_cmd;
 mod bench;
 mod config_cmd;
 mod control_cmd;
-mod alert_cmd;
 mod daemon_cmd;
 mod demo_cmd;
 mod explore_cmd;

@@ -155,14 +155,14 @@ fn get(to: SocketAddr, path: &str) -> std::io::Result<(u16, String, String)> {
 
 /// The value of the sample `name{labels}` (all the given labels match).
 fn sample(scrape: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    scrape
-        .samples
-        .iter()
-        .find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
-        .map(|s| match s.value {
-            prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Gauge(v) | prometheus_parse::Value::Untyped(v) => v,
+    scrape.samples.iter().find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v))).map(
+        |s| match s.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => v,
             prometheus_parse::Value::Histogram(_) | prometheus_parse::Value::Summary(_) => f64::NAN,
-        })
+        },
+    )
 }
 
 /// `/metrics` parsed, or `None` while the endpoint does not answer 200 (it may still
@@ -189,7 +189,10 @@ fn metrics_parse_as_prometheus_text_and_status_is_the_status_json() {
     assert_eq!(loc, Some(1.0), "{text}");
     assert_eq!(sample(&m, "baton_server_state", &[("server", "s1"), ("state", "online")]), Some(1.0));
     assert_eq!(sample(&m, "baton_resource_state", &[("resource", "e1"), ("state", "online")]), Some(1.0));
-    assert!(sample(&m, "baton_events_total", &[("event", "group-online"), ("severity", "info")]) >= Some(1.0), "{text}");
+    assert!(
+        sample(&m, "baton_events_total", &[("event", "group-online"), ("severity", "info")]) >= Some(1.0),
+        "{text}"
+    );
     assert_eq!(sample(&m, "baton_transport_dropped_packets_total", &[("reason", "bad_tag")]), Some(0.0));
     // The core's processing time: a histogram with every input counted.
     let hist = m.samples.iter().find(|s| s.metric == "baton_input_processing_seconds").expect("histogram");
@@ -220,7 +223,8 @@ fn other_paths_methods_bodies_and_heads_are_refused_in_words() {
     let (code, _, body) = get(d.web, "/admin").expect("GET");
     assert_eq!(code, 404, "{body}");
     assert!(body.contains("/api/status"), "{body}");
-    let (code, head, _) = exchange(d.web, b"DELETE /metrics HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n").expect("DELETE");
+    let (code, head, _) =
+        exchange(d.web, b"DELETE /metrics HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n").expect("DELETE");
     assert_eq!(code, 405);
     assert!(head.to_ascii_lowercase().contains("allow: get, head"), "{head}");
     // A 10 MB body announced: refused before any of it is read.
@@ -295,7 +299,10 @@ fn a_webhook_alert_posts_the_event_as_json_and_alert_test_sends_a_test() {
     let (line, body) = post.split_once('\n').expect("request line and body");
     assert_eq!(line, "POST /baton HTTP/1.1");
     let v: serde_json::Value = serde_json::from_str(body).expect("JSON body");
-    assert_eq!((v["event"].as_str(), v["group"].as_str(), v["server"].as_str()), (Some("group-online"), Some("g1"), Some("s1")));
+    assert_eq!(
+        (v["event"].as_str(), v["group"].as_str(), v["server"].as_str()),
+        (Some("group-online"), Some("g1"), Some("s1"))
+    );
     assert_eq!((v["id"].as_u64(), v["severity"].as_str(), v["test"].as_bool()), (Some(401), Some("info"), Some(false)));
     assert!(v["time"].as_str().is_some_and(|t| t.ends_with('Z')), "{v}");
     let sent = wait_for(Duration::from_secs(10), || {
@@ -341,8 +348,14 @@ fn a_command_alert_runs_a_real_script_within_its_rate_limit() {
     let dir = tempfile::tempdir().expect("dir");
     let record = dir.path().join("alerts.txt");
     let script = dir.path().join("alert.sh");
-    std::fs::write(&script, format!("#!/bin/sh\necho \"$BATON_EVENT $BATON_SEVERITY $BATON_SERVER $(head -c 1)\" >> {}\n", record.display()))
-        .expect("script");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$BATON_EVENT $BATON_SEVERITY $BATON_SERVER $(head -c 1)\" >> {}\n",
+            record.display()
+        ),
+    )
+    .expect("script");
     Command::new("chmod").arg("+x").arg(&script).status().expect("chmod");
     // Startup emits more than 3 info events: 3 run, the others are suppressed.
     let extra = format!(
@@ -373,10 +386,8 @@ fn a_syslog_alert_reaches_the_socket_with_the_events_priority() {
     let socket = dir.path().join("log.sock");
     let sock = std::os::unix::net::UnixDatagram::bind(&socket).expect("syslog socket");
     sock.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
-    let extra = format!(
-        "\n[[alert]]\nevents = [\"group-online\"]\nto = \"syslog\"\nsocket = \"{}\"\n",
-        socket.display()
-    );
+    let extra =
+        format!("\n[[alert]]\nevents = [\"group-online\"]\nto = \"syslog\"\nsocket = \"{}\"\n", socket.display());
     let d = Daemon::start(7, &extra, &[], &[]);
     let mut buf = [0u8; 2048];
     let n = sock.recv(&mut buf).unwrap_or_else(|e| panic!("nothing on the socket: {e}\n{}", d.log()));
@@ -403,7 +414,10 @@ fn logs_are_structured_records_filtered_by_level() {
     let log = d.log();
     let online = json_records(&log, "group-online");
     let r = online.first().unwrap_or_else(|| panic!("no group-online record:\n{log}"));
-    assert_eq!((r["group"].as_str(), r["server"].as_str(), r["severity"].as_str()), (Some("g1"), Some("s1"), Some("info")));
+    assert_eq!(
+        (r["group"].as_str(), r["server"].as_str(), r["severity"].as_str()),
+        (Some("g1"), Some("s1"), Some("info"))
+    );
     assert_eq!((r["id"].as_u64(), r["level"].as_str()), (Some(401), Some("INFO")));
     assert_eq!(r["message"], "event=group-online group=g1");
     assert!(r["at_ms"].as_u64().is_some(), "{r}");
@@ -414,7 +428,10 @@ fn logs_are_structured_records_filtered_by_level() {
     d.wait_online();
     d.stop();
     let log = d.log();
-    assert!(log.lines().any(|l| l.starts_with("baton[s1] 20") && l.contains("Z event=config-warning reason=")), "{log}");
+    assert!(
+        log.lines().any(|l| l.starts_with("baton[s1] 20") && l.contains("Z event=config-warning reason=")),
+        "{log}"
+    );
     assert!(!log.contains("event=group-online"), "info filtered out:\n{log}");
     // --log-level wins over RUST_LOG.
     let mut d = Daemon::start(10, "", &["--log-format", "human", "--log-level", "info"], &[("RUST_LOG", "error")]);
@@ -441,7 +458,11 @@ fn a_bad_log_level_and_bad_alerts_are_refused_with_positions() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--log-level"), "{}", String::from_utf8_lossy(&out.stderr));
     let bad = "\n[[alert]]\nevents = [\"group-onlin\"]\nto = \"webhook\"\ncommand = \"x\"\n\n[[alert]]\nto = \"pager\"\nseverity = \"error\"\n";
     std::fs::write(&file, cluster_file(&address(11), bad)).expect("config");
-    let out = Command::new(env!("CARGO_BIN_EXE_baton")).args(["config", "check", "--file-only"]).arg(&file).output().expect("check");
+    let out = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(["config", "check", "--file-only"])
+        .arg(&file)
+        .output()
+        .expect("check");
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     let name = file.display().to_string();
@@ -452,7 +473,10 @@ fn a_bad_log_level_and_bad_alerts_are_refused_with_positions() {
         (base + 2, "missing required key `url`"),
         (base + 8, "`to` = \"pager\" is not one of"),
     ] {
-        assert!(stderr.lines().any(|l| l.starts_with(&format!("{name}:{line}:")) && l.contains(what)), "{what} at line {line}:\n{stderr}");
+        assert!(
+            stderr.lines().any(|l| l.starts_with(&format!("{name}:{line}:")) && l.contains(what)),
+            "{what} at line {line}:\n{stderr}"
+        );
     }
     let _ = Path::new(&name);
 }

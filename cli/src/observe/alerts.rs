@@ -176,7 +176,13 @@ async fn webhook(url: &str, body: &Value, timeout: Duration) -> Result<(), Strin
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| format!("webhook client: {e}"))?;
-    let response = client.post(url).header(reqwest::header::CONTENT_TYPE, "application/json").body(body.to_string()).send().await.map_err(|e| format!("POST {url}: {e}"))?;
+    let response = client
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .map_err(|e| format!("POST {url}: {e}"))?;
     if response.status().is_success() {
         Ok(())
     } else {
@@ -184,7 +190,13 @@ async fn webhook(url: &str, body: &Value, timeout: Duration) -> Result<(), Strin
     }
 }
 
-async fn run_command(command: &str, alert: &Alert, e: &EventRecord, test: bool, timeout: Duration) -> Result<(), String> {
+async fn run_command(
+    command: &str,
+    alert: &Alert,
+    e: &EventRecord,
+    test: bool,
+    timeout: Duration,
+) -> Result<(), String> {
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
     let mut child = tokio::process::Command::new("/bin/sh")
         .arg("-c")

@@ -36,7 +36,8 @@ pub enum LogFormat {
 /// directive, or `journald` asked for and no journal socket.
 pub fn init(level: Option<&str>, format: LogFormat, server: &str) -> Result<(), String> {
     let filter = match level {
-        Some(l) => EnvFilter::try_new(l).map_err(|e| format!("--log-level {l}: {e} (e.g. `info`, `warn`, `baton::event=error`)"))?,
+        Some(l) => EnvFilter::try_new(l)
+            .map_err(|e| format!("--log-level {l}: {e} (e.g. `info`, `warn`, `baton::event=error`)"))?,
         None => match std::env::var("RUST_LOG") {
             Ok(v) if !v.trim().is_empty() => {
                 EnvFilter::try_new(&v).map_err(|e| format!("RUST_LOG={v}: {e} (e.g. `info`, `warn`)"))?
@@ -47,7 +48,7 @@ pub fn init(level: Option<&str>, format: LogFormat, server: &str) -> Result<(), 
     let format = match format {
         LogFormat::Auto if stderr_is_journal() => LogFormat::Journald,
         LogFormat::Auto => LogFormat::Human,
-        other => other,
+        other @ (LogFormat::Human | LogFormat::Json | LogFormat::Journald) => other,
     };
     let layer: Box<dyn Layer<Registry> + Send + Sync> = match format {
         LogFormat::Journald => tracing_journald::layer()

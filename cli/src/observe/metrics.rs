@@ -121,11 +121,19 @@ fn paths(o: &mut Out, doc: &Value) {
         let (peer, path) = (word(&p["peer"]), word(&p["path"]));
         o.sample("baton_heartbeat_path_up", &[("peer", &peer), ("path", &path)], u8::from(p["alive"] == true));
     }
-    o.family("baton_heartbeat_path_silence_seconds", "gauge", "Time since a path last carried a heartbeat (absent: never).");
+    o.family(
+        "baton_heartbeat_path_silence_seconds",
+        "gauge",
+        "Time since a path last carried a heartbeat (absent: never).",
+    );
     for p in &list {
         if let Some(ms) = p["silent_ms"].as_u64() {
             let (peer, path) = (word(&p["peer"]), word(&p["path"]));
-            o.sample("baton_heartbeat_path_silence_seconds", &[("peer", &peer), ("path", &path)], seconds(ms.saturating_mul(1_000)));
+            o.sample(
+                "baton_heartbeat_path_silence_seconds",
+                &[("peer", &peer), ("path", &path)],
+                seconds(ms.saturating_mul(1_000)),
+            );
         }
     }
 }
@@ -141,7 +149,11 @@ fn events(o: &mut Out, snap: &Snapshot) {
     for ((name, severity), n) in &c.events {
         o.sample("baton_events_total", &[("event", name), ("severity", severity.name())], n);
     }
-    o.family("baton_failovers_total", "counter", "Failovers of a group to this server, by cause (server-down B55, activation-failed B70, monitor-error B83).");
+    o.family(
+        "baton_failovers_total",
+        "counter",
+        "Failovers of a group to this server, by cause (server-down B55, activation-failed B70, monitor-error B83).",
+    );
     for ((group, cause), n) in &c.failovers {
         o.sample("baton_failovers_total", &[("group", group), ("cause", cause)], n);
     }
@@ -158,7 +170,11 @@ fn events(o: &mut Out, snap: &Snapshot) {
 fn transport(o: &mut Out, doc: &Value) {
     let t = &doc["transport"];
     let n = |k: &str| t[k].as_u64().unwrap_or(0);
-    o.family("baton_transport_dropped_packets_total", "counter", "Received datagrams the transport dropped, by reason.");
+    o.family(
+        "baton_transport_dropped_packets_total",
+        "counter",
+        "Received datagrams the transport dropped, by reason.",
+    );
     for reason in DROP_REASONS {
         o.sample("baton_transport_dropped_packets_total", &[("reason", reason)], n(reason));
     }
@@ -167,14 +183,30 @@ fn transport(o: &mut Out, doc: &Value) {
         ("accepted", "baton_transport_accepted_packets_total", "Packets accepted (authenticated, fresh)."),
         ("send_errors", "baton_transport_send_errors_total", "Sends that failed at the socket."),
         ("receive_errors", "baton_transport_receive_errors_total", "Receive errors of a socket."),
-        ("kernel_drops", "baton_transport_kernel_dropped_packets_total", "Datagrams the kernel dropped (receive buffer full)."),
+        (
+            "kernel_drops",
+            "baton_transport_kernel_dropped_packets_total",
+            "Datagrams the kernel dropped (receive buffer full).",
+        ),
         ("retransmitted", "baton_transport_retransmitted_messages_total", "Copies of cluster messages sent again."),
         ("abandoned", "baton_transport_abandoned_messages_total", "Cluster messages given up unacknowledged."),
-        ("unacked_overflow", "baton_transport_unacked_overflow_messages_total", "Messages given up because the peer's queue was full."),
+        (
+            "unacked_overflow",
+            "baton_transport_unacked_overflow_messages_total",
+            "Messages given up because the peer's queue was full.",
+        ),
         ("duplicate", "baton_transport_duplicate_messages_total", "Message packets for a message already delivered."),
-        ("out_of_order_overflow", "baton_transport_out_of_order_overflow_messages_total", "Messages ahead of a gap dropped (buffer full)."),
+        (
+            "out_of_order_overflow",
+            "baton_transport_out_of_order_overflow_messages_total",
+            "Messages ahead of a gap dropped (buffer full).",
+        ),
         ("skipped", "baton_transport_skipped_messages_total", "Messages never delivered because their sender gave up."),
-        ("bad_sequence", "baton_transport_bad_sequence_packets_total", "Authenticated packets with impossible channel numbers."),
+        (
+            "bad_sequence",
+            "baton_transport_bad_sequence_packets_total",
+            "Authenticated packets with impossible channel numbers.",
+        ),
     ];
     for (key, name, help) in plain {
         o.family(name, "counter", help);
@@ -182,7 +214,11 @@ fn transport(o: &mut Out, doc: &Value) {
     }
     o.family("baton_transport_receive_buffer_bytes", "gauge", "The largest receive buffer of the sockets.");
     o.sample("baton_transport_receive_buffer_bytes", &[], n("receive_buffer_bytes"));
-    o.family("baton_disk_slot_refusals_total", "counter", "Reads of a shared-device slot refused, by device, slot owner and reason.");
+    o.family(
+        "baton_disk_slot_refusals_total",
+        "counter",
+        "Reads of a shared-device slot refused, by device, slot owner and reason.",
+    );
     for s in doc["disk_slots"].as_array().into_iter().flatten() {
         let (device, server) = (word(&s["device"]), word(&s["server"]));
         for (reason, count) in s["refused"].as_object().into_iter().flatten() {

@@ -156,7 +156,8 @@ async fn not_found(req: Request) -> Response {
 }
 
 async fn method_refused(req: Request) -> Response {
-    let msg = format!("{} is not allowed on {}: this endpoint is read-only (GET, HEAD)\n", req.method(), req.uri().path());
+    let msg =
+        format!("{} is not allowed on {}: this endpoint is read-only (GET, HEAD)\n", req.method(), req.uri().path());
     let mut r = (StatusCode::METHOD_NOT_ALLOWED, msg).into_response();
     r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
     r

@@ -24,7 +24,8 @@ pub const CLUSTER: &[&str] = &[
 ];
 
 /// `[[alert]]` (issue 13): events to syslog, a webhook or a command.
-pub const ALERT: &[&str] = &["name", "events", "severity", "to", "socket", "url", "command", "max_per_minute", "timeout"];
+pub const ALERT: &[&str] =
+    &["name", "events", "severity", "to", "socket", "url", "command", "max_per_minute", "timeout"];
 
 pub const SERVER: &[&str] = &["name", "addresses"];
 pub const SERVER_GROUP: &[&str] = &["name", "servers"];

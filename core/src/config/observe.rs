@@ -132,7 +132,10 @@ fn read_alert<'a>(cx: &mut Ctx<'a>, o: &Obj<'a>, i: usize) -> Option<Alert> {
     }
     let min_severity = w.choice(o, "severity", &SEVERITIES).map(|s| s.v);
     if events.is_empty() && min_severity.is_none() {
-        let msg = format!("{}: say which events it sends: `events = [\"group-failover\", …]` or `severity = \"error\"`", o.label);
+        let msg = format!(
+            "{}: say which events it sends: `events = [\"group-failover\", …]` or `severity = \"error\"`",
+            o.label
+        );
         w.diags.error(o.pos, msg);
     }
     let max_per_minute = w.uint(o, "max_per_minute", 1, 10_000).map_or(ALERT_MAX_PER_MINUTE, |v| v.v as u32);
@@ -193,16 +196,12 @@ mod tests {
 
     fn with(extra: &str) -> Result<crate::config::Config, Vec<String>> {
         let text = BASE.replace("[cluster]\n", &format!("[cluster]\n{extra}\n"));
-        crate::config::parse("t.toml", &text)
-            .map(|c| c.config)
-            .map_err(|d| d.iter().map(ToString::to_string).collect())
+        crate::config::parse("t.toml", &text).map(|c| c.config).map_err(|d| d.iter().map(ToString::to_string).collect())
     }
 
     fn alerts(tables: &str) -> Result<crate::config::Config, Vec<String>> {
         let text = format!("{BASE}\n{tables}");
-        crate::config::parse("t.toml", &text)
-            .map(|c| c.config)
-            .map_err(|d| d.iter().map(ToString::to_string).collect())
+        crate::config::parse("t.toml", &text).map(|c| c.config).map_err(|d| d.iter().map(ToString::to_string).collect())
     }
 
     #[test]

@@ -9,8 +9,8 @@
 use super::duration::format_ms;
 use super::words;
 use super::{
-    Alert, AlertSink, Config, Group, Heartbeat, HeartbeatKind, Mirror, Monitor, MonitorKind, Np, NpKind, RecoveryTarget, ResId, Resource,
-    ResourceKind, ServerId,
+    Alert, AlertSink, Config, Group, Heartbeat, HeartbeatKind, Mirror, Monitor, MonitorKind, Np, NpKind,
+    RecoveryTarget, ResId, Resource, ResourceKind, ServerId,
 };
 use std::fmt::Write;
 

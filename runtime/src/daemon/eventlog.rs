@@ -15,8 +15,8 @@
 //! subscriber installed (tests that run a daemon in their own process) it writes the
 //! line to stderr itself.
 
-use baton_core::config::{Config, Ms};
 use super::observe::EventRecord;
+use baton_core::config::{Config, Ms};
 use baton_core::event::{Event, Severity};
 use baton_core::io::{Input, Output};
 use baton_core::record::LogRecord;
@@ -36,8 +36,11 @@ impl EventLog {
         let options = WriterOptions { segment_bytes, ..WriterOptions::default() };
         let (writer, recovery) = Writer::open(dir, options).map_err(|e| format!("event log {}: {e}", dir.display()))?;
         if recovery.dropped_tail_bytes > 0 {
-            let msg =
-                format!("event log {}: cut a torn tail of {} bytes left by a crash", dir.display(), recovery.dropped_tail_bytes);
+            let msg = format!(
+                "event log {}: cut a torn tail of {} bytes left by a crash",
+                dir.display(),
+                recovery.dropped_tail_bytes
+            );
             if tracing::dispatcher::has_been_set() {
                 tracing::warn!(target: "baton", "{msg}");
             } else {

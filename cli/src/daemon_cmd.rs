@@ -1,8 +1,11 @@
-//! `baton daemon --config FILE [--server NAME] [--state-dir DIR] [--fence power|exit]`:
-//! run this server's cluster service.
+//! `baton daemon --config FILE [--server NAME] [--state-dir DIR] [--fence power|exit]
+//! [--log-level FILTER] [--log-format auto|human|json|journald]`: run this server's
+//! cluster service.
 //!
 //! In: the cluster file, this server's name (default: the host name), the state
-//! directory, the fence mode. Out: the daemon's log lines on stderr; exit 0 when it ends
+//! directory, the fence mode, the log options. Out: the daemon's log records on stderr
+//! or to journald ([`crate::observe::logging`]), the HTTP endpoint on `web_port` and
+//! the alerts ([`crate::observe`], on a thread of their own); exit 0 when it ends
 //! with a clean power action, 1 after an unclean one (fencing, failure; with
 //! `--fence=power` the machine is already going down) or a runtime error, 2 for bad
 //! input (invalid file, unknown server, refused secret) with a message saying what to do.
@@ -17,7 +20,7 @@ use std::process::ExitCode;
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/baton";
 
 /// This machine's host name: `/proc/sys/kernel/hostname`, else `$HOSTNAME`.
-fn host_name() -> Option<String> {
+pub(crate) fn host_name() -> Option<String> {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())
@@ -30,7 +33,20 @@ fn bad(msg: String) -> ExitCode {
     ExitCode::from(2)
 }
 
-pub fn run(file: &Path, server: Option<&str>, state_dir: Option<&Path>, fence: FenceMode) -> ExitCode {
+/// `--log-level` and `--log-format`.
+#[derive(Clone, Debug)]
+pub struct LogOptions {
+    pub level: Option<String>,
+    pub format: crate::observe::logging::LogFormat,
+}
+
+pub fn run(
+    file: &Path,
+    server: Option<&str>,
+    state_dir: Option<&Path>,
+    fence: FenceMode,
+    log: &LogOptions,
+) -> ExitCode {
     let text = match baton_sim::input_file::read_text(file) {
         Ok(t) => t,
         Err(e) => return bad(e),
@@ -54,6 +70,9 @@ pub fn run(file: &Path, server: Option<&str>, state_dir: Option<&Path>, fence: F
         let known: Vec<&str> = cfg.servers.iter().map(|s| s.name.as_str()).collect();
         return bad(format!("server {server} is not in {name} (servers: {}); pass --server NAME", known.join(", ")));
     }
+    if let Err(e) = crate::observe::logging::init(log.level.as_deref(), log.format, &server) {
+        return bad(e);
+    }
     // Absolute once, here: scripts run in their own directory, where a relative
     // `--config etc/cluster.toml` would be looked up a second time (issue 14).
     let config_dir = host_check::config_dir(file);
@@ -65,6 +84,15 @@ pub fn run(file: &Path, server: Option<&str>, state_dir: Option<&Path>, fence: F
     if let Some(w) = &secret.warning {
         eprintln!("baton daemon: WARNING: {w}");
     }
+    // The observation thread (HTTP endpoint, alerts) starts before the loop so that the
+    // endpoint answers (503 until the first status) as soon as the daemon runs.
+    let observer = match crate::observe::start(&std::sync::Arc::new(cfg), &server) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("baton daemon: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let options = DaemonOptions {
         config_name: name,
         config_text: text,
@@ -74,6 +102,7 @@ pub fn run(file: &Path, server: Option<&str>, state_dir: Option<&Path>, fence: F
         key: secret.key,
         fence,
         log_segment_bytes: baton_runtime::daemon::DEFAULT_LOG_SEGMENT_BYTES,
+        observer: Some(observer),
     };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,

@@ -5,6 +5,7 @@
 //! daemon refused an operator command, 2 bad input (a usage error, an invalid file, no
 //! daemon to ask) with a message saying what to do.
 
+mod alert_cmd;
 mod bench;
 mod config_cmd;
 mod control_cmd;
@@ -16,6 +17,7 @@ mod kind_check;
 mod log_cmd;
 mod log_text;
 mod log_time;
+mod observe;
 mod outcome;
 mod pipe;
 mod sim_cmd;
@@ -71,6 +73,19 @@ enum Top {
         /// (drops its addresses, stops answering, exits 1) for tests and demos.
         #[arg(long, value_name = "MODE", default_value = "power")]
         fence: baton_runtime::daemon::FenceMode,
+        /// Which log records to write: a level (`error`, `warn`, `info`, `debug`) or
+        /// tracing filter directives (`info,baton::event=warn`); default: RUST_LOG, else info.
+        #[arg(long, value_name = "FILTER")]
+        log_level: Option<String>,
+        /// How: `human` lines, `json` (one object per record, every field), `journald`
+        /// (native fields); `auto`: journald when stderr is the journal, else human.
+        #[arg(long, value_name = "FORMAT", default_value = "auto")]
+        log_format: observe::logging::LogFormat,
+    },
+    /// Alerts of the cluster file ([[alert]]): `baton alert test` sends a test through each.
+    Alert {
+        #[command(subcommand)]
+        command: AlertCmd,
     },
     /// This server's view of the cluster, from its daemon: servers, groups, monitors,
     /// mirrors, transport drop counters.
@@ -144,6 +159,23 @@ enum Top {
     Completions {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Subcommand)]
+enum AlertCmd {
+    /// Send a test alert through every [[alert]] of the file (whatever events it
+    /// selects, beyond its rate limit): exit 0 if each was delivered, 1 if one failed.
+    Test {
+        /// The cluster file.
+        #[arg(long, value_name = "FILE", default_value = "/etc/baton/cluster.toml")]
+        config: PathBuf,
+        /// The server named in the test alert (default: the host name).
+        #[arg(long, value_name = "NAME")]
+        server: Option<String>,
+        /// Only the alert of this name (`name`, or `alert-N` by file order).
+        #[arg(long, value_name = "ALERT")]
+        only: Option<String>,
     },
 }
 
@@ -297,8 +329,12 @@ fn main() -> ExitCode {
             sim_cmd::run(&file, seed, json, trace.as_deref())
         }
         Top::Sim { command: SimCmd::Explore(args) } => explore_cmd::run(&args),
-        Top::Daemon { config, server, state_dir, fence } => {
-            daemon_cmd::run(&config, server.as_deref(), state_dir.as_deref(), fence)
+        Top::Daemon { config, server, state_dir, fence, log_level, log_format } => {
+            let log = daemon_cmd::LogOptions { level: log_level, format: log_format };
+            daemon_cmd::run(&config, server.as_deref(), state_dir.as_deref(), fence, &log)
+        }
+        Top::Alert { command: AlertCmd::Test { config, server, only } } => {
+            alert_cmd::test(&config, server.as_deref(), only.as_deref())
         }
         Top::Status { json, watch, interval, conn } => control_cmd::status(&conn, json, watch.then_some(interval)),
         Top::Group { command } => control_cmd::group(&command),

@@ -228,6 +228,7 @@ impl Cluster {
                 key: key.clone(),
                 fence: fence_of(server),
                 log_segment_bytes: baton_runtime::daemon::DEFAULT_LOG_SEGMENT_BYTES,
+                observer: None,
             };
             let (control, requests) = mpsc::channel(8);
             let world = Arc::clone(&world);

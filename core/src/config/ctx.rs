@@ -38,6 +38,7 @@ impl<'a> Ctx<'a> {
             groups: Vec::new(),
             resources: Vec::new(),
             monitors: Vec::new(),
+            observe: Default::default(),
             warnings: Vec::new(),
         };
         Ctx { w, o, cfg, bad_kind: BTreeSet::new(), explicit_deps: Vec::new() }

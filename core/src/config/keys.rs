@@ -5,7 +5,7 @@
 //! documentation test compares with `docs/configuration.md`. One list serves both,
 //! so the parser cannot accept a key the reference does not describe.
 
-pub const TOP: &[&str] = &["cluster", "server", "server_group", "heartbeat", "np", "group", "monitor"];
+pub const TOP: &[&str] = &["cluster", "server", "server_group", "heartbeat", "np", "group", "monitor", "alert"];
 
 pub const CLUSTER: &[&str] = &[
     "name",
@@ -20,7 +20,12 @@ pub const CLUSTER: &[&str] = &[
     "insecure",
     "port",
     "web_port",
+    "web_listen",
 ];
+
+/// `[[alert]]` (issue 13): events to syslog, a webhook or a command.
+pub const ALERT: &[&str] =
+    &["name", "events", "severity", "to", "socket", "url", "command", "max_per_minute", "timeout"];
 
 pub const SERVER: &[&str] = &["name", "addresses"];
 pub const SERVER_GROUP: &[&str] = &["name", "servers"];
@@ -123,6 +128,7 @@ pub fn known_keys() -> Vec<(&'static str, &'static str)> {
         ("monitor.mirror-connect", MON_MIRROR),
         ("monitor.user-space", MON_USER_SPACE),
         ("monitor.http", MON_HTTP),
+        ("alert", ALERT),
     ];
     tables.iter().flat_map(|(t, keys)| keys.iter().map(move |k| (*t, *k))).collect()
 }

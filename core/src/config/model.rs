@@ -70,6 +70,8 @@ pub struct Config {
     pub resources: Vec<Resource>,
     /// Explicit monitors in file order, then the implied ones (B88).
     pub monitors: Vec<Monitor>,
+    /// The HTTP endpoint's addresses and the alerts (issue 13; read by the runtime only).
+    pub observe: super::observe::Observe,
     /// The checker's warnings (B133), emitted as `config-warning` at service start.
     #[serde(skip)]
     pub warnings: Vec<String>,

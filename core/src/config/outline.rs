@@ -110,6 +110,8 @@ pub(crate) struct Outline<'a> {
     /// The group index of each resource.
     pub res_group: Vec<usize>,
     pub monitors: Vec<Named<'a>>,
+    /// `[[alert]]` tables (unnamed or named outside the namespace: nothing refers to them).
+    pub alerts: Vec<Obj<'a>>,
     pub names: Names,
 }
 
@@ -177,6 +179,15 @@ pub(crate) fn outline<'a>(w: &mut Walk<'a>, root: &'a Table) -> Outline<'a> {
                         out.resources.push(named(w, obj, NameKind::Resource, idx, &mut pending));
                         out.res_group.push(g);
                     }
+                }
+            }
+            "alert" => {
+                let Some(tabs) = w.tables(f.item, f.at) else {
+                    w.diags.error(f.at, "`alert` must be an array of tables ([[alert]])");
+                    continue;
+                };
+                for (i, (tab, at)) in tabs.into_iter().enumerate() {
+                    out.alerts.push(w.obj(tab, at, format!("[[alert]] #{}", i + 1), ObjRef::Alert(i)));
                 }
             }
             other => {

@@ -41,6 +41,9 @@ pub const MONITOR_START_WAIT: DurationRange = range(0, 9_999 * SECOND_MS);
 /// be listened for), at most 10 s (beyond that a start waits longer than any answer
 /// can take; the probe is no substitute for fencing).
 pub const PROBE_WINDOW: DurationRange = range(1, 10 * SECOND_MS);
+/// An alert's webhook or command (`[[alert]] timeout`, issue 13): up to a minute, as a
+/// slower sink only delays that alert's own queue.
+pub const ALERT_TIMEOUT: DurationRange = range(1, 60 * SECOND_MS);
 
 /// Every duration key: (table, key, range), as docs/configuration.md lists them.
 pub const ALL: [(&str, &str, DurationRange); 12] = [

@@ -52,7 +52,8 @@ pub(crate) fn read_cluster(cx: &mut Ctx<'_>) {
     if let Some(v) = w.uint(o, "port", 1, u16::MAX as u64) {
         cl.port = v.v as u16;
     }
-    if let Some(v) = w.uint(o, "web_port", 1, u16::MAX as u64) {
+    // 0: no HTTP endpoint (issue 13).
+    if let Some(v) = w.uint(o, "web_port", 0, u16::MAX as u64) {
         cl.web_port = v.v as u16;
     }
     // The runtime binds both on every server: the same number would clash.

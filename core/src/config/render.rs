@@ -9,8 +9,8 @@
 use super::duration::format_ms;
 use super::words;
 use super::{
-    Config, Group, Heartbeat, HeartbeatKind, Mirror, Monitor, MonitorKind, Np, NpKind, RecoveryTarget, ResId, Resource,
-    ResourceKind, ServerId,
+    Alert, AlertSink, Config, Group, Heartbeat, HeartbeatKind, Mirror, Monitor, MonitorKind, Np, NpKind,
+    RecoveryTarget, ResId, Resource, ResourceKind, ServerId,
 };
 use std::fmt::Write;
 
@@ -102,6 +102,10 @@ pub fn render(cfg: &Config) -> String {
     o.line("insecure", c.insecure.to_string());
     o.line("port", c.port.to_string());
     o.line("web_port", c.web_port.to_string());
+    if !cfg.observe.web_listen.is_empty() {
+        let addresses: Vec<String> = cfg.observe.web_listen.iter().map(ToString::to_string).collect();
+        o.line("web_listen", list(addresses.iter().map(String::as_str)));
+    }
     for s in &cfg.servers {
         o.s.push_str("\n[[server]]\n");
         o.str("name", &s.name);
@@ -124,7 +128,37 @@ pub fn render(cfg: &Config) -> String {
     for m in &cfg.monitors {
         monitor(&mut o, m);
     }
+    for a in &cfg.observe.alerts {
+        alert(&mut o, a);
+    }
     o.s
+}
+
+fn alert(o: &mut Out<'_>, a: &Alert) {
+    o.s.push_str("\n[[alert]]\n");
+    o.str("name", &a.name);
+    if !a.events.is_empty() {
+        o.line("events", list(a.events.iter().map(|e| e.name())));
+    }
+    if let Some(s) = a.min_severity {
+        o.str("severity", s.name());
+    }
+    match &a.sink {
+        AlertSink::Syslog { socket } => {
+            o.str("to", "syslog");
+            o.str("socket", socket);
+        }
+        AlertSink::Webhook { url } => {
+            o.str("to", "webhook");
+            o.str("url", url);
+        }
+        AlertSink::Command { command } => {
+            o.str("to", "command");
+            o.str("command", command);
+        }
+    }
+    o.line("max_per_minute", a.max_per_minute.to_string());
+    o.dur("timeout", a.timeout_ms);
 }
 
 fn heartbeat(o: &mut Out<'_>, hb: &Heartbeat) {

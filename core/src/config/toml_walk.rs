@@ -50,6 +50,7 @@ pub(crate) enum ObjRef {
     Activation(usize),
     Deactivation(usize),
     Monitor(usize),
+    Alert(usize),
 }
 
 /// The diagnostics found so far.
@@ -166,7 +167,7 @@ impl<'a> Walk<'a> {
         keys.into_iter().filter_map(|k| self.field_of(o, k)).collect()
     }
 
-    fn field_of(&self, o: &Obj<'a>, key: &str) -> Option<Field<'a>> {
+    pub(crate) fn field_of(&self, o: &Obj<'a>, key: &str) -> Option<Field<'a>> {
         let (k, item) = match o.tab {
             TabRef::Table(t) => t.get_key_value(key)?,
             TabRef::Inline(t) => t.get_key_value(key)?,

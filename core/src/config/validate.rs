@@ -131,7 +131,8 @@ fn report_cycles(
             | ObjRef::Np(_)
             | ObjRef::Activation(_)
             | ObjRef::Deactivation(_)
-            | ObjRef::Monitor(_) => String::new(),
+            | ObjRef::Monitor(_)
+            | ObjRef::Alert(_) => String::new(),
         };
         let msg = format!("{label}: `{key}` forms a cycle: {}", names.join(" → "));
         let pos = cx.w.at(at(n), key);

@@ -71,6 +71,7 @@ pub(crate) fn synthetic_config(servers: usize, groups: usize, exclusive: bool) -
         groups: grps,
         resources,
         monitors: vec![],
+        observe: Default::default(),
         warnings: vec![],
     }
 }

@@ -5,10 +5,19 @@
 //! in `STATE_DIR/log/` (`baton_log::Writer`, group commit: the loop calls
 //! [`EventLog::maybe_flush`] by [`EventLog::flush_deadline`]), so that
 //! `baton log verify|show|replay|why|state STATE_DIR/log` work on a daemon's log; and
-//! one stderr line per emitted event (`server event key=value…`).
+//! one log record per emitted event (`server event key=value…`).
+//!
+//! The [`Logger`] writes `tracing` records (target `baton`): each carries `server` and
+//! `at_ms` (the node's time of the step it is about), and an event's record the event's
+//! fields (`event`, `id`, `severity`, `group`, `resource`, `monitor`, `peer`, `reason`,
+//! `cause`) at the level of its severity. The CLI's subscriber (cli/src/observe/
+//! logging.rs) prints them as the lines below, as JSON, or to journald. With no
+//! subscriber installed (tests that run a daemon in their own process) it writes the
+//! line to stderr itself.
 
+use super::observe::EventRecord;
 use baton_core::config::{Config, Ms};
-use baton_core::event::Event;
+use baton_core::event::{Event, Severity};
 use baton_core::io::{Input, Output};
 use baton_core::record::LogRecord;
 use baton_log::{Writer, WriterOptions};
@@ -27,11 +36,16 @@ impl EventLog {
         let options = WriterOptions { segment_bytes, ..WriterOptions::default() };
         let (writer, recovery) = Writer::open(dir, options).map_err(|e| format!("event log {}: {e}", dir.display()))?;
         if recovery.dropped_tail_bytes > 0 {
-            eprintln!(
-                "baton: event log {}: cut a torn tail of {} bytes left by a crash",
+            let msg = format!(
+                "event log {}: cut a torn tail of {} bytes left by a crash",
                 dir.display(),
                 recovery.dropped_tail_bytes
             );
+            if tracing::dispatcher::has_been_set() {
+                tracing::warn!(target: "baton", "{msg}");
+            } else {
+                eprintln!("baton: {msg}");
+            }
         }
         Ok(EventLog { writer })
     }
@@ -119,9 +133,55 @@ impl Logger {
     }
 
     /// A line about a step of the node, stamped with the node's time (the cluster's
-    /// common clock, epoch milliseconds: the time its event log records).
+    /// common clock, epoch milliseconds: the time its event log records). Level: error
+    /// for a line that starts `ERROR`, warn for `WARNING`, else info.
     pub fn line_at(&self, now_ms: Ms, msg: &str) {
-        eprintln!("{}", self.text(now_ms, msg));
+        if !tracing::dispatcher::has_been_set() {
+            eprintln!("{}", self.text(now_ms, msg));
+            return;
+        }
+        let server = self.server.as_str();
+        if msg.starts_with("ERROR") {
+            tracing::error!(target: "baton", server, at_ms = now_ms, "{msg}");
+        } else if msg.starts_with("WARNING") {
+            tracing::warn!(target: "baton", server, at_ms = now_ms, "{msg}");
+        } else {
+            tracing::info!(target: "baton", server, at_ms = now_ms, "{msg}");
+        }
+    }
+
+    /// An event's record: the line [`event_line`] wrote, with the event's fields, at the
+    /// level of its severity (info, warning → warn, error).
+    pub fn event(&self, e: &EventRecord, line: &str) {
+        if !tracing::dispatcher::has_been_set() {
+            eprintln!("{}", self.text(e.at_ms, line));
+            return;
+        }
+        macro_rules! record {
+            ($level:expr) => {
+                tracing::event!(
+                    target: "baton::event",
+                    $level,
+                    server = self.server.as_str(),
+                    at_ms = e.at_ms,
+                    event = e.event,
+                    id = e.id,
+                    severity = e.severity.name(),
+                    group = e.group.as_deref(),
+                    resource = e.resource.as_deref(),
+                    monitor = e.monitor.as_deref(),
+                    peer = e.peer.as_deref(),
+                    reason = e.reason.as_deref(),
+                    cause = e.cause.as_deref(),
+                    "{line}"
+                )
+            };
+        }
+        match e.severity {
+            Severity::Info => record!(tracing::Level::INFO),
+            Severity::Warning => record!(tracing::Level::WARN),
+            Severity::Error => record!(tracing::Level::ERROR),
+        }
     }
 
     fn text(&self, at_ms: Ms, msg: &str) -> String {

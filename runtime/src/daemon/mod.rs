@@ -5,9 +5,11 @@
 //! Then, until the run ends: authenticated packets from the transport, results of
 //! actions, due timers, operator requests from the control socket, SIGTERM/SIGINT. Out:
 //! packets to peers, actions carried out by the drivers, the persisted state in
-//! `STATE_DIR/persisted.msgpack`, the event log in `STATE_DIR/log/`, one stderr line
-//! per event; and, when the node asks for a power action, the end of the run carried
-//! out as the fence mode says ([`power`]; [`run`] returns the [`Ending`]).
+//! `STATE_DIR/persisted.msgpack`, the event log in `STATE_DIR/log/`, one log record
+//! per event (`tracing`, [`eventlog::Logger`]); the status, counters and event records
+//! for the HTTP endpoint and the alerts ([`observe`], when an observer is given); and,
+//! when the node asks for a power action, the end of the run carried out as the fence
+//! mode says ([`power`]; [`run`] returns the [`Ending`]).
 //!
 //! One tokio task owns the [`Node`]; each input is logged before the node handles it
 //! and every output after. The outputs come as a [`baton_core::Ready`]: first its
@@ -23,7 +25,7 @@
 //! | `Execute { id, action }` | the [`drivers::Executor`] on a task of its own; the result comes back as `ActionDone`; a power action ends the loop |
 //! | `Cancel` | nothing: the drivers stop a script at the same timeout themselves |
 //! | `SetTimer` | the timer table ([`clock`]); due timers come back as `TimerFired` |
-//! | `Emit` | a log line (`server event=… key=value…`), with the durable part |
+//! | `Emit` | a log record (`server event=… key=value…`, structured fields), with the durable part; the event record to the observer |
 //! | `Reply` | a log line, and the answer to the control-socket connection that gave the command ([`control`]) |
 //! | `Persist` | [`persist::store`] (atomic), after committing the event log, before any act |
 //!
@@ -54,6 +56,7 @@ pub mod drivers;
 pub mod eventlog;
 pub mod kind_support;
 pub mod mock_drivers;
+pub mod observe;
 pub mod persist;
 pub mod power;
 #[cfg(not(madsim))]
@@ -100,6 +103,9 @@ pub struct DaemonOptions {
     /// The event log's segment size ([`DEFAULT_LOG_SEGMENT_BYTES`] in production; a
     /// test makes it tiny so that every record opens a segment it can block).
     pub log_segment_bytes: u64,
+    /// Where the status, the counters and the event records go for the HTTP endpoint
+    /// and the alerts ([`observe`]); `None`: nowhere.
+    pub observer: Option<observe::Observer>,
 }
 
 /// The event log's segment size of a production daemon (`baton_log`'s default).
@@ -247,6 +253,7 @@ pub async fn run_with(
         watchdog,
         user_space,
         os_shutting_down: false,
+        publisher: options.observer.map(observe::Publisher::new),
     };
     d.logger.line(&format!("starting (boot id {boot_id:016x}, state {}, fence={})", d.state_dir.display(), d.fence));
     if let Some(p) = d.step(Input::Boot { persisted }).await? {
@@ -411,8 +418,7 @@ struct Daemon {
     log: EventLog,
     logger: Logger,
     state_dir: PathBuf,
-    /// This server's name (the madsim crash points are armed by name).
-    #[cfg_attr(not(madsim), allow(dead_code))]
+    /// This server's name (in event records; the madsim crash points are armed by name).
     server: String,
     /// (peer, path) pairs whose last send failed, so a failure is logged once.
     send_failing: BTreeSet<(ServerId, PathId)>,
@@ -430,6 +436,8 @@ struct Daemon {
     user_space: Option<MonId>,
     /// SIGTERM or SIGINT arrived: the OS (or the operator) is stopping the service.
     os_shutting_down: bool,
+    /// The status, counters and event records for the HTTP endpoint and the alerts.
+    publisher: Option<observe::Publisher>,
 }
 
 impl Daemon {
@@ -488,7 +496,11 @@ impl Daemon {
         if let Err(fault) = self.log.input(now, &input) {
             return Ok((Some(self.storage_fault(now, &fault)), false));
         }
+        let started = std::time::Instant::now();
         let ready = self.node.step(now, input);
+        if let Some(p) = &mut self.publisher {
+            p.stepped(started.elapsed());
+        }
         self.check_node_invariants();
         #[cfg(madsim)]
         let consequential = ready.is_consequential();
@@ -516,6 +528,12 @@ impl Daemon {
         if let (Some(w), Some(m)) = (&self.watchdog, self.user_space) {
             w.arm(self.node.monitor(m) != MonitorStatus::Stopped);
         }
+        if self.publisher.as_ref().is_some_and(observe::Publisher::due) {
+            let status = self.status();
+            if let Some(p) = &mut self.publisher {
+                p.publish(now, status);
+            }
+        }
         Ok((power, leaving))
     }
 
@@ -524,7 +542,11 @@ impl Daemon {
     /// state stored atomically. An error is a storage fault ([`Daemon::storage_fault`]).
     fn make_durable(&mut self, now: u64, durable: Durable) -> Result<(), String> {
         for event in &durable.events {
-            self.logger.line_at(now, &event_line(&self.cfg, event));
+            let record = observe::EventRecord::new(&self.cfg, &self.server, now, event);
+            self.logger.event(&record, &event_line(&self.cfg, event));
+            if let Some(p) = &mut self.publisher {
+                p.event(record);
+            }
         }
         if durable.must_sync || durable.persisted.is_some() {
             self.log.commit()?;

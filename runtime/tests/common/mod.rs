@@ -157,6 +157,7 @@ fn start_daemons_with(
             key: key.clone(),
             fence: FenceMode::Exit,
             log_segment_bytes: if server == "server1" { log_segment_bytes1 } else { DEFAULT_LOG_SEGMENT_BYTES },
+            observer: None,
         };
         if control1 && server == "server1" {
             let (tx, rx) = tokio::sync::mpsc::channel(8);

@@ -156,6 +156,7 @@ pub(super) fn fixture() -> Config {
             ),
             monitor("userw", MonitorKind::UserSpace { stall_action: FinalAction::Panic }),
         ],
+        observe: Default::default(),
         warnings: vec![],
     }
 }

@@ -273,8 +273,11 @@ fn partition_round() -> Round {
     assert_eq!(first2.is_some(), taken_over, "server2's answers and its holding disagree\n{}", c.logs());
     let doubles = double_owners(&answers);
     for d in &doubles {
-        let list: Vec<String> =
-            d.answers.iter().map(|a| format!("{} {:?} at +{} ms", mac_text(&a.mac), a.kind, ms_between(cut, a.at))).collect();
+        let list: Vec<String> = d
+            .answers
+            .iter()
+            .map(|a| format!("{} {:?} at +{} ms", mac_text(&a.mac), a.kind, ms_between(cut, a.at)))
+            .collect();
         println!("DOUBLE OWNER in probe round {}: {}", d.round, list.join(", "));
     }
     let returned = returns_after(&answers, &macs.server[0], &macs.server[1]);
@@ -363,9 +366,9 @@ fn the_witness_reports_a_double_owner_when_both_servers_hold_the_address() {
     let answers = w.stop().expect("the witness ran to the end");
     let doubles = double_owners(&answers);
     assert!(!doubles.is_empty(), "the witness missed two holders");
-    let echoed_by_both = doubles.iter().any(|d| {
-        macs.server.iter().all(|m| d.answers.iter().any(|a| a.mac == *m && a.kind == Kind::EchoReply))
-    });
+    let echoed_by_both = doubles
+        .iter()
+        .any(|d| macs.server.iter().all(|m| d.answers.iter().any(|a| a.mac == *m && a.kind == Kind::EchoReply)));
     assert!(echoed_by_both, "no round where both servers answered the broadcast-framed echo: {doubles:?}");
     assert!(returns_after(&answers, &macs.server[0], &macs.server[1]).is_some(), "server1 kept answering");
     println!("double owner reported in {} probe rounds ({} answers recorded)", doubles.len(), answers.len());

@@ -202,7 +202,8 @@ fn open(interface: &str) -> Result<Opened, String> {
         .find(|i| i.name == interface)
         .ok_or_else(|| format!("no interface {interface:?}"))?;
     let mac = iface.mac.map(|m| m.octets()).filter(|m| *m != [0; 6]).ok_or_else(|| format!("{interface}: no MAC"))?;
-    let config = Config { read_timeout: Some(READ_SLICE), write_timeout: Some(Duration::from_secs(1)), ..Config::default() };
+    let config =
+        Config { read_timeout: Some(READ_SLICE), write_timeout: Some(Duration::from_secs(1)), ..Config::default() };
     let channel = pnet_datalink::channel(&iface, config).map_err(|e| format!("a packet socket on {interface}: {e}"))?;
     // `Channel` is non-exhaustive; Linux's backend only makes Ethernet channels.
     let Channel::Ethernet(tx, rx) = channel else {

@@ -46,7 +46,9 @@
 //!   [`Lab::holders`] (who holds an address), [`Lab::neighbour_mac`] (whose MAC a
 //!   namespace uses for an address); [`in_namespace`] runs a closure on a thread inside
 //!   a namespace (sockets opened there stay there), [`http_get`] asks a web server from
-//!   a namespace, [`wait_for`] polls a condition against a deadline.
+//!   a namespace, [`wait_for`] polls a condition against a deadline; a [`Witness`]
+//!   (module [`witness`]) records, frame by frame, which MACs answer ARP and ICMP echo
+//!   for an address, to catch two holders at once.
 //! * **Leftovers.** A process killed with SIGKILL cannot run its destructors: the next
 //!   [`Lab::new`] of any process deletes the namespaces and directories of labs whose
 //!   process is gone (after killing what still runs in them).
@@ -60,9 +62,11 @@ pub mod daemon;
 mod loop_device;
 pub use cable::Cable;
 pub use loop_device::LoopDevice;
+pub mod witness;
 
 pub use config::{ClusterSpec, Service};
 pub use daemon::Daemon;
+pub use witness::Witness;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};

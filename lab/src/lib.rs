@@ -56,16 +56,16 @@
 //! Everything here needs root (network namespaces), `ip` (iproute2), and for
 //! [`Lab::loss`] `nft` (nftables). [`missing_prerequisite`] says what is missing.
 
-pub mod config;
 mod cable;
+pub mod config;
 pub mod daemon;
 mod loop_device;
-pub use cable::Cable;
-pub use loop_device::LoopDevice;
 pub mod witness;
 
+pub use cable::Cable;
 pub use config::{ClusterSpec, Service};
 pub use daemon::Daemon;
+pub use loop_device::LoopDevice;
 pub use witness::Witness;
 
 use std::collections::BTreeMap;

@@ -17,6 +17,7 @@
 use std::io;
 
 pub mod engine;
+pub mod process;
 
 /// A block volume as a front end sees it. Offsets and lengths are bytes; a front end
 /// passes only requests inside `0..size_bytes()` (it checks, the volume asserts).

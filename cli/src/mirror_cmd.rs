@@ -51,7 +51,7 @@ pub enum MirrorCmd {
         primary: bool,
         /// With --primary: create the `fs_type` file system when the data device holds
         /// none (a device that holds one is never formatted).
-        #[arg(long, requires = "primary")]
+        #[arg(long)]
         mkfs: bool,
         /// This side starts behind: the peer's data is copied to it in full.
         #[arg(long)]
@@ -94,6 +94,10 @@ fn failed(what: &str, msg: &str) -> ExitCode {
 pub fn run(c: &MirrorCmd) -> ExitCode {
     match c {
         MirrorCmd::Init { mirror, config, server, primary, mkfs, secondary: _, assume_identical, force } => {
+            // Checked here: clap's `requires` takes a flag's default `false` for present.
+            if *mkfs && !*primary {
+                return bad("init", "--mkfs goes with --primary only (the side whose data counts)");
+            }
             let role = if *primary {
                 InitRole::Primary
             } else if *assume_identical {

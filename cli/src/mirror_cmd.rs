@@ -163,11 +163,14 @@ fn side_of(file: &Path, server: &str, mirror: &str) -> Result<SideOf, String> {
         .port
         .checked_add(MIRROR_PORT_OFFSET)
         .and_then(|p| p.checked_add(u16::try_from(ordinal).ok()?))
-        .ok_or_else(|| format!("cluster port {} + {MIRROR_PORT_OFFSET} + {ordinal} is past 65535: lower `port`", cfg.cluster.port))?;
+        .ok_or_else(|| {
+            format!("cluster port {} + {MIRROR_PORT_OFFSET} + {ordinal} is past 65535: lower `port`", cfg.cluster.port)
+        })?;
     let addr = |s: baton_core::config::ServerId, net: &str| -> Result<SocketAddr, String> {
         let sv = cfg.server(s);
         let a = sv.addresses.get(net).ok_or_else(|| format!("server {} has no address on {net}", sv.name))?;
-        let ip: IpAddr = a.parse().map_err(|_| format!("server {}: {net} address {a} is not an IP address", sv.name))?;
+        let ip: IpAddr =
+            a.parse().map_err(|_| format!("server {}: {net} address {a} is not an IP address", sv.name))?;
         Ok(SocketAddr::new(ip, port))
     };
     let peer = m.sides[1 - mine].servers.first().copied().ok_or("the other side has no server")?;
@@ -219,7 +222,10 @@ fn init(mirror: &str, file: &Path, server: &str, role: InitRole, mkfs: bool, for
                     }
                     Ok(o) => {
                         let why = String::from_utf8_lossy(&o.stderr);
-                        return failed("init", &format!("mkfs.{} {}: {}", side.fs_type, side.data.display(), why.trim()));
+                        return failed(
+                            "init",
+                            &format!("mkfs.{} {}: {}", side.fs_type, side.data.display(), why.trim()),
+                        );
                     }
                     Err(e) => {
                         return failed("init", &format!("cannot run mkfs.{} (is it installed?): {e}", side.fs_type));
@@ -272,11 +278,9 @@ fn holds_filesystem(path: &Path) -> Result<Option<String>, String> {
         }
         // blkid: 2 means no signature was found.
         Some(2) => Ok(None),
-        _ => Err(format!(
-            "blkid -p {}: {}; not formatting",
-            path.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )),
+        _ => {
+            Err(format!("blkid -p {}: {}; not formatting", path.display(), String::from_utf8_lossy(&out.stderr).trim()))
+        }
     }
 }
 
@@ -379,8 +383,10 @@ fn status(mirror: Option<&str>, as_json: bool, state_dir: &Path) -> ExitCode {
 fn follow_rebuild(name: &str, first: &Value, ask: &dyn Fn(&str) -> Result<Value, String>) {
     let bar = indicatif::ProgressBar::new(first["rebuild"]["total_bytes"].as_u64().unwrap_or(0));
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:40}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar.set_message(format!("{name} rebuild"));
     let mut last = first.clone();
@@ -402,21 +408,28 @@ fn follow_rebuild(name: &str, first: &Value, ask: &dyn Fn(&str) -> Result<Value,
 }
 
 fn outcome(o: &Value) -> String {
-    match o {
-        Value::Null => "not run".into(),
-        Value::String(s) => s.clone(),
-        v => v["failed"].as_str().map_or_else(|| v.to_string(), |w| format!("failed: {w}")),
+    if o.is_null() {
+        return "not run".into();
     }
+    if let Some(s) = o.as_str() {
+        return s.to_string();
+    }
+    o["failed"].as_str().map_or_else(|| o.to_string(), |w| format!("failed: {w}"))
 }
 
 fn record_text(r: &Value) -> String {
-    match r {
-        Value::String(s) => s.clone(),
-        v if v.get("behind").is_some() => {
-            if v["behind"]["full"].as_bool() == Some(true) { "behind (full copy due)".into() } else { "behind".into() }
+    if let Some(s) = r.as_str() {
+        s.to_string()
+    } else if r.get("behind").is_some() {
+        if r["behind"]["full"].as_bool() == Some(true) {
+            "behind (full copy due)".into()
+        } else {
+            "behind".into()
         }
-        v if v.get("ahead").is_some() => format!("ahead (break at {} ms)", v["ahead"]["break_ms"]),
-        v => v.to_string(),
+    } else if r.get("ahead").is_some() {
+        format!("ahead (break at {} ms)", r["ahead"]["break_ms"])
+    } else {
+        r.to_string()
     }
 }
 

@@ -39,10 +39,8 @@ fn port() -> u16 {
 /// A two-server cluster file with one mirror `md1` over devices in `dir`
 /// (`s1.data`, `s1.meta`, `s2.data`, `s2.meta` unless `data` says otherwise).
 fn cluster(dir: &Path, data: Option<(&Path, &Path)>) -> PathBuf {
-    let (d1, d2) = data.map_or_else(
-        || (dir.join("s1.data"), dir.join("s2.data")),
-        |(a, b)| (a.to_path_buf(), b.to_path_buf()),
-    );
+    let (d1, d2) =
+        data.map_or_else(|| (dir.join("s1.data"), dir.join("s2.data")), |(a, b)| (a.to_path_buf(), b.to_path_buf()));
     for d in [&d1, &d2] {
         if !d.exists() {
             std::fs::File::create(d).unwrap().set_len(SIZE).unwrap();
@@ -179,7 +177,9 @@ impl Drop for Loop {
 
 #[test]
 fn mkfs_formats_a_blank_device_and_never_one_that_holds_a_file_system() {
-    let have = |c: &str| Command::new("sh").args(["-c", &format!("command -v {c}")]).output().is_ok_and(|o| o.status.success());
+    let have = |c: &str| {
+        Command::new("sh").args(["-c", &format!("command -v {c}")]).output().is_ok_and(|o| o.status.success())
+    };
     if !(have("blkid") && have("mkfs.ext4")) {
         println!("skipped: needs blkid and mkfs.ext4");
         return;

@@ -67,7 +67,9 @@ impl Engine {
             .map(|a| retry(&format!("listening on {a}"), || TcpListener::bind(a)))
             .collect::<io::Result<Vec<_>>>()?;
         let cfg = SecondaryConfig::new(spec.data.clone(), spec.meta.clone(), spec.key.clone());
-        retry("opening the devices", || Secondary::start(cfg.clone(), listeners.iter().map(|l| l.try_clone()).collect::<io::Result<_>>()?))
+        retry("opening the devices", || {
+            Secondary::start(cfg.clone(), listeners.iter().map(|l| l.try_clone()).collect::<io::Result<_>>()?)
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Role> {
@@ -121,7 +123,9 @@ impl Engine {
             // The standby takes the devices once the active side's threads let go.
             let s = Engine::standby(&self.spec).map_err(|e| format!("cannot serve as the standby: {e}"))?;
             *role = Role::Standby(s);
-            closed.map_err(|e| format!("stopped, but the clean stop failed (the next start copies the activity log): {e}"))?;
+            closed.map_err(|e| {
+                format!("stopped, but the clean stop failed (the next start copies the activity log): {e}")
+            })?;
         }
         Ok(())
     }
@@ -206,7 +210,9 @@ impl Engine {
 fn record(r: MirrorRecord) -> Value {
     match r {
         MirrorRecord::Synced => json!("synced"),
-        MirrorRecord::Ahead { break_ms, updated_ms } => json!({"ahead": {"break_ms": break_ms, "updated_ms": updated_ms}}),
+        MirrorRecord::Ahead { break_ms, updated_ms } => {
+            json!({"ahead": {"break_ms": break_ms, "updated_ms": updated_ms}})
+        }
         MirrorRecord::Behind { full } => json!({"behind": {"full": full}}),
         MirrorRecord::Closed => json!("closed"),
         MirrorRecord::Forced => json!("forced"),

@@ -17,6 +17,7 @@ mod kind_check;
 mod log_cmd;
 mod log_text;
 mod log_time;
+mod mirror_cmd;
 mod observe;
 mod outcome;
 mod pipe;
@@ -122,10 +123,27 @@ enum Top {
         #[command(subcommand)]
         command: control_cmd::MonitorCmd,
     },
-    /// Rebuild a mirror or force its latest side (through the local daemon).
+    /// Mirror disks: initialise a side, show the engines' status; rebuild a mirror or
+    /// force its latest side (through the local daemon).
     Mirror {
         #[command(subcommand)]
-        command: control_cmd::MirrorCmd,
+        command: mirror_cmd::MirrorCmd,
+    },
+    /// One mirror's replication engine on this server (started and supervised by the
+    /// daemon; docs/mirror.md, "The engine process").
+    #[command(hide = true)]
+    MirrorEngine {
+        #[arg(value_name = "MIRROR")]
+        mirror: String,
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        #[arg(long, value_name = "NAME")]
+        server: String,
+        #[arg(long, value_name = "DIR", default_value = daemon_cmd::DEFAULT_STATE_DIR)]
+        state_dir: PathBuf,
+        /// Serve write, read and flush on the control socket (tests).
+        #[arg(long)]
+        test_io: bool,
     },
     /// A three-server cluster on this machine in network namespaces, with a floating IP in
     /// front of a tiny web service: crash, partition, heal and move, and watch (as root).
@@ -341,7 +359,10 @@ fn main() -> ExitCode {
         Top::Cluster { command } => control_cmd::cluster(&command),
         Top::Server { command } => control_cmd::server(&command),
         Top::Monitor { command } => control_cmd::monitor(&command),
-        Top::Mirror { command } => control_cmd::mirror(&command),
+        Top::Mirror { command } => mirror_cmd::run(&command),
+        Top::MirrorEngine { mirror, config, server, state_dir, test_io } => {
+            mirror_cmd::engine(&mirror, &config, &server, &state_dir, test_io)
+        }
         Top::Bench { only, quick } => bench::run(only.as_deref(), quick),
         Top::Demo { auto } => demo_cmd::run(auto),
         Top::DemoHttp { port, name, pid_file } => demo_cmd::http(port, &name, pid_file.as_deref()),

@@ -16,6 +16,7 @@
 
 pub mod engine;
 pub mod front;
+pub mod process;
 
 use std::io;
 

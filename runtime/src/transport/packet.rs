@@ -86,6 +86,10 @@ pub const DISK_SLOT_LABEL: &[u8] = b"baton disk slot v1";
 /// The label of the serial resolver's line key ([`Key::derive`]).
 pub const SERIAL_LINE_LABEL: &[u8] = b"baton serial line v1";
 
+/// The label of the mirror engines' link key ([`Key::derive`]): the key both sides of a
+/// mirror disk authenticate their replication connections with (docs/mirror.md).
+pub const MIRROR_LINK_LABEL: &[u8] = b"baton mirror link v1";
+
 /// The key every packet of the cluster is authenticated with: SHA-256 of the cluster
 /// secret (so a secret of any length gives a full-strength 32-byte HMAC key).
 #[derive(Clone, PartialEq, Eq)]

@@ -260,20 +260,27 @@ async fn a_hung_device_fails_the_check_at_the_bound_and_works_again_after() {
     let dev = Loop::new();
     let mapped = Mapped::new(&dev.path);
     assert!(exists(Path::new(&mapped.path())));
-    let me = SlotDevice::new(spec(&mapped.path(), 0), key());
+    hangs_at_the_bound_and_serves_again(&mapped.path(), || mapped.dmsetup("suspend"), || mapped.dmsetup("resume"))
+        .await;
+}
+
+/// The device at `path` serves a cycle; after `hang` its own I/O fails at the bound
+/// (`OwnIo::Timeout`), and the stuck I/O, still holding the device, makes the next
+/// cycle wait for it and fail too, without a second call piling up in the kernel; after
+/// `unhang` it serves again.
+async fn hangs_at_the_bound_and_serves_again(path: &str, hang: impl FnOnce(), unhang: impl FnOnce()) {
+    let me = SlotDevice::new(spec(path, 0), key());
     assert!(matches!(me.cycle(Some(hb(1, 1)), BOUND).await.own, OwnIo::Ok(_)));
 
-    mapped.dmsetup("suspend");
+    hang();
     let bound = Duration::from_millis(300);
     let c = me.cycle(Some(hb(1, 2)), bound).await;
     assert!(matches!(c.own, OwnIo::Timeout(d) if d >= bound && d < bound * 3), "{c:?}");
     assert!(c.peers.is_empty());
-    // The stuck I/O still holds the device: the next cycle waits for it and fails too,
-    // without a second call piling up in the kernel.
     let c = me.cycle(None, bound).await;
     assert!(matches!(c.own, OwnIo::Timeout(_)), "{c:?}");
 
-    mapped.dmsetup("resume");
+    unhang();
     let c = me.cycle(None, BOUND).await;
     assert!(matches!(c.own, OwnIo::Ok(_)), "{c:?}");
 }
@@ -324,29 +331,14 @@ impl Drop for Frozen {
 }
 
 /// The hang without device-mapper: the slot device's writes wait on a frozen file
-/// system. The check fails at its bound (`OwnIo::Timeout`), the stuck write keeps the
-/// next cycle failing without piling a second one up, and the device serves again once
-/// thawed.
+/// system, and the device serves again once thawed.
 #[tokio::test]
 async fn a_frozen_device_fails_the_check_at_the_bound_and_works_again_after() {
     if skip(&["losetup", "mkfs.ext4", "fsfreeze"]) {
         return;
     }
     let dev = Frozen::new();
-    let me = SlotDevice::new(spec(&dev.inner, 0), key());
-    assert!(matches!(me.cycle(Some(hb(1, 1)), BOUND).await.own, OwnIo::Ok(_)));
-
-    dev.fsfreeze("--freeze");
-    let bound = Duration::from_millis(300);
-    let c = me.cycle(Some(hb(1, 2)), bound).await;
-    assert!(matches!(c.own, OwnIo::Timeout(d) if d >= bound && d < bound * 3), "{c:?}");
-    assert!(c.peers.is_empty());
-    let c = me.cycle(None, bound).await;
-    assert!(matches!(c.own, OwnIo::Timeout(_)), "{c:?}");
-
-    dev.fsfreeze("--unfreeze");
-    let c = me.cycle(None, BOUND).await;
-    assert!(matches!(c.own, OwnIo::Ok(_)), "{c:?}");
+    hangs_at_the_bound_and_serves_again(&dev.inner, || dev.fsfreeze("--freeze"), || dev.fsfreeze("--unfreeze")).await;
 }
 
 /// Without device-mapper, the same bound on a healthy device with a bound shorter than

@@ -203,6 +203,15 @@ impl Node {
                 at.join(", ")
             ));
         }
+        // B83.3, B93: offline here only until its RECOVER run ends; the start that
+        // follows is this server's, so a start elsewhere would run it twice (B1).
+        if self.groups[g.idx()].in_recover_window() {
+            return Err(format!(
+                "group {name} is being recovered on {} (its RECOVER run is going; the group starts there when it \
+                 ends); see baton status",
+                self.cfg.server(self.me).name
+            ));
+        }
         if let Some(d) = self.cfg.group(g).start_after.iter().find(|d| !self.group_online_anywhere(**d)) {
             return Err(format!("group {name} starts after {}, which is not online", self.cfg.group(*d).name));
         }

@@ -285,3 +285,27 @@ fn b70_b106_a_start_from_the_holder_is_not_refused_on_its_last_state() {
     assert_eq!(activated(&out), vec![md1], "{:?}", kinds(&out));
     assert_eq!(h.node.group_state(g), GroupState::Starting);
 }
+
+/// A `group start` given on the server whose group reactivation (B83.3) is in its
+/// RECOVER run (B93): the group reads offline there, but its start belongs to this
+/// server and follows the run, so a start elsewhere would put it online twice (B1).
+/// The command is refused with the reason (generated seed 20436: `group start g1 --on
+/// server2` accepted there, g1 online on both servers).
+#[test]
+fn b122_group_start_during_a_group_reactivations_recover_run_is_refused() {
+    let text = res_mon().replace("recovery_target = \"e1\"", "recovery_target = \"app\"");
+    let mut h = formed(&text, 0);
+    h.settle();
+    let (m, g, e1, ip1) = (h.m("appw"), h.g("app"), h.r("e1"), h.r("ip1"));
+    let out = h.check(m, false);
+    assert_event(&out, E::RecoveryReactivate);
+    h.ok(h.deactivation_of(e1));
+    h.ok(h.deactivation_of(ip1));
+    assert!(h.find_action(|a| matches!(a, Action::RecoverRun { .. })).is_some(), "{:?}", h.actions);
+    assert_eq!(h.node.group_state(g), GroupState::Offline);
+    let answer = reply(&h.cmd(Command::GroupStart { group: g, on: Some(S2) }));
+    assert!(answer.as_ref().is_err_and(|e| e.contains("RECOVER")), "{answer:?}");
+    let rest = h.settle();
+    assert!(!start_sent_anywhere(&rest, g), "the refused start went nowhere");
+    assert_eq!(h.node.group_state(g), GroupState::Online, "the reactivation ends online here");
+}

@@ -353,18 +353,8 @@ pub fn table_with(v: &Value, colour: bool) -> String {
         " packets",
         &format!("sent {}, send errors {}, accepted {}", n("sent"), n("send_errors"), n("accepted")),
     );
-    let drops = [
-        "malformed",
-        "bad_tag",
-        "replayed",
-        "too_large",
-        "unknown_version",
-        "unknown_sender",
-        "wrong_cluster",
-        "spoofed_source",
-        "wrong_path",
-        "receive_errors",
-    ];
+    // The dropped-datagram reasons of /metrics, and the socket's own receive errors.
+    let drops: Vec<&str> = crate::observe::metrics::DROP_REASONS.into_iter().chain(["receive_errors"]).collect();
     let total: u64 = drops.iter().map(|k| n(k)).sum();
     let detail: Vec<String> =
         drops.iter().filter(|k| n(k) > 0).map(|k| format!("{} {}", k.replace('_', " "), n(k))).collect();

@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// The transport counters that count dropped datagrams, by reason (docs/transport.md).
-const DROP_REASONS: [&str; 9] = [
+pub const DROP_REASONS: [&str; 9] = [
     "malformed",
     "bad_tag",
     "replayed",

@@ -241,7 +241,28 @@ fn other_paths_methods_bodies_and_heads_are_refused_in_words() {
     // More connections than the bound: the extra ones are closed at once, the daemon goes on.
     let held: Vec<TcpStream> = (0..80).filter_map(|_| TcpStream::connect(d.web).ok()).collect();
     assert_eq!(held.len(), 80);
+    // Held open until the daemon has refused the extra ones: a connection dropped before
+    // the daemon accepts it frees its slot, so dropping early races the accept loop on a
+    // loaded machine. Refused ones are closed at once; accepted ones stay open until the
+    // 5 s head timeout, so closes seen before 4 s are refusals (64 is MAX_CONNECTIONS in
+    // cli/src/observe/web.rs).
+    for c in &held {
+        c.set_nonblocking(true).expect("nonblocking");
+    }
+    let closed_by_daemon = |c: &TcpStream| {
+        let mut byte = [0u8; 1];
+        match (&*c).read(&mut byte) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+        }
+    };
+    let refused = wait_for(Duration::from_millis(4000), || {
+        let closed = held.iter().filter(|c| closed_by_daemon(c)).count();
+        (closed >= 80 - 64).then_some(closed)
+    });
     drop(held);
+    assert!(refused.is_some(), "the connections over the bound were not closed at once");
     let (m, text) = wait_for(Duration::from_secs(10), || {
         let (m, text) = try_scrape(&d)?;
         (sample(&m, "baton_web_connections_refused_total", &[]) >= Some(16.0)).then_some((m, text))

@@ -206,6 +206,8 @@ pub struct ShowOptions<'a> {
     pub server: Option<&'a str>,
     pub json: bool,
     pub utc: bool,
+    /// Write a picture of the logs here instead of listing them.
+    pub html: Option<&'a Path>,
 }
 
 pub fn show(dir: &Path, opts: &ShowOptions) -> ExitCode {
@@ -220,6 +222,9 @@ pub fn show(dir: &Path, opts: &ShowOptions) -> ExitCode {
         (Ok(f), Ok(t)) => (f, t),
         (Err(e), _) | (_, Err(e)) => return fail(e),
     };
+    if let Some(out) = opts.html {
+        return show_html(dir, &logs, &view, (from_ms, to_ms), opts.server, out);
+    }
     let mut cut = false;
     // A closed pipe (`| head`) ends the listing quietly.
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -418,6 +423,47 @@ pub fn state(dir: &Path, at: &str, json: bool, utc: bool) -> ExitCode {
         }
     }
     exit(cut)
+}
+
+/// `log show --html`: the logs as one picture (crate::timeline), cut to the range asked.
+/// Each server's records are replayed from the start of its run (states need it); the
+/// range only chooses what is drawn.
+fn show_html(
+    dir: &Path,
+    logs: &[Log],
+    view: &TimeView,
+    (from_ms, to_ms): (Option<Ms>, Option<Ms>),
+    server: Option<&str>,
+    out: &Path,
+) -> ExitCode {
+    let mut cut = false;
+    let mut server_logs = Vec::new();
+    for log in logs {
+        cut |= log.warn();
+        let name = server_of(&log.records, &log.dir);
+        if server.is_some_and(|s| s != name) {
+            continue;
+        }
+        server_logs.push(crate::timeline::ServerLog {
+            name,
+            records: &log.records,
+            times: shown_times(&log.records, view.clock),
+        });
+    }
+    if server_logs.is_empty() {
+        return fail(format!("{}: no log of server {} here", dir.display(), server.unwrap_or("?")));
+    }
+    let last_ms = server_logs.iter().filter_map(|l| l.times.last().copied()).max().unwrap_or(0);
+    let title = format!("event logs of {}", dir.display());
+    let mut picture = crate::timeline::build(title, &server_logs, None, last_ms, view);
+    crate::timeline::clip(&mut picture, from_ms, to_ms);
+    match crate::timeline::write(&picture, out, &|ms| view.fmt(ms)) {
+        Ok(()) => {
+            println!("timeline of {} servers written to {}", picture.servers.len(), out.display());
+            exit(cut)
+        }
+        Err(e) => fail(e),
+    }
 }
 
 /// Writes every server's records of a simulated run as event logs under `dir`.

@@ -23,6 +23,7 @@ mod outcome;
 mod pipe;
 mod sim_cmd;
 mod status_doc;
+mod timeline;
 mod timing_cmd;
 
 use clap::{Parser, Subcommand};
@@ -264,6 +265,11 @@ enum LogCmd {
         /// Print and read wall-clock times in UTC (default: the local time zone).
         #[arg(long)]
         utc: bool,
+        /// Write the logs as a picture instead of listing them: one self-contained HTML
+        /// page, a lane per server, a band per group, marks for verdicts, fences,
+        /// scripts, failovers and commands (docs/timeline.md). --from/--to/--server apply.
+        #[arg(long, value_name = "OUT.html", conflicts_with = "json")]
+        html: Option<PathBuf>,
     },
     /// Re-run the core over the logged inputs and check every logged output comes out
     /// again. A torn tail or damage is reported, the records before it are replayed, and
@@ -323,6 +329,11 @@ enum SimCmd {
         /// `baton log verify|show|replay|why|state`.
         #[arg(long, value_name = "DIR")]
         trace: Option<PathBuf>,
+        /// Also write the run as a picture: one self-contained HTML page with a lane per
+        /// server, a band per group, and marks for faults, verdicts, fences, scripts and
+        /// expectations (docs/timeline.md).
+        #[arg(long, value_name = "OUT.html")]
+        html: Option<PathBuf>,
     },
     /// Explore random fault schedules: invariants at every step, liveness after healing;
     /// failures are written as scenario files (docs/testing.md).
@@ -343,8 +354,8 @@ fn main() -> ExitCode {
         Top::Config { command: ConfigCmd::Check { file, file_only } } => config_cmd::check(&file, file_only),
         Top::Config { command: ConfigCmd::Show { file } } => config_cmd::show(&file),
         Top::Config { command: ConfigCmd::Timing { file, json } } => timing_cmd::timing(&file, json),
-        Top::Sim { command: SimCmd::Run { file, seed, json, trace } } => {
-            sim_cmd::run(&file, seed, json, trace.as_deref())
+        Top::Sim { command: SimCmd::Run { file, seed, json, trace, html } } => {
+            sim_cmd::run(&file, seed, json, trace.as_deref(), html.as_deref())
         }
         Top::Sim { command: SimCmd::Explore(args) } => explore_cmd::run(&args),
         Top::Daemon { config, server, state_dir, fence, log_level, log_format } => {
@@ -380,7 +391,7 @@ fn main() -> ExitCode {
         }
         Top::Log { command } => match command {
             LogCmd::Verify { dir } => log_cmd::verify(&dir),
-            LogCmd::Show { dir, from, to, server, json, utc } => log_cmd::show(
+            LogCmd::Show { dir, from, to, server, json, utc, html } => log_cmd::show(
                 &dir,
                 &log_cmd::ShowOptions {
                     from: from.as_deref(),
@@ -388,6 +399,7 @@ fn main() -> ExitCode {
                     server: server.as_deref(),
                     json,
                     utc,
+                    html: html.as_deref(),
                 },
             ),
             LogCmd::Replay { dir } => log_cmd::replay_cmd(&dir),

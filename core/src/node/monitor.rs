@@ -155,6 +155,7 @@ impl Node {
         };
         let next = run.check_started_ms.saturating_add(self.cfg.monitor(m).interval_ms).max(self.now);
         self.set_timer(Timer::MonitorCheck(m), next);
+        let (healthy, detail) = self.pseudo_check_result(m, healthy, detail);
         let retries = self.cfg.monitor(m).retries;
         let run = &mut self.monitors[m.idx()];
         if healthy {

@@ -294,7 +294,7 @@ impl Node {
     }
 
     /// Carries out an accepted command whose effect is on this server.
-    pub(super) fn on_forwarded(&mut self, _from: ServerId, cmd: Command) {
+    pub(super) fn on_forwarded(&mut self, from: ServerId, cmd: Command) {
         match cmd {
             Command::ServerShutdown { reboot, .. } => self.begin_server_shutdown(reboot),
             Command::ServerReturn { force, .. } => {
@@ -316,7 +316,7 @@ impl Node {
             Command::MonitorSuspend { monitor, .. } => self.set_monitor_suspended(monitor, true),
             Command::MonitorResume { monitor, .. } => self.set_monitor_suspended(monitor, false),
             Command::MonitorFail { .. } | Command::MonitorOk { .. } | Command::ResourceFailActivation { .. } => {
-                self.apply_pseudo_fault(&cmd)
+                self.apply_pseudo_fault(from, &cmd)
             }
             Command::ClusterResume { force: true } => {
                 if self.cluster_suspended {

@@ -184,7 +184,10 @@ impl Node {
             Event::new(EventKind::MonitorError)
                 .monitor(m)
                 .reason(detail)
-                .because(None, format!("{} failed checks in a row (retries = {retries})", retries + 1)),
+                .because(
+                    self.pseudo_failing(m).then_some(EventKind::CommandAccepted),
+                    format!("{} failed checks in a row (retries = {retries})", retries + 1),
+                ),
         );
         self.monitor_recovery(m);
     }

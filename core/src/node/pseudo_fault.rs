@@ -18,10 +18,14 @@
 //! running service only: a restart of the service ends them.
 
 use super::Node;
+use crate::event::{Event, EventKind};
 use crate::command::Command;
 use crate::config::{GroupId, MonId, RecoveryTarget, ResId, ServerId};
 use crate::io::GroupState;
 use std::collections::{BTreeMap, BTreeSet};
+
+/// The detail of a check failed by `monitor fail`.
+pub const PSEUDO_CHECK: &str = "pseudo-failure (baton monitor fail)";
 
 /// The most activations one `fail-activation` may fail (a bound on the input).
 pub const MAX_FAIL_ACTIVATIONS: u32 = 100;
@@ -93,8 +97,14 @@ impl Node {
         }
     }
 
-    /// Carries out an accepted pseudo-fault command on this server.
-    pub(super) fn apply_pseudo_fault(&mut self, cmd: &Command) {
+    /// Carries out an accepted pseudo-fault command on this server. Taken on another
+    /// server, it is recorded here too (`command-accepted`, "from S"), so this server's
+    /// log shows what its failures follow from (`baton log why`).
+    pub(super) fn apply_pseudo_fault(&mut self, from: ServerId, cmd: &Command) {
+        if from != self.me {
+            let words = format!("{} (from {})", cmd.words(&self.cfg), self.cfg.server(from).name);
+            self.emit(Event::new(EventKind::CommandAccepted).reason(words));
+        }
         match cmd {
             Command::MonitorFail { monitor, .. } => {
                 if self.cfg.monitor(*monitor).servers.contains(&self.me) {
@@ -130,11 +140,17 @@ impl Node {
     /// A check's result as the recovery ladder reads it: failed while `monitor fail`
     /// is active here, whatever the monitor found.
     pub(super) fn pseudo_check_result(&self, m: MonId, healthy: bool, detail: String) -> (bool, String) {
-        if self.pseudo.monitors.contains(&m) {
-            (false, "pseudo-failure (baton monitor fail)".to_string())
+        if self.pseudo_failing(m) {
+            (false, PSEUDO_CHECK.to_string())
         } else {
             (healthy, detail)
         }
+    }
+
+    /// Whether `monitor fail` is active here for `m`: its failures follow from the
+    /// `command-accepted` of that command (`baton log why` walks back to it).
+    pub(super) fn pseudo_failing(&self, m: MonId) -> bool {
+        self.pseudo.monitors.contains(&m)
     }
 
     /// Takes one pseudo activation failure of `r`: `Some(reason)` if this activation

@@ -36,7 +36,8 @@ fn monitor_fail_makes_healthy_checks_fail_until_monitor_ok() {
     assert!(event(&first, E::MonitorCheckFailed).reason.as_deref().unwrap_or("").contains("pseudo-failure"));
     h.check(m, true);
     let third = h.check(m, true);
-    assert_event(&third, E::MonitorError);
+    let error = event(&third, E::MonitorError);
+    assert_eq!(error.cause.as_ref().and_then(|c| c.after), Some(E::CommandAccepted), "why walks back to the command");
     assert_event(&third, E::RecoveryReactivate);
     h.settle();
     let again = h.cmd(Command::MonitorFail { monitor: m, on: None });
@@ -124,4 +125,12 @@ fn the_words_parse_and_bad_counts_are_refused() {
     assert!(p("resource fail-activation e1").unwrap_err().contains("--times"));
     assert!(p("resource fail-activation e1 --times 101").unwrap_err().contains("0 to 100"));
     assert!(p("resource fail-activation nope --times 1").unwrap_err().contains("no resource"));
+}
+
+#[test]
+fn a_forwarded_fault_is_recorded_on_the_server_it_runs_on() {
+    let (mut h, m) = running();
+    let out = h.msg(S2, Message::Forward { cmd: Command::MonitorFail { monitor: m, on: Some(S1) } });
+    assert_eq!(event(&out, E::CommandAccepted).reason.as_deref(), Some("monitor fail appw --on server1 (from server2)"));
+    assert_eq!(h.node.status().pseudo_faults.len(), 1);
 }

@@ -127,7 +127,7 @@ fn monitor_fail_fails_the_group_over_for_real_and_monitor_ok_ends_it() {
     c.wait("appw ok on server1", || c.status(1)["monitors"]["appw"] == "ok");
 
     c.accepted(2, &["monitor", "fail", "appw"]); // asked on server2, routed to server1
-    // The real ladder: two failed checks (retries = 1), no reactivation, failover.
+                                                 // The real ladder: two failed checks (retries = 1), no reactivation, failover.
     c.wait_online_on(2);
     let faults = pseudo_faults(&c.status(1));
     assert_eq!(faults, vec!["monitor appw: checks fail (monitor fail)".to_string()], "{}", c.status(1));
@@ -158,9 +158,7 @@ fn monitor_fail_is_refused_while_a_server_of_the_policy_is_down() {
     let mut c = Cluster::start(MONITOR);
     c.wait_online_on(1);
     c.daemons[2].kill();
-    c.wait("server1 sees server3 down", || {
-        c.status(1)["peers"]["server3"].as_str().is_some_and(|s| s != "online")
-    });
+    c.wait("server1 sees server3 down", || c.status(1)["peers"]["server3"].as_str().is_some_and(|s| s != "online"));
     let out = c.baton(1, &["monitor", "fail", "appw"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "refused: {err}");

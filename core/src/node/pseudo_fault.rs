@@ -18,9 +18,9 @@
 //! running service only: a restart of the service ends them.
 
 use super::Node;
-use crate::event::{Event, EventKind};
 use crate::command::Command;
 use crate::config::{GroupId, MonId, RecoveryTarget, ResId, ServerId};
+use crate::event::{Event, EventKind};
 use crate::io::GroupState;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -167,7 +167,8 @@ impl Node {
 
     /// The pseudo-failures active on this server, as `status` lists them.
     pub(super) fn pseudo_fault_lines(&self) -> Vec<String> {
-        let mons = self.pseudo.monitors.iter().map(|m| format!("monitor {}: checks fail (monitor fail)", self.mon_name(*m)));
+        let mons =
+            self.pseudo.monitors.iter().map(|m| format!("monitor {}: checks fail (monitor fail)", self.mon_name(*m)));
         let acts = self.pseudo.activations.iter().map(|(r, n)| {
             format!("resource {}: next {n} activation(s) fail (fail-activation)", self.cfg.resource(*r).name)
         });
@@ -231,10 +232,14 @@ impl Node {
             }
         }
         let busy = self.cfg.group_ids().find(|g| {
-            self.cfg.server_ids().any(|s| matches!(self.group_state_on(*g, s), GroupState::Starting | GroupState::Stopping))
+            self.cfg
+                .server_ids()
+                .any(|s| matches!(self.group_state_on(*g, s), GroupState::Starting | GroupState::Stopping))
         });
         match busy {
-            Some(g) => Err(format!("not safe to test: group {} is starting, stopping or moving", self.cfg.group(g).name)),
+            Some(g) => {
+                Err(format!("not safe to test: group {} is starting, stopping or moving", self.cfg.group(g).name))
+            }
             None => Ok(()),
         }
     }

@@ -131,6 +131,9 @@ fn the_words_parse_and_bad_counts_are_refused() {
 fn a_forwarded_fault_is_recorded_on_the_server_it_runs_on() {
     let (mut h, m) = running();
     let out = h.msg(S2, Message::Forward { cmd: Command::MonitorFail { monitor: m, on: Some(S1) } });
-    assert_eq!(event(&out, E::CommandAccepted).reason.as_deref(), Some("monitor fail appw --on server1 (from server2)"));
+    assert_eq!(
+        event(&out, E::CommandAccepted).reason.as_deref(),
+        Some("monitor fail appw --on server1 (from server2)")
+    );
     assert_eq!(h.node.status().pseudo_faults.len(), 1);
 }

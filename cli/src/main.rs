@@ -12,6 +12,7 @@ mod control_cmd;
 mod daemon_cmd;
 mod demo_cmd;
 mod explore_cmd;
+mod fault_cmd;
 mod host_check;
 mod kind_check;
 mod log_cmd;
@@ -119,10 +120,17 @@ enum Top {
         #[command(subcommand)]
         command: control_cmd::ServerCmd,
     },
-    /// Suspend or resume a monitor (through the local daemon).
+    /// Suspend or resume a monitor, or make its checks fail to verify its recovery
+    /// live (through the local daemon).
     Monitor {
         #[command(subcommand)]
         command: control_cmd::MonitorCmd,
+    },
+    /// Make a resource's next activations fail, to verify its recovery live (through
+    /// the local daemon).
+    Resource {
+        #[command(subcommand)]
+        command: fault_cmd::ResourceCmd,
     },
     /// Mirror disks: initialise a side, show the engines' status; rebuild a mirror or
     /// force its latest side (through the local daemon).
@@ -370,6 +378,7 @@ fn main() -> ExitCode {
         Top::Cluster { command } => control_cmd::cluster(&command),
         Top::Server { command } => control_cmd::server(&command),
         Top::Monitor { command } => control_cmd::monitor(&command),
+        Top::Resource { command } => fault_cmd::run(&command),
         Top::Mirror { command } => mirror_cmd::run(&command),
         Top::MirrorEngine { mirror, config, server, state_dir, test_io } => {
             mirror_cmd::engine(&mirror, &config, &server, &state_dir, test_io)

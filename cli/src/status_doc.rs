@@ -67,6 +67,8 @@ pub fn document(status: &Value) -> Value {
         }
     }
     doc.insert("resources".into(), Value::Object(resources));
+    // Issue 15: `monitor fail` / `resource fail-activation` active on this server.
+    doc.insert("pseudo_faults".into(), status.get("pseudo_faults").cloned().unwrap_or_else(|| Value::Array(vec![])));
     // Already objects: `{peer, path, alive, silent_ms}` per path, and the counters.
     doc.insert("paths".into(), status.get("paths").cloned().unwrap_or_else(|| Value::Array(Vec::new())));
     // `{server, op, overdue}` per peer that has not confirmed the latest suspend or resume (X1).

@@ -28,6 +28,14 @@ pub enum Command {
     MirrorForce { mirror: ResId, on: ServerId },
     MonitorSuspend { monitor: MonId, on: Option<ServerId> },
     MonitorResume { monitor: MonId, on: Option<ServerId> },
+    /// Pseudo-failure (issue 15): the monitor's checks on `on` (default: where the
+    /// group it recovers is online) count as failed until `monitor ok`.
+    MonitorFail { monitor: MonId, on: Option<ServerId> },
+    /// Ends `monitor fail` on `on` (default: every server of the monitor).
+    MonitorOk { monitor: MonId, on: Option<ServerId> },
+    /// The next `times` activations of the resource on `on` (default: every server of
+    /// its group's policy) fail without running its driver; 0 ends it.
+    ResourceFailActivation { resource: ResId, times: u32, on: Option<ServerId> },
 }
 
 impl Command {
@@ -68,6 +76,21 @@ impl Command {
                 cfg.monitor(*monitor).name,
                 on.map(|o| format!(" --on {}", s(o))).unwrap_or_default()
             ),
+            Command::MonitorFail { monitor, on } => format!(
+                "monitor fail {}{}",
+                cfg.monitor(*monitor).name,
+                on.map(|o| format!(" --on {}", s(o))).unwrap_or_default()
+            ),
+            Command::MonitorOk { monitor, on } => format!(
+                "monitor ok {}{}",
+                cfg.monitor(*monitor).name,
+                on.map(|o| format!(" --on {}", s(o))).unwrap_or_default()
+            ),
+            Command::ResourceFailActivation { resource, times, on } => format!(
+                "resource fail-activation {} --times {times}{}",
+                cfg.resource(*resource).name,
+                on.map(|o| format!(" --on {}", s(o))).unwrap_or_default()
+            ),
         }
     }
 
@@ -75,7 +98,7 @@ impl Command {
     pub fn parse_words<S: AsRef<str>>(words: &[S], cfg: &Config) -> Result<Command, String> {
         let w: Vec<&str> = words.iter().map(|s| s.as_ref()).collect();
         let mut p = Words { w: &w, pos: 0, cfg };
-        let noun = p.next("a command (cluster, server, group, mirror, monitor)")?;
+        let noun = p.next("a command (cluster, server, group, mirror, monitor, resource)")?;
         let cmd = match noun {
             "cluster" => {
                 let verb = p.next("cluster start|stop|shutdown|suspend|resume")?;
@@ -124,16 +147,33 @@ impl Command {
                 }
             }
             "monitor" => {
-                let verb = p.next("monitor suspend|resume MONITOR")?;
+                let verb = p.next("monitor suspend|resume|fail|ok MONITOR")?;
                 let monitor = p.monitor()?;
                 let on = p.option_server("--on")?;
                 match verb {
                     "suspend" => Command::MonitorSuspend { monitor, on },
                     "resume" => Command::MonitorResume { monitor, on },
-                    other => return Err(format!("unknown monitor command {other:?}: use suspend or resume")),
+                    "fail" => Command::MonitorFail { monitor, on },
+                    "ok" => Command::MonitorOk { monitor, on },
+                    other => return Err(format!("unknown monitor command {other:?}: use suspend, resume, fail or ok")),
                 }
             }
-            other => return Err(format!("unknown command {other:?}: use cluster, server, group, mirror or monitor")),
+            "resource" => {
+                let verb = p.next("resource fail-activation RESOURCE --times N")?;
+                let resource = p.resource()?;
+                match verb {
+                    "fail-activation" => {
+                        let times = p.times()?;
+                        Command::ResourceFailActivation { resource, times, on: p.option_server("--on")? }
+                    }
+                    other => return Err(format!("unknown resource command {other:?}: use fail-activation")),
+                }
+            }
+            other => {
+                return Err(format!(
+                    "unknown command {other:?}: use cluster, server, group, mirror, monitor or resource"
+                ))
+            }
         };
         match p.w.get(p.pos) {
             Some(extra) => Err(format!("unexpected word {extra:?} after `{}`", cmd.words(cfg))),
@@ -195,6 +235,22 @@ impl<'a> Words<'a> {
             Some(r) if self.cfg.resource(r).kind.mirror().is_some() => Ok(r),
             Some(_) => Err(format!("resource {n:?} is not a mirror or hybrid disk")),
             None => Err(format!("no mirror {n:?} in the configuration")),
+        }
+    }
+    fn resource(&mut self) -> Result<ResId, String> {
+        let n = self.next("a resource name")?;
+        self.cfg.resource_id(n).ok_or_else(|| format!("no resource {n:?} in the configuration"))
+    }
+    /// `--times N`, N in 0..=MAX_FAIL_ACTIVATIONS.
+    fn times(&mut self) -> Result<u32, String> {
+        let max = crate::node::MAX_FAIL_ACTIVATIONS;
+        if !self.flag("--times") {
+            return Err(format!("missing --times N (how many activations fail, 0..={max}; 0 ends it)"));
+        }
+        let n = self.next("a count after --times")?;
+        match n.parse::<u32>() {
+            Ok(t) if t <= max => Ok(t),
+            Ok(_) | Err(_) => Err(format!("--times {n:?}: give a whole number from 0 to {max}")),
         }
     }
     fn monitor(&mut self) -> Result<MonId, String> {

@@ -155,6 +155,9 @@ impl Node {
                 }
                 Ok(Routed::Many(targets, cmd.clone()))
             }
+            Command::MonitorFail { .. } | Command::MonitorOk { .. } | Command::ResourceFailActivation { .. } => {
+                self.check_pseudo_fault(cmd).map(|targets| Routed::Many(targets, cmd.clone()))
+            }
         }
     }
 
@@ -291,7 +294,7 @@ impl Node {
     }
 
     /// Carries out an accepted command whose effect is on this server.
-    pub(super) fn on_forwarded(&mut self, _from: ServerId, cmd: Command) {
+    pub(super) fn on_forwarded(&mut self, from: ServerId, cmd: Command) {
         match cmd {
             Command::ServerShutdown { reboot, .. } => self.begin_server_shutdown(reboot),
             Command::ServerReturn { force, .. } => {
@@ -312,6 +315,9 @@ impl Node {
             Command::MirrorForce { mirror, .. } => self.force_mirror(mirror),
             Command::MonitorSuspend { monitor, .. } => self.set_monitor_suspended(monitor, true),
             Command::MonitorResume { monitor, .. } => self.set_monitor_suspended(monitor, false),
+            Command::MonitorFail { .. } | Command::MonitorOk { .. } | Command::ResourceFailActivation { .. } => {
+                self.apply_pseudo_fault(from, &cmd)
+            }
             Command::ClusterResume { force: true } => {
                 if self.cluster_suspended {
                     self.on_cluster_op(ClusterOp::Resume);

@@ -21,6 +21,7 @@ mod mirror;
 mod monitor;
 mod np;
 pub mod placement;
+mod pseudo_fault;
 mod recovery;
 mod status;
 mod suspension;
@@ -35,6 +36,7 @@ mod tests;
 pub use fence::stall_power;
 pub use mirror::MirrorStatus;
 pub use monitor::MonitorStatus;
+pub use pseudo_fault::MAX_FAIL_ACTIVATIONS;
 pub use status::Status;
 
 use crate::config::{Config, GroupId, Ms, ServerId};
@@ -166,6 +168,8 @@ pub struct Node {
     zombies: BTreeMap<ServerId, takeover::Zombie>,
     /// Since when each server (this one included) has been an online member here.
     member_since: BTreeMap<ServerId, Ms>,
+    /// `monitor fail` and `resource fail-activation` active here (issue 15).
+    pseudo: pseudo_fault::PseudoFaults,
     /// Outputs produced while handling the current input.
     out: Vec<Output>,
 }
@@ -225,6 +229,7 @@ impl Node {
             zombies: BTreeMap::new(),
             formation_duty: None,
             member_since: BTreeMap::new(),
+            pseudo: pseudo_fault::PseudoFaults::default(),
             out: Vec::new(),
         }
     }

@@ -155,6 +155,7 @@ impl Node {
         };
         let next = run.check_started_ms.saturating_add(self.cfg.monitor(m).interval_ms).max(self.now);
         self.set_timer(Timer::MonitorCheck(m), next);
+        let (healthy, detail) = self.pseudo_check_result(m, healthy, detail);
         let retries = self.cfg.monitor(m).retries;
         let run = &mut self.monitors[m.idx()];
         if healthy {
@@ -183,7 +184,10 @@ impl Node {
             Event::new(EventKind::MonitorError)
                 .monitor(m)
                 .reason(detail)
-                .because(None, format!("{} failed checks in a row (retries = {retries})", retries + 1)),
+                .because(
+                    self.pseudo_failing(m).then_some(EventKind::CommandAccepted),
+                    format!("{} failed checks in a row (retries = {retries})", retries + 1),
+                ),
         );
         self.monitor_recovery(m);
     }

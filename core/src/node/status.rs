@@ -29,6 +29,9 @@ pub struct Status {
     pub paths: Vec<PathStatus>,
     /// The resources of every group on this server: (group, resource, state word).
     pub resources: Vec<(String, String, &'static str)>,
+    /// `monitor fail` and `resource fail-activation` active on this server (issue 15).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pseudo_faults: Vec<String>,
 }
 
 /// A peer that has not confirmed the latest suspend or resume applied here (X1).
@@ -176,6 +179,7 @@ impl Node {
                     (cfg.group(res.group).name.clone(), res.name.clone(), word)
                 })
                 .collect(),
+            pseudo_faults: self.pseudo_fault_lines(),
         }
     }
 

@@ -313,6 +313,12 @@ impl Node {
                 return;
             }
         }
+        if let Some(reason) = self.take_pseudo_activation_failure(r) {
+            // `resource fail-activation` (issue 15): the driver is not run, so nothing
+            // is left half-started behind the failure the ladder acts on.
+            self.on_activated(g, pos, ActionResult::Failed(reason));
+            return;
+        }
         let env = self.start_env(g, r);
         if let Some(e) = &env {
             self.emit(Event::new(EventKind::ScriptStarted).group(g).resource(r).reason(env_text(e)));

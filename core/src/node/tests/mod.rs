@@ -16,6 +16,7 @@ mod mirror_seen;
 mod monitor;
 mod np;
 mod placement;
+mod pseudo_fault;
 mod recovery;
 mod restart;
 mod start_after;

@@ -185,8 +185,11 @@ fn ack_lines(op: &str, v: &Value, owed: &[(String, bool)]) -> String {
     names.extend(pairs(&v["peers"]).into_iter().map(|(name, _)| name));
     let mut out = String::new();
     for name in names {
-        let result =
-            if owed.iter().any(|(s, _)| *s == name) { "Failed (not confirmed: see `baton status`)" } else { "Success" };
+        let result = if owed.iter().any(|(s, _)| *s == name) {
+            "Failed (not confirmed: see `baton status`)"
+        } else {
+            "Success"
+        };
         out.push_str(&format!("{verb} {name} : {result}\n"));
     }
     out

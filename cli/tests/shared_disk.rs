@@ -63,7 +63,8 @@ fn skip() -> bool {
         ("mkfs.ext4", "e2fsprogs"),
         ("e2fsck", "e2fsprogs"),
         ("socat", "socat"),
-    ] {
+    ]
+    {
         if find_program(tool).is_none() {
             println!("skipped: `{tool}` not found (Debian package {package})");
             return true;

@@ -62,7 +62,13 @@ cleanup() {
     umount -l "$f" 2>/dev/null
   done
   [ -n "$plain_dev" ] && losetup -d "$plain_dev"
-  for l in "${loops[@]}"; do losetup -d "$l"; done
+  # The engines' exclusive opens may outlive the kill by a moment: retry, bounded.
+  for l in "${loops[@]}"; do
+    for _ in $(seq 50); do
+      [ -e "/sys/block/${l#/dev/}/loop" ] || break
+      losetup -d "$l" 2>/dev/null; sleep 0.1
+    done
+  done
   ip netns del $ns1 2>/dev/null; ip netns del $ns2 2>/dev/null
   if [ $keep = 0 ]; then rm -rf "$work"; else echo "kept $work" >&2; fi
 }
@@ -76,7 +82,6 @@ ip link add bmfa-$$ netns $ns1 type veth peer name bmfb-$$ netns $ns2
 ip -n $ns1 addr add 10.231.0.1/24 dev bmfa-$$; ip -n $ns2 addr add 10.231.0.2/24 dev bmfb-$$
 for n in $ns1 $ns2; do ip -n $n link set lo up; done
 ip -n $ns1 link set bmfa-$$ up; ip -n $ns2 link set bmfb-$$ up
-in_ns() { local n=$1; shift; nsenter --net=/run/netns/$n "$@"; }
 
 # --- devices: loop devices (direct I/O) over files in one directory ---
 lodev() { local d; d=$(losetup --direct-io=on --find --show "$1"); loops+=("$d"); echo "$d"; }
@@ -140,21 +145,21 @@ print(json.dumps(v["ok"]))
 PY
 }
 field() { ctl "$1" '{"status": {}}' | python3 -c "import json,sys; print(json.load(sys.stdin)$2)"; }
-wait_for() {  # wait_for SECONDS WHAT COMMAND...: polls COMMAND until it succeeds
+wait_for() {  # wait_for SECONDS WHAT 'SHELL TEST': re-evaluates the test until it succeeds
   local give_up=$((SECONDS + $1)) what=$2; shift 2
-  until "$@"; do [ $SECONDS -lt $give_up ] || { log "not within the limit: $what"; exit 1; }; sleep 0.2; done
+  until eval "$1"; do [ $SECONDS -lt $give_up ] || { log "not within the limit: $what"; exit 1; }; sleep 0.2; done
 }
 for s in 1 2; do
-  in_ns $([ $s = 1 ] && echo $ns1 || echo $ns2) "$baton" mirror-engine md1 --config "$cfg" --server server$s \
+  # nsenter itself in the background (not a function): $! is the engine, to kill.
+  nsenter --net=/run/netns/$([ $s = 1 ] && echo $ns1 || echo $ns2) "$baton" mirror-engine md1 --config "$cfg" --server server$s \
     --state-dir "$work/state$s" --dev-dir "$work/dev$s" 2>"$work/engine$s.log" &
   pids+=($!)
-  wait_for 10 "engine $s answers" test -S "$work/state$s/mirror/md1.sock"
-  wait_for 10 "engine $s answers" ctl $s '{"status": {}}' >/dev/null
+  wait_for 10 "engine $s answers" "ctl $s '{\"status\": {}}' >/dev/null 2>&1"
 done
 ctl 1 '{"activate": {"lease_ms": 600000}}' >/dev/null
 dev=$(field 1 '["device"]')
 log "active: $dev -> $(readlink "$dev")"
-wait_for 20 "the link up" test "$(field 1 '["links_up"]')" = 1
+wait_for 20 "the link up" '[ "$(field 1 "[\"links_up\"]")" = 1 ]'
 
 # --- the bounds of a rebuild: network and disk bandwidth ---
 net_mib_s=$(python3 - $ns1 $ns2 <<'PY'
@@ -192,7 +197,7 @@ rebuild() {
   local t0 t1
   t0=$(date +%s.%N)
   ctl 1 "{\"rebuild\": {\"full\": $1}}" >/dev/null
-  wait_for 3600 "the rebuild ends" test "$(field 1 '["rebuild"]["running"]')" = False
+  wait_for 3600 "the rebuild ends" '[ "$(field 1 "[\"rebuild\"][\"running\"]")" = False ]'
   t1=$(date +%s.%N)
   [ "$(field 1 '["rebuild"]["outcome"]')" = done ] || { log "rebuild failed: $(field 1 '["rebuild"]')"; exit 1; }
   echo "$(field 1 '["rebuild"]["total_bytes"]') $(python3 -c "print($t1 - $t0)")"
@@ -232,12 +237,12 @@ diff_results=()
 for dirty_mib in 32 128; do
   ctl 1 '{"lease": {"ms": 600000}}' >/dev/null
   ip -n $ns1 link set bmfa-$$ down
-  wait_for 20 "the link down" test "$(field 1 '["links_up"]')" = 0
+  wait_for 20 "the link down" '[ "$(field 1 "[\"links_up\"]")" = 0 ]'
   # 64 KiB random writes, each region once (fio's random map): exactly N MiB of regions.
   fio --name=dirty --filename="$dev" --rw=randwrite --bs=64k --ioengine=psync --direct=1 \
     --io_size="${dirty_mib}M" --size=100% --output-format=terse >/dev/null
   ip -n $ns1 link set bmfa-$$ up
-  wait_for 30 "the link back up" test "$(field 1 '["links_up"]')" = 1
+  wait_for 30 "the link back up" '[ "$(field 1 "[\"links_up\"]")" = 1 ]'
   read -r b s < <(rebuild false)
   log "differential after $dirty_mib MiB dirty: $b bytes in $s s"
   diff_results+=("$dirty_mib:$b:$s")

@@ -13,7 +13,7 @@
 
 use std::io;
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,12 +23,6 @@ use super::bitmap::iter_bits;
 use super::peer::{PeerSync, Reply};
 use super::primary::Inner;
 use super::protocol::{Frame, BITMAP_CHUNK_WORDS, MAX_DATA_BYTES};
-
-/// Copy frames in flight at once. One at a time left the link idle while the peer wrote
-/// and while this side read and sealed the next frame (a full rebuild ran at 0.16 of
-/// min(network, disk), docs/benchmarks.md). Each frame still holds its own regions'
-/// locks until acknowledged, so the ordering against application writes is unchanged.
-const COPIES_IN_FLIGHT: usize = 4;
 
 /// A rebuild's progress as status shows it.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -166,11 +160,7 @@ fn run(inner: &Inner, full: bool) -> io::Result<()> {
     let total: u64 = todo.iter().map(|r| bytes_of(*r)).sum();
     inner.progress.total_bytes.store(total, Ordering::Relaxed);
     let started = Instant::now();
-    // Workers take the runs in order; the first failure stops them all (the destination
-    // recorded behind (full) at the start: the next rebuild is full, B110).
-    let next = AtomicUsize::new(0);
-    let failed = AtomicBool::new(false);
-    let copy = |(first, n): (u64, u64)| -> io::Result<()> {
+    for (first, n) in todo {
         if inner.stopped.load(Ordering::SeqCst) {
             return Err(io::Error::other("rebuild: the engine stopped"));
         }
@@ -182,29 +172,7 @@ fn run(inner: &Inner, full: bool) -> io::Result<()> {
         inner.data.read_exact_at(&mut data, offset)?;
         acked(inner.request(&|id| Frame::Rebuild { id, offset, data: data.clone() }), "a copy")?;
         inner.progress.done_bytes.fetch_add(len, Ordering::Relaxed);
-        Ok(())
-    };
-    let worker = || -> io::Result<()> {
-        while !failed.load(Ordering::SeqCst) {
-            let Some(&r) = todo.get(next.fetch_add(1, Ordering::SeqCst)) else { return Ok(()) };
-            if let Err(e) = copy(r) {
-                failed.store(true, Ordering::SeqCst);
-                return Err(e);
-            }
-        }
-        Ok(())
-    };
-    std::thread::scope(|s| {
-        let workers: Vec<_> = (0..COPIES_IN_FLIGHT).map(|_| s.spawn(worker)).collect();
-        let mut result = Ok(());
-        for w in workers {
-            let r = w.join().unwrap_or_else(|_| Err(io::Error::other("rebuild: a copy worker panicked")));
-            if result.is_ok() {
-                result = r;
-            }
-        }
-        result
-    })?;
+    }
     finish(inner)
 }
 

@@ -320,7 +320,7 @@ fn tls_serves_with_a_configured_certificate() {
     assert_eq!(code, 0, "plain HTTP answered on the TLS port: {head}");
     // A client that does not trust the certificate refuses it.
     let strict = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("client");
-    assert!(runtime.block_on(strict.get(&url).send()).is_err());
+    assert!(runtime.block_on(async { strict.get(&url).send().await }).is_err());
     assert!(d.log().contains(&format!("https://{}/", d.web)), "{}", d.log());
 }
 

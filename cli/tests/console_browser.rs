@@ -80,12 +80,28 @@ fn webdriver(ns: &str, method: &str, path: &str, body: Option<&Value>) -> Result
     let mut stream = stream;
     stream.set_read_timeout(Some(Duration::from_secs(60))).map_err(|e| e.to_string())?;
     stream.write_all(raw.as_bytes()).map_err(|e| format!("chromedriver: {e}"))?;
+    // chromedriver keeps the connection open whatever `Connection` says: read the head,
+    // then exactly Content-Length bytes.
     let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).map_err(|e| format!("chromedriver: {e}"))?;
-    let text = String::from_utf8_lossy(&answer);
-    let (head, body) = text.split_once("\r\n\r\n").ok_or_else(|| format!("not HTTP: {text}"))?;
-    // chromedriver answers with a Content-Length; a chunked answer would need decoding.
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_string() };
+    let mut buf = [0u8; 64 * 1024];
+    let (head, body) = loop {
+        let n = stream.read(&mut buf).map_err(|e| format!("chromedriver: {e}"))?;
+        if n == 0 {
+            return Err(format!("chromedriver closed: {}", String::from_utf8_lossy(&answer)));
+        }
+        answer.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&answer).to_string();
+        let Some((head, body)) = text.split_once("\r\n\r\n") else { continue };
+        let length = head
+            .lines()
+            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>()))
+            .ok_or_else(|| format!("chromedriver answer without Content-Length: {head}"))?
+            .map_err(|e| format!("chromedriver Content-Length: {e}"))?;
+        if body.len() >= length {
+            break (head.to_string(), body[..length].to_string());
+        }
+    };
+    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(&body) } else { body };
     let v: Value = serde_json::from_str(&body).map_err(|e| format!("chromedriver answer ({e}): {body}"))?;
     if v["value"].get("error").is_some() {
         return Err(format!("{method} {path}: {}", v["value"]));

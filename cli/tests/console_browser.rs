@@ -75,8 +75,10 @@ fn webdriver(ns: &str, method: &str, path: &str, body: Option<&Value>) -> Result
          Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
-    let stream = in_namespace(ns, || TcpStream::connect_timeout(&SocketAddr::from(([127, 0, 0, 1], DRIVER_PORT)), Duration::from_secs(2)))?
-        .map_err(|e| format!("chromedriver: {e}"))?;
+    let stream = in_namespace(ns, || {
+        TcpStream::connect_timeout(&SocketAddr::from(([127, 0, 0, 1], DRIVER_PORT)), Duration::from_secs(2))
+    })?
+    .map_err(|e| format!("chromedriver: {e}"))?;
     let mut stream = stream;
     stream.set_read_timeout(Some(Duration::from_secs(60))).map_err(|e| e.to_string())?;
     stream.write_all(raw.as_bytes()).map_err(|e| format!("chromedriver: {e}"))?;
@@ -208,7 +210,10 @@ fn page_locations(b: &Browser) -> Vec<String> {
 
 /// The texts of the page's toasts (operation results).
 fn toasts(b: &Browser) -> String {
-    b.js("return [...document.querySelectorAll('.toast')].map(t => t.textContent).join('\\n');").as_str().unwrap_or_default().to_string()
+    b.js("return [...document.querySelectorAll('.toast')].map(t => t.textContent).join('\\n');")
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Chooses `to` in the group's row, presses "move to", confirms.
@@ -239,7 +244,8 @@ fn the_console_follows_a_crash_live_and_moves_a_group_with_the_token() {
     let daemons: Vec<Daemon> = (1..=3).map(|s| lab.start_daemon(&baton(), &config, s).expect("daemon")).collect();
     let logs = || daemons.iter().map(|d| format!("--- server{} ---\n{}", d.server(), d.log_text())).collect::<String>();
     let on = |viewer: usize, server: &str| {
-        status(&baton(), &lab.state_dir(viewer)).is_ok_and(|s| group_locations(&s, GROUP).iter().any(|(s, st)| s == server && st == "online"))
+        status(&baton(), &lab.state_dir(viewer))
+            .is_ok_and(|s| group_locations(&s, GROUP).iter().any(|(s, st)| s == server && st == "online"))
     };
     assert!(wait_for(START_WITHIN, || on(2, "server1").then_some(())).is_some(), "no start\n{}", logs());
 

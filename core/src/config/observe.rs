@@ -280,7 +280,10 @@ mod tests {
         assert_eq!(cfg.observe.web_token_file.as_deref(), Some("/etc/baton/web.token"));
         assert_eq!(cfg.observe.web_tls, Some(WebTls { cert: "c.pem".into(), key: "k.pem".into() }));
         let again = crate::config::parse("r.toml", &crate::config::render(&cfg)).unwrap().config;
-        assert_eq!((again.observe.web_token_file, again.observe.web_tls), (cfg.observe.web_token_file, cfg.observe.web_tls));
+        assert_eq!(
+            (again.observe.web_token_file, again.observe.web_tls),
+            (cfg.observe.web_token_file, cfg.observe.web_tls)
+        );
         let errs = with("web_tls_cert = \"c.pem\"").unwrap_err();
         assert!(errs.iter().any(|e| e.starts_with("t.toml:") && e.contains("go together")), "{errs:?}");
         let errs = with("web_token_file = \"\"").unwrap_err();

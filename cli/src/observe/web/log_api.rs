@@ -106,7 +106,9 @@ pub(super) async fn why(State(cx): State<Ctx>, Query(q): Query<WhyQuery>) -> Res
     })
     .await;
     match chain {
-        Ok(Some(c)) if !c.steps.is_empty() => json(StatusCode::OK, &serde_json::json!({ "steps": c.steps, "cut": c.cut })),
+        Ok(Some(c)) if !c.steps.is_empty() => {
+            json(StatusCode::OK, &serde_json::json!({ "steps": c.steps, "cut": c.cut }))
+        }
         Ok(Some(_) | None) => error(StatusCode::NOT_FOUND, "no such event in this server's log".into()),
         Err(r) => r,
     }

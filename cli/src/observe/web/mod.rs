@@ -238,7 +238,8 @@ async fn count_and_refuse_bodies(State(stats): State<Arc<Stats>>, req: Request, 
     let op = req.method() == Method::POST && req.uri().path().starts_with("/api/op/");
     let op_body_ok = !chunked && length.is_none_or(|l| l.parse::<u64>().is_ok_and(|n| n <= MAX_OP_BODY_BYTES));
     let response = if op && !op_body_ok {
-        let msg = format!("an operation's body is a JSON object of at most {MAX_OP_BODY_BYTES} bytes, with Content-Length\n");
+        let msg =
+            format!("an operation's body is a JSON object of at most {MAX_OP_BODY_BYTES} bytes, with Content-Length\n");
         (StatusCode::PAYLOAD_TOO_LARGE, msg).into_response()
     } else if has_body && !op {
         (StatusCode::PAYLOAD_TOO_LARGE, "this request takes no body (only POST /api/op/… does)\n").into_response()

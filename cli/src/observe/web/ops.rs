@@ -127,7 +127,9 @@ fn words(noun: &str, verb: &str, b: &Body) -> Result<Vec<String>, String> {
 /// The CSRF guard and the credential; `Err` is the refusal to send.
 fn admit(cx: &Ctx, headers: &HeaderMap) -> Result<(), Response> {
     if !headers.contains_key(CSRF_HEADER) {
-        let msg = format!("refused: an operation needs the {CSRF_HEADER} header (the console's guard against cross-site requests)");
+        let msg = format!(
+            "refused: an operation needs the {CSRF_HEADER} header (the console's guard against cross-site requests)"
+        );
         return Err(error(StatusCode::FORBIDDEN, msg));
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
@@ -136,18 +138,21 @@ fn admit(cx: &Ctx, headers: &HeaderMap) -> Result<(), Response> {
         let own = format!("{scheme}://{host}");
         if origin.as_bytes() != own.as_bytes() {
             let shown = String::from_utf8_lossy(origin.as_bytes()).into_owned();
-            let msg = format!("refused: Origin {shown} is not this console's ({own}); open the console from its own address");
+            let msg =
+                format!("refused: Origin {shown} is not this console's ({own}); open the console from its own address");
             return Err(error(StatusCode::FORBIDDEN, msg));
         }
     }
     let Some(token) = &cx.console.token else {
-        let msg = "refused: this console is read-only (no web_token_file in the cluster file; docs/console.md)".to_string();
+        let msg =
+            "refused: this console is read-only (no web_token_file in the cluster file; docs/console.md)".to_string();
         return Err(error(StatusCode::FORBIDDEN, msg));
     };
     let given = headers.get(header::AUTHORIZATION).and_then(|v| v.as_bytes().strip_prefix(b"Bearer "));
     if !given.is_some_and(|g| token.matches(g)) {
         let what = if given.is_some() { "the operator token is wrong" } else { "no operator token given" };
-        let mut r = error(StatusCode::UNAUTHORIZED, format!("refused: {what} (Authorization: Bearer TOKEN of web_token_file)"));
+        let mut r =
+            error(StatusCode::UNAUTHORIZED, format!("refused: {what} (Authorization: Bearer TOKEN of web_token_file)"));
         r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"baton\""));
         return Err(r);
     }
@@ -169,7 +174,12 @@ pub(super) async fn operate(
     } else {
         match serde_json::from_slice(&body) {
             Ok(b) => b,
-            Err(e) => return error(StatusCode::BAD_REQUEST, format!("unreadable body ({e}): send {{\"target\": NAME, \"to\"|\"on\": SERVER, \"force\": BOOL}}")),
+            Err(e) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("unreadable body ({e}): send {{\"target\": NAME, \"to\"|\"on\": SERVER, \"force\": BOOL}}"),
+                )
+            }
         }
     };
     let words = match words(&noun, &verb, &parsed) {

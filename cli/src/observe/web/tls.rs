@@ -27,12 +27,9 @@ pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, String> {
         .map_err(|e| bad(key, format!("cannot read a PEM private key from it ({e}); PKCS#8, PKCS#1 or SEC1")))?;
     // The process's one provider (ring: the only one the dependency graph enables, as
     // for the `http` monitor's client), with its default TLS 1.2 and 1.3.
-    let mut config = ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(certs, private)
-        .map_err(|e| {
-            format!("web_tls: {} with {}: the key does not fit the certificate ({e})", key.display(), cert.display())
-        })?;
+    let mut config = ServerConfig::builder().with_no_client_auth().with_single_cert(certs, private).map_err(|e| {
+        format!("web_tls: {} with {}: the key does not fit the certificate ({e})", key.display(), cert.display())
+    })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
 }

@@ -86,7 +86,13 @@ pub fn run(
     }
     // The observation thread (HTTP endpoint, alerts) starts before the loop so that the
     // endpoint answers (503 until the first status) as soon as the daemon runs.
-    let observer = match crate::observe::start(&std::sync::Arc::new(cfg), &server) {
+    let state_dir = state_dir.map_or_else(|| PathBuf::from(DEFAULT_STATE_DIR), Path::to_path_buf);
+    // The console's token and TLS files: a bad one stops the start, naming the file.
+    let console = match crate::observe::web::Console::load(&cfg, &config_dir, &state_dir) {
+        Ok(c) => c,
+        Err(e) => return bad(e),
+    };
+    let observer = match crate::observe::start(&std::sync::Arc::new(cfg), &server, console) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("baton daemon: {e}");
@@ -98,7 +104,7 @@ pub fn run(
         config_text: text,
         config_dir,
         server,
-        state_dir: state_dir.map_or_else(|| PathBuf::from(DEFAULT_STATE_DIR), Path::to_path_buf),
+        state_dir,
         key: secret.key,
         fence,
         log_segment_bytes: baton_runtime::daemon::DEFAULT_LOG_SEGMENT_BYTES,

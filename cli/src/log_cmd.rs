@@ -309,24 +309,50 @@ pub fn replay_cmd(dir: &Path) -> ExitCode {
 /// The chain found in one server's log: its instant, the server, the steps, the log.
 type Found<'a> = (Ms, String, Vec<replay::Step>, &'a Log);
 
-pub fn why(what: &str, dir: &Path, server: Option<&str>, utc: bool) -> ExitCode {
-    let target = match what.parse::<u64>() {
-        Ok(seq) => Target::Seq(seq),
-        Err(_) => match EventKind::from_name(what) {
-            Some(k) => Target::Last(k),
-            None => return fail(format!("{what:?} is neither a record number nor an event name (see docs/events.md)")),
-        },
-    };
-    let logs = match read_logs(dir) {
-        Ok(l) => l,
-        Err(e) => return fail(e),
-    };
+/// One step of a `why` chain, in words (`baton log why` prints them; the web console's
+/// `GET /api/why` serves them as JSON).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct WhyStep {
+    pub seq: u64,
+    pub at_ms: Ms,
+    /// The instant as `baton log` shows it (wall clock, or simulated time).
+    pub at: String,
+    pub server: String,
+    /// The event with its names (`group-failover group=g1 …`).
+    pub event: String,
+    /// The deciding rule.
+    pub because: Option<String>,
+    pub input_seq: u64,
+    /// The input being handled when it was emitted.
+    pub input: String,
+}
+
+/// A chain, and whether anything was cut from a log read for it (said on stderr by
+/// the CLI only).
+pub struct WhyChain {
+    /// Empty: no such event.
+    pub steps: Vec<WhyStep>,
+    pub cut: Vec<String>,
+}
+
+/// What `why` is asked about: a record number or an event name (its last emission).
+pub fn why_target(what: &str) -> Result<Target, String> {
+    match what.parse::<u64>() {
+        Ok(seq) => Ok(Target::Seq(seq)),
+        Err(_) => EventKind::from_name(what)
+            .map(Target::Last)
+            .ok_or_else(|| format!("{what:?} is neither a record number nor an event name (see docs/events.md)")),
+    }
+}
+
+/// The causal chain of `target` in the logs under `dir` (the latest match across the
+/// servers' logs, or the named server's).
+pub fn why_chain(target: Target, dir: &Path, server: Option<&str>, utc: bool) -> Result<WhyChain, String> {
+    let logs = read_logs(dir)?;
     let view = view_of(&logs, utc);
-    let mut cut = false;
-    // The latest matching event across the servers' logs (or the named server's).
+    let cut = logs.iter().filter_map(|l| l.cut.as_ref().map(|c| format!("{}: {c}", l.dir.display()))).collect();
     let mut best: Option<Found> = None;
     for log in &logs {
-        cut |= log.warn();
         let name = server_of(&log.records, &log.dir);
         if server.is_some_and(|s| s != name) {
             continue;
@@ -338,23 +364,95 @@ pub fn why(what: &str, dir: &Path, server: Option<&str>, utc: bool) -> ExitCode 
             }
         }
     }
-    let Some((_, name, chain, log)) = best else {
-        eprintln!("no such event in {}", dir.display());
-        return ExitCode::from(if cut { 1 } else { 2 });
-    };
+    let Some((_, name, chain, log)) = best else { return Ok(WhyChain { steps: Vec::new(), cut }) };
     let cfg = config_of(&log.records);
     let names = Names(cfg.as_deref(), &view);
-    for (i, step) in chain.iter().enumerate() {
+    let steps = chain
+        .iter()
+        .map(|step| {
+            let input = log.records.iter().find_map(|(seq, r)| match r {
+                LogRecord::Input { input, .. } if *seq == step.input_seq => Some(log_text::input(names, input)),
+                LogRecord::Input { .. } | LogRecord::Output { .. } | LogRecord::RunStart { .. } => None,
+            });
+            WhyStep {
+                seq: step.seq,
+                at_ms: step.at_ms,
+                at: view.fmt(step.at_ms),
+                server: name.clone(),
+                event: names.event(&step.event),
+                because: step.event.cause.as_ref().map(|c| c.rule.clone()),
+                input_seq: step.input_seq,
+                input: input.unwrap_or_else(|| step.input.clone()),
+            }
+        })
+        .collect();
+    Ok(WhyChain { steps, cut })
+}
+
+/// One emitted event of a log, for the web console's timeline.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct LoggedEvent {
+    pub seq: u64,
+    pub at_ms: Ms,
+    pub event: &'static str,
+    pub severity: baton_core::event::Severity,
+    /// The event with its names.
+    pub text: String,
+    pub because: Option<String>,
+}
+
+/// The last `limit` events emitted in the log under `dir` (one server's), oldest first.
+pub fn recent_events(dir: &Path, limit: usize) -> Result<Vec<LoggedEvent>, String> {
+    use baton_core::io::Output;
+    let log = read_log(dir)?;
+    let view = view_of(std::slice::from_ref(&log), false);
+    let cfg = config_of(&log.records);
+    let names = Names(cfg.as_deref(), &view);
+    let mut out: Vec<LoggedEvent> = log
+        .records
+        .iter()
+        .rev()
+        .filter_map(|(seq, r)| match r {
+            LogRecord::Output { at_ms, output: Output::Emit(e) } => Some(LoggedEvent {
+                seq: *seq,
+                at_ms: *at_ms,
+                event: e.kind.name(),
+                severity: e.kind.severity(),
+                text: names.event(e),
+                because: e.cause.as_ref().map(|c| c.rule.clone()),
+            }),
+            LogRecord::Output { .. } | LogRecord::Input { .. } | LogRecord::RunStart { .. } => None,
+        })
+        .take(limit)
+        .collect();
+    out.reverse();
+    Ok(out)
+}
+
+pub fn why(what: &str, dir: &Path, server: Option<&str>, utc: bool) -> ExitCode {
+    let target = match why_target(what) {
+        Ok(t) => t,
+        Err(e) => return fail(e),
+    };
+    let chain = match why_chain(target, dir, server, utc) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    for c in &chain.cut {
+        eprintln!("{c}");
+    }
+    let cut = !chain.cut.is_empty();
+    if chain.steps.is_empty() {
+        eprintln!("no such event in {}", dir.display());
+        return ExitCode::from(if cut { 1 } else { 2 });
+    }
+    for (i, step) in chain.steps.iter().enumerate() {
         let arrow = if i == 0 { "   " } else { "<- " };
-        let mut text = format!("{arrow}#{} {} {name}: {}\n", step.seq, view.fmt(step.at_ms), names.event(&step.event));
-        if let Some(c) = &step.event.cause {
-            text += &format!("      because: {}\n", c.rule);
+        let mut text = format!("{arrow}#{} {} {}: {}\n", step.seq, step.at, step.server, step.event);
+        if let Some(rule) = &step.because {
+            text += &format!("      because: {rule}\n");
         }
-        let input = log.records.iter().find_map(|(seq, r)| match r {
-            LogRecord::Input { input, .. } if *seq == step.input_seq => Some(log_text::input(names, input)),
-            LogRecord::Input { .. } | LogRecord::Output { .. } | LogRecord::RunStart { .. } => None,
-        });
-        text += &format!("      while handling #{}: {}", step.input_seq, input.unwrap_or_else(|| step.input.clone()));
+        text += &format!("      while handling #{}: {}", step.input_seq, step.input);
         if !say(&text) {
             break;
         }

@@ -245,7 +245,7 @@ fn other_paths_methods_bodies_and_heads_are_refused_in_words() {
     // the daemon accepts it frees its slot, so dropping early races the accept loop on a
     // loaded machine. Refused ones are closed at once; accepted ones stay open until the
     // 5 s head timeout, so closes seen before 4 s are refusals (64 is MAX_CONNECTIONS in
-    // cli/src/observe/web.rs).
+    // cli/src/observe/web/mod.rs).
     for c in &held {
         c.set_nonblocking(true).expect("nonblocking");
     }

@@ -21,6 +21,9 @@ pub const CLUSTER: &[&str] = &[
     "port",
     "web_port",
     "web_listen",
+    "web_token_file",
+    "web_tls_cert",
+    "web_tls_key",
 ];
 
 /// `[[alert]]` (issue 13): events to syslog, a webhook or a command.

@@ -36,7 +36,7 @@ mod words;
 pub use defaults::PROBE_WINDOW_MS as DEFAULT_PROBE_WINDOW_MS;
 pub use keys::known_keys;
 pub use model::*;
-pub use observe::{Alert, AlertSink, Observe, ALERT_MAX_PER_MINUTE, ALERT_TIMEOUT_MS, SYSLOG_SOCKET};
+pub use observe::{Alert, AlertSink, Observe, WebTls, ALERT_MAX_PER_MINUTE, ALERT_TIMEOUT_MS, SYSLOG_SOCKET};
 pub use ranges::{DurationRange, ALL as DURATION_RANGES, LONGEST_MS};
 pub use render::render;
 pub use targets::{target_ip, RouteBasis, TargetOwner, TargetRoute};
@@ -103,6 +103,7 @@ pub fn parse(file: &str, text: &str) -> Result<Checked, Vec<Diagnostic>> {
     read_top::read_heartbeats(&mut cx);
     read_top::read_nps(&mut cx);
     observe::read_web_listen(&mut cx);
+    observe::read_web_console(&mut cx);
     observe::read_alerts(&mut cx);
     read_groups::read_groups(&mut cx);
     monitors::read_monitors(&mut cx);

@@ -8,7 +8,7 @@
 
 use super::ctx::Ctx;
 use super::keys;
-use super::toml_walk::Obj;
+use super::toml_walk::{Obj, Sp};
 use super::{Ms, Server};
 use crate::event_kind::{EventKind, Severity};
 use serde::Serialize;
@@ -20,6 +20,11 @@ pub struct Observe {
     /// `web_listen`: the addresses the HTTP endpoint binds (with `web_port`); empty: this
     /// server's own addresses ([`Observe::listen_addresses`]).
     pub web_listen: Vec<IpAddr>,
+    /// `web_token_file`: the file holding the web console's operator token (mode 0600,
+    /// checked like `secret_file` by the CLI); none: the console is read-only.
+    pub web_token_file: Option<String>,
+    /// `web_tls_cert` and `web_tls_key`: PEM files; both or neither (then plain HTTP).
+    pub web_tls: Option<WebTls>,
     /// The `[[alert]]` tables in file order.
     pub alerts: Vec<Alert>,
 }
@@ -36,6 +41,13 @@ impl Observe {
         out.dedup();
         out
     }
+}
+
+/// The certificate chain and private key the HTTP endpoint serves TLS with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WebTls {
+    pub cert: String,
+    pub key: String,
 }
 
 /// One `[[alert]]`: which events, where to, how often at most.
@@ -95,6 +107,33 @@ pub(crate) fn read_web_listen(cx: &mut Ctx<'_>) {
             }
         }
     }
+}
+
+/// `[cluster] web_token_file`, `web_tls_cert`, `web_tls_key` (the web console).
+pub(crate) fn read_web_console(cx: &mut Ctx<'_>) {
+    let Some(c) = cx.o.cluster.clone() else { return };
+    let o = &c.obj;
+    cx.cfg.observe.web_token_file = nonempty(cx, o, "web_token_file").map(|s| s.v);
+    let cert = nonempty(cx, o, "web_tls_cert");
+    let key = nonempty(cx, o, "web_tls_key");
+    match (cert, key) {
+        (Some(cert), Some(key)) => cx.cfg.observe.web_tls = Some(WebTls { cert: cert.v, key: key.v }),
+        (Some(one), None) | (None, Some(one)) => {
+            let msg = format!("{}: `web_tls_cert` and `web_tls_key` go together (write both, or neither)", o.label);
+            cx.w.diags.error(one.key_at, msg);
+        }
+        (None, None) => {}
+    }
+}
+
+/// A string key that, when written, is not empty.
+fn nonempty<'a>(cx: &mut Ctx<'a>, o: &Obj<'a>, key: &'static str) -> Option<Sp<String>> {
+    let s = cx.w.string(o, key)?;
+    if s.v.trim().is_empty() {
+        cx.w.diags.error(s.at, format!("{}: `{key}` is empty", o.label));
+        return None;
+    }
+    Some(s)
 }
 
 /// Every `[[alert]]`.
@@ -232,6 +271,23 @@ mod tests {
         let dflt = with("").unwrap();
         let own: Vec<IpAddr> = dflt.observe.listen_addresses(&dflt.servers[0]);
         assert!(!own.is_empty() && own.iter().all(|a| !a.is_unspecified()), "{own:?}");
+    }
+
+    #[test]
+    fn web_console_keys_read_render_and_pair() {
+        let cfg = with("web_token_file = \"/etc/baton/web.token\"\nweb_tls_cert = \"c.pem\"\nweb_tls_key = \"k.pem\"")
+            .unwrap();
+        assert_eq!(cfg.observe.web_token_file.as_deref(), Some("/etc/baton/web.token"));
+        assert_eq!(cfg.observe.web_tls, Some(WebTls { cert: "c.pem".into(), key: "k.pem".into() }));
+        let again = crate::config::parse("r.toml", &crate::config::render(&cfg)).unwrap().config;
+        assert_eq!(
+            (again.observe.web_token_file, again.observe.web_tls),
+            (cfg.observe.web_token_file, cfg.observe.web_tls)
+        );
+        let errs = with("web_tls_cert = \"c.pem\"").unwrap_err();
+        assert!(errs.iter().any(|e| e.starts_with("t.toml:") && e.contains("go together")), "{errs:?}");
+        let errs = with("web_token_file = \"\"").unwrap_err();
+        assert!(errs.iter().any(|e| e.contains("`web_token_file` is empty")), "{errs:?}");
     }
 
     #[test]

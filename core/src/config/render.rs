@@ -106,6 +106,13 @@ pub fn render(cfg: &Config) -> String {
         let addresses: Vec<String> = cfg.observe.web_listen.iter().map(ToString::to_string).collect();
         o.line("web_listen", list(addresses.iter().map(String::as_str)));
     }
+    if let Some(f) = &cfg.observe.web_token_file {
+        o.str("web_token_file", f);
+    }
+    if let Some(t) = &cfg.observe.web_tls {
+        o.str("web_tls_cert", &t.cert);
+        o.str("web_tls_key", &t.key);
+    }
     for s in &cfg.servers {
         o.s.push_str("\n[[server]]\n");
         o.str("name", &s.name);

@@ -183,8 +183,9 @@ fn x1_b20_a_peer_watched_through_the_suspension_is_not_heard_at_the_resume() {
 /// then, was left the placement and knew nothing to place.)
 #[test]
 fn x1_b18_a_member_that_came_back_after_the_holder_fell_quiet_does_not_coordinate_its_restart() {
-    let text =
-        cluster_toml(3, "", &["lan1"]) + &group_toml("base", &[1, 2, 3], "startup = \"manual\"") + &fip_toml("baseip", 71);
+    let text = cluster_toml(3, "", &["lan1"])
+        + &group_toml("base", &[1, 2, 3], "startup = \"manual\"")
+        + &fip_toml("baseip", 71);
     let mut h = joined(&text, 2, None, &[(S1, "base")]);
     let base = h.g("base");
     h.at(10_000);
@@ -207,7 +208,8 @@ fn x1_b18_a_member_that_came_back_after_the_holder_fell_quiet_does_not_coordinat
     h.msg(S2, Message::Departure { clean: true, power_off: true, groups: vec![] });
     h.at(200_000);
     h.msg(S2, Message::Hello { run: 2, state: ServerState::Online, version: 1 });
-    let s2 = SharedState { version: 1, run: 2, state: Some(ServerState::Online), suspend_epoch: 2, ..Default::default() };
+    let s2 =
+        SharedState { version: 1, run: 2, state: Some(ServerState::Online), suspend_epoch: 2, ..Default::default() };
     h.msg(S2, Message::State(Box::new(s2)));
     assert!(h.node.is_member(S2));
     h.at(300_000);

@@ -64,6 +64,9 @@ impl Node {
                 // counts here, whose end its own Hello settles (B18).
                 continue;
             }
+            if known.judged_unplaced {
+                self.unplaced_run_ended(m.server);
+            }
             let paths: Vec<PathId> = self.paths_to(m.server).collect();
             let peer = &mut self.peers[m.server.idx()];
             peer.run = m.run;

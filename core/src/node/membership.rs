@@ -148,12 +148,15 @@ impl Node {
     pub(super) fn on_hello(&mut self, from: ServerId, run: u64, state: ServerState, version: u64) {
         let p = &self.peers[from.idx()];
         let old_run_alive = p.run != 0 && p.run != run && p.may_hold();
+        let old_run_unplaced = p.run != 0 && p.run != run && p.judged_down && p.judged_unplaced;
         if run < p.run {
             return; // an older run's packet arriving late
         }
         if old_run_alive {
             let judged_lost = p.lost_at.is_some();
             self.old_run_ended(from, judged_lost);
+        } else if old_run_unplaced {
+            self.unplaced_run_ended(from);
         }
         let now = self.now;
         let paths: Vec<PathId> = self.paths_to(from).collect();
@@ -167,6 +170,7 @@ impl Node {
         p.run = run;
         p.state = state;
         p.judged_down = false;
+        p.judged_unplaced = false;
         p.lost_at = None;
         // A state of this run not yet received is asked for at the next heartbeat.
         p.version_seen = if p.shared.run == run { version } else { 0 };
@@ -187,6 +191,11 @@ impl Node {
         let groups: Vec<GroupId> = self.peers[from.idx()].shared.groups.iter().map(|(g, _)| *g).collect();
         let groups = [groups, self.peers[from.idx()].owed_starts()].concat();
         let old_run = self.peers[from.idx()].run;
+        // What it held was known to the members of the time it was last heard; a server
+        // that became a member since never heard that run, so it does not coordinate
+        // (generated seed 10212: server2, back after the suspended server1 fell silent,
+        // was preferred by server3 and knew nothing to place).
+        let since_ms = self.peers[from.idx()].last_heard_any().map_or(self.now, |t| t.min(self.now));
         self.adopt_takeovers(from, self.now);
         self.peers[from.idx()].forget_run();
         self.peers[from.idx()].state = ServerState::Down;
@@ -197,8 +206,32 @@ impl Node {
         }
         if !groups.is_empty() {
             // B18, B55: placed by the takeover coordinator, kept here until settled.
-            self.add_takeover(from, old_run, self.now, self.now, groups, false);
+            self.add_takeover(from, old_run, since_ms, self.now, groups, false);
         }
+    }
+
+    /// X1 4, B46, B18: a peer this server judged down while it was itself suspended
+    /// starts a new run. The verdict recorded no takeover here (B46), yet the others
+    /// take this server for one that knew what the peer held (it says it judged it
+    /// down, and it is a member now), so they leave the peer's groups to it (generated
+    /// seed 10212: a suspended server2 judged server1 down over a one-way cut and fenced
+    /// it, B16; the cluster resumed without server1's confirmation, X1 3; when server1
+    /// booted again server3 saw its restart and waited for server2, which never placed
+    /// g1). The old run ends here as B18 ends it: recorded even when nothing it held is
+    /// known here, so that the loss is reported handled and what the others know of it
+    /// is placed (`place_unsettled`). Not while still suspended (B46 again).
+    pub(super) fn unplaced_run_ended(&mut self, from: ServerId) {
+        let peer = &self.peers[from.idx()];
+        let groups: Vec<GroupId> = peer.shared.groups.iter().map(|(g, _)| *g).collect();
+        let groups = [groups, peer.owed_starts()].concat();
+        let old_run = peer.run;
+        self.peers[from.idx()].judged_unplaced = false;
+        if self.phase.is_suspended() {
+            return;
+        }
+        self.adopt_takeovers(from, self.now);
+        self.peers[from.idx()].forget_run();
+        self.add_takeover(from, old_run, self.now, self.now, groups, false);
     }
 
     pub(super) fn on_restart_seen(&mut self) {

@@ -57,7 +57,14 @@ impl Node {
         judged: bool,
     ) {
         if self.phase.is_suspended() {
-            return; // B46: a suspended survivor only marks the lost peers down (B26 after)
+            // B46: a suspended survivor only marks the lost peers down (B26 after). Its
+            // verdict still makes the others take it for one that knew (`takeover_
+            // coordinator`), so once it is a member the peer's next run ends this one
+            // here as B18 does (generated seed 10212).
+            if judged {
+                self.peers[p.idx()].judged_unplaced = true;
+            }
+            return;
         }
         let t = self.takeovers.entry(p).or_insert(Takeover { run, since_ms, due_ms, groups: Vec::new(), judged });
         // A second loss of the same peer before the first settled: one takeover of all.

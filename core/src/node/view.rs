@@ -27,6 +27,10 @@ pub(super) struct Peer {
     pub lost_at: Option<Ms>,
     /// Judged down by this server's resolution (B35) or departed for a failure.
     pub judged_down: bool,
+    /// Judged down while this server was suspended (B46: it only marks the peer down,
+    /// no takeover of that run is recorded here): the run's end is taken over when the
+    /// peer's next run is heard, as B18 does (`Node::unplaced_run_ended`).
+    pub judged_unplaced: bool,
     /// The latest heartbeat's send time on the peer's clock and its receipt on ours:
     /// how an instant the peer shares is read here ([`ClockSample::local_instant`]).
     pub clock_sample: Option<ClockSample>,
@@ -67,6 +71,7 @@ impl Peer {
             path_down: vec![false; paths],
             lost_at: None,
             judged_down: false,
+            judged_unplaced: false,
             clock_sample: None,
             ack: OpAck::Confirmed,
         }

@@ -174,3 +174,46 @@ fn x1_b20_a_peer_watched_through_the_suspension_is_not_heard_at_the_resume() {
     let lost = h.fire(Timer::Liveness);
     assert_event(&lost, E::ServerLost);
 }
+
+/// Generated seed 10212 (family BC): server1 (holding `base`) went quiet in a suspension
+/// and never confirmed the resume (X1 3); server2 left and came back as a member after
+/// that. When server1's next run is heard (B18, X1 4), server2 never heard the run that
+/// held `base`, so it is not the one to place it: this server, which heard it, does.
+/// (The restart instant used to count as the start of the loss, so server2, a member
+/// then, was left the placement and knew nothing to place.)
+#[test]
+fn x1_b18_a_member_that_came_back_after_the_holder_fell_quiet_does_not_coordinate_its_restart() {
+    let text = cluster_toml(3, "", &["lan1"])
+        + &group_toml("base", &[1, 2, 3], "startup = \"manual\"")
+        + &fip_toml("baseip", 71);
+    let mut h = joined(&text, 2, None, &[(S1, "base")]);
+    let base = h.g("base");
+    h.at(10_000);
+    assert_eq!(reply(&h.cmd(Command::ClusterSuspend { force: false })), Ok(()));
+    for p in [S1, S2] {
+        let groups = if p == S1 { vec![(base, GroupState::Online)] } else { vec![] };
+        h.share_with(p, ServerState::Online, |s| {
+            s.groups = groups;
+            s.cluster_suspended = true;
+            s.suspend_epoch = 1;
+        });
+    }
+    h.at(100_000);
+    h.cmd(Command::ClusterResume { force: false });
+    h.share_with(S2, ServerState::Online, |s| s.suspend_epoch = 2);
+    h.fire(Timer::Liveness); // resume-unconfirmed for server1
+    assert_eq!(h.node.status().unconfirmed.len(), 1);
+    // server2 shuts down and starts again: a member from 200 s on.
+    h.at(150_000);
+    h.msg(S2, Message::Departure { clean: true, power_off: true, groups: vec![] });
+    h.at(200_000);
+    h.msg(S2, Message::Hello { run: 2, state: ServerState::Online, version: 1 });
+    let s2 =
+        SharedState { version: 1, run: 2, state: Some(ServerState::Online), suspend_epoch: 2, ..Default::default() };
+    h.msg(S2, Message::State(Box::new(s2)));
+    assert!(h.node.is_member(S2));
+    h.at(300_000);
+    let mut out = h.msg(S1, Message::Hello { run: 2, state: ServerState::Suspended, version: 1 });
+    out.extend(h.run_until(300_001, |t| matches!(t, Timer::Takeover)));
+    assert!(start_sent(&out, S2, base).is_some(), "placed from here, on server2: {:?}", sent(&out, S2));
+}

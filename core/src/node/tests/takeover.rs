@@ -348,3 +348,51 @@ fn b3_b5_a_coordinator_first_heard_after_the_formation_keeps_its_placement() {
     assert_no_event(&out, E::GroupStarting);
     assert!(h.node.formation_duty.is_some(), "still kept in mind should server1 go first");
 }
+
+/// Generated seed 10212 (family BC): a server suspended after an unclean end (B23)
+/// judges a peer down (B46: it only marks it down, no takeover) and later returns. The
+/// others take it for one that knew the peer (it judged it down, it is a member), so
+/// when the peer's next run is heard they leave its groups to this server: the old run
+/// ends here as B18 ends it, and its groups are placed.
+fn judged_while_suspended(held_known: bool) -> (H, GroupId) {
+    let held: &[(ServerId, &str)] = if held_known { &[(S2, "web")] } else { &[] };
+    let mut h = joined(&three(), 0, Some(unclean(vec![])), held);
+    let web = h.g("web");
+    assert_eq!(h.node.reported_state(), ServerState::Suspended);
+    h.clear();
+    // server2 falls silent; server3 beats on.
+    beat(&mut h, &[S3], &[10_000, 20_000, 30_000]);
+    let out = run_losses(&mut h, 40_000);
+    assert_eq!(event(&out, E::NpResolvedPeerDown).peer, Some(S2), "{:?}", kinds(&out));
+    assert!(h.node.takeovers.is_empty(), "B46: a suspended survivor only marks the peer down");
+    beat(&mut h, &[S3], &[45_000]);
+    let back = h.cmd(Command::ServerReturn { server: S1, force: false });
+    assert_event(&back, E::ServerReturned);
+    assert!(!has_for_group(&back, E::GroupStarting, web), "B25: no other group moves");
+    beat(&mut h, &[S3], &[50_000]);
+    (h, web)
+}
+
+#[test]
+fn b46_b18_a_new_run_of_a_peer_judged_down_while_suspended_ends_its_old_run_here() {
+    let (mut h, web) = judged_while_suspended(true);
+    h.at(60_000);
+    let mut out = h.msg(S2, Message::Hello { run: 2, state: ServerState::Suspended, version: 1 });
+    out.extend(h.settle());
+    assert!(has_for_group(&out, E::GroupFailover, web), "web placed here, the coordinator: {:?}", kinds(&out));
+    assert!(h.node.shared_state().takeovers_done.contains(&(S2, 1)), "the loss reported handled");
+}
+
+#[test]
+fn b46_b55_a_peer_judged_down_while_suspended_holding_nothing_known_here_is_reported_handled() {
+    // As in seed 10212: server2's states never reached this server (a one-way cut), so
+    // it knows nothing server2 held; server3 saw the restart and keeps web for it.
+    let (mut h, web) = judged_while_suspended(false);
+    h.at(60_000);
+    h.msg(S2, Message::Hello { run: 2, state: ServerState::Suspended, version: 1 });
+    assert!(h.node.shared_state().takeovers_done.contains(&(S2, 1)), "handled here, though nothing was known");
+    let out = h.share_with(S3, ServerState::Online, |s| {
+        s.takeovers = vec![crate::io::SharedTakeover { lost: S2, run: 1, due_ms: 60_000, groups: vec![web] }];
+    });
+    assert!(has_for_group(&out, E::GroupFailover, web), "what server3 kept is placed here: {:?}", kinds(&out));
+}

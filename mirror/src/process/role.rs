@@ -44,8 +44,14 @@ fn retry<T>(what: &str, mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
     loop {
         match f() {
             Ok(v) => return Ok(v),
-            // EBUSY: the block device's O_EXCL still held; EADDRINUSE: the listener.
-            Err(e) if Instant::now() < give_up && matches!(e.raw_os_error(), Some(16 | 98)) => {
+            // EBUSY: the block device's O_EXCL still held; EADDRINUSE: the listener. By
+            // kind too: the devices' errors are re-made with their path, which keeps the
+            // kind but not the OS code.
+            Err(e)
+                if Instant::now() < give_up
+                    && (matches!(e.raw_os_error(), Some(16 | 98))
+                        || matches!(e.kind(), io::ErrorKind::ResourceBusy | io::ErrorKind::AddrInUse)) =>
+            {
                 std::thread::sleep(Duration::from_millis(20));
             }
             Err(e) => return Err(io::Error::new(e.kind(), format!("{what}: {e}"))),

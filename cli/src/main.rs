@@ -144,6 +144,13 @@ enum Top {
         /// Serve write, read and flush on the control socket (tests).
         #[arg(long)]
         test_io: bool,
+        /// Serve no block device when active (tests that write through --test-io).
+        #[arg(long)]
+        no_front: bool,
+        /// Where the active side's device is published as MIRROR (a symlink to its
+        /// loop device).
+        #[arg(long, value_name = "DIR", default_value = mirror_cmd::DEFAULT_DEV_DIR)]
+        dev_dir: PathBuf,
     },
     /// A three-server cluster on this machine in network namespaces, with a floating IP in
     /// front of a tiny web service: crash, partition, heal and move, and watch (as root).
@@ -360,8 +367,9 @@ fn main() -> ExitCode {
         Top::Server { command } => control_cmd::server(&command),
         Top::Monitor { command } => control_cmd::monitor(&command),
         Top::Mirror { command } => mirror_cmd::run(&command),
-        Top::MirrorEngine { mirror, config, server, state_dir, test_io } => {
-            mirror_cmd::engine(&mirror, &config, &server, &state_dir, test_io)
+        Top::MirrorEngine { mirror, config, server, state_dir, test_io, no_front, dev_dir } => {
+            let dev_dir = (!no_front).then_some(dev_dir.as_path());
+            mirror_cmd::engine(&mirror, &config, &server, &state_dir, test_io, dev_dir)
         }
         Top::Bench { only, quick } => bench::run(only.as_deref(), quick),
         Top::Demo { auto } => demo_cmd::run(auto),

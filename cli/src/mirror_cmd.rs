@@ -284,8 +284,19 @@ fn holds_filesystem(path: &Path) -> Result<Option<String>, String> {
     }
 }
 
-/// The hidden `baton mirror-engine MIRROR --config FILE --server NAME`.
-pub fn engine(mirror: &str, file: &Path, server: &str, state_dir: &Path, test_io: bool) -> ExitCode {
+/// Where the active side's device is published (`/dev/baton/MIRROR`).
+pub const DEFAULT_DEV_DIR: &str = "/dev/baton";
+
+/// The hidden `baton mirror-engine MIRROR --config FILE --server NAME`; `dev_dir`: the
+/// front end's device is published there (`None`: `--no-front`).
+pub fn engine(
+    mirror: &str,
+    file: &Path,
+    server: &str,
+    state_dir: &Path,
+    test_io: bool,
+    dev_dir: Option<&Path>,
+) -> ExitCode {
     let what = "engine";
     let side = match side_of(file, server, mirror) {
         Ok(s) => s,
@@ -316,6 +327,10 @@ pub fn engine(mirror: &str, file: &Path, server: &str, state_dir: &Path, test_io
         },
         socket: socket_path(state_dir, mirror),
         test_io,
+        front: dev_dir.map(|d| process::FrontSpec {
+            dir: state_dir.join("mirror").join(format!("{mirror}.front")),
+            link: d.join(mirror),
+        }),
     };
     match process::run(spec) {
         Ok(()) => ExitCode::SUCCESS,
@@ -453,6 +468,9 @@ fn text(d: &Value) -> String {
             d["lag_writes"],
             d["dirty_regions"]
         );
+        if let (Some(dev), Some(lo)) = (d["device"].as_str(), d["loop_device"].as_str()) {
+            s += &format!(", device {dev} ({lo})");
+        }
         let r = &d["rebuild"];
         if r["running"].as_bool() == Some(true) {
             s += &format!(

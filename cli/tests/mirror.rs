@@ -10,7 +10,11 @@
 //! * two engines: the activated one replicates every write to the peer before it is
 //!   acknowledged; after `kill -9` of the active engine the standby's data holds every
 //!   acknowledged write; `mirror status --json` shows both roles;
-//! * a lapsed lease stops acknowledgements until the daemon renews it.
+//! * a lapsed lease stops acknowledgements until the daemon renews it;
+//! * the active engine serves its volume as a block device (FUSE + loop, published as
+//!   DEV_DIR/md1): ext4 on it, a file written and fsynced, both sides' data identical
+//!   after a clean deactivation (refused while mounted); a killed engine's device is
+//!   removed by the next one.
 
 use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -218,13 +222,18 @@ struct Engine {
 }
 
 impl Engine {
+    /// An engine without a front end (writes through the control socket).
     fn start(cfg: &Path, server: &str, state: &Path) -> Engine {
+        Engine::start_with(cfg, server, state, &["--test-io".as_ref(), "--no-front".as_ref()])
+    }
+
+    fn start_with(cfg: &Path, server: &str, state: &Path, extra: &[&std::ffi::OsStr]) -> Engine {
         let child = Command::new(baton())
             .args(["mirror-engine", "md1", "--config"])
             .arg(cfg)
             .args(["--server", server, "--state-dir"])
             .arg(state)
-            .arg("--test-io")
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -367,4 +376,103 @@ fn a_lapsed_lease_stops_acknowledgements_until_it_is_renewed() {
     assert_eq!(e2.status()["peer"], "synced", "nothing to copy after a clean stop");
     let back = e2.call(json!({"read": {"offset": 3 * 4096, "len": 4096}})).unwrap();
     assert_eq!(back.as_str().unwrap(), control::to_hex(&block(3)));
+}
+
+fn have(tool: &str) -> bool {
+    Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().is_ok_and(|o| o.status.success())
+}
+
+fn sh(cmd: &str, args: &[&std::ffi::OsStr]) -> Output {
+    let o = Command::new(cmd).args(args).output().unwrap();
+    assert!(o.status.success(), "{cmd} {args:?}: {}", text(&o));
+    o
+}
+
+/// `/dev/loopN` still attached (its sysfs `loop` directory exists while it is).
+fn attached(loop_dev: &str) -> bool {
+    let name = Path::new(loop_dev).file_name().unwrap().to_str().unwrap().to_string();
+    Path::new("/sys/block").join(name).join("loop").exists()
+}
+
+#[test]
+fn the_active_engine_serves_a_device_that_ext4_writes_through_to_the_standby() {
+    if !(baton_lab::is_root()
+        && Path::new("/dev/fuse").exists()
+        && have("losetup")
+        && have("mkfs.ext4")
+        && have("debugfs"))
+    {
+        println!("skipped: needs root, /dev/fuse, losetup, mkfs.ext4 and debugfs");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = cluster(dir.path(), None);
+    for s in ["server1", "server2"] {
+        let o = init(&cfg, s, &["--assume-identical"]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let dev_dir = dir.path().join("dev");
+    let front = |d: &Path| -> Vec<std::ffi::OsString> { vec!["--dev-dir".into(), d.into()] };
+    let args1 = front(&dev_dir.join("s1"));
+    let args1: Vec<&std::ffi::OsStr> = args1.iter().map(|a| a.as_os_str()).collect();
+    let args2 = front(&dev_dir.join("s2"));
+    let args2: Vec<&std::ffi::OsStr> = args2.iter().map(|a| a.as_os_str()).collect();
+    let mut e1 = Engine::start_with(&cfg, "server1", &dir.path().join("state1"), &args1);
+    let e2 = Engine::start_with(&cfg, "server2", &dir.path().join("state2"), &args2);
+    let link = dev_dir.join("s1/md1");
+    assert_eq!(e1.status()["device"], Value::Null, "the standby serves no device");
+
+    e1.call(json!({"activate": {"lease_ms": 60_000}})).unwrap();
+    let st = e1.status();
+    assert_eq!(st["device"].as_str(), Some(link.to_str().unwrap()), "{st}");
+    let loop_dev = st["loop_device"].as_str().unwrap().to_string();
+    assert_eq!(std::fs::read_link(&link).unwrap(), PathBuf::from(&loop_dev));
+    assert!(attached(&loop_dev));
+    wait(10, "the link up", || e1.status()["links_up"] == 1);
+    let o = run(&["mirror", "status", "md1", "--state-dir", e1.state.to_str().unwrap()]);
+    assert!(text(&o).contains(&format!("device {} ({loop_dev})", link.display())), "{}", text(&o));
+
+    // ext4 on the published name, a file written and fsynced.
+    sh("mkfs.ext4", &["-q".as_ref(), "-E".as_ref(), "nodiscard".as_ref(), link.as_os_str()]);
+    let mnt = dir.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    sh("mount", &["-t".as_ref(), "ext4".as_ref(), link.as_os_str(), mnt.as_os_str()]);
+    let payload: Vec<u8> = (0..3 * 1024 * 1024 + 123u64).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(mnt.join("payload")).unwrap();
+        f.write_all(&payload).unwrap();
+        f.sync_all().unwrap();
+    }
+    // Deactivating under a mounted file system is refused: the device keeps serving.
+    let e = e1.call(json!({"deactivate": {}})).unwrap_err();
+    assert!(e.contains("still mounted"), "{e}");
+    assert_eq!(e1.status()["role"], "active");
+    assert_eq!(std::fs::read(mnt.join("payload")).unwrap(), payload, "still served");
+    sh("umount", &[mnt.as_os_str()]);
+    e1.call(json!({"deactivate": {}})).unwrap();
+    let st = e1.status();
+    assert_eq!((st["role"].as_str(), &st["device"]), (Some("standby"), &Value::Null), "{st}");
+    assert!(!link.exists() && !attached(&loop_dev), "the device is taken down");
+
+    // The standby's data: the same bytes, and the file in its ext4.
+    let (d1, d2) =
+        (std::fs::read(dir.path().join("s1.data")).unwrap(), std::fs::read(dir.path().join("s2.data")).unwrap());
+    assert!(d1 == d2, "both sides' data identical after a clean deactivation");
+    let s2 = dir.path().join("s2.data");
+    let o = sh("debugfs", &["-R".as_ref(), "cat /payload".as_ref(), s2.as_os_str()]);
+    assert!(o.stdout == payload, "the standby's file system holds the file ({} bytes read)", o.stdout.len());
+
+    // An engine killed while active leaves a dead device; the next one removes it.
+    e1.call(json!({"activate": {"lease_ms": 60_000}})).unwrap();
+    let dead = e1.status()["loop_device"].as_str().unwrap().to_string();
+    e1.child.kill().unwrap();
+    e1.child.wait().unwrap();
+    assert!(attached(&dead) && link.exists(), "left behind by the kill");
+    let e1 = Engine::start_with(&cfg, "server1", &dir.path().join("state1"), &args1);
+    assert!(!attached(&dead) && std::fs::symlink_metadata(&link).is_err(), "removed by the next engine");
+    e1.call(json!({"activate": {"lease_ms": 60_000}})).unwrap();
+    assert!(Path::new(e1.status()["device"].as_str().unwrap()).exists());
+    e1.call(json!({"deactivate": {}})).unwrap();
+    drop(e2);
 }

@@ -14,11 +14,13 @@
 
 pub mod control;
 pub mod lease;
+pub mod publish;
 mod role;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+pub use publish::FrontSpec;
 pub use role::{Engine, Role};
 
 use crate::engine::Mode;
@@ -43,6 +45,9 @@ pub struct EngineSpec {
     /// Serve `write`, `read` and `flush` on the control socket (tests only: the
     /// application's path is the front end).
     pub test_io: bool,
+    /// Where the active side serves its volume as a block device (the front end) and
+    /// publishes it; `None`: no device (tests that write through the control socket).
+    pub front: Option<FrontSpec>,
 }
 
 /// Serves the engine until the process is killed: binds the control socket, starts as

@@ -14,6 +14,7 @@ use baton_core::io::MirrorRecord;
 use serde_json::{json, Value};
 
 use super::lease::{Lease, Leased};
+use super::publish::{self, Published};
 use super::EngineSpec;
 use crate::engine::{PeerSync, Primary, PrimaryConfig, RebuildProgress, Secondary, SecondaryConfig};
 use crate::Volume;
@@ -37,6 +38,8 @@ pub struct Engine {
     spec: EngineSpec,
     role: Mutex<Role>,
     lease: Arc<Lease>,
+    /// The active side's published device (taken after `role`, always).
+    front: Mutex<Option<Published>>,
 }
 
 fn retry<T>(what: &str, mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
@@ -45,12 +48,10 @@ fn retry<T>(what: &str, mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
         match f() {
             Ok(v) => return Ok(v),
             // EBUSY: the block device's O_EXCL still held; EADDRINUSE: the listener. By
-            // kind too: the devices' errors are re-made with their path, which keeps the
-            // kind but not the OS code.
+            // kind: the devices' errors are re-made with their path (no raw OS error).
             Err(e)
                 if Instant::now() < give_up
-                    && (matches!(e.raw_os_error(), Some(16 | 98))
-                        || matches!(e.kind(), io::ErrorKind::ResourceBusy | io::ErrorKind::AddrInUse)) =>
+                    && matches!(e.kind(), io::ErrorKind::ResourceBusy | io::ErrorKind::AddrInUse) =>
             {
                 std::thread::sleep(Duration::from_millis(20));
             }
@@ -61,9 +62,26 @@ fn retry<T>(what: &str, mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
 
 impl Engine {
     /// Opens the side as the standby (metadata must exist: `baton mirror init`).
+    /// What an engine that died left of its front end (loop device, FUSE mount, link) is
+    /// removed first; when that fails (a file system still mounted on the dead device),
+    /// the standby serves anyway and the next `activate` says why it cannot.
     pub fn start(spec: EngineSpec) -> io::Result<Engine> {
+        if let Some(f) = &spec.front {
+            if let Err(e) = publish::clean_stale(f) {
+                eprintln!("baton mirror-engine {}: cannot remove a dead engine's front end: {e}", spec.mirror);
+            }
+        }
         let s = Engine::standby(&spec)?;
-        Ok(Engine { spec, role: Mutex::new(Role::Standby(s)), lease: Arc::new(Lease::default()) })
+        Ok(Engine {
+            spec,
+            role: Mutex::new(Role::Standby(s)),
+            lease: Arc::new(Lease::default()),
+            front: Mutex::new(None),
+        })
+    }
+
+    fn front(&self) -> std::sync::MutexGuard<'_, Option<Published>> {
+        self.front.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn standby(spec: &EngineSpec) -> io::Result<Secondary> {
@@ -111,7 +129,23 @@ impl Engine {
                 }
             };
             let wait = Duration::from_millis(LEASE_WAIT_MS);
-            *role = Role::Active(Arc::new(Leased { volume: p, lease: self.lease.clone(), wait }));
+            let volume = Arc::new(Leased { volume: p, lease: self.lease.clone(), wait });
+            if let Some(f) = &self.spec.front {
+                match Published::start(volume.clone(), f) {
+                    Ok(p) => *self.front() = Some(p),
+                    Err(e) => {
+                        // No device, no activation: back to the standby, cleanly stopped.
+                        self.lease.revoke();
+                        let _ = volume.volume.close();
+                        drop(volume);
+                        if let Ok(s) = Engine::standby(&self.spec) {
+                            *role = Role::Standby(s);
+                        }
+                        return Err(format!("cannot become active: the front end did not come up: {e}"));
+                    }
+                }
+            }
+            *role = Role::Active(volume);
         }
         Ok(())
     }
@@ -121,6 +155,13 @@ impl Engine {
     pub fn deactivate(&self) -> Result<(), String> {
         let mut role = self.lock();
         if !matches!(*role, Role::Standby(_)) {
+            // The device first: refused (still active, still serving) while mounted.
+            let mut front = self.front();
+            if let Some(p) = front.as_mut() {
+                p.stop()?;
+            }
+            *front = None;
+            drop(front);
             self.lease.revoke();
             let closed = match std::mem::replace(&mut *role, Role::Idle) {
                 Role::Active(p) => p.volume.close(),
@@ -199,6 +240,10 @@ impl Engine {
             }
             Role::Idle => json!({"role": "idle", "links_up": 0, "links_configured": self.spec.listen.len()}),
         };
+        let front = self.front();
+        v["device"] = front.as_ref().map_or(Value::Null, |p| json!(p.link()));
+        v["loop_device"] = front.as_ref().map_or(Value::Null, |p| json!(p.loop_device()));
+        drop(front);
         v["mirror"] = json!(self.spec.mirror);
         v["mode"] = json!(match self.spec.mode {
             crate::engine::Mode::Sync => "sync",

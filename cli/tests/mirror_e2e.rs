@@ -20,7 +20,7 @@
 //! Rounds: `BATON_MIRROR_E2E_ROUNDS` (default 20). Needs root, `ip`, `losetup`,
 //! `mkfs.ext4`, `e2fsck`, `sha256sum` and `/dev/fuse`; otherwise prints `skipped: …`.
 
-use baton_lab::daemon::{group_locations, logs_of, status, Daemon};
+use baton_lab::daemon::{group_locations, logs_of, server_states, status, Daemon};
 use baton_lab::{find_program, ClusterSpec, Lab, LabSpec};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -219,12 +219,29 @@ impl Cluster {
         }
     }
 
-    /// Cables back, daemon started (its engine starts as the standby).
-    fn restore(&mut self, server: usize) {
+    /// Once the survivor has judged it down: cables back, daemon started (its engine
+    /// starts as the standby; the server is suspended after its unclean end), then
+    /// `baton server return` lets it rejoin.
+    fn restore(&mut self, server: usize, survivor: usize) {
+        let name = format!("server{server}");
+        self.wait(&format!("server{survivor} judges {name} down"), FAILOVER_WITHIN, || {
+            status(&baton(), &self.lab.state_dir(survivor))
+                .is_ok_and(|s| server_states(&s).iter().any(|(n, state)| *n == name && state != "online"))
+        });
         for net in self.lab.networks().to_vec() {
             self.lab.link(server, &net, true).expect("cable back");
         }
         self.start_daemon(server);
+        self.wait(&format!("{name} suspended after its unclean end"), START_WITHIN, || {
+            status(&baton(), &self.lab.state_dir(survivor))
+                .is_ok_and(|s| server_states(&s).iter().any(|(n, state)| *n == name && state == "suspended"))
+        });
+        let out = Command::new(baton())
+            .args(["server", "return", &name, "--state-dir"])
+            .arg(self.lab.state_dir(survivor))
+            .output()
+            .expect("baton server return");
+        assert!(out.status.success(), "server return: {}\n{}", String::from_utf8_lossy(&out.stderr), self.logs());
     }
 }
 
@@ -304,7 +321,7 @@ fn every_acknowledged_record_survives_repeated_crashes_of_the_active_server() {
         next_record = found.iter().next_back().map_or(0, |n| n + 1).max(last + 1);
 
         // The crashed server returns and is rebuilt from the survivor.
-        c.restore(active);
+        c.restore(active, other);
         c.wait(&format!("round {round}: server{active} rebuilt from server{other}"), REBUILD_WITHIN, || {
             c.engine_status(other).is_some_and(|s| s["role"] == "active" && s["peer"] == "synced" && s["links_up"] == 1)
         });

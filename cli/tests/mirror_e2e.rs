@@ -107,7 +107,10 @@ impl Cluster {
         // One file system, copied: both sides start byte-identical (--assume-identical).
         let first = dir.join("data1.img");
         std::fs::File::create(&first).and_then(|f| f.set_len(DATA_BYTES)).expect("image");
-        must("mkfs.ext4", &["-q", "-F", "-E", "nodiscard,lazy_itable_init=0,lazy_journal_init=0", &first.display().to_string()]);
+        must(
+            "mkfs.ext4",
+            &["-q", "-F", "-E", "nodiscard,lazy_itable_init=0,lazy_journal_init=0", &first.display().to_string()],
+        );
         std::fs::copy(&first, dir.join("data2.img")).expect("copy the image");
         let devices: Vec<(Loop, Loop)> = (1..=2)
             .map(|s| {
@@ -248,7 +251,12 @@ impl Cluster {
 /// Appends numbered records, each followed by fsync, through `file` (a path into the
 /// active server's mount); every number whose fsync returned is pushed to `acked`.
 /// Stops at the first error (the server crashed) or when `stop` is set.
-fn writer(file: PathBuf, first: u64, acked: Arc<Mutex<Vec<u64>>>, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<String> {
+fn writer(
+    file: PathBuf,
+    first: u64,
+    acked: Arc<Mutex<Vec<u64>>>,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<String> {
     std::thread::spawn(move || {
         let mut f = match std::fs::OpenOptions::new().create(true).append(true).open(&file) {
             Ok(f) => f,
@@ -311,9 +319,11 @@ fn every_acknowledged_record_survives_repeated_crashes_of_the_active_server() {
         let last = acknowledged.last().copied().unwrap_or(0);
         println!("round {round}: server{active} crashed after record {last} (writer: {how})");
 
-        c.wait(&format!("round {round}: the group online on server{other}, md1 mounted there"), FAILOVER_WITHIN, || {
-            c.online_on(other, other) && c.mounted_on(other)
-        });
+        c.wait(
+            &format!("round {round}: the group online on server{other}, md1 mounted there"),
+            FAILOVER_WITHIN,
+            || c.online_on(other, other) && c.mounted_on(other),
+        );
         let text = std::fs::read_to_string(c.path_on(other, "records")).expect("the records file on the survivor");
         let found = records_in(&text);
         let lost: Vec<u64> = acknowledged.iter().copied().filter(|n| !found.contains(n)).collect();

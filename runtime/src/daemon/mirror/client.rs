@@ -50,7 +50,9 @@ pub async fn call(socket: &Path, request: &Value, bound: Duration) -> Result<Val
     let answer = match tokio::time::timeout(bound, exchange).await {
         Ok(Ok(a)) => a,
         Ok(Err(why)) => return Err(CallError::NoAnswer(why)),
-        Err(_) => return Err(CallError::NoAnswer(format!("{}: no answer within {} ms", socket.display(), bound.as_millis()))),
+        Err(_) => {
+            return Err(CallError::NoAnswer(format!("{}: no answer within {} ms", socket.display(), bound.as_millis())))
+        }
     };
     if answer.is_empty() {
         return Err(CallError::NoAnswer(format!("{}: closed without an answer", socket.display())));

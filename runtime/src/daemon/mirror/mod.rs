@@ -135,12 +135,16 @@ pub fn engines(
     logger: &Logger,
 ) -> Result<BTreeMap<ResId, Arc<MirrorEngine>>, String> {
     let mut out = BTreeMap::new();
-    let config_file = std::path::absolute(&setup.config_file)
-        .map_err(|e| format!("{}: {e}", setup.config_file.display()))?;
+    let config_file =
+        std::path::absolute(&setup.config_file).map_err(|e| format!("{}: {e}", setup.config_file.display()))?;
     let hb_timeout = cfg.cluster.heartbeat_timeout_ms;
     let interval_ms = cfg.cluster.heartbeat_interval_ms.max(1);
     // Renewed every interval, shorter than the peer's takeover time (docs/mirror.md "Lease").
-    let lease_ms = hb_timeout.saturating_sub(interval_ms).max(interval_ms.saturating_mul(2)).min(hb_timeout.saturating_sub(1)).max(1);
+    let lease_ms = hb_timeout
+        .saturating_sub(interval_ms)
+        .max(interval_ms.saturating_mul(2))
+        .min(hb_timeout.saturating_sub(1))
+        .max(1);
     for (ordinal, res) in cfg.mirror_ids().enumerate() {
         let r = cfg.resource(res);
         let ResourceKind::MirrorDisk(m) = &r.kind else { continue };
@@ -315,7 +319,9 @@ async fn lazy_unmount(engine: &MirrorEngine) -> String {
             let out = tokio::process::Command::new("umount").arg("-l").arg(&engine.mount_point).output().await;
             match out {
                 Ok(o) if o.status.success() => format!("umount -l {}", engine.mount_point.display()),
-                Ok(o) => format!("umount -l {}: {}", engine.mount_point.display(), String::from_utf8_lossy(&o.stderr).trim()),
+                Ok(o) => {
+                    format!("umount -l {}: {}", engine.mount_point.display(), String::from_utf8_lossy(&o.stderr).trim())
+                }
                 Err(e) => format!("umount -l: {e}"),
             }
         }
@@ -348,26 +354,24 @@ pub async fn copy(engine: Arc<MirrorEngine>, full: bool) -> ActionResult {
                 last_answer = Instant::now();
                 let r = &s["rebuild"];
                 if r["running"] == false {
-                    return match &r["outcome"] {
-                        Value::String(o) if o == "done" => {
-                            engine.logger.line(&format!(
-                                "mirror {} rebuild ({}) done: {} bytes",
-                                engine.name,
-                                if full { "full" } else { "differential" },
-                                r["done_bytes"]
-                            ));
-                            ActionResult::Ok
-                        }
-                        Value::Object(o) => ActionResult::Failed(format!(
-                            "mirror {}: rebuild failed: {}",
+                    let outcome = &r["outcome"];
+                    if outcome == "done" {
+                        engine.logger.line(&format!(
+                            "mirror {} rebuild ({}) done: {} bytes",
                             engine.name,
-                            o.get("failed").and_then(Value::as_str).unwrap_or("?")
-                        )),
-                        other => ActionResult::Failed(format!(
-                            "mirror {}: the rebuild stopped without an outcome ({other}; role {})",
-                            engine.name, s["role"]
-                        )),
-                    };
+                            if full { "full" } else { "differential" },
+                            r["done_bytes"]
+                        ));
+                        return ActionResult::Ok;
+                    }
+                    if let Some(why) = outcome.get("failed") {
+                        let why = why.as_str().unwrap_or("?");
+                        return ActionResult::Failed(format!("mirror {}: rebuild failed: {why}", engine.name));
+                    }
+                    return ActionResult::Failed(format!(
+                        "mirror {}: the rebuild stopped without an outcome ({outcome}; role {})",
+                        engine.name, s["role"]
+                    ));
                 }
             }
             Err(e) => {
@@ -382,13 +386,13 @@ pub async fn copy(engine: Arc<MirrorEngine>, full: bool) -> ActionResult {
 /// The `mirror-disk` monitor: the engine answers, no disk error, an active side has its device.
 pub async fn check_disk(engine: Arc<MirrorEngine>, timeout: Duration) -> ActionResult {
     match call(&engine.socket, &json!({"status": {}}), timeout).await {
-        Ok(s) if s["disk_error"] == true => {
-            ActionResult::Check { healthy: false, detail: format!("mirror {}: I/O error on the data device", engine.name) }
-        }
-        Ok(s) if s["role"] == "active" && s.get("device").is_some_and(Value::is_null) => ActionResult::Check {
+        Ok(s) if s["disk_error"] == true => ActionResult::Check {
             healthy: false,
-            detail: format!("mirror {}: active without a device", engine.name),
+            detail: format!("mirror {}: I/O error on the data device", engine.name),
         },
+        Ok(s) if s["role"] == "active" && s.get("device").is_some_and(Value::is_null) => {
+            ActionResult::Check { healthy: false, detail: format!("mirror {}: active without a device", engine.name) }
+        }
         Ok(s) => ActionResult::Check { healthy: true, detail: format!("{} engine answers", s["role"]) },
         Err(e) => ActionResult::Check { healthy: false, detail: engine.not_running(&e) },
     }

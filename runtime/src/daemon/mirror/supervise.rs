@@ -192,7 +192,9 @@ fn silent(engine: &Arc<MirrorEngine>, inputs: &UnboundedSender<Input>, w: &mut W
             Err(e) => engine.logger.line(&format!("mirror {}: cannot wait for the engine: {e}", engine.name)),
         }
     } else if w.answered {
-        engine.logger.line(&format!("mirror {}: the engine (not started by this daemon) stopped answering: {why}", engine.name));
+        engine
+            .logger
+            .line(&format!("mirror {}: the engine (not started by this daemon) stopped answering: {why}", engine.name));
     }
     if w.answered {
         // It died: its application saw its device fail, if it was active.

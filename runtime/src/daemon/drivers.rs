@@ -42,6 +42,13 @@ pub trait Drivers: Send + Sync + 'static {
     fn service_start(&self) -> UnitFuture {
         Box::pin(async {})
     }
+
+    /// Inputs the drivers observe on their own (a mirror engine's connect networks,
+    /// writes after a break, disk errors, death), taken once by the loop before the
+    /// node boots. `None`: these drivers have none.
+    fn take_inputs(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<baton_core::io::Input>> {
+        None
+    }
 }
 
 /// What happened to an action handed to the executor.

@@ -42,15 +42,17 @@ pub fn resource(kind: &ResourceKind) -> Support {
         ResourceKind::FloatingIp { .. }
         | ResourceKind::Exec { .. }
         | ResourceKind::Service { .. }
-        | ResourceKind::Disk { .. } => Support::Driver,
+        | ResourceKind::Disk { .. }
+        | ResourceKind::MirrorDisk(_) => Support::Driver,
         ResourceKind::VirtualIp { .. } => Support::Gap {
             level: GapLevel::Error,
             why: "not supported by this daemon: a virtual IP needs its host route announced by a routing \
                   daemon, which baton does not drive; use a floating-ip on a shared network",
         },
-        ResourceKind::MirrorDisk(_) | ResourceKind::HybridDisk(_) => Support::Gap {
+        ResourceKind::HybridDisk(_) => Support::Gap {
             level: GapLevel::Error,
-            why: "not supported by this daemon yet: no mirror driver, the group could never come online",
+            why: "not supported by this daemon yet: no hybrid-disk engine (the peer side's active server is \
+                  not known statically), the group could never come online",
         },
     }
 }
@@ -65,10 +67,9 @@ pub fn monitor(kind: &MonitorKind) -> Support {
         | MonitorKind::Disk { .. }
         | MonitorKind::NicLink { .. }
         | MonitorKind::UserSpace { .. }
-        | MonitorKind::Http { .. } => Support::Driver,
-        MonitorKind::MirrorDisk { .. } | MonitorKind::MirrorConnect { .. } => {
-            Support::Gap { level: GapLevel::Error, why: "not supported by this daemon yet: no mirror driver to watch" }
-        }
+        | MonitorKind::Http { .. }
+        | MonitorKind::MirrorDisk { .. }
+        | MonitorKind::MirrorConnect { .. } => Support::Driver,
     }
 }
 

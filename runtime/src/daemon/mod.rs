@@ -60,6 +60,8 @@ pub mod observe;
 pub mod persist;
 pub mod power;
 #[cfg(not(madsim))]
+pub mod mirror;
+#[cfg(not(madsim))]
 pub mod real_drivers;
 #[cfg(not(madsim))]
 pub mod watchdog;
@@ -131,6 +133,17 @@ pub async fn run(options: DaemonOptions) -> Result<Ending, String> {
         baton_drivers::disk_slot::SlotKey::new(options.key.derive(crate::transport::packet::DISK_SLOT_LABEL));
     let line_key =
         baton_drivers::serial_line::LineKey::new(options.key.derive(crate::transport::packet::SERIAL_LINE_LABEL));
+    // The mirror engines are this binary's `mirror-engine` (BATON_MIRROR_ENGINE names
+    // another program: tests).
+    let program = match std::env::var_os("BATON_MIRROR_ENGINE") {
+        Some(p) => PathBuf::from(p),
+        None => std::env::current_exe().map_err(|e| format!("cannot find this program's path: {e}"))?,
+    };
+    let mirrors = mirror::MirrorSetup {
+        state_dir: options.state_dir.clone(),
+        config_file: PathBuf::from(&options.config_name),
+        program,
+    };
     run_with(
         options,
         Box::new(move |cfg, me, config_dir, logger| {
@@ -141,7 +154,8 @@ pub async fn run(options: DaemonOptions) -> Result<Ending, String> {
                 logger,
                 slot_key,
                 line_key,
-            )?;
+            )?
+            .with_mirrors(mirrors)?;
             Ok(Arc::new(real) as Arc<dyn Drivers>)
         }),
         None,
@@ -204,6 +218,7 @@ pub async fn run_with(
         .ok_or_else(|| format!("server {} is not in {} (pass --server NAME)", options.server, options.config_name))?;
     let logger = Logger::new(&options.server);
     let drivers = make(&cfg, me, &options.config_dir, logger.clone())?;
+    let mut driver_inputs = drivers.take_inputs();
     drivers.service_start().await;
     std::fs::create_dir_all(&options.state_dir)
         .map_err(|e| format!("state directory {}: {e}", options.state_dir.display()))?;
@@ -286,6 +301,7 @@ pub async fn run_with(
                 // DiskHeartbeats holds a sender: the channel closes only with the daemon.
                 None => continue,
             },
+            Some(input) = driver_input(&mut driver_inputs) => input,
             done = done_rx.recv() => match done {
                 Some((id, result)) => Input::ActionDone { id, result },
                 None => return Err("the action executor went away".to_string()),
@@ -689,6 +705,15 @@ impl Daemon {
             }
         }
         Ok(None)
+    }
+}
+
+/// The next input the drivers observed themselves; never, without such drivers (a
+/// closed channel ends them too: the branch's pattern then fails and it is skipped).
+async fn driver_input(rx: &mut Option<mpsc::UnboundedReceiver<Input>>) -> Option<Input> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -12,21 +12,23 @@
 //! | `AddressProbe` | `baton_drivers::margin_watch`: the floating IP's duplicate-address probe from V through the takeover margin (B44) |
 //! | activate / deactivate `service` | `systemctl start` / `stop` of the unit (`baton_drivers::service`) |
 //! | activate / deactivate `disk` | `baton_drivers::disk`: read-only flag cleared, fsck, mount / unmount (holders of a busy mount ended), read-only flag set |
-//! | service start ([`Drivers::service_start`]) | the read-only flag of every `disk` this server may run |
+//! | service start ([`Drivers::service_start`]) | the read-only flag of every `disk` this server may run; the supervision of every mirror engine of this server ([`super::mirror`]) |
+//! | activate / deactivate `mirror-disk`, `MirrorCopy` | [`super::mirror`]: the engine process's `activate` then mount / unmount then `deactivate`; `rebuild` until its outcome |
 //! | `RecoverRun` | the start script of an `exec` resource (B93); nothing for other kinds |
-//! | `MonitorCheck` | `baton_drivers::monitor::check` with the monitor's timeout; `user-space` answers healthy here because the real check is the daemon's watchdog thread ([`super::watchdog`]) |
+//! | `MonitorCheck` | `baton_drivers::monitor::check` with the monitor's timeout; `user-space` answers healthy here because the real check is the daemon's watchdog thread ([`super::watchdog`]); `mirror-disk` / `mirror-connect`: [`super::mirror`] |
 //! | `NpProbe` | `ping` / `http`: `baton_drivers::probe`; `majority`: nothing to probe (the core counts); `disk`: one slot cycle on the device (`baton_drivers::slot_device`, shared with a disk heartbeat on the same device): own slot written and read back within `io_wait`, and the highest authenticated counter of every peer's slot (B31, B39); `serial`: a ping on the line ([`baton_drivers::serial_line`], the reader started with the drivers) answered within the timeout (B38) |
 //!
 //! Kinds without a driver are listed in [`super::kind_support`], the one table of
 //! them: [`RealDrivers::new`] refuses a configuration that uses one (`virtual-ip`,
-//! mirror and hybrid disks, their monitors). Their actions would fail with a reason
+//! hybrid disks). Their actions would fail with a reason
 //! naming them, which the core treats as a real failure.
 
 use super::drivers::{DriverFuture, Drivers, UnitFuture};
 use super::eventlog::Logger;
 use super::kind_support::{self, GapLevel};
+use super::mirror::{self, MirrorEngine, MirrorSetup};
 use baton_core::config::model::ResourceKind;
-use baton_core::config::{Config, MonId, NpId, NpKind, ResId, ServerId};
+use baton_core::config::{Config, MonId, MonitorKind, NpId, NpKind, ResId, ServerId};
 use baton_core::io::{Action, ActionResult, ProbeResult};
 use baton_core::script::ScriptEnv;
 use baton_drivers::disk::{self, DiskSpec};
@@ -67,6 +69,12 @@ pub struct RealDrivers {
     disk_resolvers: BTreeMap<NpId, DiskResolver>,
     /// Every `serial` resolver of this server: its line to the peer (B38).
     serial_lines: BTreeMap<NpId, Arc<SerialResolver>>,
+    /// The engine of every mirror-disk side of this server ([`RealDrivers::with_mirrors`]).
+    mirrors: BTreeMap<ResId, Arc<MirrorEngine>>,
+    mirror_setup: Option<MirrorSetup>,
+    /// What the mirror engines' supervisors report, until the loop takes it.
+    inputs: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<baton_core::io::Input>>>,
+    inputs_tx: tokio::sync::mpsc::UnboundedSender<baton_core::io::Input>,
 }
 
 /// A `disk` resolver's device and its tracks of the peers' slots.
@@ -254,6 +262,7 @@ impl RealDrivers {
         if !problems.is_empty() {
             return Err(format!("the drivers cannot use this configuration:\n  {}", problems.join("\n  ")));
         }
+        let (inputs_tx, inputs_rx) = tokio::sync::mpsc::unbounded_channel();
         Ok(RealDrivers {
             cfg,
             me,
@@ -267,6 +276,24 @@ impl RealDrivers {
             http_probes,
             disk_resolvers,
             serial_lines,
+            mirrors: BTreeMap::new(),
+            mirror_setup: None,
+            inputs: Mutex::new(Some(inputs_rx)),
+            inputs_tx,
+        })
+    }
+
+    /// Drives the mirror-disk sides of this server through their engine processes
+    /// ([`super::mirror`]), started at service start. Without it their actions fail.
+    pub fn with_mirrors(mut self, setup: MirrorSetup) -> Result<RealDrivers, String> {
+        self.mirrors = mirror::engines(&self.cfg, self.me, &setup, &self.logger)?;
+        self.mirror_setup = Some(setup);
+        Ok(self)
+    }
+
+    fn mirror(&self, res: ResId) -> Result<Arc<MirrorEngine>, String> {
+        self.mirrors.get(&res).cloned().ok_or_else(|| {
+            format!("no mirror engine for {} on this server (the daemon supervises none)", self.cfg.resource(res).name)
         })
     }
 
@@ -331,7 +358,17 @@ impl RealDrivers {
                 });
                 (future, Some(timeout))
             }
-            ResourceKind::VirtualIp { .. } | ResourceKind::MirrorDisk(_) | ResourceKind::HybridDisk(_) => (
+            ResourceKind::MirrorDisk(_) => match self.mirror(res) {
+                Ok(engine) => {
+                    let future: DriverFuture = match which {
+                        Script::Start => Box::pin(mirror::activate(engine, timeout)),
+                        Script::Stop => Box::pin(mirror::deactivate(engine, timeout)),
+                    };
+                    (future, Some(timeout))
+                }
+                Err(e) => (failed(e), None),
+            },
+            ResourceKind::VirtualIp { .. } | ResourceKind::HybridDisk(_) => (
                 failed(format!(
                     "not implemented in this runtime yet: {what} of {} resource {}",
                     resource.kind.name(),
@@ -389,6 +426,28 @@ impl RealDrivers {
     fn monitor_check(&self, m: MonId) -> (DriverFuture, Option<Duration>) {
         let mon = self.cfg.monitor(m);
         let timeout = Duration::from_millis(mon.timeout_ms);
+        match &mon.kind {
+            MonitorKind::MirrorDisk { resource } => {
+                return match self.mirror(*resource) {
+                    Ok(engine) => (Box::pin(mirror::check_disk(engine, timeout)), Some(timeout)),
+                    Err(e) => (ready(ActionResult::Check { healthy: false, detail: e }), None),
+                };
+            }
+            MonitorKind::MirrorConnect { resource } => {
+                return match self.mirror(*resource) {
+                    Ok(engine) => (ready(mirror::check_connect(&engine)), None),
+                    Err(e) => (ready(ActionResult::Check { healthy: false, detail: e }), None),
+                };
+            }
+            MonitorKind::Ip { .. }
+            | MonitorKind::FloatingIp { .. }
+            | MonitorKind::Process { .. }
+            | MonitorKind::Exec { .. }
+            | MonitorKind::Disk { .. }
+            | MonitorKind::NicLink { .. }
+            | MonitorKind::UserSpace { .. }
+            | MonitorKind::Http { .. } => {}
+        }
         match self.monitors.get(&m).cloned() {
             Some(spec) => (
                 Box::pin(async move {
@@ -397,7 +456,7 @@ impl RealDrivers {
                 }),
                 Some(timeout),
             ),
-            // user-space: the watchdog thread is the check; mirror-*: no mirror driver yet.
+            // user-space: the watchdog thread is the check.
             None => (
                 ready(ActionResult::Check {
                     healthy: true,
@@ -536,17 +595,26 @@ impl Drivers for RealDrivers {
             Action::MonitorCheck { mon } => self.monitor_check(mon),
             Action::NpProbe { np } => self.np_probe(np),
             Action::AddressProbe { res, margin_ms } => self.margin_probe(res, margin_ms),
-            Action::MirrorCopy { res, .. } => (
-                failed(format!("not implemented in this runtime yet: mirror copy of {}", self.cfg.resource(res).name)),
-                None,
-            ),
+            // A rebuild takes what the data takes: no bound (the core has its own).
+            Action::MirrorCopy { res, full, .. } => match self.mirror(res) {
+                Ok(engine) => (Box::pin(mirror::copy(engine, full)), None),
+                Err(e) => (failed(e), None),
+            },
             Action::Power(p) => (failed(format!("power action {p:?} reached the drivers")), None),
         }
+    }
+
+    fn take_inputs(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<baton_core::io::Input>> {
+        self.inputs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
     }
 
     fn service_start(&self) -> UnitFuture {
         let disks = self.disks_here();
         let logger = self.logger.clone();
+        // The engines keep running across daemon restarts: supervision reattaches to them.
+        if let Some(setup) = &self.mirror_setup {
+            mirror::supervise(&self.mirrors, setup, &self.inputs_tx);
+        }
         Box::pin(async move {
             for (name, spec, timeout) in disks {
                 match disk::make_read_only(&spec, timeout).await {
@@ -571,6 +639,11 @@ impl Drivers for RealDrivers {
             .collect();
         let disks = self.disks_here();
         let logger = self.logger.clone();
+        // No more lease renewals: the mirror engines stop acknowledging writes within
+        // their lease, before the peers may take over.
+        for engine in self.mirrors.values() {
+            mirror::stop_renewing(engine);
+        }
         Box::pin(async move {
             for (name, spec) in specs {
                 match floating_ip::deactivate(&spec).await {

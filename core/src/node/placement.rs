@@ -284,8 +284,9 @@ impl Node {
     /// Settles starts and moves sent from here: forgotten once the target shows the
     /// group; placed again when the group is offline everywhere and the target is gone
     /// (judged down, departed) or never started it (refused, lost message) within
-    /// 2 × heartbeat_timeout. Without this a group handed to a server that fails at that
-    /// moment would stay offline for good.
+    /// 2 × heartbeat_timeout while its state is known here (not while its heartbeats
+    /// announce a newer state that has not arrived). Without this a group handed to a
+    /// server that fails at that moment would stay offline for good.
     pub(super) fn settle_in_transit(&mut self) {
         if self.in_transit.is_empty() || !self.phase.is_member() {
             return;
@@ -317,6 +318,20 @@ impl Node {
                 continue;
             }
             if !(target_gone || expired) {
+                continue;
+            }
+            // The target is heard (on some path) announcing a newer state than the one
+            // held here: a cut keeps its state from arriving, and it may have started
+            // the group since. That is not a lost start; placing the group again would
+            // run it twice (generated seed 25294: a move during a one-way LAN cut, the
+            // target heard on the disk path). Wait for its state, counting again from now
+            // (after a heal the state comes and the next check settles it).
+            let stale = t != self.me && !target_gone && {
+                let p = &self.peers[t.idx()];
+                p.version_seen > p.shared.version
+            };
+            if stale {
+                self.in_transit.insert(g, (t, now));
                 continue;
             }
             self.in_transit.remove(&g);

@@ -396,3 +396,50 @@ fn b46_b55_a_peer_judged_down_while_suspended_holding_nothing_known_here_is_repo
     });
     assert!(has_for_group(&out, E::GroupFailover, web), "what server3 kept is placed here: {:?}", kinds(&out));
 }
+
+/// server1 moves g1 to server2; then for 3 × heartbeat_timeout server2 is heard, its
+/// heartbeats announcing a newer state when `started` (it started g1) whose message never
+/// arrives (a one-way cut on the LAN, the heartbeat on another path: generated seed
+/// 25294), or the same state as before when not (the start was lost on the way).
+fn move_unseen_at_the_target(started: bool) -> (GroupId, Vec<Output>) {
+    let text = cluster_toml(2, "", &["lan1"]) + &group_toml("g1", &[1, 2], "") + &fip_toml("ip1", 21);
+    let mut h = formed(&text, 0);
+    h.settle();
+    let g1 = h.g("g1");
+    assert_eq!(h.node.group_state(g1), GroupState::Online);
+    h.cmd(Command::GroupMove { group: g1, to: None });
+    let handed = h.settle();
+    assert_eq!(start_sent(&handed, S2, g1), Some(StartKind::Move));
+    if started {
+        let v = h.peer_version.get(&S2).copied().unwrap_or(1) + 1;
+        h.peer_version.insert(S2, v);
+    }
+    let (interval, timeout) = (h.cfg.cluster.heartbeat_interval_ms, h.cfg.cluster.heartbeat_timeout_ms);
+    let until = h.now + 3 * timeout;
+    let mut out = Vec::new();
+    while h.now + interval <= until {
+        let t = h.now + interval;
+        h.at(t);
+        out.extend(h.hb_all(S2));
+        out.extend(h.run_until(t, |x| matches!(x, Timer::TransitCheck | Timer::Liveness)));
+    }
+    (g1, out)
+}
+
+#[test]
+fn b55_a_moved_group_is_not_placed_again_while_the_target_announces_a_state_not_seen_here() {
+    let (g1, out) = move_unseen_at_the_target(true);
+    assert!(!has_for_group(&out, E::GroupStarting, g1), "started here again: {:?}", kinds(&out));
+    assert!(!start_sent_anywhere(&out, g1), "sent again: {:?}", kinds(&out));
+    assert_no_event(&out, E::GroupFailover);
+}
+
+#[test]
+fn b55_a_moved_group_whose_start_was_lost_is_placed_again() {
+    let (g1, out) = move_unseen_at_the_target(false);
+    assert!(
+        has_for_group(&out, E::GroupStarting, g1) || start_sent_anywhere(&out, g1),
+        "placed again after 2 x heartbeat_timeout: {:?}",
+        kinds(&out)
+    );
+}

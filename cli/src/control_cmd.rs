@@ -746,28 +746,16 @@ pub fn server(c: &ServerCmd) -> ExitCode {
 }
 
 pub fn monitor(c: &MonitorCmd) -> ExitCode {
-    match c {
-        MonitorCmd::Suspend { monitor, on, ctl } => {
-            let mut words = w(&["monitor", "suspend", monitor]);
-            opt(&mut words, "--on", on.as_ref());
-            send(words, ctl)
-        }
-        MonitorCmd::Resume { monitor, on, ctl } => {
-            let mut words = w(&["monitor", "resume", monitor]);
-            opt(&mut words, "--on", on.as_ref());
-            send(words, ctl)
-        }
-        MonitorCmd::Fail { monitor, on, ctl } => {
-            let mut words = w(&["monitor", "fail", monitor]);
-            opt(&mut words, "--on", on.as_ref());
-            send(words, ctl)
-        }
-        MonitorCmd::Ok { monitor, on, ctl } => {
-            let mut words = w(&["monitor", "ok", monitor]);
-            opt(&mut words, "--on", on.as_ref());
-            send(words, ctl)
-        }
-    }
+    // Every monitor command is `monitor VERB NAME [--on SERVER]`.
+    let (verb, monitor, on, ctl) = match c {
+        MonitorCmd::Suspend { monitor, on, ctl } => ("suspend", monitor, on, ctl),
+        MonitorCmd::Resume { monitor, on, ctl } => ("resume", monitor, on, ctl),
+        MonitorCmd::Fail { monitor, on, ctl } => ("fail", monitor, on, ctl),
+        MonitorCmd::Ok { monitor, on, ctl } => ("ok", monitor, on, ctl),
+    };
+    let mut words = w(&["monitor", verb, monitor]);
+    opt(&mut words, "--on", on.as_ref());
+    send(words, ctl)
 }
 
 pub fn mirror(c: &MirrorCmd) -> ExitCode {

@@ -13,6 +13,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod http_client;
+use http_client::{exchange, get, wait_for};
+
 const PORT: u16 = 39_612;
 const WEB_PORT: u16 = 39_613;
 const TOKEN: &str = "s3cret-operator-token";
@@ -96,36 +99,6 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn wait_for<T>(within: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if Instant::now() > deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Sends `raw` and reads the whole answer: (status code, head, body).
-fn exchange(to: SocketAddr, raw: &[u8]) -> std::io::Result<(u16, String, String)> {
-    let mut s = TcpStream::connect_timeout(&to, Duration::from_secs(2))?;
-    s.set_read_timeout(Some(Duration::from_secs(20)))?;
-    s.write_all(raw)?;
-    let mut answer = Vec::new();
-    let _ = s.read_to_end(&mut answer);
-    let text = String::from_utf8_lossy(&answer).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let code = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    Ok((code, head.to_string(), body.to_string()))
-}
-
-fn get(to: SocketAddr, path: &str) -> std::io::Result<(u16, String, String)> {
-    exchange(to, format!("GET {path} HTTP/1.1\r\nHost: baton\r\nConnection: close\r\n\r\n").as_bytes())
 }
 
 /// `POST /api/op/{op}` with `body` and the given extra header lines.

@@ -216,7 +216,23 @@ impl Node {
             if server == self.me {
                 !self.nps[serial.idx()].last_round.is_some_and(|(_, ok)| ok)
             } else {
-                self.pre_failed(serial, server, partition_start_ms)
+                // The cable's other end tells what the peer's check sees: a partition that
+                // cuts the cable too (not pre-failed) leaves the peer on the disk rule while
+                // this server, outside the unit, decided by another one (generated seed
+                // 33937: majority here, serial+disk there, a double online for the disk
+                // window). Disk rule when an end known here reports the cable failing, or
+                // when no end other than the peer is known here.
+                let ends: Vec<ServerId> = unit.servers.iter().copied().filter(|s| *s != server).collect();
+                let failing_at = |s: ServerId| {
+                    if s == self.me {
+                        Some(!self.nps[serial.idx()].last_round.is_some_and(|(_, ok)| ok))
+                    } else {
+                        let q = &self.peers[s.idx()];
+                        (q.lost_at.is_none() && !q.judged_down).then(|| q.shared.np_failing.contains(&serial))
+                    }
+                };
+                let known: Vec<bool> = ends.iter().filter_map(|s| failing_at(*s)).collect();
+                self.pre_failed(serial, server, partition_start_ms) || known.is_empty() || known.contains(&true)
             }
         } else if let Some(ping) = self.member_of_kind(unit, |k| matches!(k, NpKind::Ping { .. })) {
             // ping+disk: disk rule when ping was pre-failed on every server of the unit.

@@ -443,3 +443,68 @@ fn b55_a_moved_group_whose_start_was_lost_is_placed_again() {
         kinds(&out)
     );
 }
+
+/// Three servers: a serial+disk unit on server2 and server3 (disk io_wait 80 s), majority
+/// on all; g1 runs on server2. server1, outside the unit, loses server2 while server3,
+/// still heard, reports the serial cable failing (`cable_failing`) or not. Returns the
+/// instant server2 was lost, the takeover instant T still recorded for server2 after 92 s,
+/// and when g1 was placed again (within those 92 s), if it was.
+fn takeover_of_s2_beside_a_serial_unit(cable_failing: bool) -> (Ms, Option<Ms>, Option<Ms>) {
+    let np = "\n[[np]]\nname = \"serial\"\nkind = \"serial\"\ndevice = \"/dev/ttyS0\"\nservers = [\"server2\", \"server3\"]\n\
+              \n[[np]]\nname = \"disk\"\nkind = \"disk\"\ndevice = \"/dev/sdq1\"\nio_wait = \"80s\"\nservers = [\"server2\", \"server3\"]\n\
+              \n[[np]]\nname = \"majority\"\nkind = \"majority\"\n";
+    let text = cluster_toml(3, "heartbeat_interval = \"3s\"\nheartbeat_timeout = \"30s\"", &["lan1"])
+        + np
+        + &group_toml("g1", &[2, 1, 3], "")
+        + &fip_toml("ip1", 21);
+    let mut h = formed_with(&text, 0, &[(S2, "g1")]);
+    let serial = h.cfg.np_ids().find(|n| h.cfg.nps[n.idx()].name == "serial").expect("serial np");
+    h.clear();
+    // server3 says what its end of the cable sees; server2 falls silent after t = 1.
+    h.at(2_000);
+    h.share_with(S3, ServerState::Online, |s| {
+        if cable_failing {
+            s.np_failing = vec![serial];
+        }
+    });
+    let beats: Vec<Ms> = (1..=30).map(|i| 2_000 + i * 3_000).collect();
+    let mut out = Vec::new();
+    // D, to within one heartbeat interval (at most 3 s late).
+    let mut d_ms = None;
+    let mut placed_ms = None;
+    let g1 = h.g("g1");
+    for t in beats {
+        h.at(t);
+        let mut step = h.hb_all(S3);
+        step.extend(run_losses(&mut h, t));
+        if d_ms.is_none() && has(&step, E::ServerLost) {
+            d_ms = Some(t);
+        }
+        if placed_ms.is_none() && (has_for_group(&step, E::GroupStarting, g1) || start_sent_anywhere(&step, g1)) {
+            placed_ms = Some(t);
+        }
+        out.extend(step);
+    }
+    assert_eq!(event(&out, E::ServerLost).peer, Some(S2), "server2 lost: {:?}", kinds(&out));
+    assert!(has(&out, E::NpResolvedPeerDown), "majority (2 of 3) survives: {:?}", kinds(&out));
+    let d_ms = d_ms.expect("server2 lost");
+    let due = h.node.shared_state().takeovers.iter().find(|t| t.lost == S2).map(|t| t.due_ms);
+    (d_ms, due, placed_ms)
+}
+
+#[test]
+fn b40_b44_a_peer_whose_cable_is_cut_with_the_partition_is_given_the_disk_window() {
+    let (d, due, placed) = takeover_of_s2_beside_a_serial_unit(true);
+    // server2 decides by the disk rule: 2 x max(heartbeat_timeout, io_wait) = 160 s.
+    assert_eq!(placed, None, "g1 not placed while server2 may still run it");
+    let due = due.expect("the takeover of server2 is still pending");
+    assert!(due >= d + 160_000, "T = {due} must wait out server2's disk window from D = {d}");
+}
+
+#[test]
+fn b40_b44_a_peer_whose_cable_works_is_given_the_serial_settle_only() {
+    let (d, due, placed) = takeover_of_s2_beside_a_serial_unit(false);
+    // Placed, or due, well before the disk window would end.
+    let at = placed.or(due).expect("g1 placed or its takeover recorded");
+    assert!(at < d + 160_000, "T = {at}: no disk window while the cable works (D = {d})");
+}
